@@ -1,0 +1,105 @@
+// The dataset configuration: what a dataset YAML file says, validated and with every path made
+// absolute (relative paths in the YAML are relative to the YAML file's folder).
+//
+// LoadDatasetConfig() is the only way to build one from a file: it rejects unknown keys (with a
+// "did you mean"), missing keys and wrong types, naming the key, its line and a suggestion.
+// The structs are plain values; share a const DatasetConfig between threads freely.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/column.h"
+#include "weir/status.h"
+
+namespace weir {
+
+// How a lake column gets its value.
+enum class ColumnSource {
+  kPath,    // from the parsed document: a JSON pointer (jsonl) or a CSV header name (csv)
+  kDateOf,  // UTC calendar date of another (timestamp) column -> type kDate
+  kHourOf,  // UTC hour (0-23) of another (timestamp) column -> type kInt64
+};
+
+struct ColumnConfig {
+  std::string name;
+  ColumnSource source = ColumnSource::kPath;
+  std::string path;            // kPath: "/data/id" (jsonl, JSON pointer) or "id" (csv header)
+  std::string from;            // kDateOf / kHourOf: name of the source column
+  ColumnType type = ColumnType::kString;  // derived columns: kDate (date_of), kInt64 (hour_of)
+  // Input spelling "timestamp" (ISO 8601 text) is stored as kTimestampMs with iso8601 = true;
+  // "timestamp_ms" expects integer milliseconds since the epoch.
+  bool iso8601 = false;
+  bool required = false;
+  int line = 0;                // line in the YAML file, for messages
+};
+
+struct ReadConfig {
+  std::string connector = "files";
+  std::string location;        // absolute folder
+  std::string manifest;        // absolute path of the manifest file
+  std::string parser = "jsonl";  // jsonl | csv
+  char csv_delimiter = ',';
+  char csv_quote = '"';
+  bool csv_header = true;
+  uint64_t max_record_bytes = 16ull << 20;  // a longer record becomes an error record
+};
+
+struct GeoTransformConfig {
+  std::string layers;          // absolute path of the layers YAML file
+  std::string lon;             // name of the lake column holding longitude
+  std::string lat;             // name of the lake column holding latitude
+  bool invalid_is_error = false;  // bad coordinates: error record (true) or NULL outputs (false)
+  int line = 0;
+};
+
+struct TransformConfig {
+  std::optional<GeoTransformConfig> geo;
+};
+
+struct WriteConfig {
+  std::string connector = "lake";
+  std::string location;        // absolute lake root; the table lives at location/table/
+  std::string table;
+  std::string format = "parquet";  // parquet | jsonl
+  std::string compression = "zstd";  // parquet page compression: zstd | none
+  std::vector<std::string> partition_by;  // column names, in path order
+  std::vector<ColumnConfig> columns;      // in the order they were written in the YAML
+  uint64_t roll_bytes = 128ull << 20;     // buffered bytes per task before files are written
+  uint64_t roll_records = 0;              // 0 = no record limit
+};
+
+struct ErrorsConfig {
+  std::string location;        // absolute folder for error records (JSON lines)
+  std::optional<double> max_ratio;  // errored/read above this fails the task
+  uint32_t excerpt_bytes = 1024;
+};
+
+struct ComputeConfig {
+  int workers = 2;
+  int retries = 3;                  // attempts per task for retryable failures
+  double checkpoint_seconds = 5.0;  // commit at least this often while a task runs
+};
+
+struct DatasetConfig {
+  std::string file;            // absolute path of the YAML file
+  std::string dir;             // its folder
+  std::string name;
+  ReadConfig read;
+  std::vector<TransformConfig> transforms;
+  WriteConfig write;
+  ErrorsConfig errors;
+  ComputeConfig compute;
+  std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
+  std::vector<std::string> plugins;  // absolute paths of parser plugins (reserved)
+};
+
+// Loads and validates a dataset file. Errors look like:
+//   "dataset.yaml:12: write.partition_by: unknown column 'dte' (did you mean 'dt'?)"
+Result<DatasetConfig> LoadDatasetConfig(const std::string& path);
+// Same, from YAML text; `path` is used for messages and to resolve relative paths.
+Result<DatasetConfig> ParseDatasetConfig(const std::string& yaml_text, const std::string& path);
+
+}  // namespace weir
