@@ -102,4 +102,9 @@ Result<DatasetConfig> LoadDatasetConfig(const std::string& path);
 // Same, from YAML text; `path` is used for messages and to resolve relative paths.
 Result<DatasetConfig> ParseDatasetConfig(const std::string& yaml_text, const std::string& path);
 
+// The reference of every dataset YAML key (type, required, default, description) as Markdown,
+// rendered from the same schema tables the loader validates with (core/config_schema.h).
+// docs/dataset-yaml.md embeds it; a test keeps the two identical.
+std::string DatasetSchemaReference();
+
 }  // namespace weir

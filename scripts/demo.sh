@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make demo`: generate sample marketplace events, run the clickstream dataset on them with the
+# embedded defaults (local disk, SQLite), and show what landed in the lake and in the errors.
+set -euo pipefail
+weir=$(realpath "$1"); dir=$(realpath "$2"); count=${3:-200000}
+cd "$dir"
+echo "== weir gen events: $count events in 4 files (with duplicates, late events, malformed lines)"
+rm -rf data lake errors .weir
+"$weir" gen events --count "$count" --files 4 --out data --seed 7
+echo; echo "== weir validate dataset.yaml"
+"$weir" validate dataset.yaml
+echo; echo "== weir run dataset.yaml"
+"$weir" run dataset.yaml
+echo; echo "== weir run dataset.yaml (again: every task is complete, nothing to do)"
+"$weir" run dataset.yaml
+echo; echo "== weir query: events per day"
+"$weir" query dataset.yaml "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM events GROUP BY dt ORDER BY dt"
+echo; echo "== weir query: top event types"
+"$weir" query dataset.yaml "SELECT event_type, count(*) AS events FROM events GROUP BY 1 ORDER BY 2 DESC LIMIT 8"
+echo; echo "== weir errors (first 3 of the malformed lines, with exact byte offsets)"
+"$weir" errors dataset.yaml --limit 3
+echo; echo "== the lake is plain Hive-partitioned Parquet:"
+find lake/events -name '*.parquet' | head -3
+echo "... $(find lake/events -name '*.parquet' | wc -l) files in $(find lake/events -mindepth 2 -type d | wc -l) partitions"

@@ -1,0 +1,67 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace weir::cli {
+
+void PrintError(const std::string& msg) {
+  bool color = ::isatty(2);
+  std::fprintf(stderr, "%serror:%s %s\n", color ? "\033[1;31m" : "", color ? "\033[0m" : "",
+               msg.c_str());
+}
+
+std::unique_ptr<DatasetConfig> LoadConfigOrReport(const std::string& path) {
+  auto cfg = LoadDatasetConfig(path);
+  if (!cfg.ok()) {
+    PrintError(cfg.status().message());
+    return nullptr;
+  }
+  return std::make_unique<DatasetConfig>(std::move(cfg).value());
+}
+
+std::unique_ptr<Store> OpenStoreOrReport(const DatasetConfig& config) {
+  auto store = Store::Open(config.store);
+  if (!store.ok()) {
+    PrintError(store.status().message());
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+std::string HumanBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string HumanCount(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string HumanDuration(double s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof(buf), "%.1fs", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) / 60 % 60);
+  }
+  return buf;
+}
+
+}  // namespace weir::cli

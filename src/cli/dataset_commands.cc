@@ -1,0 +1,387 @@
+// weir validate | run | redrive | tasks | errors | query: the dataset commands.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/text.h"
+#include "exec/query.h"
+#include "exec/runner.h"
+#include "io/fs.h"
+
+namespace weir::cli {
+namespace {
+
+nlohmann::json TaskJson(const TaskRow& t) {
+  return {{"id", t.id},
+          {"file", t.entry},
+          {"path", t.path},
+          {"status", TaskStatusName(t.status)},
+          {"attempts", t.attempts},
+          {"read", t.counters.read},
+          {"written", t.counters.written},
+          {"skipped", t.counters.skipped},
+          {"errored", t.counters.errored},
+          {"bytes", t.counters.bytes},
+          {"files", t.counters.files},
+          {"checkpoint", {{"offset", t.counters.offset}, {"record", t.counters.record_number}}},
+          {"commits", t.seq},
+          {"duration_ms", t.duration_ms},
+          {"reason", t.reason}};
+}
+
+void PrintTaskTable(const std::vector<TaskRow>& tasks) {
+  size_t wf = 4;
+  for (const auto& t : tasks) wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
+  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
+              "file", "status", "read", "written", "skipped", "errored", "bytes", "duration", "reason");
+  TaskCounters tot;
+  for (const auto& t : tasks) {
+    std::string f = t.entry.size() > wf ? "..." + t.entry.substr(t.entry.size() - wf + 3) : t.entry;
+    std::printf("%4lld  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
+                static_cast<long long>(t.id), static_cast<int>(wf), f.c_str(),
+                TaskStatusName(t.status), HumanCount(t.counters.read).c_str(),
+                HumanCount(t.counters.written).c_str(), HumanCount(t.counters.skipped).c_str(),
+                HumanCount(t.counters.errored).c_str(), HumanBytes(t.counters.bytes).c_str(),
+                HumanDuration(t.duration_ms / 1000.0).c_str(), t.reason.c_str());
+    tot.read += t.counters.read;
+    tot.written += t.counters.written;
+    tot.skipped += t.counters.skipped;
+    tot.errored += t.counters.errored;
+    tot.bytes += t.counters.bytes;
+  }
+  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
+              "", HumanCount(tot.read).c_str(), HumanCount(tot.written).c_str(),
+              HumanCount(tot.skipped).c_str(), HumanCount(tot.errored).c_str(),
+              HumanBytes(tot.bytes).c_str());
+}
+
+// Redraws one status line on stderr while the run goes on.
+class ProgressBar {
+ public:
+  explicit ProgressBar(const RunProgress& p) : p_(p), t0_(std::chrono::steady_clock::now()) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        Draw();
+        for (int i = 0; i < 5 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      Draw();
+      std::fprintf(stderr, "\n");
+    });
+  }
+  ~ProgressBar() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Draw() {
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    uint64_t total = p_.raw_bytes_total, done = std::min<uint64_t>(p_.raw_bytes, total);
+    double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0;
+    if (p_.tasks_total > 0 && p_.tasks_done == p_.tasks_total) frac = 1;
+    int width = 28, fill = static_cast<int>(frac * width);
+    std::string bar = std::string(fill, '#') + std::string(width - fill, '.');
+    double rps = el > 0 ? p_.records / el : 0, mbps = el > 0 ? done / el / 1e6 : 0;
+    std::string eta = frac > 0.01 && frac < 1 ? HumanDuration(el / frac - el) : "-";
+    std::fprintf(stderr, "\r[%s] %3.0f%%  tasks %llu/%llu%s  %s rec/s  %.1f MB/s  ETA %s   ",
+                 bar.c_str(), frac * 100, static_cast<unsigned long long>(p_.tasks_done.load()),
+                 static_cast<unsigned long long>(p_.tasks_total.load()),
+                 p_.tasks_failed ? (" (" + std::to_string(p_.tasks_failed.load()) + " failed)").c_str() : "",
+                 HumanCount(static_cast<uint64_t>(rps)).c_str(), mbps, eta.c_str());
+    std::fflush(stderr);
+  }
+  const RunProgress& p_;
+  std::chrono::steady_clock::time_point t0_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_progress) {
+  auto cfg = LoadConfigOrReport(file);
+  if (!cfg) return kExitBadConfig;
+  auto store = OpenStoreOrReport(*cfg);
+  if (!store) return kExitFailed;
+  Runner runner(*cfg, *store);
+  Result<RunSummary> res = Status::Internal("not run");
+  {
+    std::unique_ptr<ProgressBar> bar;
+    if (!json && !no_progress && ::isatty(2)) bar = std::make_unique<ProgressBar>(runner.progress());
+    res = runner.Run(opts);
+  }
+  if (!res.ok()) {
+    PrintError(res.status().message());
+    return res.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitFailed;
+  }
+  const RunSummary& s = *res;
+  if (json) {
+    nlohmann::json j;
+    j["dataset"] = cfg->name;
+    j["tasks_run"] = s.tasks_run;
+    j["seconds"] = s.seconds;
+    j["all_completed"] = s.all_completed;
+    TaskCounters tot;
+    j["tasks"] = nlohmann::json::array();
+    for (const auto& t : s.tasks) {
+      j["tasks"].push_back(TaskJson(t));
+      tot.read += t.counters.read;
+      tot.written += t.counters.written;
+      tot.skipped += t.counters.skipped;
+      tot.errored += t.counters.errored;
+      tot.bytes += t.counters.bytes;
+    }
+    j["totals"] = {{"read", tot.read}, {"written", tot.written}, {"skipped", tot.skipped},
+                   {"errored", tot.errored}, {"bytes", tot.bytes}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    if (s.tasks_run == 0) {
+      std::printf("dataset '%s': nothing to do (all %zu tasks completed; --restart starts over)\n",
+                  cfg->name.c_str(), s.tasks.size());
+    } else {
+      PrintTaskTable(s.tasks);
+      uint64_t rec = runner.progress().records;
+      std::printf("\n%s: ran %llu task(s) in %s, %s records (%s rec/s); %s\n", cfg->name.c_str(),
+                  static_cast<unsigned long long>(s.tasks_run), HumanDuration(s.seconds).c_str(),
+                  HumanCount(rec).c_str(),
+                  HumanCount(static_cast<uint64_t>(s.seconds > 0 ? rec / s.seconds : 0)).c_str(),
+                  s.all_completed ? "all tasks completed"
+                                  : "some tasks are not COMPLETED: see `weir tasks`, fix, then `weir redrive`");
+    }
+  }
+  return s.all_completed ? 0 : kExitFailed;
+}
+
+}  // namespace
+
+void AddValidateCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("validate", "Check a dataset file: keys, types, columns, manifest");
+  auto file = std::make_shared<std::string>();
+  cmd->add_option("FILE", *file, "dataset YAML file")->required();
+  cmd->callback([file, &exit_code] {
+    auto cfg = LoadConfigOrReport(*file);
+    if (!cfg) {
+      exit_code = kExitBadConfig;
+      return;
+    }
+    std::printf("%s: dataset '%s' is valid: %zu columns -> %s/%s (%s", file->c_str(),
+                cfg->name.c_str(), cfg->write.columns.size(), cfg->write.location.c_str(),
+                cfg->write.table.c_str(), cfg->write.format.c_str());
+    if (!cfg->write.partition_by.empty()) {
+      std::string p;
+      for (const auto& c : cfg->write.partition_by) p += (p.empty() ? "" : ", ") + c;
+      std::printf(", partitioned by %s", p.c_str());
+    }
+    std::printf(")\n");
+    auto entries = ReadManifest(*cfg);
+    if (!entries.ok()) {
+      std::printf("warning: %s\n", entries.status().message().c_str());
+    } else {
+      size_t missing = 0;
+      for (const auto& [e, p] : *entries) {
+        if (!fs::Exists(p)) {
+          if (missing++ < 5) std::printf("warning: manifest entry '%s': %s does not exist\n", e.c_str(), p.c_str());
+        }
+      }
+      std::printf("manifest: %zu file(s)%s\n", entries->size(),
+                  missing ? (", " + std::to_string(missing) + " missing").c_str() : "");
+    }
+    exit_code = 0;
+  });
+}
+
+void AddRunCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("run", "Run every unfinished task of a dataset, resuming from checkpoints");
+  struct Args {
+    std::string file;
+    int workers = 0;
+    bool restart = false, json = false, no_progress = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("FILE", a->file, "dataset YAML file")->required();
+  cmd->add_option("--workers", a->workers, "worker threads (default: compute.workers)")->check(CLI::Range(1, 256));
+  cmd->add_flag("--restart", a->restart, "forget all tasks and output of the dataset and start over");
+  cmd->add_flag("--json", a->json, "print the result as JSON");
+  cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
+  cmd->callback([a, &exit_code] {
+    RunOptions o;
+    o.workers = a->workers;
+    o.restart = a->restart;
+    exit_code = RunDataset(a->file, o, a->json, a->no_progress);
+  });
+}
+
+void AddRedriveCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("redrive", "Rerun the ERROR tasks of a dataset from their checkpoints");
+  struct Args {
+    std::string file;
+    int workers = 0;
+    bool json = false, no_progress = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("FILE", a->file, "dataset YAML file")->required();
+  cmd->add_option("--workers", a->workers, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_flag("--json", a->json, "print the result as JSON");
+  cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
+  cmd->callback([a, &exit_code] {
+    RunOptions o;
+    o.workers = a->workers;
+    o.redrive = true;
+    exit_code = RunDataset(a->file, o, a->json, a->no_progress);
+  });
+}
+
+void AddTasksCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("tasks", "Show the datatasks of a dataset with their counters");
+  auto file = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("FILE", *file, "dataset YAML file")->required();
+  cmd->add_flag("--json", *json, "print as JSON");
+  cmd->callback([file, json, &exit_code] {
+    auto cfg = LoadConfigOrReport(*file);
+    if (!cfg) {
+      exit_code = kExitBadConfig;
+      return;
+    }
+    auto store = OpenStoreOrReport(*cfg);
+    if (!store) {
+      exit_code = kExitFailed;
+      return;
+    }
+    auto tasks = store->Tasks(cfg->name);
+    if (!tasks.ok()) {
+      PrintError(tasks.status().message());
+      exit_code = kExitFailed;
+      return;
+    }
+    if (*json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& t : *tasks) j.push_back(TaskJson(t));
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (tasks->empty()) {
+      std::printf("dataset '%s' has no tasks yet: `weir run %s` creates them\n", cfg->name.c_str(), file->c_str());
+    } else {
+      PrintTaskTable(*tasks);
+    }
+    exit_code = 0;
+  });
+}
+
+void AddErrorsCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("errors", "List the error records of a dataset");
+  struct Args {
+    std::string file;
+    int64_t task = 0;
+    bool json = false;
+    size_t limit = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("FILE", a->file, "dataset YAML file")->required();
+  cmd->add_option("--task", a->task, "only the records of this task id");
+  cmd->add_option("--limit", a->limit, "print at most this many records (0 = all)");
+  cmd->add_flag("--json", a->json, "print the records as JSON lines, exactly as stored");
+  cmd->callback([a, &exit_code] {
+    auto cfg = LoadConfigOrReport(a->file);
+    if (!cfg) {
+      exit_code = kExitBadConfig;
+      return;
+    }
+    auto store = OpenStoreOrReport(*cfg);
+    if (!store) {
+      exit_code = kExitFailed;
+      return;
+    }
+    auto files = store->Files(cfg->name, "errors", "published");
+    if (!files.ok()) {
+      PrintError(files.status().message());
+      exit_code = kExitFailed;
+      return;
+    }
+    size_t shown = 0, total = 0;
+    for (const auto& f : *files) {
+      if (a->task && f.task_id != a->task) continue;
+      auto text = fs::ReadFile(f.path);
+      if (!text.ok()) {
+        PrintError(text.status().message());
+        exit_code = kExitFailed;
+        return;
+      }
+      size_t pos = 0;
+      while (pos < text->size()) {
+        size_t nl = text->find('\n', pos);
+        if (nl == std::string::npos) nl = text->size();
+        std::string line = text->substr(pos, nl - pos);
+        pos = nl + 1;
+        if (line.empty()) continue;
+        ++total;
+        if (a->limit && shown >= a->limit) continue;
+        ++shown;
+        if (a->json) {
+          std::printf("%s\n", line.c_str());
+          continue;
+        }
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded()) continue;
+        std::string ex = j.value("excerpt", "");
+        if (ex.size() > 80) ex = ex.substr(0, 77) + "...";
+        for (char& ch : ex) {
+          if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+        }
+        std::printf("task %lld  %s  bytes %lld-%lld  record %lld\n  %s\n  | %s\n",
+                    j.value("task", 0LL), j.value("file", "").c_str(), j.value("start_offset", 0LL),
+                    j.value("end_offset", 0LL), j.value("record_number", 0LL),
+                    j.value("reason", "").c_str(), ex.c_str());
+      }
+    }
+    if (!a->json) {
+      std::printf("%zu error record(s)%s\n", total,
+                  shown < total ? (", " + std::to_string(shown) + " shown").c_str() : "");
+    }
+    exit_code = 0;
+  });
+}
+
+void AddQueryCommand(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("query", "Run SQL (DuckDB) over the dataset's committed lake files");
+  struct Args {
+    std::string file, sql, format = "table";
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("FILE", a->file, "dataset YAML file")->required();
+  cmd->add_option("SQL", a->sql, "the query; the table is a view named after write.table, errors are <table>_errors")->required();
+  cmd->add_option("--format", a->format, "output format")->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->callback([a, &exit_code] {
+    auto cfg = LoadConfigOrReport(a->file);
+    if (!cfg) {
+      exit_code = kExitBadConfig;
+      return;
+    }
+    auto store = OpenStoreOrReport(*cfg);
+    if (!store) {
+      exit_code = kExitFailed;
+      return;
+    }
+    auto q = LakeQuery::Open(*cfg, *store);
+    if (!q.ok()) {
+      PrintError(q.status().message());
+      exit_code = kExitFailed;
+      return;
+    }
+    QueryFormat f = a->format == "csv" ? QueryFormat::kCsv
+                    : a->format == "json" ? QueryFormat::kJson : QueryFormat::kTable;
+    Status st = (*q)->Execute(a->sql, f, stdout);
+    if (!st.ok()) {
+      PrintError("query failed: " + st.message());
+      exit_code = kExitFailed;
+      return;
+    }
+    exit_code = 0;
+  });
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,28 @@
+// The `weir` binary: a thin layer over the library. Each subcommand registers itself (see
+// cli/commands.h); main() only parses, dispatches and returns the command's exit code.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"weir: data pipelines where you write only the parsing and business logic"};
+  app.set_version_flag("--version", std::string("weir ") + WEIR_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  weir::cli::AddValidateCommand(app, exit_code);
+  weir::cli::AddRunCommand(app, exit_code);
+  weir::cli::AddTasksCommand(app, exit_code);
+  weir::cli::AddErrorsCommand(app, exit_code);
+  weir::cli::AddRedriveCommand(app, exit_code);
+  weir::cli::AddQueryCommand(app, exit_code);
+  weir::cli::AddGenCommand(app, exit_code);
+  weir::cli::AddGeoCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : weir::cli::kExitBadConfig;
+  }
+  return exit_code;
+}

@@ -1,0 +1,901 @@
+// Dataset YAML loading: yaml-cpp builds the node tree, the schema tables in config_schema.h say
+// which keys each map may hold, their kinds, defaults and ranges, and this file turns the tree
+// into a DatasetConfig while collecting every problem it finds (one "file:line: key: reason"
+// line each) instead of stopping at the first.
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include "core/config_schema.h"
+#include "core/text_util.h"
+
+namespace weir {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string JoinKey(const std::string& parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return parent + "." + std::string(key);
+}
+
+int LineOf(const YAML::Node& n, int fallback) {
+  const YAML::Mark m = n.Mark();
+  return m.line >= 0 ? m.line + 1 : fallback;
+}
+
+std::string Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Undefined:
+      return "nothing";
+  }
+  return "?";
+}
+
+bool IsNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), IsNameChar);
+}
+
+bool IsDatasetName(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return IsNameChar(c) || c == '.' || c == '-'; });
+}
+
+std::string FormatDouble(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// Parses "16MiB", "512 KiB", "100MB", "1.5GiB", "1048576" into bytes.
+std::optional<uint64_t> ParseSize(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  size_t i = 0;
+  while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+  if (i == 0) return std::nullopt;
+  const std::string_view num = s.substr(0, i);
+  std::string_view unit = s.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  std::string u;
+  for (char c : unit) u += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},
+                                                            {"b", 1},
+                                                            {"kb", 1000},
+                                                            {"mb", 1000000},
+                                                            {"gb", 1000000000},
+                                                            {"tb", 1000000000000},
+                                                            {"kib", 1ull << 10},
+                                                            {"mib", 1ull << 20},
+                                                            {"gib", 1ull << 30},
+                                                            {"tib", 1ull << 40}};
+  uint64_t mult = 0;
+  for (const auto& [name, m] : kUnits) {
+    if (u == name) mult = m;
+  }
+  if (mult == 0) return std::nullopt;
+  const char* end = num.data() + num.size();
+  if (num.find('.') == std::string_view::npos) {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(num.data(), end, v);
+    if (ec != std::errc() || p != end || v > (uint64_t{1} << 62) / mult) return std::nullopt;
+    return v * mult;
+  }
+  double v = 0;
+  auto [p, ec] = std::from_chars(num.data(), end, v);
+  if (ec != std::errc() || p != end) return std::nullopt;
+  const double bytes = v * static_cast<double>(mult);
+  if (!std::isfinite(bytes) || bytes >= 4.6e18 || bytes != std::floor(bytes)) return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+// A map of the file after its keys were checked against its MapSpec.
+struct Field {
+  std::string key;
+  YAML::Node value;
+  int key_line = 0;
+  int line = 0;  // line of the value (the key's line when the value has no mark)
+};
+
+struct MapView {
+  const MapSpec* spec = nullptr;
+  std::string path;  // "read", "write.columns.id", "" for the document
+  int line = 0;      // line of the key that introduces the map (1 for the document)
+  std::vector<Field> fields;
+
+  // The field, when present with a non-null value.
+  const Field* Get(std::string_view key) const {
+    for (const auto& f : fields) {
+      if (f.key == key) return f.value.IsNull() ? nullptr : &f;
+    }
+    return nullptr;
+  }
+  const Field* GetEvenIfNull(std::string_view key) const {
+    for (const auto& f : fields) {
+      if (f.key == key) return &f;
+    }
+    return nullptr;
+  }
+};
+
+// A value to convert: a written value or the schema default of an absent key.
+struct Value {
+  YAML::Node node;
+  int line = 0;
+  std::string key;  // full key path, for messages
+  const KeySpec* spec = nullptr;
+};
+
+struct ColumnInfo {
+  const ColumnConfig* column = nullptr;
+  int path_line = 0;
+  int from_line = 0;
+};
+
+// Converts one dataset document, collecting problems. Owns nothing beyond its problem list;
+// used by one thread for one document.
+class Loader {
+ public:
+  Loader(std::string label, fs::path dir) : label_(std::move(label)), dir_(std::move(dir)) {}
+
+  void Error(int line, const std::string& key, const std::string& reason) {
+    std::string msg = label_ + ":" + std::to_string(line) + ": ";
+    if (!key.empty()) msg += key + ": ";
+    msg += reason;
+    problems_.push_back({line, std::move(msg)});
+  }
+
+  Status ToStatus() {
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string msg;
+    for (const auto& p : problems_) {
+      if (!msg.empty()) msg += "\n";
+      msg += p.second;
+    }
+    return Status::Invalid(msg);
+  }
+  bool ok() const { return problems_.empty(); }
+  size_t problem_count() const { return problems_.size(); }
+
+  // An empty view of `spec`: every lookup gives the default.
+  static MapView Empty(const MapSpec& spec, std::string path, int line) {
+    MapView m;
+    m.spec = &spec;
+    m.path = std::move(path);
+    m.line = line;
+    return m;
+  }
+
+  // Checks that `node` is a map whose keys `spec` allows, none twice, none required missing.
+  std::optional<MapView> CheckMap(const YAML::Node& node, const MapSpec& spec,
+                                  const std::string& path, int line) {
+    if (!node.IsMap()) {
+      Error(LineOf(node, line), path, "expected a map, got " + Describe(node));
+      return std::nullopt;
+    }
+    MapView m = Empty(spec, path, line);
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const int key_line = LineOf(it->first, line);
+      if (!it->first.IsScalar()) {
+        Error(key_line, path, "a key must be a plain string, got " + Describe(it->first));
+        continue;
+      }
+      const std::string key = it->first.Scalar();
+      const std::string full = JoinKey(path, key);
+      if (!seen.insert(key).second) {
+        Error(key_line, full, "duplicate key");
+        continue;
+      }
+      if (spec.Find(key) == nullptr) {
+        Error(key_line, full, "unknown key" + DidYouMean(key, spec.KeyNames()));
+        continue;
+      }
+      m.fields.push_back(Field{key, it->second, key_line, LineOf(it->second, key_line)});
+    }
+    for (const auto& k : spec.keys) {
+      if (!k.required) continue;
+      const Field* f = m.GetEvenIfNull(k.name);
+      if (f == nullptr) {
+        Error(line, JoinKey(path, k.name), "missing required key");
+      } else if (f->value.IsNull()) {
+        Error(f->key_line, JoinKey(path, k.name), "missing value");
+      }
+    }
+    return m;
+  }
+
+  // The written value of `key`, else its default, else nullopt.
+  std::optional<Value> Lookup(const MapView& m, std::string_view key) {
+    const KeySpec* spec = m.spec->Find(key);
+    if (spec == nullptr) {
+      Error(m.line, JoinKey(m.path, key), "internal error: key not in schema");
+      return std::nullopt;
+    }
+    if (const Field* f = m.Get(key)) return Value{f->value, f->line, JoinKey(m.path, key), spec};
+    if (spec->default_value.empty()) return std::nullopt;
+    return Value{YAML::Load(std::string(spec->default_value)), m.line, JoinKey(m.path, key), spec};
+  }
+
+  std::optional<std::string> Scalar(const Value& v, const char* expected) {
+    if (!v.node.IsScalar()) {
+      Error(v.line, v.key, std::string("expected ") + expected + ", got " + Describe(v.node));
+      return std::nullopt;
+    }
+    return v.node.Scalar();
+  }
+
+  std::optional<std::string> String(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a string");
+    if (s && s->empty()) {
+      Error(v->line, v->key, "must not be empty");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<std::string> Name(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a name");
+    if (s && !IsDatasetName(*s)) {
+      Error(v->line, v->key,
+            "'" + *s + "' is not a valid name; use letters, digits, '_', '.' and '-'");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<std::string> Identifier(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a name");
+    if (s && !IsIdentifier(*s)) {
+      Error(v->line, v->key,
+            "'" + *s +
+                "' is not a valid name; expected letters, digits and '_', not starting "
+                "with a digit");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::string Resolve(const std::string& p) const {
+    fs::path path(p);
+    if (path.is_relative()) path = dir_ / path;
+    return path.lexically_normal().string();
+  }
+
+  std::optional<std::string> Path(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a path");
+    if (!s) return std::nullopt;
+    if (s->empty()) {
+      Error(v->line, v->key, "must not be empty");
+      return std::nullopt;
+    }
+    return Resolve(*s);
+  }
+
+  std::optional<std::string> EnumValue(const Value& v) {
+    // `on_invalid: null` is a YAML null; only a default can bring one here.
+    std::string s;
+    if (v.node.IsNull()) {
+      s = "null";
+    } else {
+      auto sc = Scalar(v, "a string");
+      if (!sc) return std::nullopt;
+      s = *sc;
+    }
+    const auto& choices = v.spec->choices;
+    if (std::find(choices.begin(), choices.end(), s) != choices.end()) return s;
+    const std::string noun =
+        v.spec->noun.empty() ? std::string("valid value") : std::string(v.spec->noun);
+    Error(v.line, v.key,
+          "'" + s + "' is not a " + noun + "; expected one of " + JoinNames(v.spec->ChoiceNames()) +
+              DidYouMean(s, v.spec->ChoiceNames()));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> Enum(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    return EnumValue(*v);
+  }
+
+  std::optional<bool> Bool(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "true or false");
+    if (!s) return std::nullopt;
+    if (*s == "true" || *s == "True" || *s == "TRUE") return true;
+    if (*s == "false" || *s == "False" || *s == "FALSE") return false;
+    Error(v->line, v->key, "'" + *s + "' is not a bool; expected true or false");
+    return std::nullopt;
+  }
+
+  std::string RangeText(const KeySpec& k, const char* what) {
+    std::string out = std::string("expected ") + what;
+    if (k.min && k.max) {
+      out += " from " + FormatDouble(*k.min) + " to " + FormatDouble(*k.max);
+    } else if (k.min) {
+      out += (k.min_exclusive ? " greater than " : " of at least ") + FormatDouble(*k.min);
+    } else if (k.max) {
+      out += " of at most " + FormatDouble(*k.max);
+    }
+    return out;
+  }
+
+  bool InRange(const KeySpec& k, double v) {
+    if (k.min && (k.min_exclusive ? v <= *k.min : v < *k.min)) return false;
+    if (k.max && v > *k.max) return false;
+    return true;
+  }
+
+  std::optional<int64_t> Int(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "an integer");
+    if (!s) return std::nullopt;
+    int64_t out = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), out);
+    if (s->empty() || ec != std::errc() || p != s->data() + s->size()) {
+      Error(v->line, v->key, "'" + *s + "' is not an integer");
+      return std::nullopt;
+    }
+    if (!InRange(*v->spec, static_cast<double>(out))) {
+      Error(v->line, v->key, *s + " is out of range; " + RangeText(*v->spec, "an integer"));
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  std::optional<double> Number(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a number");
+    if (!s) return std::nullopt;
+    double out = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), out);
+    if (s->empty() || ec != std::errc() || p != s->data() + s->size() || !std::isfinite(out)) {
+      Error(v->line, v->key, "'" + *s + "' is not a number");
+      return std::nullopt;
+    }
+    if (!InRange(*v->spec, out)) {
+      Error(v->line, v->key, *s + " is out of range; " + RangeText(*v->spec, "a number"));
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  std::optional<uint64_t> Size(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a size");
+    if (!s) return std::nullopt;
+    auto out = ParseSize(*s);
+    if (!out) {
+      Error(v->line, v->key,
+            "'" + *s +
+                "' is not a size; expected a byte count or a number with a unit (B, KB, "
+                "MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 16MiB");
+      return std::nullopt;
+    }
+    if (*out == 0) {
+      Error(v->line, v->key, "must be greater than 0");
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  std::optional<char> Char(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "one character");
+    if (!s) return std::nullopt;
+    if (*s == "\\t") return '\t';
+    if (s->size() != 1) {
+      Error(v->line, v->key, "'" + *s + "' is not one character (write a tab as \"\\t\")");
+      return std::nullopt;
+    }
+    return (*s)[0];
+  }
+
+  // The sequence at `key`, or nullopt (absent, or not a list: reported).
+  std::optional<YAML::Node> List(const MapView& m, std::string_view key, int* line,
+                                 std::string* full_key, const char* what) {
+    const Field* f = m.Get(key);
+    if (f == nullptr) return std::nullopt;
+    *line = f->line;
+    *full_key = JoinKey(m.path, key);
+    if (!f->value.IsSequence()) {
+      Error(f->line, *full_key,
+            std::string("expected a list of ") + what + ", got " + Describe(f->value));
+      return std::nullopt;
+    }
+    return f->value;
+  }
+
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  std::string label_;
+  fs::path dir_;
+  std::vector<std::pair<int, std::string>> problems_;
+};
+
+void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
+  if (auto v = L.Enum(m, "connector")) out->connector = *v;
+  if (auto v = L.Path(m, "location")) out->location = *v;
+  if (auto v = L.Path(m, "manifest")) out->manifest = *v;
+  *parser = L.Enum(m, "parser");
+  if (*parser) out->parser = **parser;
+  const MapSpec& csv_spec = DatasetMapSpec("read.csv");
+  std::optional<MapView> csv;
+  if (const Field* f = m.Get("csv")) {
+    if (*parser && **parser != "csv") {
+      L.Error(f->key_line, "read.csv",
+              "only allowed when read.parser is csv (parser is '" + **parser + "')");
+    } else {
+      csv = L.CheckMap(f->value, csv_spec, "read.csv", f->key_line);
+    }
+  } else {
+    csv = Loader::Empty(csv_spec, "read.csv", m.line);
+  }
+  if (csv) {
+    if (auto v = L.Char(*csv, "delimiter")) out->csv_delimiter = *v;
+    if (auto v = L.Char(*csv, "quote")) out->csv_quote = *v;
+    if (auto v = L.Bool(*csv, "header")) out->csv_header = *v;
+  }
+  if (auto v = L.Size(m, "max_record_bytes")) out->max_record_bytes = *v;
+}
+
+void CheckPath(Loader& L, const std::optional<std::string>& parser, const ColumnConfig& c,
+               int line) {
+  const std::string key = "write.columns." + c.name + ".path";
+  if (!parser) return;           // the parser error is reported already
+  if (*parser == "csv") return;  // a header name: any non-empty string
+  const std::string& p = c.path;
+  if (p.empty() || p[0] != '/') {
+    std::string guess = "/" + p;
+    std::replace(guess.begin(), guess.end(), '.', '/');
+    L.Error(line, key,
+            "'" + p + "' is not a JSON pointer; it must start with '/' (did you mean '" + guess +
+                "'?)");
+    return;
+  }
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '~' && (i + 1 == p.size() || (p[i + 1] != '0' && p[i + 1] != '1'))) {
+      L.Error(line, key,
+              "'" + p +
+                  "' is not a valid JSON pointer: '~' must be followed by 0 or 1 "
+                  "(RFC 6901: '~0' is '~', '~1' is '/')");
+      return;
+    }
+  }
+}
+
+// One column definition; nullopt (with the problem reported) when it is unusable.
+std::optional<ColumnConfig> ParseColumn(Loader& L, const YAML::Node& node, const MapSpec& spec,
+                                        const std::optional<std::string>& parser,
+                                        const std::string& name, int key_line, ColumnInfo* ci) {
+  const std::string ckey = "write.columns." + name;
+  if (!IsIdentifier(name)) {
+    L.Error(key_line, ckey,
+            "'" + name +
+                "' is not a valid column name; expected letters, digits and '_', not "
+                "starting with a digit");
+    return std::nullopt;
+  }
+  auto m = L.CheckMap(node, spec, ckey, key_line);
+  if (!m) return std::nullopt;
+  const Field* path = m->Get("path");
+  const Field* date_of = m->Get("date_of");
+  const Field* hour_of = m->Get("hour_of");
+  const int sources = (path ? 1 : 0) + (date_of ? 1 : 0) + (hour_of ? 1 : 0);
+  if (sources != 1) {
+    L.Error(key_line, ckey,
+            sources == 0 ? "missing required key: one of path, date_of, hour_of"
+                         : "give exactly one of path, date_of, hour_of");
+    return std::nullopt;
+  }
+  ColumnConfig c;
+  c.name = name;
+  c.line = key_line;
+  if (path) {
+    c.source = ColumnSource::kPath;
+    auto p = L.String(*m, "path");
+    if (!p) return std::nullopt;
+    c.path = *p;
+    ci->path_line = path->line;
+    if (auto t = L.Enum(*m, "type")) {
+      if (*t == "timestamp") {
+        c.type = ColumnType::kTimestampMs;
+        c.iso8601 = true;
+      } else {
+        c.type = *ParseColumnTypeName(*t);
+      }
+    }
+    if (auto r = L.Bool(*m, "required")) c.required = *r;
+    CheckPath(L, parser, c, ci->path_line);
+    return c;
+  }
+  const bool is_date = date_of != nullptr;
+  const char* op = is_date ? "date_of" : "hour_of";
+  c.source = is_date ? ColumnSource::kDateOf : ColumnSource::kHourOf;
+  c.type = is_date ? ColumnType::kDate : ColumnType::kInt64;
+  auto from = L.Identifier(*m, op);
+  if (!from) return std::nullopt;
+  c.from = *from;
+  ci->from_line = (is_date ? date_of : hour_of)->line;
+  if (const Field* r = m->Get("required")) {
+    L.Error(r->key_line, ckey + ".required",
+            std::string("not allowed on a derived column (") + op + ")");
+  }
+  if (const Field* t = m->Get("type")) {
+    const char* want = is_date ? "date" : "int64";
+    if (!t->value.IsScalar() || t->value.Scalar() != want) {
+      L.Error(t->line, ckey + ".type",
+              Describe(t->value) + " does not match " + op + ", which gives " + want);
+    }
+  }
+  return c;
+}
+
+// The columns of the lake table. A column whose definition has a problem goes into `broken`
+// (not into `out`), so that checks naming it (partition_by, date_of, geo) stay quiet about it.
+// Returns false when the columns map itself is unusable.
+bool ParseColumns(Loader& L, const Field& f, const std::optional<std::string>& parser,
+                  std::vector<ColumnConfig>* out, std::map<std::string, ColumnInfo>* info,
+                  std::set<std::string>* broken) {
+  const std::string key = "write.columns";
+  if (!f.value.IsMap()) {
+    L.Error(f.line, key, "expected a map of column name to column, got " + Describe(f.value));
+    return false;
+  }
+  if (f.value.size() == 0) {
+    L.Error(f.line, key, "declare at least one column");
+    return false;
+  }
+  const MapSpec& spec = DatasetMapSpec("write.columns.<name>");
+  std::set<std::string> names;
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const int key_line = LineOf(it->first, f.line);
+    if (!it->first.IsScalar()) {
+      L.Error(key_line, key, "a column name must be a plain string, got " + Describe(it->first));
+      continue;
+    }
+    const std::string name = it->first.Scalar();
+    const std::string ckey = key + "." + name;
+    if (!names.insert(name).second) {
+      L.Error(key_line, ckey, "duplicate column");
+      continue;
+    }
+    const size_t errors_before = L.problem_count();
+    ColumnInfo ci;
+    std::optional<ColumnConfig> c = ParseColumn(L, it->second, spec, parser, name, key_line, &ci);
+    if (!c || L.problem_count() != errors_before) {
+      broken->insert(name);
+      continue;
+    }
+    out->push_back(std::move(*c));
+    (*info)[name] = ci;
+  }
+  // Pointers into `out` are stable from here on.
+  for (auto& c : *out) (*info)[c.name].column = &c;
+  return true;
+}
+
+std::vector<std::string> ColumnNames(const std::vector<ColumnConfig>& cols) {
+  std::vector<std::string> names;
+  for (const auto& c : cols) names.push_back(c.name);
+  return names;
+}
+
+std::string TypeSpelling(const ColumnConfig& c) {
+  if (c.type == ColumnType::kTimestampMs && c.iso8601) return "timestamp";
+  return ColumnTypeName(c.type);
+}
+
+void CheckDerived(Loader& L, const std::vector<ColumnConfig>& cols,
+                  const std::map<std::string, ColumnInfo>& info,
+                  const std::set<std::string>& broken) {
+  for (const auto& c : cols) {
+    if (c.source == ColumnSource::kPath) continue;
+    const char* op = c.source == ColumnSource::kDateOf ? "date_of" : "hour_of";
+    const std::string key = "write.columns." + c.name + "." + op;
+    const int line = info.at(c.name).from_line;
+    if (broken.count(c.from) != 0) continue;  // its own problem is reported already
+    auto it = info.find(c.from);
+    if (it == info.end() || it->second.column == nullptr) {
+      L.Error(line, key, "unknown column '" + c.from + "'" + DidYouMean(c.from, ColumnNames(cols)));
+      continue;
+    }
+    const ColumnConfig& src = *it->second.column;
+    if (src.source != ColumnSource::kPath) {
+      L.Error(line, key,
+              "column '" + src.name + "' is derived itself; " + op +
+                  " needs a path column of type timestamp_ms or timestamp");
+    } else if (src.type != ColumnType::kTimestampMs) {
+      L.Error(line, key,
+              "column '" + src.name + "' has type " + TypeSpelling(src) + "; " + op +
+                  " needs a column of type timestamp_ms or timestamp");
+    }
+  }
+}
+
+void ParsePartitionBy(Loader& L, const MapView& m, const std::set<std::string>& broken,
+                      WriteConfig* w) {
+  int line = 0;
+  std::string key;
+  auto list = L.List(m, "partition_by", &line, &key, "column names");
+  if (!list) return;
+  const std::vector<std::string> names = ColumnNames(w->columns);
+  std::set<std::string> seen;
+  for (const auto& item : *list) {
+    const int item_line = LineOf(item, line);
+    if (!item.IsScalar()) {
+      L.Error(item_line, key, "expected a column name, got " + Describe(item));
+      continue;
+    }
+    const std::string name = item.Scalar();
+    if (broken.count(name) != 0) continue;
+    auto it = std::find_if(w->columns.begin(), w->columns.end(),
+                           [&](const ColumnConfig& c) { return c.name == name; });
+    if (it == w->columns.end()) {
+      L.Error(item_line, key, "unknown column '" + name + "'" + DidYouMean(name, names));
+      continue;
+    }
+    if (it->type == ColumnType::kJson || it->type == ColumnType::kDouble) {
+      L.Error(item_line, key,
+              "column '" + name + "' has type " + TypeSpelling(*it) +
+                  "; partition columns cannot be json or double");
+      continue;
+    }
+    if (!seen.insert(name).second) {
+      L.Error(item_line, key, "column '" + name + "' is listed twice");
+      continue;
+    }
+    w->partition_by.push_back(name);
+  }
+}
+
+// Returns whether the columns map was usable (so checks naming columns make sense).
+bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& parser,
+                WriteConfig* w, std::map<std::string, ColumnInfo>* info,
+                std::set<std::string>* broken) {
+  if (const Field* f = m.Get("connector")) {
+    static const char* const kLater[] = {"kafka", "postgres", "postgresql", "files", "s3"};
+    const std::string v = f->value.IsScalar() ? f->value.Scalar() : "";
+    if (std::find(std::begin(kLater), std::end(kLater), v) != std::end(kLater)) {
+      L.Error(f->line, "write.connector",
+              "'" + v + "' is not supported yet; supported connectors: lake");
+    } else if (auto c = L.Enum(m, "connector")) {
+      w->connector = *c;
+    }
+  }
+  if (auto v = L.Path(m, "location")) w->location = *v;
+  if (auto v = L.Identifier(m, "table")) w->table = *v;
+  if (auto v = L.Enum(m, "format")) w->format = *v;
+  if (auto v = L.Enum(m, "compression")) w->compression = *v;
+  if (auto v = L.Size(m, "roll_bytes")) w->roll_bytes = *v;
+  if (auto v = L.Int(m, "roll_records")) w->roll_records = static_cast<uint64_t>(*v);
+  const Field* f = m.Get("columns");
+  if (f == nullptr || !ParseColumns(L, *f, parser, &w->columns, info, broken)) return false;
+  CheckDerived(L, w->columns, *info, *broken);
+  ParsePartitionBy(L, m, *broken, w);
+  return true;
+}
+
+void CheckCoordinateColumn(Loader& L, const MapView& geo, std::string_view key,
+                           const std::vector<ColumnConfig>& cols,
+                           const std::set<std::string>& broken) {
+  const Field* f = geo.Get(key);
+  if (f == nullptr || !f->value.IsScalar()) return;
+  const std::string name = f->value.Scalar();
+  if (broken.count(name) != 0 || !IsIdentifier(name)) return;
+  const std::string full = JoinKey(geo.path, key);
+  auto it =
+      std::find_if(cols.begin(), cols.end(), [&](const ColumnConfig& c) { return c.name == name; });
+  if (it == cols.end()) {
+    L.Error(f->line, full, "unknown column '" + name + "'" + DidYouMean(name, ColumnNames(cols)));
+  } else if (it->type != ColumnType::kDouble) {
+    L.Error(f->line, full,
+            "column '" + name + "' has type " + TypeSpelling(*it) +
+                "; expected a column of type double");
+  }
+}
+
+void ParseTransforms(Loader& L, const MapView& top, const std::vector<ColumnConfig>& cols,
+                     bool columns_ok, const std::set<std::string>& broken,
+                     std::vector<TransformConfig>* out) {
+  int line = 0;
+  std::string key;
+  auto list = L.List(top, "transforms", &line, &key, "transforms");
+  if (!list) return;
+  const MapSpec& item_spec = DatasetMapSpec("transforms[]");
+  const MapSpec& geo_spec = DatasetMapSpec("transforms[].geo");
+  size_t index = 0;
+  for (const auto& item : *list) {
+    const std::string ikey = "transforms[" + std::to_string(index++) + "]";
+    const int item_line = LineOf(item, line);
+    if (item.IsMap() && item.size() != 1) {
+      L.Error(item_line, ikey,
+              "a transform is a map with exactly one key (one of " +
+                  JoinNames(item_spec.KeyNames()) + "), got " + std::to_string(item.size()));
+      continue;
+    }
+    auto m = L.CheckMap(item, item_spec, ikey, item_line);
+    if (!m) continue;
+    const Field* g = m->Get("geo");
+    if (g == nullptr) {
+      if (m->GetEvenIfNull("geo") != nullptr) L.Error(item_line, ikey + ".geo", "missing value");
+      continue;
+    }
+    auto gm = L.CheckMap(g->value, geo_spec, ikey + ".geo", g->key_line);
+    if (!gm) continue;
+    TransformConfig t;
+    GeoTransformConfig geo;
+    geo.line = g->key_line;
+    if (auto v = L.Path(*gm, "layers")) geo.layers = *v;
+    if (auto v = L.Identifier(*gm, "lon")) geo.lon = *v;
+    if (auto v = L.Identifier(*gm, "lat")) geo.lat = *v;
+    if (auto v = L.Enum(*gm, "on_invalid")) geo.invalid_is_error = *v == "error";
+    if (columns_ok) {
+      CheckCoordinateColumn(L, *gm, "lon", cols, broken);
+      CheckCoordinateColumn(L, *gm, "lat", cols, broken);
+    }
+    t.geo = std::move(geo);
+    out->push_back(std::move(t));
+  }
+}
+
+Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::string& file) {
+  DatasetConfig cfg;
+  cfg.file = file;
+  cfg.dir = L.dir().string();
+  const MapSpec& top_spec = DatasetMapSpec("");
+  if (root.IsNull() || !root.IsDefined()) {
+    L.Error(1, "", "empty document; expected a map with keys " + JoinNames(top_spec.KeyNames()));
+    return L.ToStatus();
+  }
+  auto top = L.CheckMap(root, top_spec, "", 1);
+  if (!top) return L.ToStatus();
+  if (auto v = L.Name(*top, "name")) cfg.name = *v;
+  if (auto v = L.Path(*top, "store")) cfg.store = (fs::path(*v) / "store.db").string();
+  {
+    int line = 0;
+    std::string key;
+    if (auto list = L.List(*top, "plugins", &line, &key, "paths")) {
+      for (const auto& item : *list) {
+        if (!item.IsScalar() || item.Scalar().empty()) {
+          L.Error(LineOf(item, line), key, "expected a path, got " + Describe(item));
+          continue;
+        }
+        cfg.plugins.push_back(L.Resolve(item.Scalar()));
+      }
+    }
+  }
+  std::optional<std::string> parser;
+  if (const Field* f = top->Get("read")) {
+    if (auto m = L.CheckMap(f->value, DatasetMapSpec("read"), "read", f->key_line)) {
+      ParseRead(L, *m, &cfg.read, &parser);
+    }
+  }
+  std::map<std::string, ColumnInfo> info;
+  std::set<std::string> broken;
+  bool columns_ok = false;
+  if (const Field* f = top->Get("write")) {
+    if (auto m = L.CheckMap(f->value, DatasetMapSpec("write"), "write", f->key_line)) {
+      columns_ok = ParseWrite(L, *m, parser, &cfg.write, &info, &broken);
+    }
+  }
+  ParseTransforms(L, *top, cfg.write.columns, columns_ok, broken, &cfg.transforms);
+  {
+    const MapSpec& spec = DatasetMapSpec("errors");
+    std::optional<MapView> m;
+    if (const Field* f = top->Get("errors")) {
+      m = L.CheckMap(f->value, spec, "errors", f->key_line);
+    } else {
+      m = Loader::Empty(spec, "errors", 1);
+    }
+    if (m) {
+      if (auto v = L.Path(*m, "location")) cfg.errors.location = *v;
+      if (auto v = L.Number(*m, "max_ratio")) cfg.errors.max_ratio = *v;
+      if (auto v = L.Int(*m, "excerpt_bytes")) cfg.errors.excerpt_bytes = static_cast<uint32_t>(*v);
+    }
+  }
+  {
+    const MapSpec& spec = DatasetMapSpec("compute");
+    std::optional<MapView> m;
+    if (const Field* f = top->Get("compute")) {
+      m = L.CheckMap(f->value, spec, "compute", f->key_line);
+    } else {
+      m = Loader::Empty(spec, "compute", 1);
+    }
+    if (m) {
+      if (auto v = L.Int(*m, "workers")) cfg.compute.workers = static_cast<int>(*v);
+      if (auto v = L.Int(*m, "retries")) cfg.compute.retries = static_cast<int>(*v);
+      if (auto v = L.Number(*m, "checkpoint_seconds")) cfg.compute.checkpoint_seconds = *v;
+    }
+  }
+  if (!L.ok()) return L.ToStatus();
+  return cfg;
+}
+
+std::string YamlReason(const YAML::Exception& e) {
+  return e.msg.empty() ? std::string(e.what()) : e.msg;
+}
+
+}  // namespace
+
+Result<DatasetConfig> ParseDatasetConfig(const std::string& yaml_text, const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(fs::path(path), ec);
+  if (ec) abs = fs::path(path);
+  abs = abs.lexically_normal();
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    std::string where = path;
+    if (e.mark.line >= 0) {
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    }
+    return Status::Invalid(where + ": YAML syntax error: " + YamlReason(e));
+  }
+  Loader loader(path, abs.parent_path());
+  try {
+    return Convert(root, loader, abs.string());
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+    return Status::Invalid(path + ":" + std::to_string(line) + ": " + YamlReason(e));
+  } catch (const std::exception& e) {
+    return Status::Internal(path + ": loading the dataset file failed: " + e.what());
+  }
+}
+
+Result<DatasetConfig> LoadDatasetConfig(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::NotFound("dataset file not found: " + path);
+  if (fs::is_directory(path, ec)) {
+    return Status::Invalid(path + ": is a folder; expected a dataset YAML file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot open dataset file " + path, /*retryable=*/false);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read dataset file " + path);
+  return ParseDatasetConfig(text.str(), path);
+}
+
+}  // namespace weir

@@ -1,0 +1,289 @@
+#include "core/config_schema.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/config.h"
+
+namespace weir {
+namespace {
+
+KeySpec Key(std::string_view name, ValueKind kind, bool required, std::string_view default_value,
+            std::string_view description) {
+  KeySpec k;
+  k.name = name;
+  k.kind = kind;
+  k.required = required;
+  k.default_value = default_value;
+  k.description = description;
+  return k;
+}
+
+constexpr bool kRequired = true;
+constexpr bool kOptional = false;
+
+std::vector<MapSpec> BuildSchema() {
+  using K = ValueKind;
+  std::vector<MapSpec> s;
+  s.push_back(MapSpec{
+      "",
+      "The document: a map with these keys.",
+      {
+          Key("name", K::kName, kRequired, "", "Dataset name: letters, digits, `_`, `.` and `-`."),
+          Key("store", K::kPath, kOptional, ".weir",
+              "Folder of the task store; the SQLite file is `<store>/store.db`."),
+          Key("plugins", K::kPathList, kOptional, "",
+              "Shared libraries with parser plugins (reserved)."),
+          Key("read", K::kMap, kRequired, "", "Where records come from and how to parse them."),
+          Key("transforms", K::kTransformList, kOptional, "",
+              "Transforms applied to each document, in order; each item is a map with exactly "
+              "one key naming the transform."),
+          Key("write", K::kMap, kRequired, "", "Where documents go."),
+          Key("errors", K::kMap, kOptional, "", "Where error records go."),
+          Key("compute", K::kMap, kOptional, "", "Workers, retries and checkpoints."),
+      }});
+  s.push_back(MapSpec{
+      "read",
+      "The source.",
+      {
+          Key("connector", K::kEnum, kOptional, "files", "Source connector.")
+              .Choices({"files"}, "supported connector"),
+          Key("location", K::kPath, kRequired, "", "Folder the input files live in."),
+          Key("manifest", K::kPath, kRequired, "",
+              "File listing the input files, one a line; each line is relative to `location`."),
+          Key("parser", K::kEnum, kRequired, "", "How records are parsed.")
+              .Choices({"jsonl", "csv"}, "parser"),
+          Key("csv", K::kMap, kOptional, "", "CSV options; only allowed when `parser` is `csv`."),
+          Key("max_record_bytes", K::kSize, kOptional, "16MiB",
+              "A longer record becomes an error record."),
+      }});
+  s.push_back(MapSpec{
+      "read.csv",
+      "CSV dialect (only with `parser: csv`).",
+      {
+          Key("delimiter", K::kChar, kOptional, "','",
+              "Field delimiter: one character; a tab is written `\"\\t\"`."),
+          Key("quote", K::kChar, kOptional, "'\"'", "Quote character: one character."),
+          Key("header", K::kBool, kOptional, "true",
+              "The first line holds the column names (paths of csv columns are header names)."),
+      }});
+  s.push_back(MapSpec{"transforms[]",
+                      "One item of `transforms`: a map with exactly one of these keys.",
+                      {
+                          Key("geo", K::kMap, kOptional, "",
+                              "Point-in-polygon enrichment from longitude/latitude columns."),
+                      }});
+  s.push_back(MapSpec{
+      "transforms[].geo",
+      "The `geo` transform.",
+      {
+          Key("layers", K::kPath, kRequired, "", "The layers YAML file."),
+          Key("lon", K::kIdentifier, kRequired, "",
+              "Name of the column (type `double`) holding the longitude."),
+          Key("lat", K::kIdentifier, kRequired, "",
+              "Name of the column (type `double`) holding the latitude."),
+          Key("on_invalid", K::kEnum, kOptional, "null",
+              "Invalid coordinates give NULL outputs (`null`) or an error record (`error`).")
+              .Choices({"null", "error"}),
+      }});
+  s.push_back(
+      MapSpec{"write",
+              "The sink.",
+              {
+                  Key("connector", K::kEnum, kRequired, "", "Sink connector.")
+                      .Choices({"lake"}, "supported connector"),
+                  Key("location", K::kPath, kRequired, "",
+                      "Lake root folder; the table lives at `<location>/<table>/`."),
+                  Key("table", K::kIdentifier, kRequired, "", "Table name."),
+                  Key("format", K::kEnum, kOptional, "parquet", "File format.")
+                      .Choices({"parquet", "jsonl"}, "format"),
+                  Key("compression", K::kEnum, kOptional, "zstd", "Parquet page compression.")
+                      .Choices({"zstd", "none"}, "compression"),
+                  Key("partition_by", K::kIdentifierList, kOptional, "",
+                      "Partition columns, in path order; declared columns, not of type `json` or "
+                      "`double`, no duplicates."),
+                  Key("roll_bytes", K::kSize, kOptional, "128MiB",
+                      "Buffered bytes per task before files are written."),
+                  Key("roll_records", K::kInt, kOptional, "0",
+                      "Buffered records per task before files are written; 0 means no limit.")
+                      .Range(0, std::nullopt),
+                  Key("columns", K::kColumns, kRequired, "",
+                      "The table's columns, in this order: a non-empty map of column name "
+                      "(`[A-Za-z_][A-Za-z0-9_]*`) to column definition."),
+              }});
+  s.push_back(MapSpec{
+      "write.columns.<name>",
+      "One column: either taken from the document (`path`, `type`, `required`) or derived from "
+      "a timestamp column (`date_of` or `hour_of`).",
+      {
+          Key("path", K::kString, kOptional, "",
+              "jsonl: a JSON pointer (RFC 6901) such as `/data/id`; csv: a header name."),
+          Key("type", K::kEnum, kOptional, "string",
+              "Column type; `timestamp` is ISO 8601 text, `timestamp_ms` integer milliseconds "
+              "since the epoch. A derived column may give `type` only if it matches (`date` for "
+              "`date_of`, `int64` for `hour_of`).")
+              .Choices({"string", "int64", "double", "bool", "timestamp_ms", "timestamp", "json"},
+                       "type"),
+          Key("required", K::kBool, kOptional, "false",
+              "A document without this value becomes an error record (path columns only)."),
+          Key("date_of", K::kIdentifier, kOptional, "",
+              "UTC date (type `date`) of the named `timestamp_ms`/`timestamp` path column."),
+          Key("hour_of", K::kIdentifier, kOptional, "",
+              "UTC hour 0-23 (type `int64`) of the named `timestamp_ms`/`timestamp` path column."),
+      }});
+  s.push_back(
+      MapSpec{"errors",
+              "Error records (JSON lines).",
+              {
+                  Key("location", K::kPath, kOptional, "errors", "Folder for error records."),
+                  Key("max_ratio", K::kNumber, kOptional, "",
+                      "A task whose errored/read ratio exceeds this fails; no limit when absent.")
+                      .Range(0, 1),
+                  Key("excerpt_bytes", K::kInt, kOptional, "1024",
+                      "Bytes of the raw record kept in an error record.")
+                      .Range(16, 65536),
+              }});
+  s.push_back(MapSpec{
+      "compute",
+      "Execution.",
+      {
+          Key("workers", K::kInt, kOptional, "2", "Worker threads.").Range(1, 256),
+          Key("retries", K::kInt, kOptional, "3", "Attempts per task for retryable failures.")
+              .Range(0, 100),
+          Key("checkpoint_seconds", K::kNumber, kOptional, "5",
+              "Commit at least this often while a task runs.")
+              .Range(0, std::nullopt, /*lo_exclusive=*/true),
+      }});
+  return s;
+}
+
+std::string FormatNumber(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+std::string Heading(const MapSpec& m) {
+  return m.path.empty() ? std::string("Top level") : "`" + std::string(m.path) + "`";
+}
+
+// Markdown table cells must not contain raw '|'.
+std::string Cell(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> KeySpec::ChoiceNames() const {
+  return std::vector<std::string>(choices.begin(), choices.end());
+}
+
+std::string KeySpec::TypeText() const {
+  auto range = [&](const char* what) {
+    std::string out = what;
+    if (min && max) {
+      out += " " + FormatNumber(*min) + ".." + FormatNumber(*max);
+    } else if (min) {
+      out += std::string(min_exclusive ? " > " : " >= ") + FormatNumber(*min);
+    } else if (max) {
+      out += " <= " + FormatNumber(*max);
+    }
+    return out;
+  };
+  switch (kind) {
+    case ValueKind::kString:
+      return "string";
+    case ValueKind::kName:
+      return "name";
+    case ValueKind::kIdentifier:
+      return "identifier";
+    case ValueKind::kPath:
+      return "path";
+    case ValueKind::kEnum: {
+      std::string out = "one of ";
+      for (size_t i = 0; i < choices.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += "`" + std::string(choices[i]) + "`";
+      }
+      return out;
+    }
+    case ValueKind::kBool:
+      return "bool";
+    case ValueKind::kInt:
+      return range("integer");
+    case ValueKind::kNumber:
+      return range("number");
+    case ValueKind::kSize:
+      return "size";
+    case ValueKind::kChar:
+      return "character";
+    case ValueKind::kMap:
+      return "map";
+    case ValueKind::kColumns:
+      return "map of columns";
+    case ValueKind::kIdentifierList:
+      return "list of column names";
+    case ValueKind::kPathList:
+      return "list of paths";
+    case ValueKind::kTransformList:
+      return "list of transforms";
+  }
+  return "?";
+}
+
+const KeySpec* MapSpec::Find(std::string_view name) const {
+  for (const auto& k : keys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> MapSpec::KeyNames() const {
+  std::vector<std::string> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) out.emplace_back(k.name);
+  return out;
+}
+
+const std::vector<MapSpec>& DatasetSchema() {
+  static const std::vector<MapSpec> schema = BuildSchema();
+  return schema;
+}
+
+const MapSpec& DatasetMapSpec(std::string_view path) {
+  for (const auto& m : DatasetSchema()) {
+    if (m.path == path) return m;
+  }
+  std::fprintf(stderr, "weir: no dataset schema map '%.*s'\n", static_cast<int>(path.size()),
+               path.data());
+  std::abort();
+}
+
+std::string DatasetSchemaReference() {
+  std::string out;
+  out +=
+      "Relative paths are relative to the folder of the dataset file. Sizes are a byte count or "
+      "a string with a unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or `KiB`, `MiB`, "
+      "`GiB`, `TiB` (powers of 1024), e.g. `16MiB`. A key not listed here is an error.\n";
+  for (const auto& m : DatasetSchema()) {
+    out += "\n### " + Heading(m) + "\n\n";
+    out += std::string(m.description) + "\n\n";
+    out += "| key | type | required | default | description |\n";
+    out += "| --- | --- | --- | --- | --- |\n";
+    for (const auto& k : m.keys) {
+      std::string def = k.default_value.empty() ? "" : "`" + std::string(k.default_value) + "`";
+      out += "| `" + std::string(k.name) + "` | " + Cell(k.TypeText()) + " | " +
+             (k.required ? "yes" : "no") + " | " + Cell(def) + " | " + Cell(k.description) + " |\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace weir

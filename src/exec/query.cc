@@ -1,0 +1,258 @@
+#include "exec/query.h"
+
+#include <duckdb.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/text.h"
+#include "exec/runner.h"
+
+namespace weir {
+
+std::string SqlQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+namespace {
+
+const char* DuckType(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString: return "VARCHAR";
+    case ColumnType::kJson: return "JSON";
+    case ColumnType::kInt64: return "BIGINT";
+    case ColumnType::kDouble: return "DOUBLE";
+    case ColumnType::kBool: return "BOOLEAN";
+    case ColumnType::kTimestampMs: return "TIMESTAMPTZ";
+    case ColumnType::kDate: return "DATE";
+  }
+  return "VARCHAR";
+}
+
+std::string Ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Schema of the table as weir writes it: projected columns, then transform outputs.
+std::vector<ColumnSchema> TableSchema(const DatasetConfig& c) {
+  std::vector<ColumnSchema> s;
+  for (const auto& col : c.write.columns) s.push_back({col.name, col.type});
+  return s;
+}
+
+}  // namespace
+
+struct LakeQuery::Impl {
+  duckdb_database db = nullptr;
+  duckdb_connection con = nullptr;
+  ~Impl() {
+    if (con) duckdb_disconnect(&con);
+    if (db) duckdb_close(&db);
+  }
+  Status Run(const std::string& sql) {
+    duckdb_result r;
+    if (duckdb_query(con, sql.c_str(), &r) == DuckDBError) {
+      std::string msg = duckdb_result_error(&r);
+      duckdb_destroy_result(&r);
+      return Status::Invalid(msg);
+    }
+    duckdb_destroy_result(&r);
+    return Status::OK();
+  }
+};
+
+LakeQuery::LakeQuery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LakeQuery::~LakeQuery() = default;
+
+Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store) {
+  auto impl = std::make_unique<Impl>();
+  if (duckdb_open(nullptr, &impl->db) == DuckDBError) return Status::Internal("cannot open DuckDB");
+  if (duckdb_connect(impl->db, &impl->con) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
+  WEIR_RETURN_IF_ERROR(impl->Run("SET TimeZone = 'UTC'"));
+
+  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
+  std::vector<ColumnSchema> schema = TableSchema(config);
+  const auto& parts = config.write.partition_by;
+  std::string select;
+  for (const auto& c : schema) {
+    if (!select.empty()) select += ", ";
+    bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
+    // Partition values come back as text from the path; cast them to the column's type.
+    if (is_part) {
+      select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
+    } else {
+      select += Ident(c.name);
+    }
+  }
+  std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
+  if (files.empty()) {
+    std::string empty;
+    for (const auto& c : schema) {
+      if (!empty.empty()) empty += ", ";
+      empty += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
+    }
+    view += "SELECT " + empty + " LIMIT 0";
+  } else {
+    std::string list = "[";
+    for (size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + SqlQuote(files[i].path);
+    list += "]";
+    std::string hive_types;
+    for (const auto& p : parts) hive_types += (hive_types.empty() ? "" : ", ") + SqlQuote(p) + ": 'VARCHAR'";
+    std::string opts = parts.empty() ? "hive_partitioning = false"
+                                     : "hive_partitioning = true, hive_types = {" + hive_types + "}";
+    if (config.write.format == "parquet") {
+      view += "SELECT " + select + " FROM read_parquet(" + list + ", " + opts + ")";
+    } else {
+      std::string cols;
+      for (const auto& c : schema) {
+        if (std::find(parts.begin(), parts.end(), c.name) != parts.end()) continue;
+        cols += (cols.empty() ? "" : ", ") + SqlQuote(c.name) + ": '" + DuckType(c.type) + "'";
+      }
+      view += "SELECT " + select + " FROM read_json(" + list + ", format = 'newline_delimited', columns = {" +
+              cols + "}, " + opts + ")";
+    }
+  }
+  WEIR_RETURN_IF_ERROR(impl->Run(view).WithContext("creating view " + config.write.table));
+
+  WEIR_ASSIGN_OR_RETURN(auto errs, store.Files(config.name, "errors", "published"));
+  std::string ev = "CREATE VIEW " + Ident(config.write.table + "_errors") + " AS ";
+  const char* ecols =
+      "{'dataset': 'VARCHAR', 'task': 'BIGINT', 'file': 'VARCHAR', 'start_offset': 'BIGINT', "
+      "'end_offset': 'BIGINT', 'record_number': 'BIGINT', 'reason': 'VARCHAR', 'excerpt': 'VARCHAR', "
+      "'excerpt_base64': 'VARCHAR'}";
+  if (errs.empty()) {
+    ev += "SELECT NULL::VARCHAR AS dataset, NULL::BIGINT AS task, NULL::VARCHAR AS file, "
+          "NULL::BIGINT AS start_offset, NULL::BIGINT AS end_offset, NULL::BIGINT AS record_number, "
+          "NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt, NULL::VARCHAR AS excerpt_base64 LIMIT 0";
+  } else {
+    std::string list = "[";
+    for (size_t i = 0; i < errs.size(); ++i) list += (i ? "," : "") + SqlQuote(errs[i].path);
+    list += "]";
+    ev += std::string("SELECT * FROM read_json(") + list + ", format = 'newline_delimited', columns = " + ecols + ")";
+  }
+  WEIR_RETURN_IF_ERROR(impl->Run(ev).WithContext("creating view of error records"));
+  return std::unique_ptr<LakeQuery>(new LakeQuery(std::move(impl)));
+}
+
+Result<std::string> LakeQuery::Scalar(const std::string& sql) {
+  duckdb_result r;
+  if (duckdb_query(impl_->con, sql.c_str(), &r) == DuckDBError) {
+    std::string msg = duckdb_result_error(&r);
+    duckdb_destroy_result(&r);
+    return Status::Invalid(msg);
+  }
+  std::string out;
+  if (duckdb_row_count(&r) > 0 && duckdb_column_count(&r) > 0 && !duckdb_value_is_null(&r, 0, 0)) {
+    char* v = duckdb_value_varchar(&r, 0, 0);
+    out = v ? v : "";
+    duckdb_free(v);
+  }
+  duckdb_destroy_result(&r);
+  return out;
+}
+
+Status LakeQuery::Execute(const std::string& sql, QueryFormat format, FILE* out) {
+  duckdb_result r;
+  if (duckdb_query(impl_->con, sql.c_str(), &r) == DuckDBError) {
+    std::string msg = duckdb_result_error(&r);
+    duckdb_destroy_result(&r);
+    return Status::Invalid(msg);
+  }
+  idx_t ncol = duckdb_column_count(&r), nrow = duckdb_row_count(&r);
+  std::vector<std::string> names(ncol);
+  for (idx_t c = 0; c < ncol; ++c) names[c] = duckdb_column_name(&r, c);
+  std::vector<std::vector<std::string>> cells(nrow, std::vector<std::string>(ncol));
+  std::vector<std::vector<bool>> nulls(nrow, std::vector<bool>(ncol));
+  std::vector<bool> numeric(ncol);
+  for (idx_t c = 0; c < ncol; ++c) {
+    duckdb_type t = duckdb_column_type(&r, c);
+    numeric[c] = t == DUCKDB_TYPE_BIGINT || t == DUCKDB_TYPE_INTEGER || t == DUCKDB_TYPE_DOUBLE ||
+                 t == DUCKDB_TYPE_HUGEINT || t == DUCKDB_TYPE_SMALLINT || t == DUCKDB_TYPE_TINYINT ||
+                 t == DUCKDB_TYPE_UBIGINT || t == DUCKDB_TYPE_FLOAT || t == DUCKDB_TYPE_DECIMAL ||
+                 t == DUCKDB_TYPE_BOOLEAN;
+  }
+  for (idx_t row = 0; row < nrow; ++row) {
+    for (idx_t c = 0; c < ncol; ++c) {
+      if (duckdb_value_is_null(&r, c, row)) {
+        nulls[row][c] = true;
+        continue;
+      }
+      char* v = duckdb_value_varchar(&r, c, row);
+      cells[row][c] = v ? v : "";
+      duckdb_free(v);
+    }
+  }
+  duckdb_destroy_result(&r);
+
+  std::string o;
+  if (format == QueryFormat::kCsv) {
+    auto field = [&](const std::string& s) {
+      if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+      std::string q = "\"";
+      for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q + "\"";
+    };
+    for (idx_t c = 0; c < ncol; ++c) o += (c ? "," : "") + field(names[c]);
+    o += "\n";
+    for (idx_t row = 0; row < nrow; ++row) {
+      for (idx_t c = 0; c < ncol; ++c) o += (c ? "," : "") + (nulls[row][c] ? "" : field(cells[row][c]));
+      o += "\n";
+    }
+  } else if (format == QueryFormat::kJson) {
+    // One JSON object per row (JSON lines); numbers stay numbers, everything else is text.
+    for (idx_t row = 0; row < nrow; ++row) {
+      o += "{";
+      for (idx_t c = 0; c < ncol; ++c) {
+        if (c) o += ",";
+        AppendJsonString(o, names[c]);
+        o += ":";
+        if (nulls[row][c]) {
+          o += "null";
+        } else if (numeric[c] && cells[row][c] != "inf" && cells[row][c] != "-inf" &&
+                   cells[row][c] != "nan") {
+          o += cells[row][c];
+        } else {
+          AppendJsonString(o, cells[row][c]);
+        }
+      }
+      o += "}\n";
+    }
+  } else {
+    std::vector<size_t> w(ncol);
+    for (idx_t c = 0; c < ncol; ++c) w[c] = names[c].size();
+    for (idx_t row = 0; row < nrow; ++row) {
+      for (idx_t c = 0; c < ncol; ++c) {
+        if (nulls[row][c]) cells[row][c] = "NULL";
+        w[c] = std::max(w[c], std::min<size_t>(cells[row][c].size(), 60));
+      }
+    }
+    auto cell = [&](std::string s, size_t width, bool right) {
+      if (s.size() > 60) s = s.substr(0, 57) + "...";
+      std::string pad(width > s.size() ? width - s.size() : 0, ' ');
+      return right ? pad + s : s + pad;
+    };
+    for (idx_t c = 0; c < ncol; ++c) o += (c ? " | " : "") + cell(names[c], w[c], false);
+    o += "\n";
+    for (idx_t c = 0; c < ncol; ++c) o += (c ? "-+-" : "") + std::string(w[c], '-');
+    o += "\n";
+    for (idx_t row = 0; row < nrow; ++row) {
+      for (idx_t c = 0; c < ncol; ++c) o += (c ? " | " : "") + cell(cells[row][c], w[c], numeric[c]);
+      o += "\n";
+    }
+    o += "(" + std::to_string(nrow) + (nrow == 1 ? " row)\n" : " rows)\n");
+  }
+  std::fwrite(o.data(), 1, o.size(), out);
+  return Status::OK();
+}
+
+}  // namespace weir

@@ -1,0 +1,40 @@
+// SQL over a dataset's lake through embedded DuckDB (`weir query`).
+//
+// Opening a LakeQuery creates an in-memory DuckDB database with one view per dataset table over
+// exactly the files the catalog lists as published, so a reader never sees staged, uncommitted
+// or half-written files, and a view `<table>_errors` over the published error records.
+// Ownership: owns the DuckDB database and connection. Thread-safety: one thread at a time.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "exec/store.h"
+#include "weir/status.h"
+
+namespace weir {
+
+enum class QueryFormat { kTable, kCsv, kJson };
+
+class LakeQuery {
+ public:
+  static Result<std::unique_ptr<LakeQuery>> Open(const DatasetConfig& config, Store& store);
+  ~LakeQuery();
+  // Runs `sql` and writes its result to `out` in the given format.
+  Status Execute(const std::string& sql, QueryFormat format, FILE* out);
+  // Runs `sql` and returns the first column of the first row as text ("" for NULL).
+  Result<std::string> Scalar(const std::string& sql);
+
+  struct Impl;
+
+ private:
+  explicit LakeQuery(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// DuckDB SQL for a string literal: 'it''s'.
+std::string SqlQuote(const std::string& s);
+
+}  // namespace weir

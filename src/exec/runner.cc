@@ -1,0 +1,642 @@
+#include "exec/runner.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <filesystem>
+#include <mutex>
+#include <span>
+#include <thread>
+
+#include "core/text.h"
+#include "exec/transforms.h"
+#include "io/fs.h"
+#include "io/input.h"
+#include "lake/file_writer.h"
+#include "lake/partitioned_buffer.h"
+#include "parse/projector.h"
+#include "parse/splitter.h"
+
+namespace weir {
+namespace stdfs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string TableDir(const DatasetConfig& c) { return c.write.location + "/" + c.write.table; }
+std::string DataStagingDir(const DatasetConfig& c) {
+  return c.write.location + "/_staging/" + c.write.table;
+}
+std::string ErrorsDir(const DatasetConfig& c) { return c.errors.location + "/" + c.name; }
+std::string ErrorsStagingDir(const DatasetConfig& c) {
+  return c.errors.location + "/_staging/" + c.name;
+}
+
+namespace {
+
+// Deterministic crash points for the crash tests (RocksDB-style sync points): when the
+// environment variable WEIR_CRASH_AT names a point, the process kills itself there with SIGKILL
+// once the named task has made WEIR_CRASH_AFTER_COMMITS commits (default 0).
+void CrashPoint(const char* name, int64_t commits_done) {
+  static const char* at = std::getenv("WEIR_CRASH_AT");
+  if (at == nullptr || std::string_view(at) != name) return;
+  static const int64_t after = [] {
+    const char* a = std::getenv("WEIR_CRASH_AFTER_COMMITS");
+    return a ? std::atoll(a) : 0;
+  }();
+  if (commits_done >= after) ::kill(::getpid(), SIGKILL);
+}
+
+void PruneEmptyDirs(const std::string& root) {
+  std::error_code ec;
+  if (!stdfs::exists(root, ec)) return;
+  std::vector<stdfs::path> dirs;
+  for (auto it = stdfs::recursive_directory_iterator(root, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path());
+  }
+  // Deepest first, so parents empty out before they are looked at.
+  std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) {
+    return a.string().size() > b.string().size();
+  });
+  for (const auto& d : dirs) {
+    if (stdfs::is_empty(d, ec)) stdfs::remove(d, ec);
+  }
+}
+
+// Appends one error record as a JSON line (see docs: error records).
+void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_id,
+                       const std::string& entry, const RecordView& rec, const std::string& reason) {
+  out += "{\"dataset\":";
+  AppendJsonString(out, cfg.name);
+  out += ",\"task\":" + std::to_string(task_id) + ",\"file\":";
+  AppendJsonString(out, entry);
+  uint64_t end = rec.oversize ? rec.end_offset : rec.offset + rec.bytes.size();
+  out += ",\"start_offset\":" + std::to_string(rec.offset) + ",\"end_offset\":" +
+         std::to_string(end) + ",\"record_number\":" + std::to_string(rec.number) +
+         ",\"reason\":";
+  AppendJsonString(out, reason);
+  std::string_view excerpt = rec.bytes.substr(0, cfg.errors.excerpt_bytes);
+  out += ",\"excerpt\":";
+  if (AppendJsonString(out, excerpt)) {
+    // Not valid UTF-8: keep the exact bytes too, so nothing about the input is lost.
+    out += ",\"excerpt_base64\":\"" + Base64Encode(excerpt) + "\"";
+  }
+  out += "}\n";
+}
+
+// The output of one worker thread between two commits: documents and error records of one or
+// more tasks, and the checkpoints those tasks will have once the output is committed. Buffering
+// across tasks keeps the number of lake files proportional to workers x partitions rather than
+// tasks x partitions (file creation, not bytes, dominates a partitioned write). Not thread-safe:
+// owned by one worker.
+class WorkerOutput {
+ public:
+  WorkerOutput(const DatasetConfig& cfg, Store& store, std::vector<ColumnSchema> schema,
+               std::string writer_tag)
+      : cfg_(cfg), store_(store), buffer_(std::move(schema), cfg.write.partition_by),
+        tag_(std::move(writer_tag)), last_commit_(Clock::now()) {}
+
+  PartitionedBuffer& buffer() { return buffer_; }
+
+  // Records a task's new (uncommitted) state; `errors` are its new error-record lines.
+  void Update(const TaskRow& task, const TaskCounters& counters, int64_t duration_ms,
+              std::string& errors, std::optional<TaskStatus> status) {
+    Pending& p = pending_[task.id];
+    if (p.update.task_id == 0) {
+      p.update.task_id = task.id;
+      auto it = committed_seq_.find(task.id);
+      p.update.seq = it != committed_seq_.end() ? it->second : task.seq;
+    }
+    p.update.counters = counters;
+    p.update.duration_ms = duration_ms;
+    p.update.status = status;
+    if (status) p.update.reason.clear();
+    p.errors += errors;
+    errors.clear();
+  }
+
+  bool ShouldCommit() const {
+    size_t err_bytes = 0;
+    for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
+    if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
+    if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
+    return std::chrono::duration<double>(Clock::now() - last_commit_).count() >=
+           cfg_.compute.checkpoint_seconds;
+  }
+
+  // Ids of tasks with uncommitted progress.
+  std::vector<int64_t> PendingTasks() const {
+    std::vector<int64_t> ids;
+    for (const auto& [id, p] : pending_) ids.push_back(id);
+    return ids;
+  }
+
+  // Drops everything uncommitted (after a task failure); those tasks resume from their
+  // checkpoints when run again.
+  void Discard() {
+    buffer_.Clear();
+    pending_.clear();
+    last_commit_ = Clock::now();
+  }
+
+  // Stages files, commits them with every pending task's checkpoint in one transaction, then
+  // publishes them. On error nothing of this interval is committed (or, after the transaction,
+  // recovery finishes the publication).
+  Status Commit() {
+    if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
+    ++commits_;
+    char stem[96];
+    std::snprintf(stem, sizeof(stem), "part-%s-%06" PRId64, tag_.c_str(), commits_);
+    std::vector<CatalogFile> files;
+    bool data_staged = false, errors_staged = false;
+    const int64_t first_task = pending_.empty() ? 0 : pending_.begin()->first;
+    if (buffer_.rows() > 0) {
+      LakeFileOptions o;
+      o.format = cfg_.write.format;
+      o.compression = cfg_.write.compression;
+      o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
+      o.file_stem = stem;
+      WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
+      for (auto& s : staged) {
+        CatalogFile f;
+        f.task_id = first_task;
+        f.kind = "data";
+        f.partition = s.partition;
+        f.path = TableDir(cfg_) + "/" + s.rel_path;
+        f.staging = s.staging_path;
+        f.rows = s.rows;
+        f.bytes = s.bytes;
+        files.push_back(std::move(f));
+      }
+      data_staged = true;
+    }
+    for (auto& [id, p] : pending_) {
+      if (p.errors.empty()) continue;
+      std::string dir = ErrorsStagingDir(cfg_) + "/" + tag_;
+      WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
+      char name[256];
+      std::snprintf(name, sizeof(name), "errors-%05" PRId64 "-%06" PRId64 "-%s.jsonl", id,
+                    p.update.seq + 1, stem + 5);
+      CatalogFile f;
+      f.task_id = id;
+      f.kind = "errors";
+      f.path = ErrorsDir(cfg_) + "/" + name;
+      f.staging = dir + "/" + name + ".staged";
+      f.bytes = p.errors.size();
+      for (char ch : p.errors) f.rows += ch == '\n';
+      WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, p.errors));
+      files.push_back(std::move(f));
+      errors_staged = true;
+    }
+    CrashPoint("after-stage", commits_ - 1);
+    if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
+    if (errors_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(ErrorsStagingDir(cfg_)));
+
+    CommitRequest req;
+    req.dataset = cfg_.name;
+    req.files = files;
+    uint64_t data_files = 0;
+    for (const auto& f : files) data_files += f.kind == "data";
+    for (auto& [id, p] : pending_) {
+      TaskUpdate u = p.update;
+      u.seq += 1;
+      // Files hold rows of several tasks; a task counts the files of the commits it was part of.
+      u.counters.files += data_files;
+      req.tasks.push_back(u);
+    }
+    std::vector<int64_t> ids;
+    WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
+    CrashPoint("after-commit", commits_ - 1);
+    for (size_t i = 0; i < files.size(); ++i) {
+      WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
+      if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
+    }
+    if (!files.empty()) {
+      // The renames are durable before the catalog says so.
+      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
+      WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+    }
+    for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;
+    buffer_.Clear();
+    pending_.clear();
+    last_commit_ = Clock::now();
+    return Status::OK();
+  }
+
+ private:
+  struct Pending {
+    TaskUpdate update;
+    std::string errors;
+  };
+  const DatasetConfig& cfg_;
+  Store& store_;
+  PartitionedBuffer buffer_;
+  std::string tag_;
+  int64_t commits_ = 0;
+  std::map<int64_t, Pending> pending_;
+  std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed
+  Clock::time_point last_commit_;
+};
+
+// Reads one task from its checkpoint to the end of its file into a WorkerOutput, committing the
+// output whenever it is due. A returned error means this task failed; the caller discards the
+// worker's uncommitted output.
+class TaskExecutor {
+ public:
+  TaskExecutor(const DatasetConfig& cfg, RunProgress& progress, const TaskRow& task,
+               const Transforms& transforms, WorkerOutput& out)
+      : cfg_(cfg), progress_(progress), task_(task), transforms_(transforms), out_(out) {}
+
+  Status Execute() {
+    started_ = Clock::now();
+    WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
+    splitter_ = NewSplitter();
+    counters_ = task_.counters;
+    WEIR_ASSIGN_OR_RETURN(in_, OpenInput(task_.path));
+    WEIR_RETURN_IF_ERROR(Position());
+    return Loop();
+  }
+
+ private:
+  std::unique_ptr<RecordSplitter> NewSplitter() const {
+    return cfg_.read.parser == "csv" ? MakeCsvSplitter(cfg_.read.csv_delimiter, cfg_.read.csv_quote,
+                                                       cfg_.read.max_record_bytes)
+                                     : MakeLineSplitter(cfg_.read.max_record_bytes);
+  }
+
+  // Reads the CSV header if there is one and positions the stream at the checkpoint.
+  Status Position() {
+    buf_.clear();
+    buf_base_ = 0;
+    if (cfg_.read.parser == "csv" && cfg_.read.csv_header) {
+      std::vector<RecordView> recs;
+      bool eof = false;
+      while (recs.empty() && !eof) {
+        WEIR_ASSIGN_OR_RETURN(eof, Fill());
+        recs.clear();
+        NewSplitter()->Split(buf_, eof, 0, 0, recs);
+      }
+      uint64_t header_end = 0;
+      if (!recs.empty()) {
+        WEIR_RETURN_IF_ERROR(
+            projector_->SetCsvHeader(recs[0].bytes).WithContext(task_.entry + ": header row"));
+        header_end = recs[0].end_offset;
+      }
+      if (counters_.offset < header_end) counters_.offset = header_end;
+    }
+    uint64_t target = counters_.offset;
+    if (!buf_.empty() && target <= buf_base_ + buf_.size()) {
+      buf_.erase(0, target - buf_base_);
+    } else {
+      buf_.clear();
+      if (target > 0) WEIR_RETURN_IF_ERROR(in_->SkipTo(target));
+    }
+    buf_base_ = target;
+    return Status::OK();
+  }
+
+  // Appends the next chunk of input to buf_; returns true at end of input.
+  Result<bool> Fill() {
+    constexpr size_t kChunk = 4 << 20;
+    size_t old = buf_.size();
+    buf_.resize(old + kChunk);
+    WEIR_ASSIGN_OR_RETURN(size_t got, in_->Read(buf_.data() + old, kChunk));
+    buf_.resize(old + got);
+    uint64_t raw = in_->raw_bytes_read();
+    progress_.raw_bytes.fetch_add(raw - raw_seen_);
+    raw_seen_ = raw;
+    return got == 0;
+  }
+
+  int64_t DurationMs() const {
+    return task_.duration_ms +
+           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+  }
+
+  Status Loop() {
+    std::vector<RecordView> recs;
+    std::string error_lines;
+    bool eof = false;
+    while (!eof) {
+      WEIR_ASSIGN_OR_RETURN(eof, Fill());
+      recs.clear();
+      size_t consumed = splitter_->Split(buf_, eof, buf_base_, counters_.record_number, recs);
+      if (eof && consumed != buf_.size()) {
+        return Status::Internal(task_.entry + ": " + std::to_string(buf_.size() - consumed) +
+                                " bytes left unsplit at end of input");
+      }
+      // Slices bound the batch size and let commits (roll_records, checkpoint_seconds) fall
+      // between any two records, not only between read chunks.
+      size_t i = 0;
+      do {
+        size_t n = std::min<size_t>(kSliceRecords, recs.size() - i);
+        if (cfg_.write.roll_records > 0) {
+          uint64_t room = cfg_.write.roll_records > out_.buffer().rows()
+                              ? cfg_.write.roll_records - out_.buffer().rows() : 1;
+          n = std::min<size_t>(n, room);
+        }
+        if (n > 0) {
+          ProcessSlice(std::span<const RecordView>(recs.data() + i, n), error_lines);
+          counters_.offset = counters_.bytes = recs[i + n - 1].end_offset;
+          counters_.record_number += n;
+          i += n;
+        }
+        bool done = eof && i == recs.size();
+        WEIR_RETURN_IF_ERROR(CheckErrorRatio(done));
+        out_.Update(task_, counters_, DurationMs(), error_lines,
+                    done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
+        if (!done && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
+      } while (i < recs.size());
+      buf_base_ += consumed;
+      buf_.erase(0, consumed);
+    }
+    return Status::OK();
+  }
+
+  void ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
+    ColumnBatch batch(projector_->schema());
+    skips_.clear();
+    errors_.clear();
+    size_t docs = projector_->Process(recs, batch, skips_, errors_);
+    for (const RecordIssue& e : errors_) {
+      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[e.record_index], e.reason);
+    }
+    // Transforms append their output columns, so the batch then matches the lake schema; rows
+    // they reject (e.g. geo with on_invalid: error) become error records.
+    rejected_.clear();
+    transforms_.Apply(batch, rejected_);
+    if (!rejected_.empty()) DropRejectedRows(recs, batch, error_lines);
+    out_.buffer().Append(batch);
+    counters_.read += recs.size();
+    counters_.written += docs - rejected_.size();
+    counters_.skipped += skips_.size();
+    counters_.errored += errors_.size() + rejected_.size();
+    progress_.records.fetch_add(recs.size());
+  }
+
+  // The error-ratio limit fails the task before anything past its last checkpoint is committed,
+  // so the ERROR task's checkpoint still points at the start of the offending data.
+  Status CheckErrorRatio(bool eof) const {
+    if (!cfg_.errors.max_ratio || counters_.read == 0) return Status::OK();
+    if (counters_.read < 1000 && !eof) return Status::OK();
+    double ratio = static_cast<double>(counters_.errored) / static_cast<double>(counters_.read);
+    if (ratio <= *cfg_.errors.max_ratio) return Status::OK();
+    char msg[200];
+    std::snprintf(msg, sizeof(msg),
+                  "error ratio %.4f (%" PRIu64 " of %" PRIu64 " records) above errors.max_ratio %.4f",
+                  ratio, counters_.errored, counters_.read, *cfg_.errors.max_ratio);
+    return Status::Invalid(msg);
+  }
+
+  // Maps rows that transforms rejected back to their records, writes their error records and
+  // removes the rows from the batch.
+  void DropRejectedRows(std::span<const RecordView> recs, ColumnBatch& batch, std::string& error_lines) {
+    // Rows are the documents in record order: every record that was neither skipped nor errored.
+    std::vector<uint8_t> not_doc(recs.size(), 0);
+    for (const auto& e : errors_) not_doc[e.record_index] = 1;
+    for (const auto& e : skips_) not_doc[e.record_index] = 1;
+    std::vector<size_t> doc_records;
+    for (size_t i = 0; i < recs.size(); ++i) {
+      if (!not_doc[i]) doc_records.push_back(i);
+    }
+    std::vector<uint8_t> drop(batch.num_rows(), 0);
+    for (const auto& [row, reason] : rejected_) {
+      drop[row] = 1;
+      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[doc_records[row]], reason);
+    }
+    ColumnBatch kept(batch.schema);
+    for (size_t c = 0; c < batch.columns.size(); ++c) {
+      for (size_t r = 0; r < batch.num_rows(); ++r) {
+        if (!drop[r]) kept.columns[c].AppendFrom(batch.columns[c], r);
+      }
+    }
+    batch = std::move(kept);
+  }
+
+  static constexpr size_t kSliceRecords = 8192;
+  const DatasetConfig& cfg_;
+  RunProgress& progress_;
+  TaskRow task_;
+  const Transforms& transforms_;
+  WorkerOutput& out_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<RecordSplitter> splitter_;
+  std::unique_ptr<InputStream> in_;
+  std::string buf_;
+  uint64_t buf_base_ = 0;
+  uint64_t raw_seen_ = 0;
+  TaskCounters counters_;
+  Clock::time_point started_;
+  std::vector<RecordIssue> skips_, errors_;
+  std::vector<std::pair<size_t, std::string>> rejected_;
+};
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(const DatasetConfig& c) {
+  auto text = fs::ReadFile(c.read.manifest);
+  if (!text.ok()) return text.status().WithContext("read.manifest");
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  const std::string& t = *text;
+  while (pos <= t.size()) {
+    size_t nl = t.find('\n', pos);
+    if (nl == std::string::npos) nl = t.size();
+    std::string line = t.substr(pos, nl - pos);
+    pos = nl + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    line = line.substr(b);
+    std::string abs = stdfs::path(line).is_absolute()
+                          ? line
+                          : (stdfs::path(c.read.location) / line).lexically_normal().string();
+    out.emplace_back(line, abs);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c, bool wait) {
+  std::string dir = stdfs::path(c.store).parent_path().string();
+  WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
+  std::string path = dir + "/" + c.name + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("opening lock " + path, false);
+  if (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    ::close(fd);
+    return Status::Aborted("dataset '" + c.name + "' is being run by another weir process (lock " +
+                           path + " is held); wait for it to finish");
+  }
+  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+}
+
+DatasetLock::~DatasetLock() { ::close(fd_); }
+
+Status RecoverPublications(const DatasetConfig& config, Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto pending, store.Files(config.name, "", "pending"));
+  std::vector<int64_t> done;
+  for (const CatalogFile& f : pending) {
+    if (fs::Exists(f.staging)) {
+      WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
+    } else if (!fs::Exists(f.path)) {
+      return Status::Corruption("committed file " + f.path + " is neither staged at " + f.staging +
+                                " nor published; the lake has lost data of task " +
+                                std::to_string(f.task_id));
+    }
+    done.push_back(f.id);
+  }
+  if (!done.empty()) {
+    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(pending.front().path));
+    WEIR_RETURN_IF_ERROR(store.MarkPublished(done));
+  }
+  // Whatever is still staged was never committed: a crash before its commit. Discard it.
+  WEIR_RETURN_IF_ERROR(fs::RemoveTree(DataStagingDir(config)));
+  WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(config)));
+  return Status::OK();
+}
+
+Result<RunSummary> Runner::Run(const RunOptions& options) {
+  auto t0 = Clock::now();
+  WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  if (options.restart) {
+    WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "", ""));
+    for (const auto& f : files) {
+      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
+      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.staging));
+    }
+    WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
+    PruneEmptyDirs(TableDir(config_));
+    PruneEmptyDirs(ErrorsDir(config_));
+  }
+  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_));
+  WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
+  WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
+  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+
+  std::deque<TaskRow> queue;
+  for (const auto& t : tasks) {
+    bool run = t.status == TaskStatus::kCreated || t.status == TaskStatus::kRunning ||
+               (options.redrive && t.status == TaskStatus::kError);
+    if (!run) continue;
+    queue.push_back(t);
+    std::error_code ec;
+    auto size = stdfs::file_size(t.path, ec);
+    if (!ec) progress_.raw_bytes_total += size;
+  }
+  progress_.tasks_total = queue.size();
+  RunSummary summary;
+  summary.tasks_run = queue.size();
+
+  std::mutex mu;
+  std::vector<ColumnSchema> schema;
+  {
+    WEIR_ASSIGN_OR_RETURN(auto probe, Projector::Create(config_));
+    schema = probe->schema();
+    for (const auto& c : transforms->output_columns()) schema.push_back(c);
+  }
+  // Unique per run and worker, so file names never collide with earlier runs' files.
+  const std::string run_tag = [] {
+    char b[32];
+    std::snprintf(b, sizeof(b), "%llx", static_cast<unsigned long long>(
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now().time_since_epoch()).count()));
+    return std::string(b);
+  }();
+  std::map<int64_t, int> attempts_made;
+  auto worker = [&](int index) {
+    WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index));
+    auto fail_interval = [&](int64_t failed_task) {
+      // Tasks whose uncommitted output is dropped go back to the queue to resume from their
+      // checkpoints; the failed task itself is handled by the caller.
+      std::vector<int64_t> ids = out.PendingTasks();
+      out.Discard();
+      std::lock_guard<std::mutex> l(mu);
+      for (int64_t id : ids) {
+        if (id == failed_task) continue;
+        auto t = store_.Task(id);
+        if (t.ok()) {
+          queue.push_front(*t);
+          progress_.tasks_done--;
+        }
+      }
+    };
+    auto commit_now = [&]() {
+      Status st = out.Commit();
+      if (st.ok()) return;
+      // A failed commit fails every task in it; they resume from their checkpoints on redrive.
+      std::vector<int64_t> ids = out.PendingTasks();
+      out.Discard();
+      for (int64_t id : ids) {
+        (void)store_.SetStatus(id, TaskStatus::kError, "commit failed: " + st.message());
+      }
+      progress_.tasks_failed += ids.size();
+    };
+    for (;;) {
+      TaskRow task;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (queue.empty()) break;
+        task = queue.front();
+        queue.pop_front();
+      }
+      for (;;) {
+        Status st = store_.StartAttempt(task.id);
+        if (st.ok()) {
+          // Each attempt resumes from the durable checkpoint, not from in-memory progress.
+          auto fresh = store_.Task(task.id);
+          if (fresh.ok()) task = *fresh;
+          TaskExecutor exec(config_, progress_, task, *transforms, out);
+          st = exec.Execute();
+        }
+        if (st.ok()) break;
+        fail_interval(task.id);
+        int attempt;
+        {
+          std::lock_guard<std::mutex> l(mu);
+          attempt = attempts_made[task.id]++;
+        }
+        if (st.retryable() && attempt < config_.compute.retries) {
+          (void)store_.SetStatus(task.id, TaskStatus::kRunning, "retrying after: " + st.message());
+          std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
+          continue;
+        }
+        std::string reason = st.message();
+        if (st.retryable()) reason += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
+        (void)store_.SetStatus(task.id, TaskStatus::kError, reason);
+        progress_.tasks_failed++;
+        break;
+      }
+      progress_.tasks_done++;
+      bool last;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        last = queue.empty();
+      }
+      if (last || out.ShouldCommit()) commit_now();
+    }
+    // Whatever is still buffered (the queue emptied while this worker ran its last task).
+    commit_now();
+  };
+  int n = options.workers > 0 ? options.workers : config_.compute.workers;
+  n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) threads.emplace_back(worker, i);
+  for (auto& t : threads) t.join();
+
+  WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
+  summary.all_completed = true;
+  for (const auto& t : summary.tasks) summary.all_completed &= t.status == TaskStatus::kCompleted;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return summary;
+}
+
+}  // namespace weir

@@ -1,0 +1,82 @@
+// Runs the datatasks of one dataset: the engine behind `weir run` and `weir redrive`.
+//
+// A run takes the dataset lock (one writer per dataset and store), finishes or discards the
+// publications a crashed run left behind, creates a task per new manifest entry, and executes
+// every unfinished task on `workers` threads. Each task reads its file from its last checkpoint,
+// splits and parses records in batches, buffers documents by partition, and commits at least every
+// `checkpoint_seconds` or `roll_bytes`: staged files, checkpoint and counters in one store
+// transaction, then publication by rename (see exec/store.h). A retryable failure retries the
+// task from its last checkpoint; a permanent one marks it ERROR and the other tasks go on.
+//
+// Ownership: the runner borrows the config and the store; both must outlive it.
+// Thread-safety: Run() is called from one thread; progress() may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "exec/store.h"
+#include "weir/status.h"
+
+namespace weir {
+
+struct RunOptions {
+  int workers = 0;       // 0 = config.compute.workers
+  bool restart = false;  // forget all tasks and output, start over
+  bool redrive = false;  // also run ERROR tasks (from their checkpoints)
+};
+
+// Live counters for progress display; updated by workers, read by anyone.
+struct RunProgress {
+  std::atomic<uint64_t> tasks_total{0}, tasks_done{0}, tasks_failed{0};
+  std::atomic<uint64_t> records{0}, raw_bytes{0}, raw_bytes_total{0};
+};
+
+struct RunSummary {
+  std::vector<TaskRow> tasks;  // every task of the dataset after the run
+  uint64_t tasks_run = 0;      // tasks this run executed
+  double seconds = 0;
+  bool all_completed = false;
+};
+
+class Runner {
+ public:
+  Runner(const DatasetConfig& config, Store& store) : config_(config), store_(store) {}
+  Result<RunSummary> Run(const RunOptions& options);
+  const RunProgress& progress() const { return progress_; }
+
+ private:
+  const DatasetConfig& config_;
+  Store& store_;
+  RunProgress progress_;
+};
+
+// Paths derived from a config, shared by the runner, recovery and the query/errors commands.
+std::string TableDir(const DatasetConfig& c);          // write.location/table
+std::string DataStagingDir(const DatasetConfig& c);    // write.location/_staging/table
+std::string ErrorsDir(const DatasetConfig& c);         // errors.location/<dataset>
+std::string ErrorsStagingDir(const DatasetConfig& c);  // errors.location/_staging/<dataset>
+
+// Publishes files left pending by a crashed run and removes unreferenced staging files. Call only
+// while holding the dataset lock.
+Status RecoverPublications(const DatasetConfig& config, Store& store);
+
+// Reads the manifest: (entry as written, absolute path) pairs; blank lines and # comments skipped.
+Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(const DatasetConfig& c);
+
+// An exclusive, advisory lock on a dataset within its store (flock). Released on destruction or
+// when the process dies, so a kill -9 never leaves a stale lock.
+class DatasetLock {
+ public:
+  static Result<std::unique_ptr<DatasetLock>> Acquire(const DatasetConfig& c, bool wait);
+  ~DatasetLock();
+
+ private:
+  explicit DatasetLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace weir

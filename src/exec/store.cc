@@ -1,0 +1,344 @@
+#include "exec/store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace weir {
+
+const char* TaskStatusName(TaskStatus s) {
+  switch (s) {
+    case TaskStatus::kCreated: return "CREATED";
+    case TaskStatus::kRunning: return "RUNNING";
+    case TaskStatus::kCompleted: return "COMPLETED";
+    case TaskStatus::kError: return "ERROR";
+  }
+  return "?";
+}
+
+namespace {
+
+TaskStatus ParseStatus(const std::string& s) {
+  if (s == "RUNNING") return TaskStatus::kRunning;
+  if (s == "COMPLETED") return TaskStatus::kCompleted;
+  if (s == "ERROR") return TaskStatus::kError;
+  return TaskStatus::kCreated;
+}
+
+// A prepared statement that finalizes itself; binds by 1-based position.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Status status() const {
+    if (rc_ == SQLITE_OK) return Status::OK();
+    return Status::Internal(std::string("store: preparing statement: ") + sqlite3_errmsg(db_));
+  }
+  Stmt& Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); return *this; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // Returns true while rows come; false at the end; sets `err` on failure.
+  bool Step(Status& err) {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) {
+      bool busy = rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+      err = Status::IOError(std::string("store: ") + sqlite3_errmsg(db_), busy);
+    }
+    return false;
+  }
+  Status Run() {
+    Status err;
+    while (Step(err)) {
+    }
+    return err;
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(st_, col); }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(st_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int rc_;
+};
+
+constexpr const char* kTaskCols =
+    "id, dataset, entry, path, status, attempts, seq, ck_offset, ck_record, n_read, n_written, "
+    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at";
+
+TaskRow ReadTask(const Stmt& s) {
+  TaskRow t;
+  t.id = s.Int(0);
+  t.dataset = s.Text(1);
+  t.entry = s.Text(2);
+  t.path = s.Text(3);
+  t.status = ParseStatus(s.Text(4));
+  t.attempts = static_cast<int>(s.Int(5));
+  t.seq = s.Int(6);
+  t.counters.offset = static_cast<uint64_t>(s.Int(7));
+  t.counters.record_number = static_cast<uint64_t>(s.Int(8));
+  t.counters.read = static_cast<uint64_t>(s.Int(9));
+  t.counters.written = static_cast<uint64_t>(s.Int(10));
+  t.counters.skipped = static_cast<uint64_t>(s.Int(11));
+  t.counters.errored = static_cast<uint64_t>(s.Int(12));
+  t.counters.bytes = static_cast<uint64_t>(s.Int(13));
+  t.counters.files = static_cast<uint64_t>(s.Int(14));
+  t.duration_ms = s.Int(15);
+  t.reason = s.Text(16);
+  t.updated_at = s.Text(17);
+  return t;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& db_path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(db_path).parent_path(), ec);
+  if (ec) return Status::IOError("creating store folder for " + db_path + ": " + ec.message(), false);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(db_path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::IOError("opening store " + db_path + ": " + msg, false);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  std::unique_ptr<Store> store(new Store(db));
+  WEIR_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+Status Store::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    return Status::IOError("store: " + msg, msg.find("locked") != std::string::npos);
+  }
+  return Status::OK();
+}
+
+Status Store::Migrate() {
+  // WAL + synchronous=FULL: a returned COMMIT is durable, which the publication step relies on.
+  WEIR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+  return Exec(R"sql(
+CREATE TABLE IF NOT EXISTS tasks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dataset TEXT NOT NULL, entry TEXT NOT NULL, path TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'CREATED', attempts INTEGER NOT NULL DEFAULT 0,
+  seq INTEGER NOT NULL DEFAULT 0,
+  ck_offset INTEGER NOT NULL DEFAULT 0, ck_record INTEGER NOT NULL DEFAULT 0,
+  n_read INTEGER NOT NULL DEFAULT 0, n_written INTEGER NOT NULL DEFAULT 0,
+  n_skipped INTEGER NOT NULL DEFAULT 0, n_errored INTEGER NOT NULL DEFAULT 0,
+  n_bytes INTEGER NOT NULL DEFAULT 0, n_files INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  UNIQUE (dataset, entry));
+CREATE TABLE IF NOT EXISTS files (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dataset TEXT NOT NULL, task_id INTEGER NOT NULL, commit_seq INTEGER NOT NULL,
+  kind TEXT NOT NULL, partition TEXT NOT NULL, path TEXT NOT NULL, staging TEXT NOT NULL,
+  n_rows INTEGER NOT NULL, n_bytes INTEGER NOT NULL, state TEXT NOT NULL,
+  committed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+CREATE INDEX IF NOT EXISTS files_by_dataset ON files(dataset, kind, state);
+)sql");
+}
+
+Status Store::EnsureTasks(const std::string& dataset,
+                          const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const auto& [entry, path] : entries) {
+    Stmt s(db_, "INSERT OR IGNORE INTO tasks(dataset, entry, path) VALUES (?, ?, ?)");
+    WEIR_RETURN_IF_ERROR(s.status());
+    Status st = s.Bind(1, dataset).Bind(2, entry).Bind(3, path).Run();
+    if (!st.ok()) {
+      (void)Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Result<std::vector<TaskRow>> Store::Tasks(const std::string& dataset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kTaskCols + " FROM tasks WHERE dataset = ? ORDER BY id";
+  Stmt s(db_, sql.c_str());
+  WEIR_RETURN_IF_ERROR(s.status());
+  s.Bind(1, dataset);
+  std::vector<TaskRow> out;
+  Status err;
+  while (s.Step(err)) out.push_back(ReadTask(s));
+  WEIR_RETURN_IF_ERROR(err);
+  return out;
+}
+
+Result<TaskRow> Store::Task(int64_t task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kTaskCols + " FROM tasks WHERE id = ?";
+  Stmt s(db_, sql.c_str());
+  WEIR_RETURN_IF_ERROR(s.status());
+  s.Bind(1, task_id);
+  Status err;
+  if (s.Step(err)) return ReadTask(s);
+  WEIR_RETURN_IF_ERROR(err);
+  return Status::NotFound("no task " + std::to_string(task_id));
+}
+
+Status Store::StartAttempt(int64_t task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, "
+         "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, task_id).Run();
+}
+
+Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE tasks SET status = ?, reason = ?, "
+         "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, std::string(TaskStatusName(status))).Bind(2, reason).Bind(3, task_id).Run();
+}
+
+Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const CatalogFile& f : req.files) {
+      Stmt s(db_,
+             "INSERT INTO files(dataset, task_id, commit_seq, kind, partition, path, staging, "
+             "n_rows, n_bytes, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')");
+      WEIR_RETURN_IF_ERROR(s.status());
+      WEIR_RETURN_IF_ERROR(s.Bind(1, req.dataset)
+                               .Bind(2, f.task_id)
+                               .Bind(3, int64_t{0})
+                               .Bind(4, f.kind)
+                               .Bind(5, f.partition)
+                               .Bind(6, f.path)
+                               .Bind(7, f.staging)
+                               .Bind(8, static_cast<int64_t>(f.rows))
+                               .Bind(9, static_cast<int64_t>(f.bytes))
+                               .Run());
+      if (file_ids) file_ids->push_back(sqlite3_last_insert_rowid(db_));
+    }
+    for (const TaskUpdate& u : req.tasks) {
+      const TaskCounters& c = u.counters;
+      Stmt s(db_,
+             "UPDATE tasks SET seq = ?, ck_offset = ?, ck_record = ?, n_read = ?, n_written = ?, "
+             "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = ?, duration_ms = ?, "
+             "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
+             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+      WEIR_RETURN_IF_ERROR(s.status());
+      s.Bind(1, u.seq)
+          .Bind(2, static_cast<int64_t>(c.offset))
+          .Bind(3, static_cast<int64_t>(c.record_number))
+          .Bind(4, static_cast<int64_t>(c.read))
+          .Bind(5, static_cast<int64_t>(c.written))
+          .Bind(6, static_cast<int64_t>(c.skipped))
+          .Bind(7, static_cast<int64_t>(c.errored))
+          .Bind(8, static_cast<int64_t>(c.bytes))
+          .Bind(9, static_cast<int64_t>(c.files))
+          .Bind(10, u.duration_ms);
+      if (u.status) {
+        s.Bind(11, std::string(TaskStatusName(*u.status))).Bind(12, int64_t{1}).Bind(13, u.reason);
+      }
+      s.Bind(14, u.task_id);
+      WEIR_RETURN_IF_ERROR(s.Run());
+    }
+    return Status::OK();
+  };
+  Status st = body();
+  if (!st.ok()) {
+    if (file_ids) file_ids->clear();
+    (void)Exec("ROLLBACK");
+    return st;
+  }
+  return Exec("COMMIT");
+}
+
+Status Store::MarkPublished(const std::vector<int64_t>& file_ids) {
+  if (file_ids.empty()) return Status::OK();
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (int64_t id : file_ids) {
+    Stmt s(db_, "UPDATE files SET state = 'published' WHERE id = ?");
+    Status st = s.status().ok() ? s.Bind(1, id).Run() : s.status();
+    if (!st.ok()) {
+      (void)Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Result<std::vector<CatalogFile>> Store::Files(const std::string& dataset, const std::string& kind,
+                                              const std::string& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT id, task_id, kind, partition, path, staging, n_rows, n_bytes, state FROM files "
+         "WHERE dataset = ? AND (? = '' OR kind = ?) AND (? = '' OR state = ?) ORDER BY id");
+  WEIR_RETURN_IF_ERROR(s.status());
+  s.Bind(1, dataset).Bind(2, kind).Bind(3, kind).Bind(4, state).Bind(5, state);
+  std::vector<CatalogFile> out;
+  Status err;
+  while (s.Step(err)) {
+    CatalogFile f;
+    f.id = s.Int(0);
+    f.task_id = s.Int(1);
+    f.kind = s.Text(2);
+    f.partition = s.Text(3);
+    f.path = s.Text(4);
+    f.staging = s.Text(5);
+    f.rows = static_cast<uint64_t>(s.Int(6));
+    f.bytes = static_cast<uint64_t>(s.Int(7));
+    f.state = s.Text(8);
+    out.push_back(std::move(f));
+  }
+  WEIR_RETURN_IF_ERROR(err);
+  return out;
+}
+
+Status Store::ResetDataset(const std::string& dataset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const char* sql : {"DELETE FROM files WHERE dataset = ?", "DELETE FROM tasks WHERE dataset = ?"}) {
+    Stmt s(db_, sql);
+    Status st = s.status().ok() ? s.Bind(1, dataset).Run() : s.status();
+    if (!st.ok()) {
+      (void)Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Status Store::DeleteFiles(const std::vector<int64_t>& file_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (int64_t id : file_ids) {
+    Stmt s(db_, "DELETE FROM files WHERE id = ?");
+    Status st = s.status().ok() ? s.Bind(1, id).Run() : s.status();
+    if (!st.ok()) {
+      (void)Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+}  // namespace weir

@@ -1,0 +1,121 @@
+// The task store and lake catalog of one or more datasets, in SQLite (the embedded default).
+//
+// It holds the datatasks (one per manifest entry) with their status, checkpoint and counters, and
+// the catalog of output files (lake data files and error-record files) with their publication
+// state. Commit() is the heart of exactly-once output: the files a task wrote since its last
+// checkpoint are recorded as `pending` in the SAME transaction that advances the checkpoint and
+// counters; only after that transaction is durable are the files renamed into place and marked
+// `published`. A crash before the transaction leaves unreferenced staging files (discarded by
+// recovery); a crash after it leaves pending rows that recovery publishes.
+//
+// Ownership: owns the sqlite3 handle. Thread-safety: all methods are safe to call from several
+// threads (one connection, serialised by an internal mutex; commits are infrequent).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/status.h"
+
+struct sqlite3;
+
+namespace weir {
+
+enum class TaskStatus { kCreated, kRunning, kCompleted, kError };
+const char* TaskStatusName(TaskStatus s);  // "CREATED", "RUNNING", "COMPLETED", "ERROR"
+
+struct TaskCounters {
+  uint64_t offset = 0;         // checkpoint: decompressed byte offset of the next record
+  uint64_t record_number = 0;  // checkpoint: number of the next record
+  uint64_t read = 0, written = 0, skipped = 0, errored = 0;
+  uint64_t bytes = 0;          // decompressed bytes consumed (== offset at the end)
+  uint64_t files = 0;          // lake files published
+};
+
+struct TaskRow {
+  int64_t id = 0;
+  std::string dataset;
+  std::string entry;  // the manifest line as written
+  std::string path;   // absolute input path
+  TaskStatus status = TaskStatus::kCreated;
+  int attempts = 0;
+  int64_t seq = 0;    // commits made so far
+  TaskCounters counters;
+  int64_t duration_ms = 0;
+  std::string reason;  // why it is ERROR (or the last retried failure)
+  std::string updated_at;
+};
+
+struct CatalogFile {
+  int64_t id = 0;
+  int64_t task_id = 0;    // errors files: the task; data files: the first task of the commit
+  std::string kind;       // "data" or "errors"
+  std::string partition;  // Hive partition path ("" for errors / unpartitioned)
+  std::string path;       // absolute final path
+  std::string staging;    // absolute staging path
+  uint64_t rows = 0, bytes = 0;
+  std::string state;      // "pending" or "published"
+};
+
+// The new state of one task in a commit.
+struct TaskUpdate {
+  int64_t task_id = 0;
+  int64_t seq = 0;                   // the task's commit count after this commit
+  TaskCounters counters;             // cumulative, after this commit
+  int64_t duration_ms = 0;           // cumulative work time
+  std::optional<TaskStatus> status;  // set the task's status in the same transaction
+  std::string reason;
+};
+
+// One commit of a worker: the files it staged since its last commit, which may hold documents of
+// several tasks, and the new checkpoints of those tasks. All or nothing.
+struct CommitRequest {
+  std::string dataset;
+  std::vector<TaskUpdate> tasks;
+  std::vector<CatalogFile> files;  // written to staging, not yet published
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::string& db_path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Creates a CREATED task for every manifest entry that has none yet; existing tasks keep their
+  // state. `entries` are (entry as written, absolute path) pairs, in manifest order.
+  Status EnsureTasks(const std::string& dataset,
+                     const std::vector<std::pair<std::string, std::string>>& entries);
+  Result<std::vector<TaskRow>> Tasks(const std::string& dataset);
+  Result<TaskRow> Task(int64_t task_id);
+
+  // Marks a task RUNNING and counts the attempt.
+  Status StartAttempt(int64_t task_id);
+  Status SetStatus(int64_t task_id, TaskStatus status, const std::string& reason);
+  // Records files as pending, advances checkpoint and counters, optionally sets status; one
+  // durable transaction. Fills the ids of `req.files` in `file_ids`.
+  Status Commit(const CommitRequest& req, std::vector<int64_t>* file_ids);
+  Status MarkPublished(const std::vector<int64_t>& file_ids);
+
+  // Files of a dataset by kind ("" = all kinds) and state ("" = all states).
+  Result<std::vector<CatalogFile>> Files(const std::string& dataset, const std::string& kind,
+                                         const std::string& state);
+  // Forgets every task and file of a dataset (for --restart; the caller deletes the files).
+  Status ResetDataset(const std::string& dataset);
+  // Deletes catalog rows of files (e.g. error files consumed by record-level redrive).
+  Status DeleteFiles(const std::vector<int64_t>& file_ids);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Status Exec(const std::string& sql);
+  Status Migrate();
+
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace weir

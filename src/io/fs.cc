@@ -1,0 +1,126 @@
+#include "io/fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace weir::fs {
+namespace stdfs = std::filesystem;
+
+namespace {
+Status FromErrno(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  if (err == ENOENT) return Status::NotFound(msg);
+  return Status::IOError(msg, err != EACCES && err != EPERM && err != EROFS);
+}
+Status FromEc(const std::string& what, const std::string& path, const std::error_code& ec) {
+  return FromErrno(what, path, ec.value());
+}
+}  // namespace
+
+Status CreateDirs(const std::string& dir) {
+  std::error_code ec;
+  stdfs::create_directories(dir, ec);
+  if (ec) return FromEc("creating folder", dir, ec);
+  return Status::OK();
+}
+
+Status WriteFile(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return FromErrno("creating", path, errno);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return FromErrno("writing", path, err);
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (::close(fd) != 0) return FromErrno("closing", path, errno);
+  return Status::OK();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FromErrno("opening", path, errno);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t r = ::read(fd, buf, sizeof(buf));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return FromErrno("reading", path, err);
+    }
+    if (r == 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
+  // The destination folder may be missing, or be created by another worker at this very moment:
+  // creating it is idempotent, so always create and retry rather than test first (a race).
+  if (errno == ENOENT && Exists(from)) {
+    WEIR_RETURN_IF_ERROR(CreateDirs(stdfs::path(to).parent_path().string()));
+    if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
+  }
+  return FromErrno("renaming " + from + " to", to, errno);
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::OK();
+  return FromErrno("removing", path, errno);
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  stdfs::remove_all(path, ec);
+  if (ec) return FromEc("removing", path, ec);
+  return Status::OK();
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+Result<uint64_t> FileSize(const std::string& path) {
+  std::error_code ec;
+  auto n = stdfs::file_size(path, ec);
+  if (ec) return FromEc("stat", path, ec);
+  return static_cast<uint64_t>(n);
+}
+
+Status SyncFilesystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FromErrno("opening", path, errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return FromErrno("syncfs", path, err);
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!stdfs::exists(dir, ec)) return out;
+  for (auto it = stdfs::recursive_directory_iterator(dir, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) out.push_back(stdfs::relative(it->path(), dir, ec).string());
+  }
+  if (ec) return FromEc("listing", dir, ec);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace weir::fs

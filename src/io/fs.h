@@ -1,0 +1,31 @@
+// Small filesystem helpers with Status errors, shared by the lake publisher, the error sink and
+// the store. All functions are thread-safe (they hold no state).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir::fs {
+
+Status CreateDirs(const std::string& dir);
+// Writes `data` to `path` (created/truncated) with one write loop. No fsync: the commit protocol
+// makes data durable in bulk with SyncFilesystem() before recording a commit.
+Status WriteFile(const std::string& path, std::string_view data);
+Result<std::string> ReadFile(const std::string& path);
+// rename(2), creating the destination's folder first. Atomic on one filesystem.
+Status Rename(const std::string& from, const std::string& to);
+// Removes a file; a missing file is not an error.
+Status RemoveFile(const std::string& path);
+Status RemoveTree(const std::string& path);
+bool Exists(const std::string& path);
+Result<uint64_t> FileSize(const std::string& path);
+// Makes everything written so far on the filesystem holding `path` durable (syncfs(2)): one call
+// per commit instead of one fsync per small file.
+Status SyncFilesystem(const std::string& path);
+// Files (not folders) under `dir`, recursively, as paths relative to `dir`, sorted.
+Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir);
+
+}  // namespace weir::fs

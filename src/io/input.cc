@@ -1,0 +1,237 @@
+#include "io/input.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace weir {
+namespace {
+
+Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  if (err == ENOENT) return Status::NotFound(msg);
+  // EACCES/EISDIR will not heal by retrying; EIO or EINTR-like failures might.
+  bool retryable = !(err == EACCES || err == EISDIR || err == EPERM);
+  return Status::IOError(msg, retryable);
+}
+
+bool EndsWith(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// Raw file reads shared by every codec.
+class RawFile {
+ public:
+  RawFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  ~RawFile() { ::close(fd_); }
+  Result<size_t> Read(char* buf, size_t n) {
+    for (;;) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) {
+        consumed_ += static_cast<uint64_t>(r);
+        return static_cast<size_t>(r);
+      }
+      if (errno == EINTR) continue;
+      return ErrnoStatus("reading", path_, errno);
+    }
+  }
+  Status Seek(uint64_t off) {
+    if (::lseek(fd_, static_cast<off_t>(off), SEEK_SET) < 0) return ErrnoStatus("seeking", path_, errno);
+    consumed_ = off;
+    return Status::OK();
+  }
+  const std::string& path() const { return path_; }
+  uint64_t consumed() const { return consumed_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  std::string path_;
+  uint64_t size_;
+  uint64_t consumed_ = 0;
+};
+
+class PlainInput final : public InputStream {
+ public:
+  explicit PlainInput(std::unique_ptr<RawFile> f) : f_(std::move(f)) {}
+  Result<size_t> Read(char* buf, size_t n) override { return f_->Read(buf, n); }
+  Status SkipTo(uint64_t offset) override { return f_->Seek(offset); }
+  uint64_t raw_bytes_read() const override { return f_->consumed(); }
+  uint64_t raw_size() const override { return f_->size(); }
+
+ private:
+  std::unique_ptr<RawFile> f_;
+};
+
+// Compressed streams share the discard-until-offset logic.
+class DecompressingInput : public InputStream {
+ public:
+  explicit DecompressingInput(std::unique_ptr<RawFile> f) : f_(std::move(f)), in_(1 << 20) {}
+  Status SkipTo(uint64_t offset) override {
+    std::vector<char> scratch(1 << 20);
+    while (pos_ < offset) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(scratch.size(), offset - pos_));
+      WEIR_ASSIGN_OR_RETURN(size_t got, Read(scratch.data(), want));
+      if (got == 0) {
+        return Status::Corruption(f_->path() + ": checkpoint offset " + std::to_string(offset) +
+                                  " is past the end of the decompressed data (" +
+                                  std::to_string(pos_) + " bytes)");
+      }
+    }
+    return Status::OK();
+  }
+  uint64_t raw_bytes_read() const override { return f_->consumed(); }
+  uint64_t raw_size() const override { return f_->size(); }
+
+ protected:
+  std::unique_ptr<RawFile> f_;
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool raw_eof_ = false;
+  uint64_t pos_ = 0;  // decompressed bytes handed out
+
+  Status Refill() {
+    if (in_pos_ < in_len_ || raw_eof_) return Status::OK();
+    WEIR_ASSIGN_OR_RETURN(size_t got, f_->Read(in_.data(), in_.size()));
+    in_pos_ = 0;
+    in_len_ = got;
+    if (got == 0) raw_eof_ = true;
+    return Status::OK();
+  }
+};
+
+class GzipInput final : public DecompressingInput {
+ public:
+  explicit GzipInput(std::unique_ptr<RawFile> f) : DecompressingInput(std::move(f)) {
+    std::memset(&zs_, 0, sizeof(zs_));
+    // 15 + 32: zlib or gzip header auto-detected.
+    ok_ = inflateInit2(&zs_, 15 + 32) == Z_OK;
+  }
+  ~GzipInput() override { inflateEnd(&zs_); }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (!ok_) return Status::Internal("zlib initialisation failed");
+    size_t out = 0;
+    while (out < n && !done_) {
+      WEIR_RETURN_IF_ERROR(Refill());
+      if (in_pos_ == in_len_ && raw_eof_) {
+        if (!stream_end_) {
+          return Status::Corruption(f_->path() + ": gzip stream truncated after " +
+                                    std::to_string(pos_ + out) + " decompressed bytes");
+        }
+        done_ = true;
+        break;
+      }
+      if (stream_end_) {
+        // Concatenated gzip members (as `cat a.gz b.gz` makes) are one logical stream.
+        inflateReset(&zs_);
+        stream_end_ = false;
+      }
+      zs_.next_in = reinterpret_cast<Bytef*>(in_.data() + in_pos_);
+      zs_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
+      zs_.next_out = reinterpret_cast<Bytef*>(buf + out);
+      zs_.avail_out = static_cast<uInt>(n - out);
+      int rc = inflate(&zs_, Z_NO_FLUSH);
+      size_t used = (in_len_ - in_pos_) - zs_.avail_in;
+      in_pos_ += used;
+      out = n - zs_.avail_out;
+      if (rc == Z_STREAM_END) {
+        stream_end_ = true;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        return Status::Corruption(f_->path() + ": gzip data error after " +
+                                  std::to_string(pos_ + out) + " decompressed bytes: " +
+                                  (zs_.msg ? zs_.msg : "unknown"));
+      }
+    }
+    pos_ += out;
+    return out;
+  }
+
+ private:
+  z_stream zs_;
+  bool ok_ = false;
+  bool stream_end_ = false;
+  bool done_ = false;
+};
+
+class ZstdInput final : public DecompressingInput {
+ public:
+  explicit ZstdInput(std::unique_ptr<RawFile> f)
+      : DecompressingInput(std::move(f)), ds_(ZSTD_createDStream()) {
+    ZSTD_initDStream(ds_);
+  }
+  ~ZstdInput() override { ZSTD_freeDStream(ds_); }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t out = 0;
+    while (out < n) {
+      WEIR_RETURN_IF_ERROR(Refill());
+      if (in_pos_ == in_len_ && raw_eof_) {
+        if (frame_open_) {
+          return Status::Corruption(f_->path() + ": zstd stream truncated after " +
+                                    std::to_string(pos_ + out) + " decompressed bytes");
+        }
+        break;
+      }
+      ZSTD_inBuffer ib{in_.data(), in_len_, in_pos_};
+      ZSTD_outBuffer ob{buf, n, out};
+      size_t rc = ZSTD_decompressStream(ds_, &ob, &ib);
+      if (ZSTD_isError(rc)) {
+        return Status::Corruption(f_->path() + ": zstd data error after " +
+                                  std::to_string(pos_ + out) + " decompressed bytes: " +
+                                  ZSTD_getErrorName(rc));
+      }
+      frame_open_ = rc != 0;
+      // With output room and input left, zstd always consumes input or produces output, so the
+      // loop advances; when the input buffer is drained, Refill() reads more.
+      in_pos_ = ib.pos;
+      out = ob.pos;
+    }
+    pos_ += out;
+    return out;
+  }
+
+ private:
+  ZSTD_DStream* ds_;
+  bool frame_open_ = false;
+};
+
+}  // namespace
+
+Codec CodecForPath(const std::string& path) {
+  if (EndsWith(path, ".gz") || EndsWith(path, ".gzip")) return Codec::kGzip;
+  if (EndsWith(path, ".zst") || EndsWith(path, ".zstd")) return Codec::kZstd;
+  return Codec::kNone;
+}
+
+Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("opening", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus("stat", path, err);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return ErrnoStatus("opening", path, EISDIR);
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  auto raw = std::make_unique<RawFile>(fd, path, static_cast<uint64_t>(st.st_size));
+  switch (CodecForPath(path)) {
+    case Codec::kGzip: return std::unique_ptr<InputStream>(new GzipInput(std::move(raw)));
+    case Codec::kZstd: return std::unique_ptr<InputStream>(new ZstdInput(std::move(raw)));
+    case Codec::kNone: break;
+  }
+  return std::unique_ptr<InputStream>(new PlainInput(std::move(raw)));
+}
+
+}  // namespace weir

@@ -1,0 +1,38 @@
+// Sequential input over a local file, decompressing gzip (.gz) and zstd (.zst) transparently by
+// extension. Offsets everywhere in weir are offsets in the *decompressed* byte stream, so error
+// records and checkpoints mean the same thing for plain and compressed inputs.
+//
+// Ownership: an InputStream owns its file descriptor and codec state. Thread-safety: none; one
+// task reads one stream.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "weir/status.h"
+
+namespace weir {
+
+class InputStream {
+ public:
+  virtual ~InputStream() = default;
+  // Reads up to n decompressed bytes; returns 0 only at end of stream.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  // Positions the stream at decompressed offset `offset` (forward from the start; compressed
+  // streams decompress and discard, plain files seek).
+  virtual Status SkipTo(uint64_t offset) = 0;
+  // Bytes of the underlying file consumed so far (compressed bytes for compressed input): what
+  // progress reporting compares with the file size.
+  virtual uint64_t raw_bytes_read() const = 0;
+  // Size of the underlying file.
+  virtual uint64_t raw_size() const = 0;
+};
+
+enum class Codec { kNone, kGzip, kZstd };
+Codec CodecForPath(const std::string& path);
+
+// Opens `path`; NotFound when it does not exist, IOError (not retryable) when unreadable.
+Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path);
+
+}  // namespace weir

@@ -1,0 +1,40 @@
+// Turns buffered partitions into lake files under a staging folder. Publication (rename into the
+// table folder) is the commit protocol's job (exec/committer), never this one's: a file written
+// here is invisible to every reader of the table until its commit is durable.
+//
+// Thread-safety: stateless functions; different tasks call them concurrently on their own data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lake/partitioned_buffer.h"
+#include "weir/status.h"
+
+namespace weir {
+
+struct StagedFile {
+  std::string partition;     // "event_type=click/dt=2024-06-01" or ""
+  std::string rel_path;      // final path relative to the table folder
+  std::string staging_path;  // absolute path where it was written
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+};
+
+struct LakeFileOptions {
+  std::string format = "parquet";     // parquet | jsonl
+  std::string compression = "zstd";   // zstd | none (parquet)
+  std::string staging_dir;            // absolute; created if missing
+  std::string file_stem;              // e.g. "part-00003-000001"; the extension is added
+};
+
+// Encodes every partition of `buf` into one file each in options.staging_dir.
+Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
+                                                 const LakeFileOptions& options);
+
+// JSON-lines encoding of rows (one object per row, columns in schema order; timestamps as ISO
+// 8601 UTC text, dates as YYYY-MM-DD, json columns embedded as JSON).
+std::string EncodeJsonLines(const std::vector<ColumnSchema>& schema, const ColumnBatch& rows);
+
+}  // namespace weir

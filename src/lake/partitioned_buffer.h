@@ -1,0 +1,61 @@
+// Rows of one task waiting to be written to the lake, grouped by Hive partition.
+//
+// Append() takes projected batches (full schema, partition columns included) and gathers each
+// row into the buffer of its partition; the partition columns are dropped from the buffered data
+// because the Hive layout carries them in the path (col=value/...), as Hive, Spark and DuckDB do.
+// Ownership: owns all buffered rows. Thread-safety: none; one task owns one buffer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/column.h"
+#include "weir/status.h"
+
+namespace weir {
+
+// Hive path escaping of one partition value: the characters Hive escapes become %XX, an empty
+// value and NULL become __HIVE_DEFAULT_PARTITION__.
+std::string HiveEscape(std::string_view value);
+inline constexpr std::string_view kHiveNull = "__HIVE_DEFAULT_PARTITION__";
+// Text of row `row` of `col` as it appears in a partition path (dates as YYYY-MM-DD).
+std::string PartitionValueText(const ColumnBuffer& col, size_t row);
+
+class PartitionedBuffer {
+ public:
+  struct Partition {
+    std::string path;  // "event_type=click/dt=2024-06-01", or "" when unpartitioned
+    ColumnBatch rows;
+  };
+
+  // `partition_by` must name columns of `schema` (validated by the config loader).
+  PartitionedBuffer(std::vector<ColumnSchema> schema, const std::vector<std::string>& partition_by);
+
+  // Columns written into files: the schema minus the partition columns.
+  const std::vector<ColumnSchema>& file_schema() const { return file_schema_; }
+  const std::vector<ColumnSchema>& schema() const { return schema_; }
+  const std::vector<std::string>& partition_by() const { return partition_by_; }
+
+  void Append(const ColumnBatch& batch);
+  size_t rows() const { return rows_; }
+  size_t partition_count() const { return parts_.size(); }
+  size_t MemoryBytes() const;
+  // Partitions ordered by path, so files are written in a deterministic order.
+  std::vector<const Partition*> Partitions() const;
+  void Clear();
+
+ private:
+  std::vector<ColumnSchema> schema_;
+  std::vector<ColumnSchema> file_schema_;
+  std::vector<std::string> partition_by_;
+  std::vector<size_t> part_cols_;  // indexes in schema_ of the partition columns
+  std::vector<size_t> data_cols_;  // indexes in schema_ of the file columns
+  std::unordered_map<std::string, std::unique_ptr<Partition>> parts_;
+  size_t rows_ = 0;
+  size_t memory_ = 0;
+};
+
+}  // namespace weir

@@ -1,0 +1,603 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/config_schema.h"
+#include "core/text_util.h"
+
+namespace weir {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The shipped example (examples/clickstream/dataset.yaml). Line numbers used below:
+// 2 read:, 6 parser, 7 write:, 11 format, 12 partition_by, 13 columns:, 14 id, 16 created_at,
+// 17 user_id, 21 dt, 22 errors:, 25 workers.
+constexpr const char* kExample = R"(name: clickstream
+read:
+  connector: files
+  location: data                 # relative paths are relative to this file
+  manifest: data/manifest.txt    # one file a line, relative to location
+  parser: jsonl
+write:
+  connector: lake
+  location: lake                 # the table lives at lake/events/
+  table: events
+  format: parquet
+  partition_by: [event_type, dt]
+  columns:
+    id:         {path: /data/id, type: string, required: true}
+    event_type: {path: /data/type, type: string, required: true}
+    created_at: {path: /meta/created_at, type: timestamp_ms, required: true}
+    user_id:    {path: /data/attributes/user_id, type: string}
+    latitude:   {path: /data/attributes/latitude, type: double}
+    longitude:  {path: /data/attributes/longitude, type: double}
+    attributes: {path: /data/attributes, type: json}
+    dt:         {date_of: created_at}
+errors:
+  location: errors
+compute:
+  workers: 2
+)";
+
+constexpr const char* kFile = "/tmp/weir-ds/dataset.yaml";
+
+// kExample with `from` replaced by `to` (which must occur exactly once).
+std::string Edit(const std::string& from, const std::string& to, std::string base = kExample) {
+  const size_t pos = base.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  EXPECT_EQ(base.find(from, pos + 1), std::string::npos) << "ambiguous edit: " << from;
+  if (pos == std::string::npos) return base;
+  return base.replace(pos, from.size(), to);
+}
+
+// The error message of loading `yaml` as "dataset.yaml"; fails the test if it loads.
+std::string ErrorOf(const std::string& yaml) {
+  auto r = ParseDatasetConfig(yaml, "dataset.yaml");
+  EXPECT_FALSE(r.ok()) << "expected an error for:\n" << yaml;
+  if (r.ok()) return "";
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  return r.status().message();
+}
+
+TEST(DatasetConfigTest, ExampleLoadsWithAbsolutePathsAndColumnOrder) {
+  auto r = ParseDatasetConfig(kExample, kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DatasetConfig& c = *r;
+  EXPECT_EQ(c.file, "/tmp/weir-ds/dataset.yaml");
+  EXPECT_EQ(c.dir, "/tmp/weir-ds");
+  EXPECT_EQ(c.name, "clickstream");
+  EXPECT_EQ(c.store, "/tmp/weir-ds/.weir/store.db");
+  EXPECT_TRUE(c.plugins.empty());
+  EXPECT_EQ(c.read.connector, "files");
+  EXPECT_EQ(c.read.location, "/tmp/weir-ds/data");
+  EXPECT_EQ(c.read.manifest, "/tmp/weir-ds/data/manifest.txt");
+  EXPECT_EQ(c.read.parser, "jsonl");
+  EXPECT_EQ(c.read.max_record_bytes, 16ull << 20);
+  EXPECT_TRUE(c.transforms.empty());
+  EXPECT_EQ(c.write.connector, "lake");
+  EXPECT_EQ(c.write.location, "/tmp/weir-ds/lake");
+  EXPECT_EQ(c.write.table, "events");
+  EXPECT_EQ(c.write.format, "parquet");
+  EXPECT_EQ(c.write.compression, "zstd");
+  EXPECT_EQ(c.write.partition_by, (std::vector<std::string>{"event_type", "dt"}));
+  EXPECT_EQ(c.write.roll_bytes, 128ull << 20);
+  EXPECT_EQ(c.write.roll_records, 0u);
+
+  std::vector<std::string> names;
+  for (const auto& col : c.write.columns) names.push_back(col.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "event_type", "created_at", "user_id",
+                                             "latitude", "longitude", "attributes", "dt"}));
+  const auto& cols = c.write.columns;
+  ASSERT_EQ(cols.size(), 8u);
+  EXPECT_EQ(cols[0].source, ColumnSource::kPath);
+  EXPECT_EQ(cols[0].path, "/data/id");
+  EXPECT_EQ(cols[0].type, ColumnType::kString);
+  EXPECT_TRUE(cols[0].required);
+  EXPECT_EQ(cols[0].line, 14);
+  EXPECT_EQ(cols[2].type, ColumnType::kTimestampMs);
+  EXPECT_FALSE(cols[2].iso8601);
+  EXPECT_TRUE(cols[2].required);
+  EXPECT_EQ(cols[3].path, "/data/attributes/user_id");
+  EXPECT_FALSE(cols[3].required);
+  EXPECT_EQ(cols[4].type, ColumnType::kDouble);
+  EXPECT_EQ(cols[6].type, ColumnType::kJson);
+  EXPECT_EQ(cols[7].source, ColumnSource::kDateOf);
+  EXPECT_EQ(cols[7].from, "created_at");
+  EXPECT_EQ(cols[7].type, ColumnType::kDate);
+  EXPECT_FALSE(cols[7].required);
+  EXPECT_EQ(cols[7].line, 21);
+
+  EXPECT_EQ(c.errors.location, "/tmp/weir-ds/errors");
+  EXPECT_FALSE(c.errors.max_ratio.has_value());
+  EXPECT_EQ(c.errors.excerpt_bytes, 1024u);
+  EXPECT_EQ(c.compute.workers, 2);
+  EXPECT_EQ(c.compute.retries, 3);
+  EXPECT_DOUBLE_EQ(c.compute.checkpoint_seconds, 5.0);
+}
+
+TEST(DatasetConfigTest, LoadsFromFileAndResolvesAgainstItsFolder) {
+  const fs::path dir = fs::temp_directory_path() / "weir_config_test_load";
+  fs::create_directories(dir / "sub");
+  const fs::path file = dir / "sub" / "ds.yaml";
+  {
+    std::ofstream out(file);
+    out << Edit("location: data ", "location: ../shared/./data ");
+  }
+  auto r = LoadDatasetConfig(file.string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->file, file.lexically_normal().string());
+  EXPECT_EQ(r->read.location, (dir / "shared" / "data").string());
+  EXPECT_EQ(r->read.manifest, (dir / "sub" / "data" / "manifest.txt").string());
+  fs::remove_all(dir);
+}
+
+TEST(DatasetConfigTest, ShippedExampleLoads) {
+  const fs::path p = fs::path(WEIR_SOURCE_DIR) / "examples/clickstream/dataset.yaml";
+  if (!fs::exists(p)) GTEST_SKIP() << p << " is not there yet";
+  auto r = LoadDatasetConfig(p.string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->name, "clickstream");
+}
+
+TEST(DatasetConfigTest, MissingFileIsNotFound) {
+  auto r = LoadDatasetConfig("/nonexistent/weir/dataset.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/weir/dataset.yaml"), std::string::npos);
+}
+
+TEST(DatasetConfigTest, JsonFormLoads) {
+  const char* json = R"({
+  "name": "clickstream",
+  "read": {"location": "data", "manifest": "data/manifest.txt", "parser": "jsonl"},
+  "write": {
+    "connector": "lake", "location": "lake", "table": "events",
+    "partition_by": ["dt"],
+    "columns": {
+      "id": {"path": "/data/id", "type": "string", "required": true},
+      "created_at": {"path": "/meta/created_at", "type": "timestamp"},
+      "dt": {"date_of": "created_at"},
+      "hour": {"hour_of": "created_at", "type": "int64"}
+    }
+  },
+  "compute": {"workers": 4, "checkpoint_seconds": 0.5}
+})";
+  auto r = ParseDatasetConfig(json, kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->read.connector, "files");
+  ASSERT_EQ(r->write.columns.size(), 4u);
+  EXPECT_EQ(r->write.columns[1].name, "created_at");
+  EXPECT_EQ(r->write.columns[1].type, ColumnType::kTimestampMs);
+  EXPECT_TRUE(r->write.columns[1].iso8601);
+  EXPECT_EQ(r->write.columns[3].source, ColumnSource::kHourOf);
+  EXPECT_EQ(r->write.columns[3].type, ColumnType::kInt64);
+  EXPECT_EQ(r->compute.workers, 4);
+  EXPECT_DOUBLE_EQ(r->compute.checkpoint_seconds, 0.5);
+
+  // Errors in JSON carry lines too.
+  EXPECT_EQ(ErrorOf(Edit("\"workers\": 4", "\"wokers\": 4", json)),
+            "dataset.yaml:14: compute.wokers: unknown key (did you mean 'workers'?)");
+}
+
+TEST(DatasetConfigTest, DefaultsAreApplied) {
+  const char* yaml = R"(name: min
+read: {location: in, manifest: in/list.txt, parser: csv}
+write:
+  connector: lake
+  location: /lake
+  table: t
+  columns:
+    a: {path: a}
+)";
+  auto r = ParseDatasetConfig(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DatasetConfig& c = *r;
+  EXPECT_EQ(c.store, "/tmp/weir-ds/.weir/store.db");
+  EXPECT_EQ(c.read.connector, "files");
+  EXPECT_EQ(c.read.csv_delimiter, ',');
+  EXPECT_EQ(c.read.csv_quote, '"');
+  EXPECT_TRUE(c.read.csv_header);
+  EXPECT_EQ(c.read.max_record_bytes, 16ull << 20);
+  EXPECT_EQ(c.write.location, "/lake");
+  EXPECT_EQ(c.write.format, "parquet");
+  EXPECT_EQ(c.write.compression, "zstd");
+  EXPECT_EQ(c.write.roll_bytes, 128ull << 20);
+  EXPECT_EQ(c.write.roll_records, 0u);
+  ASSERT_EQ(c.write.columns.size(), 1u);
+  EXPECT_EQ(c.write.columns[0].type, ColumnType::kString);
+  EXPECT_FALSE(c.write.columns[0].required);
+  EXPECT_EQ(c.write.columns[0].path, "a");
+  EXPECT_EQ(c.errors.location, "/tmp/weir-ds/errors");
+  EXPECT_EQ(c.errors.excerpt_bytes, 1024u);
+  EXPECT_EQ(c.compute.workers, 2);
+  EXPECT_EQ(c.compute.retries, 3);
+  EXPECT_DOUBLE_EQ(c.compute.checkpoint_seconds, 5.0);
+}
+
+TEST(DatasetConfigTest, AllOptionalKeysAreRead) {
+  std::string yaml = Edit("  parser: jsonl\n",
+                          "  parser: csv\n"
+                          "  csv: {delimiter: \"\\t\", quote: \"'\", header: false}\n"
+                          "  max_record_bytes: 512KiB\n");
+  for (const char* p : {"/data/id", "/data/type", "/meta/created_at", "/data/attributes/user_id",
+                        "/data/attributes/latitude", "/data/attributes/longitude"}) {
+    yaml = Edit(std::string("path: ") + p + ",", std::string("path: ") + (p + 1) + ",", yaml);
+  }
+  yaml = Edit("path: /data/attributes,", "path: attributes,", yaml);
+  yaml = Edit("  format: parquet\n",
+              "  format: jsonl\n  compression: none\n  roll_bytes: 1GiB\n  roll_records: 1000\n",
+              yaml);
+  yaml = Edit("  location: errors\n",
+              "  location: /var/errors\n  max_ratio: 0.25\n  excerpt_bytes: 64\n", yaml);
+  yaml = Edit("  workers: 2\n", "  workers: 8\n  retries: 0\n  checkpoint_seconds: 1.5\n", yaml);
+  yaml = Edit("name: clickstream\n",
+              "name: click.stream-2\nstore: state\nplugins: [plug/a.so, /abs/b.so]\n"
+              "transforms:\n"
+              "  - geo: {layers: geo/layers.yaml, lon: longitude, lat: latitude, "
+              "on_invalid: error}\n",
+              yaml);
+  auto r = ParseDatasetConfig(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DatasetConfig& c = *r;
+  EXPECT_EQ(c.name, "click.stream-2");
+  EXPECT_EQ(c.store, "/tmp/weir-ds/state/store.db");
+  EXPECT_EQ(c.plugins, (std::vector<std::string>{"/tmp/weir-ds/plug/a.so", "/abs/b.so"}));
+  ASSERT_EQ(c.transforms.size(), 1u);
+  ASSERT_TRUE(c.transforms[0].geo.has_value());
+  EXPECT_EQ(c.transforms[0].geo->layers, "/tmp/weir-ds/geo/layers.yaml");
+  EXPECT_EQ(c.transforms[0].geo->lon, "longitude");
+  EXPECT_EQ(c.transforms[0].geo->lat, "latitude");
+  EXPECT_TRUE(c.transforms[0].geo->invalid_is_error);
+  EXPECT_EQ(c.transforms[0].geo->line, 5);
+  EXPECT_EQ(c.read.parser, "csv");
+  EXPECT_EQ(c.read.csv_delimiter, '\t');
+  EXPECT_EQ(c.read.csv_quote, '\'');
+  EXPECT_FALSE(c.read.csv_header);
+  EXPECT_EQ(c.read.max_record_bytes, 512u * 1024u);
+  EXPECT_EQ(c.write.columns[0].path, "data/id");
+  EXPECT_EQ(c.write.format, "jsonl");
+  EXPECT_EQ(c.write.compression, "none");
+  EXPECT_EQ(c.write.roll_bytes, 1ull << 30);
+  EXPECT_EQ(c.write.roll_records, 1000u);
+  EXPECT_EQ(c.errors.location, "/var/errors");
+  ASSERT_TRUE(c.errors.max_ratio.has_value());
+  EXPECT_DOUBLE_EQ(*c.errors.max_ratio, 0.25);
+  EXPECT_EQ(c.errors.excerpt_bytes, 64u);
+  EXPECT_EQ(c.compute.workers, 8);
+  EXPECT_EQ(c.compute.retries, 0);
+  EXPECT_DOUBLE_EQ(c.compute.checkpoint_seconds, 1.5);
+}
+
+TEST(DatasetConfigTest, CsvDelimiterMayBeAnEscapedOrLiteralTab) {
+  const std::string base = Edit("  parser: jsonl\n", "  parser: csv\n  csv: {delimiter: DELIM}\n");
+  for (const char* delim : {"'\\t'", "\"\\t\"", "\"\t\""}) {
+    std::string yaml = Edit("DELIM", delim, base);
+    // csv paths are header names; JSON pointers are fine as header names too.
+    auto r = ParseDatasetConfig(yaml, kFile);
+    ASSERT_TRUE(r.ok()) << delim << ": " << r.status().ToString();
+    EXPECT_EQ(r->read.csv_delimiter, '\t') << delim;
+  }
+  EXPECT_EQ(ErrorOf(Edit("DELIM", "';;'", base)),
+            "dataset.yaml:7: read.csv.delimiter: "
+            "';;' is not one character (write a tab as \"\\t\")");
+}
+
+TEST(DatasetConfigTest, SizesWithUnits) {
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"1048576", 1048576},
+      {"16MiB", 16ull << 20},
+      {"512KiB", 512ull << 10},
+      {"1GiB", 1ull << 30},
+      {"100MB", 100000000},
+      {"2 kb", 2000},
+      {"1.5KiB", 1536},
+      {"7B", 7},
+      {"9007199254740993", 9007199254740993ull},
+  };
+  for (const auto& [text, bytes] : cases) {
+    auto r =
+        ParseDatasetConfig(Edit("  parser: jsonl\n",
+                                std::string("  parser: jsonl\n  max_record_bytes: ") + text + "\n"),
+                           kFile);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().ToString();
+    EXPECT_EQ(r->read.max_record_bytes, bytes) << text;
+  }
+}
+
+// ---- one test per class of error; each checks the whole message, line included ----------------
+
+TEST(DatasetConfigErrorTest, UnknownKeyWithSuggestion) {
+  EXPECT_EQ(ErrorOf(Edit("  partition_by:", "  partiton_by:")),
+            "dataset.yaml:12: write.partiton_by: unknown key (did you mean 'partition_by'?)");
+  EXPECT_EQ(ErrorOf(Edit("compute:", "compte:")),
+            "dataset.yaml:24: compte: unknown key (did you mean 'compute'?)");
+  EXPECT_EQ(ErrorOf(Edit("type: json}", "type: json, requird: true}")),
+            "dataset.yaml:20: write.columns.attributes.requird: unknown key "
+            "(did you mean 'required'?)");
+  // Nothing close: no suggestion.
+  EXPECT_EQ(ErrorOf(Edit("  workers: 2\n", "  workers: 2\n  gpu: true\n")),
+            "dataset.yaml:26: compute.gpu: unknown key");
+}
+
+TEST(DatasetConfigErrorTest, MissingRequiredKeyNamesTheParentLine) {
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "")),
+            "dataset.yaml:2: read.parser: missing required key");
+  EXPECT_EQ(ErrorOf(Edit("name: clickstream\n", "")), "dataset.yaml:1: name: missing required key");
+  EXPECT_EQ(ErrorOf(Edit("  table: events\n", "  table:\n")),
+            "dataset.yaml:10: write.table: missing value");
+  EXPECT_EQ(ErrorOf(Edit("    id:         {path: /data/id, type: string, required: true}",
+                         "    id:         {type: string, required: true}")),
+            "dataset.yaml:14: write.columns.id: missing required key: one of path, date_of, "
+            "hour_of");
+}
+
+TEST(DatasetConfigErrorTest, WrongValueType) {
+  EXPECT_EQ(ErrorOf(Edit("workers: 2", "workers: many")),
+            "dataset.yaml:25: compute.workers: 'many' is not an integer");
+  EXPECT_EQ(ErrorOf(Edit("workers: 2", "workers: 0")),
+            "dataset.yaml:25: compute.workers: 0 is out of range; expected an integer from 1 to "
+            "256");
+  EXPECT_EQ(ErrorOf(Edit("workers: 2", "workers: [2]")),
+            "dataset.yaml:25: compute.workers: expected an integer, got a list");
+  EXPECT_EQ(ErrorOf(Edit("/data/id, type: string, required: true}",
+                         "/data/id, type: string, required: yes please}")),
+            "dataset.yaml:14: write.columns.id.required: 'yes please' is not a bool; expected "
+            "true or false");
+  EXPECT_EQ(ErrorOf(Edit("errors:\n  location: errors\n", "errors: errors\n")),
+            "dataset.yaml:22: errors: expected a map, got 'errors'");
+  EXPECT_EQ(ErrorOf(Edit("  workers: 2\n", "  checkpoint_seconds: 0\n")),
+            "dataset.yaml:25: compute.checkpoint_seconds: 0 is out of range; expected a number "
+            "greater than 0");
+  EXPECT_EQ(ErrorOf(Edit("  location: errors\n", "  max_ratio: 1.5\n")),
+            "dataset.yaml:23: errors.max_ratio: 1.5 is out of range; expected a number from 0 to "
+            "1");
+  EXPECT_EQ(ErrorOf(Edit("  table: events", "  table: 2events")),
+            "dataset.yaml:10: write.table: '2events' is not a valid name; expected letters, "
+            "digits and '_', not starting with a digit");
+  EXPECT_EQ(ErrorOf(Edit("name: clickstream", "name: click stream")),
+            "dataset.yaml:1: name: 'click stream' is not a valid name; use letters, digits, '_', "
+            "'.' and '-'");
+}
+
+TEST(DatasetConfigErrorTest, BadEnumValue) {
+  EXPECT_EQ(ErrorOf(Edit("type: timestamp_ms", "type: timestamp_sec")),
+            "dataset.yaml:16: write.columns.created_at.type: 'timestamp_sec' is not a type; "
+            "expected one of string, int64, double, bool, timestamp_ms, timestamp, json");
+  EXPECT_EQ(ErrorOf(Edit("format: parquet", "format: parqet")),
+            "dataset.yaml:11: write.format: 'parqet' is not a format; expected one of parquet, "
+            "jsonl (did you mean 'parquet'?)");
+  EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: xml")),
+            "dataset.yaml:6: read.parser: 'xml' is not a parser; expected one of jsonl, csv");
+  EXPECT_EQ(ErrorOf(Edit("connector: files", "connector: s3")),
+            "dataset.yaml:3: read.connector: 's3' is not a supported connector; expected one of "
+            "files");
+  EXPECT_EQ(ErrorOf(Edit("connector: lake", "connector: kafka")),
+            "dataset.yaml:8: write.connector: 'kafka' is not supported yet; supported connectors: "
+            "lake");
+  EXPECT_EQ(ErrorOf(Edit("connector: lake", "connector: lak")),
+            "dataset.yaml:8: write.connector: 'lak' is not a supported connector; expected one "
+            "of lake (did you mean 'lake'?)");
+}
+
+TEST(DatasetConfigErrorTest, BadSize) {
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  max_record_bytes: 16MiBs\n")),
+            "dataset.yaml:7: read.max_record_bytes: '16MiBs' is not a size; expected a byte count "
+            "or a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 16MiB");
+  EXPECT_EQ(ErrorOf(Edit("  format: parquet\n", "  roll_bytes: 0\n")),
+            "dataset.yaml:11: write.roll_bytes: must be greater than 0");
+  EXPECT_EQ(ErrorOf(Edit("  format: parquet\n", "  roll_bytes: -5MB\n")),
+            "dataset.yaml:11: write.roll_bytes: '-5MB' is not a size; expected a byte count "
+            "or a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 16MiB");
+}
+
+TEST(DatasetConfigErrorTest, PartitionByChecks) {
+  EXPECT_EQ(ErrorOf(Edit("[event_type, dt]", "[event_type, dte]")),
+            "dataset.yaml:12: write.partition_by: unknown column 'dte' (did you mean 'dt'?)");
+  EXPECT_EQ(ErrorOf(Edit("[event_type, dt]", "[attributes, latitude, dt, dt]")),
+            "dataset.yaml:12: write.partition_by: column 'attributes' has type json; partition "
+            "columns cannot be json or double\n"
+            "dataset.yaml:12: write.partition_by: column 'latitude' has type double; partition "
+            "columns cannot be json or double\n"
+            "dataset.yaml:12: write.partition_by: column 'dt' is listed twice");
+  EXPECT_EQ(ErrorOf(Edit("[event_type, dt]", "\n    - event_type\n    - dtt")),
+            "dataset.yaml:14: write.partition_by: unknown column 'dtt' (did you mean 'dt'?)");
+}
+
+TEST(DatasetConfigErrorTest, DerivedColumnChecks) {
+  EXPECT_EQ(ErrorOf(Edit("{date_of: created_at}", "{date_of: user_id}")),
+            "dataset.yaml:21: write.columns.dt.date_of: column 'user_id' has type string; "
+            "date_of needs a column of type timestamp_ms or timestamp");
+  EXPECT_EQ(ErrorOf(Edit("{date_of: created_at}", "{hour_of: create_at}")),
+            "dataset.yaml:21: write.columns.dt.hour_of: unknown column 'create_at' (did you mean "
+            "'created_at'?)");
+  EXPECT_EQ(ErrorOf(Edit("{date_of: created_at}", "{date_of: created_at, type: string}")),
+            "dataset.yaml:21: write.columns.dt.type: 'string' does not match date_of, which "
+            "gives date");
+  EXPECT_EQ(ErrorOf(Edit("{date_of: created_at}", "{date_of: created_at, required: true}")),
+            "dataset.yaml:21: write.columns.dt.required: not allowed on a derived column "
+            "(date_of)");
+  EXPECT_EQ(ErrorOf(Edit("{date_of: created_at}", "{date_of: created_at, path: /x}")),
+            "dataset.yaml:21: write.columns.dt: give exactly one of path, date_of, hour_of");
+  // A derived column may name its (matching) type.
+  auto r =
+      ParseDatasetConfig(Edit("{date_of: created_at}", "{date_of: created_at, type: date}"), kFile);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
+TEST(DatasetConfigErrorTest, CsvBlockNeedsCsvParser) {
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  csv: {delimiter: ';'}\n")),
+            "dataset.yaml:7: read.csv: only allowed when read.parser is csv (parser is 'jsonl')");
+}
+
+TEST(DatasetConfigErrorTest, BadJsonPointer) {
+  EXPECT_EQ(ErrorOf(Edit("path: /data/id,", "path: data.id,")),
+            "dataset.yaml:14: write.columns.id.path: 'data.id' is not a JSON pointer; it must "
+            "start with '/' (did you mean '/data/id'?)");
+  EXPECT_EQ(ErrorOf(Edit("path: /data/id,", "path: /data/a~2b,")),
+            "dataset.yaml:14: write.columns.id.path: '/data/a~2b' is not a valid JSON pointer: "
+            "'~' must be followed by 0 or 1 (RFC 6901: '~0' is '~', '~1' is '/')");
+  EXPECT_TRUE(ParseDatasetConfig(Edit("path: /data/id,", "path: /da~1ta/i~0d,"), kFile).ok());
+}
+
+TEST(DatasetConfigErrorTest, GeoTransformColumnsMustBeDouble) {
+  const std::string geo = std::string(kExample) +
+                          "transforms:\n"
+                          "  - geo:\n"
+                          "      layers: layers.yaml\n"
+                          "      lon: user_id\n"
+                          "      lat: latitud\n";
+  EXPECT_EQ(ErrorOf(geo),
+            "dataset.yaml:29: transforms[0].geo.lon: column 'user_id' has type string; expected "
+            "a column of type double\n"
+            "dataset.yaml:30: transforms[0].geo.lat: unknown column 'latitud' (did you mean "
+            "'latitude'?)");
+  EXPECT_EQ(ErrorOf(std::string(kExample) + "transforms:\n  - geoo: {}\n"),
+            "dataset.yaml:27: transforms[0].geoo: unknown key (did you mean 'geo'?)");
+  EXPECT_EQ(ErrorOf(std::string(kExample) + "transforms:\n  - geo: {lon: longitude}\n"),
+            "dataset.yaml:27: transforms[0].geo.layers: missing required key\n"
+            "dataset.yaml:27: transforms[0].geo.lat: missing required key");
+  EXPECT_EQ(ErrorOf(std::string(kExample) +
+                    "transforms:\n  - geo: {layers: l.yaml, lon: longitude, lat: latitude, "
+                    "on_invalid: skip}\n"),
+            "dataset.yaml:27: transforms[0].geo.on_invalid: 'skip' is not a valid value; "
+            "expected one of null, error");
+}
+
+TEST(DatasetConfigErrorTest, SyntaxErrorHasLineAndColumn) {
+  const std::string msg = ErrorOf(Edit("  table: events\n", "  table: [events\n"));
+  EXPECT_EQ(msg.rfind("dataset.yaml:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("YAML syntax error: "), std::string::npos) << msg;
+  const std::string bad_indent = ErrorOf("name: x\nread:\n  location: a\n bad: 1\n");
+  EXPECT_EQ(bad_indent, "dataset.yaml:4:2: YAML syntax error: end of map not found") << bad_indent;
+}
+
+TEST(DatasetConfigErrorTest, SeveralErrorsAreReportedTogetherInLineOrder) {
+  std::string yaml = Edit("compute:", "compte:");
+  yaml = Edit("format: parquet", "format: orc", yaml);
+  yaml = Edit("  parser: jsonl\n", "", yaml);  // shifts later lines up by one
+  yaml = Edit("[event_type, dt]", "[event_type, dte]", yaml);
+  EXPECT_EQ(ErrorOf(yaml),
+            "dataset.yaml:2: read.parser: missing required key\n"
+            "dataset.yaml:10: write.format: 'orc' is not a format; expected one of parquet, "
+            "jsonl\n"
+            "dataset.yaml:11: write.partition_by: unknown column 'dte' (did you mean 'dt'?)\n"
+            "dataset.yaml:23: compte: unknown key (did you mean 'compute'?)");
+}
+
+TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
+  EXPECT_EQ(ErrorOf(Edit("  table: events\n", "  table: events\n  table: other\n")),
+            "dataset.yaml:11: write.table: duplicate key");
+  EXPECT_EQ(ErrorOf(Edit("    user_id:", "    id:")),
+            "dataset.yaml:17: write.columns.id: duplicate column");
+  EXPECT_EQ(ErrorOf(""),
+            "dataset.yaml:1: empty document; expected a map with keys name, store, plugins, "
+            "read, transforms, write, errors, compute");
+  EXPECT_EQ(ErrorOf("- a\n- b\n"), "dataset.yaml:1: expected a map, got a list");
+  EXPECT_EQ(ErrorOf(Edit("  columns:\n", "  columns: {}\n  colums:\n")),
+            "dataset.yaml:13: write.columns: declare at least one column\n"
+            "dataset.yaml:14: write.colums: unknown key (did you mean 'columns'?)");
+}
+
+// ---- the reference ---------------------------------------------------------------------------
+
+TEST(DatasetSchemaTest, ReferenceListsEveryKeyAndDefault) {
+  const std::string ref = DatasetSchemaReference();
+  for (const auto& m : DatasetSchema()) {
+    for (const auto& k : m.keys) {
+      EXPECT_NE(ref.find("| `" + std::string(k.name) + "` |"), std::string::npos) << k.name;
+    }
+  }
+  EXPECT_NE(ref.find("| `workers` | integer 1..256 | no | `2` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `max_record_bytes` | size | no | `16MiB` |"), std::string::npos);
+}
+
+// docs/dataset-yaml.md embeds DatasetSchemaReference() verbatim between two markers.
+// Regenerate with: WEIR_UPDATE_DOCS=1 core_tests --gtest_filter=DatasetSchemaTest.*
+TEST(DatasetSchemaTest, DocsMatchTheCode) {
+  const fs::path doc = fs::path(WEIR_SOURCE_DIR) / "docs/dataset-yaml.md";
+  const std::string begin = "<!-- BEGIN GENERATED: DatasetSchemaReference() -->\n";
+  const std::string end = "<!-- END GENERATED -->\n";
+  std::string text;
+  {
+    std::ifstream in(doc);
+    std::ostringstream s;
+    s << in.rdbuf();
+    text = s.str();
+  }
+  const size_t b = text.find(begin);
+  const size_t e = text.find(end);
+  ASSERT_NE(b, std::string::npos) << doc;
+  ASSERT_NE(e, std::string::npos) << doc;
+  const std::string generated = "\n" + DatasetSchemaReference() + "\n";
+  const std::string current = text.substr(b + begin.size(), e - b - begin.size());
+  if (std::getenv("WEIR_UPDATE_DOCS") != nullptr && current != generated) {
+    text.replace(b + begin.size(), e - b - begin.size(), generated);
+    std::ofstream(doc) << text;
+    return;
+  }
+  EXPECT_EQ(current, generated) << "run WEIR_UPDATE_DOCS=1 core_tests to refresh " << doc;
+}
+
+// ---- text helpers ------------------------------------------------------------------------------
+
+TEST(TextUtilTest, EditDistanceCountsTranspositionsAsOne) {
+  EXPECT_EQ(EditDistance("", ""), 0u);
+  EXPECT_EQ(EditDistance("abc", ""), 3u);
+  EXPECT_EQ(EditDistance("partiton_by", "partition_by"), 1u);
+  EXPECT_EQ(EditDistance("wirte", "write"), 1u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+}
+
+TEST(TextUtilTest, ClosestMatch) {
+  const std::vector<std::string> keys = {"name", "read", "write", "errors", "compute"};
+  EXPECT_EQ(ClosestMatch("wirte", keys), "write");
+  EXPECT_EQ(ClosestMatch("nmae", keys), "name");
+  EXPECT_EQ(ClosestMatch("xyz", keys), std::nullopt);
+  EXPECT_EQ(ClosestMatch("write", keys), std::nullopt);
+  EXPECT_EQ(ClosestMatch("id", {"dt"}), std::nullopt);  // too short to be a typo of each other
+  EXPECT_EQ(ClosestMatch("checkpoint_second", {"checkpoint_seconds"}), "checkpoint_seconds");
+  EXPECT_EQ(ClosestMatch("lat", {"lon"}), std::nullopt);
+  EXPECT_EQ(ClosestMatch("timestamp_sec", {"timestamp_ms"}), std::nullopt);
+  EXPECT_EQ(DidYouMean("dte", {"id", "dt"}), " (did you mean 'dt'?)");
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+// Robustness: every one-character deletion and a few junk insertions of the example give either
+// a config or an error status; never a crash or an escaping exception.
+TEST(DatasetConfigRobustnessTest, MutatedExamplesNeverThrow) {
+  const std::string base = kExample;
+  size_t errors = 0;
+  for (size_t i = 0; i < base.size(); ++i) {
+    std::string cut = base;
+    cut.erase(i, 1);
+    auto r = ParseDatasetConfig(cut, "dataset.yaml");
+    if (!r.ok()) {
+      ++errors;
+      EXPECT_EQ(r.status().message().rfind("dataset.yaml:", 0), 0u) << r.status().message();
+    }
+    if (i % 9 != 0) continue;  // yaml-cpp is slow on errors; sample the insertions
+    for (const char* junk : {"{", "]", ": ", "\n  - ", "&a ", "*a", "!!int ", "\t"}) {
+      std::string ins = base;
+      ins.insert(i, junk);
+      auto r2 = ParseDatasetConfig(ins, "dataset.yaml");
+      if (!r2.ok()) {
+        EXPECT_FALSE(r2.status().message().empty());
+      }
+    }
+  }
+  EXPECT_GT(errors, 0u);
+}
+
+}  // namespace
+}  // namespace weir
