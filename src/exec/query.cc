@@ -7,6 +7,8 @@
 
 #include "core/text.h"
 #include "exec/runner.h"
+#include "geo/geo_index.h"
+#include "geo/geodata_function.h"
 
 namespace weir {
 
@@ -44,9 +46,13 @@ std::string Ident(const std::string& name) {
 }
 
 // Schema of the table as weir writes it: projected columns, then transform outputs.
-std::vector<ColumnSchema> TableSchema(const DatasetConfig& c) {
+std::vector<ColumnSchema> TableSchema(const DatasetConfig& c,
+                                      const std::vector<std::shared_ptr<const geo::GeoIndex>>& geo) {
   std::vector<ColumnSchema> s;
   for (const auto& col : c.write.columns) s.push_back({col.name, col.type});
+  for (const auto& g : geo) {
+    for (const auto& name : g->output_columns()) s.push_back({name, ColumnType::kString});
+  }
   return s;
 }
 
@@ -80,8 +86,19 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   if (duckdb_connect(impl->db, &impl->con) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
   WEIR_RETURN_IF_ERROR(impl->Run("SET TimeZone = 'UTC'"));
 
+  // Geo layers of the dataset: their columns are part of the table, and the first one backs the
+  // geodata(lon, lat) SQL function.
+  std::vector<std::shared_ptr<const geo::GeoIndex>> geo;
+  for (const auto& t : config.transforms) {
+    if (!t.geo) continue;
+    auto index = geo::GeoIndex::Load(t.geo->layers);
+    if (!index.ok()) return index.status().WithContext("transforms.geo");
+    geo.push_back(*index);
+  }
+  if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
+
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
-  std::vector<ColumnSchema> schema = TableSchema(config);
+  std::vector<ColumnSchema> schema = TableSchema(config, geo);
   const auto& parts = config.write.partition_by;
   std::string select;
   for (const auto& c : schema) {
