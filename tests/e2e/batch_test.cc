@@ -366,6 +366,26 @@ write:
   EXPECT_EQ(n, 2);
 }
 
+TEST(BatchE2E, JsonLinesLakeFormatAndHourOfColumns) {
+  std::string dir = TempDir("jsonl-lake");
+  auto rep = Generate(dir, 3000, 2, 4);
+  std::string yaml = ClickstreamYaml();
+  yaml.replace(yaml.find("format: parquet"), 15, "format: jsonl");
+  yaml.replace(yaml.find("partition_by: [event_type, dt]"), 30, "partition_by: [dt, hour]");
+  yaml.replace(yaml.find("    dt:         {date_of: created_at}"), 37,
+               "    dt:         {date_of: created_at}\n    hour:       {hour_of: created_at}");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  // Plain JSON lines under the Hive layout, one object per row, partition columns in the path.
+  Duck duck;
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_json('" + dir + "/lake/events/*/*/*.jsonl', format = 'newline_delimited')"),
+            std::to_string(rep.totals.valid));
+  auto q = Weir("query " + dir + "/dataset.yaml \"SELECT count(*) FROM events WHERE hour = hour(created_at) "
+                "AND dt = CAST(created_at AS DATE)\" --format csv");
+  EXPECT_EQ(q.out, "count_star()\n" + std::to_string(rep.totals.valid) + "\n") << q.out;
+}
+
 TEST(BatchE2E, BadConfigIsRejectedWithKeyLineAndSuggestion) {
   std::string dir = TempDir("badcfg");
   std::string yaml = ClickstreamYaml();

@@ -1,0 +1,107 @@
+#include "exec/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace weir {
+namespace {
+
+std::unique_ptr<Store> OpenFresh(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("weir-store-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto s = Store::Open((dir / "store.db").string());
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return std::move(s).value();
+}
+
+TEST(StoreTest, EnsureTasksIsIdempotentAndKeepsManifestOrder) {
+  auto store = OpenFresh("ensure");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"b.jsonl", "/x/b.jsonl"}, {"a.jsonl", "/x/a.jsonl"}}).ok());
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a.jsonl", "/x/a.jsonl"}, {"c.jsonl", "/x/c.jsonl"}}).ok());
+  auto tasks = store->Tasks("ds");
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 3u);
+  EXPECT_EQ((*tasks)[0].entry, "b.jsonl");
+  EXPECT_EQ((*tasks)[1].entry, "a.jsonl");
+  EXPECT_EQ((*tasks)[2].entry, "c.jsonl");
+  for (const auto& t : *tasks) EXPECT_EQ(t.status, TaskStatus::kCreated);
+  EXPECT_TRUE(store->Tasks("other")->empty());
+}
+
+TEST(StoreTest, CommitAdvancesCheckpointsAndRecordsFilesTogether) {
+  auto store = OpenFresh("commit");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}, {"b", "/b"}}).ok());
+  auto tasks = *store->Tasks("ds");
+  CommitRequest req;
+  req.dataset = "ds";
+  for (const auto& t : tasks) {
+    TaskUpdate u;
+    u.task_id = t.id;
+    u.seq = 1;
+    u.counters.offset = 100 * t.id;
+    u.counters.read = 10;
+    u.counters.written = 7;
+    u.counters.skipped = 1;
+    u.counters.errored = 2;
+    if (t.entry == "a") u.status = TaskStatus::kCompleted;
+    req.tasks.push_back(u);
+  }
+  CatalogFile f;
+  f.kind = "data";
+  f.partition = "dt=2024-01-01";
+  f.path = "/lake/t/dt=2024-01-01/part-1.parquet";
+  f.staging = "/lake/_staging/part-1.parquet.staged";
+  f.rows = 14;
+  req.files.push_back(f);
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(store->Commit(req, &ids).ok());
+  ASSERT_EQ(ids.size(), 1u);
+  auto after = *store->Tasks("ds");
+  EXPECT_EQ(after[0].status, TaskStatus::kCompleted);
+  EXPECT_EQ(after[1].status, TaskStatus::kCreated);
+  EXPECT_EQ(after[1].counters.offset, 100u * after[1].id);
+  EXPECT_EQ(after[0].counters.read, 10u);
+  EXPECT_EQ(after[0].seq, 1);
+  auto pending = *store->Files("ds", "data", "pending");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].rows, 14u);
+  EXPECT_TRUE(store->Files("ds", "data", "published")->empty());
+  ASSERT_TRUE(store->MarkPublished(ids).ok());
+  EXPECT_TRUE(store->Files("ds", "", "pending")->empty());
+  EXPECT_EQ(store->Files("ds", "data", "published")->size(), 1u);
+}
+
+TEST(StoreTest, StatusReasonAndAttemptsAreStored) {
+  auto store = OpenFresh("status");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  int64_t id = (*store->Tasks("ds"))[0].id;
+  ASSERT_TRUE(store->StartAttempt(id).ok());
+  ASSERT_TRUE(store->StartAttempt(id).ok());
+  ASSERT_TRUE(store->SetStatus(id, TaskStatus::kError, "disk on fire").ok());
+  auto t = *store->Task(id);
+  EXPECT_EQ(t.status, TaskStatus::kError);
+  EXPECT_EQ(t.attempts, 2);
+  EXPECT_EQ(t.reason, "disk on fire");
+  EXPECT_EQ(store->Task(9999).status().code(), StatusCode::kNotFound);
+}
+
+TEST(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
+  auto dir = std::filesystem::temp_directory_path() / ("weir-store-reopen-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::string path = (dir / "store.db").string();
+  {
+    auto s = std::move(Store::Open(path).value());
+    ASSERT_TRUE(s->EnsureTasks("ds", {{"a", "/a"}}).ok());
+    ASSERT_TRUE(s->EnsureTasks("keep", {{"k", "/k"}}).ok());
+  }
+  auto s = std::move(Store::Open(path).value());
+  EXPECT_EQ(s->Tasks("ds")->size(), 1u);
+  ASSERT_TRUE(s->ResetDataset("ds").ok());
+  EXPECT_TRUE(s->Tasks("ds")->empty());
+  EXPECT_EQ(s->Tasks("keep")->size(), 1u);
+}
+
+}  // namespace
+}  // namespace weir
