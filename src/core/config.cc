@@ -653,8 +653,10 @@ void CheckDerived(Loader& L, const std::vector<ColumnConfig>& cols,
   }
 }
 
+// With transforms, a partition column may be one a transform adds (e.g. a geo layer's iso_a3);
+// those are only known once the transform loads, so the run checks them (`deferred`).
 void ParsePartitionBy(Loader& L, const MapView& m, const std::set<std::string>& broken,
-                      WriteConfig* w) {
+                      bool has_transforms, WriteConfig* w) {
   int line = 0;
   std::string key;
   auto list = L.List(m, "partition_by", &line, &key, "column names");
@@ -672,6 +674,10 @@ void ParsePartitionBy(Loader& L, const MapView& m, const std::set<std::string>& 
     auto it = std::find_if(w->columns.begin(), w->columns.end(),
                            [&](const ColumnConfig& c) { return c.name == name; });
     if (it == w->columns.end()) {
+      if (has_transforms && DidYouMean(name, names).empty()) {
+        if (seen.insert(name).second) w->partition_by.push_back(name);
+        continue;
+      }
       L.Error(item_line, key, "unknown column '" + name + "'" + DidYouMean(name, names));
       continue;
     }
@@ -691,7 +697,7 @@ void ParsePartitionBy(Loader& L, const MapView& m, const std::set<std::string>& 
 
 // Returns whether the columns map was usable (so checks naming columns make sense).
 bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& parser,
-                WriteConfig* w, std::map<std::string, ColumnInfo>* info,
+                bool has_transforms, WriteConfig* w, std::map<std::string, ColumnInfo>* info,
                 std::set<std::string>* broken) {
   if (const Field* f = m.Get("connector")) {
     static const char* const kLater[] = {"kafka", "postgres", "postgresql", "files", "s3"};
@@ -712,7 +718,7 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   const Field* f = m.Get("columns");
   if (f == nullptr || !ParseColumns(L, *f, parser, &w->columns, info, broken)) return false;
   CheckDerived(L, w->columns, *info, *broken);
-  ParsePartitionBy(L, m, *broken, w);
+  ParsePartitionBy(L, m, *broken, has_transforms, w);
   return true;
 }
 
@@ -816,7 +822,7 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
   bool columns_ok = false;
   if (const Field* f = top->Get("write")) {
     if (auto m = L.CheckMap(f->value, DatasetMapSpec("write"), "write", f->key_line)) {
-      columns_ok = ParseWrite(L, *m, parser, &cfg.write, &info, &broken);
+      columns_ok = ParseWrite(L, *m, parser, top->Get("transforms") != nullptr, &cfg.write, &info, &broken);
     }
   }
   ParseTransforms(L, *top, cfg.write.columns, columns_ok, broken, &cfg.transforms);

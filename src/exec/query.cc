@@ -104,9 +104,11 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   for (const auto& c : schema) {
     if (!select.empty()) select += ", ";
     bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
-    // Partition values come back as text from the path; cast them to the column's type.
+    // Partition values come back as text from the path (DuckDB decodes %XX escapes but keeps
+    // Hive's NULL marker literally); map the marker to NULL and cast to the column's type.
     if (is_part) {
-      select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
+      select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
+                DuckType(c.type) + ") AS " + Ident(c.name);
     } else {
       select += Ident(c.name);
     }

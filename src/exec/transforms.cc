@@ -76,6 +76,13 @@ Result<std::unique_ptr<Transforms>> Transforms::Create(const DatasetConfig& conf
     }
     t->steps_.push_back(std::make_unique<GeoStep>(*index, g.lon, g.lat, g.invalid_is_error));
   }
+  // The config loader lets partition_by name columns a transform may add; now they are known.
+  for (const auto& p : config.write.partition_by) {
+    if (std::find(names.begin(), names.end(), p) == names.end()) {
+      return Status::Invalid(config.file + ": write.partition_by: unknown column '" + p +
+                             "': neither in write.columns nor added by a transform");
+    }
+  }
   return t;
 }
 
