@@ -82,6 +82,8 @@ class ProgressBar {
 
  private:
   void Draw() {
+    // Until the runner has recovered and counted its tasks there is nothing to show.
+    if (p_.tasks_total == 0) return;
     double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     uint64_t total = p_.raw_bytes_total, done = std::min<uint64_t>(p_.raw_bytes, total);
     double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0;

@@ -10,6 +10,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -453,12 +455,92 @@ class Loader {
   std::vector<std::pair<int, std::string>> problems_;
 };
 
+// Parser options are schema-free YAML handed over as JSON. YAML scalars are untyped, so plain
+// scalars that read as booleans, integers or numbers become JSON booleans and numbers; quoted
+// scalars stay strings.
+std::string YamlToJson(const YAML::Node& n) {
+  std::string out;
+  auto str = [&](const std::string& v) {
+    out.push_back('"');
+    for (unsigned char c : v) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    out.push_back('"');
+  };
+  if (n.IsMap()) {
+    out.push_back('{');
+    bool first = true;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!first) out.push_back(',');
+      first = false;
+      str(it->first.Scalar());
+      out.push_back(':');
+      out += YamlToJson(it->second);
+    }
+    out.push_back('}');
+  } else if (n.IsSequence()) {
+    out.push_back('[');
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (i) out.push_back(',');
+      out += YamlToJson(n[i]);
+    }
+    out.push_back(']');
+  } else if (n.IsNull()) {
+    out += "null";
+  } else {
+    const std::string& v = n.Scalar();
+    bool plain = n.Tag() != "!";  // quoted scalars carry the "!" tag in yaml-cpp
+    char* end = nullptr;
+    if (plain && (v == "true" || v == "false")) {
+      out += v;
+    } else if (plain && !v.empty() && (std::strtod(v.c_str(), &end), end && *end == '\0') &&
+               v.find_first_not_of("0123456789+-.eE") == std::string::npos) {
+      out += v;
+    } else {
+      str(v);
+    }
+  }
+  return out;
+}
+
 void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
   if (auto v = L.Enum(m, "connector")) out->connector = *v;
   if (auto v = L.Path(m, "location")) out->location = *v;
   if (auto v = L.Path(m, "manifest")) out->manifest = *v;
-  *parser = L.Enum(m, "parser");
-  if (*parser) out->parser = **parser;
+  *parser = L.String(m, "parser");
+  if (*parser) {
+    static const std::vector<std::string> kParsers = {"jsonl", "csv", "lines", "regex"};
+    const std::string& p = **parser;
+    bool plugin = p.rfind("plugin:", 0) == 0;
+    if (plugin && p.size() == 7) {
+      L.Error(m.Get("parser")->line, "read.parser",
+              "'plugin:' needs the parser's name, e.g. plugin:logfile");
+      parser->reset();
+    } else if (!plugin && std::find(kParsers.begin(), kParsers.end(), p) == kParsers.end()) {
+      L.Error(m.Get("parser")->line, "read.parser",
+              "'" + p + "' is not a parser; expected one of " + JoinNames(kParsers) +
+                  " or plugin:NAME" + DidYouMean(p, kParsers));
+      parser->reset();
+    } else {
+      out->parser = p;
+    }
+  }
+  if (const Field* f = m.Get("options")) {
+    if (!f->value.IsMap()) {
+      L.Error(f->line, "read.options", "expected a map of parser options, got " + Describe(f->value));
+    } else {
+      out->options_json = YamlToJson(f->value);
+    }
+  }
   const MapSpec& csv_spec = DatasetMapSpec("read.csv");
   std::optional<MapView> csv;
   if (const Field* f = m.Get("csv")) {

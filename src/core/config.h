@@ -40,7 +40,8 @@ struct ReadConfig {
   std::string connector = "files";
   std::string location;        // absolute folder
   std::string manifest;        // absolute path of the manifest file
-  std::string parser = "jsonl";  // jsonl | csv
+  std::string parser = "jsonl";  // jsonl | csv | lines | regex | plugin:NAME
+  std::string options_json = "{}";  // read.options as JSON text, for SDK parsers
   char csv_delimiter = ',';
   char csv_quote = '"';
   bool csv_header = true;

@@ -51,8 +51,12 @@ std::vector<MapSpec> BuildSchema() {
           Key("location", K::kPath, kRequired, "", "Folder the input files live in."),
           Key("manifest", K::kPath, kRequired, "",
               "File listing the input files, one a line; each line is relative to `location`."),
-          Key("parser", K::kEnum, kRequired, "", "How records are parsed.")
-              .Choices({"jsonl", "csv"}, "parser"),
+          Key("parser", K::kString, kRequired, "",
+              "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, or "
+              "`plugin:NAME` for a parser from a library listed in `plugins`."),
+          Key("options", K::kOptions, kOptional, "",
+              "Parser options, handed to the parser as JSON (e.g. `regex`: `{preset: "
+              "apache_combined}` or `{pattern: '...'}`); each parser checks its own."),
           Key("csv", K::kMap, kOptional, "", "CSV options; only allowed when `parser` is `csv`."),
           Key("max_record_bytes", K::kSize, kOptional, "16MiB",
               "A longer record becomes an error record."),
@@ -234,6 +238,8 @@ std::string KeySpec::TypeText() const {
       return "list of paths";
     case ValueKind::kTransformList:
       return "list of transforms";
+    case ValueKind::kOptions:
+      return "map (parser options)";
   }
   return "?";
 }

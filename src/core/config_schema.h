@@ -32,6 +32,7 @@ enum class ValueKind {
   kIdentifierList,  // list of column names
   kPathList,        // list of paths
   kTransformList,   // list of one-key maps (MapSpec "transforms[]")
+  kOptions,         // free-form map handed to the parser as JSON; the parser validates it
 };
 
 // One key of a map.

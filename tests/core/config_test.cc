@@ -365,6 +365,25 @@ TEST(DatasetConfigErrorTest, WrongValueType) {
             "'.' and '-'");
 }
 
+TEST(DatasetConfigTest, ParserOptionsBecomeJson) {
+  auto cfg = ParseDatasetConfig(
+      Edit("parser: jsonl",
+           "parser: plugin:logfile\n  options: {min_level: INFO, n: 3, ratio: 0.5, on: true, "
+           "quoted: '7', list: [a, 2], nested: {k: v}}"),
+      "/tmp/ds/dataset.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->read.parser, "plugin:logfile");
+  EXPECT_EQ(cfg->read.options_json,
+            "{\"min_level\":\"INFO\",\"n\":3,\"ratio\":0.5,\"on\":true,\"quoted\":\"7\","
+            "\"list\":[\"a\",2],\"nested\":{\"k\":\"v\"}}");
+  auto bad = ParseDatasetConfig(Edit("parser: jsonl", "parser: regex\n  options: [x]"),
+                                "/tmp/ds/dataset.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("read.options: expected a map of parser options"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST(DatasetConfigErrorTest, BadEnumValue) {
   EXPECT_EQ(ErrorOf(Edit("type: timestamp_ms", "type: timestamp_sec")),
             "dataset.yaml:16: write.columns.created_at.type: 'timestamp_sec' is not a type; "
@@ -373,7 +392,13 @@ TEST(DatasetConfigErrorTest, BadEnumValue) {
             "dataset.yaml:11: write.format: 'parqet' is not a format; expected one of parquet, "
             "jsonl (did you mean 'parquet'?)");
   EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: xml")),
-            "dataset.yaml:6: read.parser: 'xml' is not a parser; expected one of jsonl, csv");
+            "dataset.yaml:6: read.parser: 'xml' is not a parser; expected one of jsonl, csv, lines, "
+            "regex or plugin:NAME");
+  EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: regx")),
+            "dataset.yaml:6: read.parser: 'regx' is not a parser; expected one of jsonl, csv, lines, "
+            "regex or plugin:NAME (did you mean 'regex'?)");
+  EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: 'plugin:'")),
+            "dataset.yaml:6: read.parser: 'plugin:' needs the parser's name, e.g. plugin:logfile");
   EXPECT_EQ(ErrorOf(Edit("connector: files", "connector: s3")),
             "dataset.yaml:3: read.connector: 's3' is not a supported connector; expected one of "
             "files");
