@@ -19,7 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -229,11 +229,9 @@ typedef const weir_plugin_info* (*weir_plugin_entry_fn)(void);
     try {                                                                                     \
       return new CLASS(std::string(options ? options : "{}"));                                \
     } catch (const std::exception& e) {                                                       \
-      std::strncpy(err, e.what(), len ? len - 1 : 0);                                         \
-      if (len) err[len - 1] = '\0';                                                           \
+      if (len) std::snprintf(err, len, "%s", e.what());                                       \
     } catch (...) {                                                                           \
-      std::strncpy(err, "unknown exception in parser constructor", len ? len - 1 : 0);        \
-      if (len) err[len - 1] = '\0';                                                           \
+      if (len) std::snprintf(err, len, "%s", "unknown exception in parser constructor");     \
     }                                                                                         \
     return nullptr;                                                                           \
   }                                                                                           \

@@ -98,8 +98,9 @@ class [[nodiscard]] Result {
   } while (0)
 
 // `WEIR_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its error.
-#define WEIR_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  auto WEIR_CONCAT(_weir_r_, __LINE__) = (rexpr);                          \
-  if (!WEIR_CONCAT(_weir_r_, __LINE__).ok())                               \
-    return WEIR_CONCAT(_weir_r_, __LINE__).status();                       \
-  lhs = std::move(WEIR_CONCAT(_weir_r_, __LINE__)).value()
+// __COUNTER__ (not __LINE__) names the temporary, so a call may span several lines.
+#define WEIR_ASSIGN_OR_RETURN(lhs, rexpr) WEIR_ASSIGN_OR_RETURN_IMPL(WEIR_CONCAT(_weir_r_, __COUNTER__), lhs, rexpr)
+#define WEIR_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
+  auto tmp = (rexpr);                               \
+  if (!tmp.ok()) return tmp.status();               \
+  lhs = std::move(tmp).value()

@@ -218,19 +218,55 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   });
 }
 
+int RedriveErrorRecords(const std::string& file, bool json) {
+  auto cfg = LoadConfigOrReport(file);
+  if (!cfg) return kExitBadConfig;
+  auto store = OpenStoreOrReport(*cfg);
+  if (!store) return kExitFailed;
+  Runner runner(*cfg, *store);
+  auto res = runner.RedriveErrors();
+  if (!res.ok()) {
+    PrintError(res.status().message());
+    return res.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitFailed;
+  }
+  const ErrorRedriveSummary& s = *res;
+  if (json) {
+    nlohmann::json j = {{"dataset", cfg->name},        {"records", s.records},
+                        {"fixed", s.fixed},            {"skipped", s.skipped},
+                        {"still_failing", s.still_failing}};
+    j["tasks"] = nlohmann::json::array();
+    for (const auto& t : s.tasks) j["tasks"].push_back(TaskJson(t));
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("%s: reprocessed %s error record(s): %s now in the lake, %s skipped, %s still failing%s\n",
+                cfg->name.c_str(), HumanCount(s.records).c_str(), HumanCount(s.fixed).c_str(),
+                HumanCount(s.skipped).c_str(), HumanCount(s.still_failing).c_str(),
+                s.still_failing ? " (see `weir errors` for their new reasons)" : "");
+  }
+  return 0;
+}
+
 void AddRedriveCommand(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("redrive", "Rerun the ERROR tasks of a dataset from their checkpoints");
+  auto* cmd = app.add_subcommand(
+      "redrive", "Rerun the ERROR tasks from their checkpoints, or (--errors) reprocess the error records");
   struct Args {
     std::string file;
     int workers = 0;
-    bool json = false, no_progress = false;
+    bool json = false, no_progress = false, errors = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("FILE", a->file, "dataset YAML file")->required();
   cmd->add_option("--workers", a->workers, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_flag("--errors", a->errors,
+                "reprocess exactly the bytes named by the error records with the current parser and "
+                "config: records that now parse land in the lake and leave the error list");
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
   cmd->callback([a, &exit_code] {
+    if (a->errors) {
+      exit_code = RedriveErrorRecords(a->file, a->json);
+      return;
+    }
     RunOptions o;
     o.workers = a->workers;
     o.redrive = true;

@@ -518,7 +518,7 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
   if (auto v = L.Path(m, "manifest")) out->manifest = *v;
   *parser = L.String(m, "parser");
   if (*parser) {
-    static const std::vector<std::string> kParsers = {"jsonl", "csv", "lines", "regex"};
+    static const std::vector<std::string> kParsers = {"jsonl", "csv", "lines", "regex", "warc"};
     const std::string& p = **parser;
     bool plugin = p.rfind("plugin:", 0) == 0;
     if (plugin && p.size() == 7) {

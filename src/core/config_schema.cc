@@ -52,7 +52,7 @@ std::vector<MapSpec> BuildSchema() {
           Key("manifest", K::kPath, kRequired, "",
               "File listing the input files, one a line; each line is relative to `location`."),
           Key("parser", K::kString, kRequired, "",
-              "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, or "
+              "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, `warc`, or "
               "`plugin:NAME` for a parser from a library listed in `plugins`."),
           Key("options", K::kOptions, kOptional, "",
               "Parser options, handed to the parser as JSON (e.g. `regex`: `{preset: "

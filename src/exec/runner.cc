@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
@@ -18,13 +19,16 @@
 #include <thread>
 
 #include "core/text.h"
+#include "exec/parser_source.h"
 #include "exec/transforms.h"
 #include "io/fs.h"
 #include "io/input.h"
 #include "lake/file_writer.h"
 #include "lake/partitioned_buffer.h"
+#include "parse/pattern_splitter.h"
 #include "parse/projector.h"
 #include "parse/splitter.h"
+#include "plugin/plugin_loader.h"
 
 namespace weir {
 namespace stdfs = std::filesystem;
@@ -54,6 +58,18 @@ void CrashPoint(const char* name, int64_t commits_done) {
   if (commits_done >= after) ::kill(::getpid(), SIGKILL);
 }
 
+// Fault injection for the retry tests: WEIR_INJECT_READ_ERRORS="2,5" makes the 2nd and 5th input
+// read of the process fail with a retryable I/O error.
+Status InjectedReadError() {
+  static const char* spec = std::getenv("WEIR_INJECT_READ_ERRORS");
+  if (spec == nullptr) return Status::OK();
+  static std::atomic<int> calls{0};
+  int n = ++calls;
+  std::string s = std::string(",") + spec + ",";
+  if (s.find("," + std::to_string(n) + ",") == std::string::npos) return Status::OK();
+  return Status::IOError("injected read error (call " + std::to_string(n) + ")", true);
+}
+
 void PruneEmptyDirs(const std::string& root) {
   std::error_code ec;
   if (!stdfs::exists(root, ec)) return;
@@ -73,12 +89,16 @@ void PruneEmptyDirs(const std::string& root) {
 
 // Appends one error record as a JSON line (see docs: error records).
 void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_id,
-                       const std::string& entry, const RecordView& rec, const std::string& reason) {
+                       const std::string& entry, const RecordView& rec, const std::string& reason,
+                       bool sdk_record) {
   out += "{\"dataset\":";
   AppendJsonString(out, cfg.name);
   out += ",\"task\":" + std::to_string(task_id) + ",\"file\":";
   AppendJsonString(out, entry);
-  uint64_t end = rec.oversize ? rec.end_offset : rec.offset + rec.bytes.size();
+  // Line and CSV records exclude their terminator; SDK records (and records with a delimiting
+  // problem) end where the splitter says, which also covers a length prefix before the payload.
+  uint64_t end = (rec.oversize || rec.problem != nullptr || sdk_record) ? rec.end_offset
+                                                                         : rec.offset + rec.bytes.size();
   out += ",\"start_offset\":" + std::to_string(rec.offset) + ",\"end_offset\":" +
          std::to_string(end) + ",\"record_number\":" + std::to_string(rec.number) +
          ",\"reason\":";
@@ -90,6 +110,18 @@ void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_
     out += ",\"excerpt_base64\":\"" + Base64Encode(excerpt) + "\"";
   }
   out += "}\n";
+}
+
+// Deletes files a committed redrive replaced, then forgets them. Idempotent, so recovery can
+// finish it after a crash.
+Status DeleteSuperseded(const DatasetConfig& cfg, Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto old, store.Files(cfg.name, "", "superseded"));
+  std::vector<int64_t> ids;
+  for (const auto& f : old) {
+    WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
+    ids.push_back(f.id);
+  }
+  return store.DeleteFiles(ids);
 }
 
 // The output of one worker thread between two commits: documents and error records of one or
@@ -132,6 +164,11 @@ class WorkerOutput {
            cfg_.compute.checkpoint_seconds;
   }
 
+  // Published files that the next commit replaces (record-level redrive).
+  void Supersede(const std::vector<int64_t>& file_ids) {
+    supersede_.insert(supersede_.end(), file_ids.begin(), file_ids.end());
+  }
+
   // Ids of tasks with uncommitted progress.
   std::vector<int64_t> PendingTasks() const {
     std::vector<int64_t> ids;
@@ -144,6 +181,7 @@ class WorkerOutput {
   void Discard() {
     buffer_.Clear();
     pending_.clear();
+    supersede_.clear();
     last_commit_ = Clock::now();
   }
 
@@ -203,6 +241,7 @@ class WorkerOutput {
     CommitRequest req;
     req.dataset = cfg_.name;
     req.files = files;
+    req.supersede = supersede_;
     uint64_t data_files = 0;
     for (const auto& f : files) data_files += f.kind == "data";
     for (auto& [id, p] : pending_) {
@@ -224,6 +263,8 @@ class WorkerOutput {
       WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
       WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
     }
+    WEIR_RETURN_IF_ERROR(DeleteSuperseded(cfg_, store_));
+    supersede_.clear();
     for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;
     buffer_.Clear();
     pending_.clear();
@@ -243,6 +284,7 @@ class WorkerOutput {
   int64_t commits_ = 0;
   std::map<int64_t, Pending> pending_;
   std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed
+  std::vector<int64_t> supersede_;
   Clock::time_point last_commit_;
 };
 
@@ -251,22 +293,110 @@ class WorkerOutput {
 // worker's uncommitted output.
 class TaskExecutor {
  public:
+  // `parser` is the worker's SDK parser, or null for jsonl and csv.
   TaskExecutor(const DatasetConfig& cfg, RunProgress& progress, const TaskRow& task,
-               const Transforms& transforms, WorkerOutput& out)
-      : cfg_(cfg), progress_(progress), task_(task), transforms_(transforms), out_(out) {}
+               const Transforms& transforms, WorkerOutput& out, sdk::Parser* parser,
+               const sdk::RecordFormat* format)
+      : cfg_(cfg), progress_(progress), task_(task), transforms_(transforms), out_(out),
+        sdk_(parser), format_(format) {}
 
   Status Execute() {
     started_ = Clock::now();
     WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
+    path_ = task_.path;
+    if (sdk_ != nullptr) {
+      WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
+      WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
+      path_ = stdfs::path(resolved).is_absolute()
+                  ? resolved
+                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
+    }
     splitter_ = NewSplitter();
     counters_ = task_.counters;
-    WEIR_ASSIGN_OR_RETURN(in_, OpenInput(task_.path));
+    WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
     WEIR_RETURN_IF_ERROR(Position());
     return Loop();
   }
 
+  // One record named by an error record: where its bytes are.
+  struct ErrorRef {
+    uint64_t start = 0, end = 0, number = 0;
+  };
+
+  // Record-level redrive: re-reads exactly the byte ranges of `refs` (sorted by start) and runs
+  // them through the current parser and transforms into the worker's output. Counters move the
+  // records from `errored` to whatever they are now; `read` does not change.
+  Status Reprocess(const std::vector<ErrorRef>& refs, uint64_t* fixed, uint64_t* skipped,
+                   uint64_t* still_failing) {
+    started_ = Clock::now();
+    WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
+    path_ = task_.path;
+    if (sdk_ != nullptr) {
+      WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
+      WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
+      path_ = stdfs::path(resolved).is_absolute()
+                  ? resolved
+                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
+    }
+    splitter_ = NewSplitter();
+    counters_ = task_.counters;
+    if (sdk_ == nullptr && cfg_.read.parser == "csv" && cfg_.read.csv_header) {
+      // The header comes from its own stream: compressed streams only move forward.
+      WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
+      counters_.offset = 0;
+      WEIR_RETURN_IF_ERROR(Position());
+      counters_.offset = task_.counters.offset;
+    }
+    WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
+    std::vector<std::string> bytes(refs.size());
+    std::vector<RecordView> recs(refs.size());
+    uint64_t pos = 0;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      const ErrorRef& r = refs[i];
+      if (r.start < pos) return Status::Corruption(task_.entry + ": overlapping error records");
+      WEIR_RETURN_IF_ERROR(in_->SkipTo(r.start));
+      bytes[i].resize(r.end - r.start);
+      size_t got = 0;
+      while (got < bytes[i].size()) {
+        WEIR_ASSIGN_OR_RETURN(size_t n, in_->Read(bytes[i].data() + got, bytes[i].size() - got));
+        if (n == 0) {
+          return Status::Corruption(task_.entry + ": the file is shorter than error record at " +
+                                    std::to_string(r.start) + "-" + std::to_string(r.end) +
+                                    " says; was it changed?");
+        }
+        got += n;
+      }
+      pos = r.end;
+      recs[i].bytes = bytes[i];
+      if (format_ != nullptr && format_->kind == sdk::RecordFormat::Kind::kLengthPrefixed &&
+          recs[i].bytes.size() >= static_cast<size_t>(format_->prefix_bytes)) {
+        recs[i].bytes.remove_prefix(format_->prefix_bytes);  // the parser gets the payload only
+      }
+      recs[i].offset = r.start;
+      recs[i].end_offset = r.end;
+      recs[i].number = r.number;
+    }
+    std::string error_lines;
+    uint64_t before_written = counters_.written, before_skipped = counters_.skipped;
+    ProcessSlice(recs, error_lines);
+    counters_.read -= recs.size();
+    counters_.errored -= recs.size();
+    *fixed += counters_.written - before_written;
+    *skipped += counters_.skipped - before_skipped;
+    *still_failing += std::count(error_lines.begin(), error_lines.end(), '\n');
+    out_.Update(task_, counters_, task_.duration_ms, error_lines, std::nullopt);
+    return Status::OK();
+  }
+
  private:
   std::unique_ptr<RecordSplitter> NewSplitter() const {
+    if (sdk_ != nullptr) {
+      sdk::Parser* parser = sdk_;
+      return MakePatternSplitter(*format_, cfg_.read.max_record_bytes, [parser](std::string_view h) {
+        auto n = SafeBodyLength(*parser, h);
+        return n.ok() ? *n : int64_t{-1};
+      });
+    }
     return cfg_.read.parser == "csv" ? MakeCsvSplitter(cfg_.read.csv_delimiter, cfg_.read.csv_quote,
                                                        cfg_.read.max_record_bytes)
                                      : MakeLineSplitter(cfg_.read.max_record_bytes);
@@ -276,7 +406,7 @@ class TaskExecutor {
   Status Position() {
     buf_.clear();
     buf_base_ = 0;
-    if (cfg_.read.parser == "csv" && cfg_.read.csv_header) {
+    if (sdk_ == nullptr && cfg_.read.parser == "csv" && cfg_.read.csv_header) {
       std::vector<RecordView> recs;
       bool eof = false;
       while (recs.empty() && !eof) {
@@ -306,6 +436,7 @@ class TaskExecutor {
   // Appends the next chunk of input to buf_; returns true at end of input.
   Result<bool> Fill() {
     constexpr size_t kChunk = 4 << 20;
+    WEIR_RETURN_IF_ERROR(InjectedReadError());
     size_t old = buf_.size();
     buf_.resize(old + kChunk);
     WEIR_ASSIGN_OR_RETURN(size_t got, in_->Read(buf_.data() + old, kChunk));
@@ -365,9 +496,10 @@ class TaskExecutor {
     ColumnBatch batch(projector_->schema());
     skips_.clear();
     errors_.clear();
-    size_t docs = projector_->Process(recs, batch, skips_, errors_);
+    size_t docs = sdk_ != nullptr ? ParseWithSdk(recs, batch) : projector_->Process(recs, batch, skips_, errors_);
     for (const RecordIssue& e : errors_) {
-      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[e.record_index], e.reason);
+      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[e.record_index], e.reason,
+                        sdk_ != nullptr);
     }
     // Transforms append their output columns, so the batch then matches the lake schema; rows
     // they reject (e.g. geo with on_invalid: error) become error records.
@@ -380,6 +512,39 @@ class TaskExecutor {
     counters_.skipped += skips_.size();
     counters_.errored += errors_.size() + rejected_.size();
     progress_.records.fetch_add(recs.size());
+  }
+
+  // The SDK path: the user's (or a built-in) parser turns each record into a Document, which the
+  // projector maps to columns with the dataset's JSON pointers and types.
+  size_t ParseWithSdk(std::span<const RecordView> recs, ColumnBatch& batch) {
+    size_t docs = 0;
+    std::string reason;
+    for (size_t i = 0; i < recs.size(); ++i) {
+      const RecordView& r = recs[i];
+      if (r.problem != nullptr) {
+        errors_.push_back({i, r.problem});
+        continue;
+      }
+      sdk::RecordContext ctx;
+      ctx.file_type = file_type_;
+      ctx.file_name = path_;
+      ctx.offset = r.offset;
+      ctx.record_number = r.number;
+      doc_.Clear();
+      sdk::ParseResult res = SafeParse(*sdk_, ctx, r.bytes, doc_);
+      switch (res.kind) {
+        case sdk::ParseResult::Kind::kSkip: skips_.push_back({i, std::move(res.reason)}); break;
+        case sdk::ParseResult::Kind::kError: errors_.push_back({i, std::move(res.reason)}); break;
+        case sdk::ParseResult::Kind::kDocument:
+          if (projector_->ProjectDocument(doc_, batch, &reason)) {
+            ++docs;
+          } else {
+            errors_.push_back({i, reason});
+          }
+          break;
+      }
+    }
+    return docs;
   }
 
   // The error-ratio limit fails the task before anything past its last checkpoint is committed,
@@ -410,7 +575,8 @@ class TaskExecutor {
     std::vector<uint8_t> drop(batch.num_rows(), 0);
     for (const auto& [row, reason] : rejected_) {
       drop[row] = 1;
-      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[doc_records[row]], reason);
+      AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[doc_records[row]], reason,
+                        sdk_ != nullptr);
     }
     ColumnBatch kept(batch.schema);
     for (size_t c = 0; c < batch.columns.size(); ++c) {
@@ -437,6 +603,10 @@ class TaskExecutor {
   Clock::time_point started_;
   std::vector<RecordIssue> skips_, errors_;
   std::vector<std::pair<size_t, std::string>> rejected_;
+  sdk::Parser* sdk_;
+  const sdk::RecordFormat* format_;
+  std::string path_, file_type_;
+  sdk::Document doc_;
 };
 
 }  // namespace
@@ -497,10 +667,69 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
     WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(pending.front().path));
     WEIR_RETURN_IF_ERROR(store.MarkPublished(done));
   }
+  WEIR_RETURN_IF_ERROR(DeleteSuperseded(config, store));
   // Whatever is still staged was never committed: a crash before its commit. Discard it.
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(DataStagingDir(config)));
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(config)));
   return Status::OK();
+}
+
+Result<ErrorRedriveSummary> Runner::RedriveErrors() {
+  WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+  std::unique_ptr<ParserSource> source;
+  ParserPtr parser;
+  if (ParserSource::UsesSdk(config_)) {
+    WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
+    WEIR_ASSIGN_OR_RETURN(parser, source->NewParser());
+  }
+  std::vector<ColumnSchema> schema;
+  {
+    WEIR_ASSIGN_OR_RETURN(auto probe, Projector::Create(config_));
+    schema = probe->schema();
+    for (const auto& c : transforms->output_columns()) schema.push_back(c);
+  }
+  WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "errors", "published"));
+  std::map<int64_t, std::vector<TaskExecutor::ErrorRef>> refs;
+  std::map<int64_t, std::vector<int64_t>> file_ids;
+  for (const auto& f : files) {
+    WEIR_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(f.path));
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      std::string_view line(text.data() + pos, nl - pos);
+      pos = nl + 1;
+      if (line.empty()) continue;
+      // Our own JSON lines: the three numbers are read by key.
+      auto num = [&](std::string_view key) -> uint64_t {
+        std::string k = "\"" + std::string(key) + "\":";
+        size_t at = line.find(k);
+        return at == std::string_view::npos ? 0 : std::strtoull(line.data() + at + k.size(), nullptr, 10);
+      };
+      refs[f.task_id].push_back({num("start_offset"), num("end_offset"), num("record_number")});
+    }
+    file_ids[f.task_id].push_back(f.id);
+  }
+  ErrorRedriveSummary summary;
+  std::string tag = "redrive-" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count());
+  WorkerOutput out(config_, store_, schema, tag);
+  for (auto& [task_id, list] : refs) {
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.start < b.start; });
+    WEIR_ASSIGN_OR_RETURN(TaskRow task, store_.Task(task_id));
+    TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
+                      source ? &source->format() : nullptr);
+    summary.records += list.size();
+    Status st = exec.Reprocess(list, &summary.fixed, &summary.skipped, &summary.still_failing);
+    if (!st.ok()) return st.WithContext("redrive of the error records of task " + std::to_string(task_id));
+    out.Supersede(file_ids[task_id]);
+    WEIR_RETURN_IF_ERROR(out.Commit());
+  }
+  WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
+  return summary;
 }
 
 Result<RunSummary> Runner::Run(const RunOptions& options) {
@@ -521,6 +750,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+  std::unique_ptr<ParserSource> source;
+  if (ParserSource::UsesSdk(config_)) {
+    WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
+  }
 
   std::deque<TaskRow> queue;
   for (const auto& t : tasks) {
@@ -554,6 +787,14 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   std::map<int64_t, int> attempts_made;
   auto worker = [&](int index) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index));
+    ParserPtr parser;
+    if (source) {
+      // Create() already built one parser with the same options, so this does not fail in
+      // practice; if it does, the worker's tasks wait in the queue for another worker.
+      auto p = source->NewParser();
+      if (!p.ok()) return;
+      parser = std::move(p).value();
+    }
     auto fail_interval = [&](int64_t failed_task) {
       // Tasks whose uncommitted output is dropped go back to the queue to resume from their
       // checkpoints; the failed task itself is handled by the caller.
@@ -594,7 +835,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           // Each attempt resumes from the durable checkpoint, not from in-memory progress.
           auto fresh = store_.Task(task.id);
           if (fresh.ok()) task = *fresh;
-          TaskExecutor exec(config_, progress_, task, *transforms, out);
+          TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
+                            source ? &source->format() : nullptr);
           st = exec.Execute();
         }
         if (st.ok()) break;

@@ -42,10 +42,23 @@ struct RunSummary {
   bool all_completed = false;
 };
 
+// Result of a record-level redrive (`weir redrive --errors`).
+struct ErrorRedriveSummary {
+  uint64_t records = 0;        // error records reprocessed
+  uint64_t fixed = 0;          // now documents in the lake
+  uint64_t skipped = 0;        // now skipped by the parser
+  uint64_t still_failing = 0;  // still errors (with their new reasons)
+  std::vector<TaskRow> tasks;
+};
+
 class Runner {
  public:
   Runner(const DatasetConfig& config, Store& store) : config_(config), store_(store) {}
   Result<RunSummary> Run(const RunOptions& options);
+  // Reprocesses exactly the bytes named by the published error records with the current parser
+  // and config: records that now parse land in the lake and leave the error list, the others stay
+  // with their new reasons. Each task's replacement is one commit (exactly once under crashes).
+  Result<ErrorRedriveSummary> RedriveErrors();
   const RunProgress& progress() const { return progress_; }
 
  private:

@@ -236,6 +236,11 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
                                .Run());
       if (file_ids) file_ids->push_back(sqlite3_last_insert_rowid(db_));
     }
+    for (int64_t id : req.supersede) {
+      Stmt s(db_, "UPDATE files SET state = 'superseded' WHERE id = ?");
+      WEIR_RETURN_IF_ERROR(s.status());
+      WEIR_RETURN_IF_ERROR(s.Bind(1, id).Run());
+    }
     for (const TaskUpdate& u : req.tasks) {
       const TaskCounters& c = u.counters;
       Stmt s(db_,

@@ -58,7 +58,7 @@ struct CatalogFile {
   std::string path;       // absolute final path
   std::string staging;    // absolute staging path
   uint64_t rows = 0, bytes = 0;
-  std::string state;      // "pending" or "published"
+  std::string state;      // "pending", "published" or "superseded" (about to be deleted)
 };
 
 // The new state of one task in a commit.
@@ -77,6 +77,9 @@ struct CommitRequest {
   std::string dataset;
   std::vector<TaskUpdate> tasks;
   std::vector<CatalogFile> files;  // written to staging, not yet published
+  // Published files this commit replaces (record-level redrive rewrites error files): they
+  // become `superseded` in the same transaction and are deleted after publication.
+  std::vector<int64_t> supersede;
 };
 
 class Store {

@@ -10,7 +10,10 @@
 #include <system_error>
 #include <utility>
 
+#include "core/text_util.h"
+#include "parse/builtin/builtin_parsers.h"
 #include "parse/time_util.h"
+#include "weir/sdk.h"
 
 // Column type rules (jsonl value / csv field text):
 //   string        JSON string / the field text
@@ -343,6 +346,14 @@ struct Projector::Impl {
   std::vector<std::string_view> fields;
   std::vector<uint8_t> field_quoted;
   std::string unescaped;
+
+  // documents (ProjectDocument)
+  bool document = false;             // the parser builds sdk::Documents (not jsonl/csv)
+  std::string parser_name;
+  std::vector<uint32_t> found_node;  // per column: index of its document node when found
+  std::vector<int32_t> doc_map;      // per document node: its trie node, or -1
+  bool children_built = false;       // first_child / next_sibling are for the current document
+  std::vector<uint32_t> first_child, last_child, next_sibling;  // 0 = none
 
   // Copies `s` into the reusable padded buffer simdjson requires (it reads up to
   // SIMDJSON_PADDING bytes past the end; the record's own buffer gives no such guarantee).
@@ -746,6 +757,402 @@ struct Projector::Impl {
     return ComputeDerived(reason);
   }
 
+  // ---- documents (ProjectDocument) ----
+
+  // What a jsonl column of this type says it expected, so document errors read the same.
+  static const char* Expected(const ColumnPlan& c) {
+    switch (c.type) {
+      case ColumnType::kString:
+        return "expected a string";
+      case ColumnType::kInt64:
+        return "expected an integer";
+      case ColumnType::kTimestampMs:
+        return c.iso8601 ? "expected an ISO 8601 timestamp string"
+                         : "expected integer milliseconds";
+      case ColumnType::kDouble:
+        return "expected a number";
+      case ColumnType::kBool:
+        return "expected true or false";
+      case ColumnType::kDate:
+        return "expected a date string YYYY-MM-DD";
+      case ColumnType::kJson:
+        return "expected a JSON value";
+    }
+    return "unsupported column type";
+  }
+
+  // Describe() for document nodes: "string \"x\"", "integer 5", "number 1.5", "boolean true",
+  // "null", "object", "JSON text \"[1]\"".
+  static std::string DescribeNode(const sdk::Document& doc, const sdk::Document::Node& n) {
+    switch (n.kind) {
+      case sdk::Document::Kind::kNull:
+        return "null";
+      case sdk::Document::Kind::kString:
+        return "string " + Quote(doc.text(n));
+      case sdk::Document::Kind::kInt:
+        return "integer " + std::to_string(n.i);
+      case sdk::Document::Kind::kDouble:
+        return "number " + FormatDouble(n.d);
+      case sdk::Document::Kind::kBool:
+        return n.i ? "boolean true" : "boolean false";
+      case sdk::Document::Kind::kJson:
+        return "JSON text " + Quote(doc.text(n));
+      case sdk::Document::Kind::kObject:
+        return "object";
+    }
+    return "value";
+  }
+
+  bool FailNode(const ColumnPlan& c, std::string_view expected, const sdk::Document& doc,
+                const sdk::Document::Node& n, std::string* reason) {
+    *reason = ColumnPrefix(c);
+    reason->append(expected);
+    *reason += ", got " + DescribeNode(doc, n);
+    return false;
+  }
+
+  void MarkDocFound(uint32_t trie_node, uint32_t doc_node) {
+    for (uint32_t c : nodes[trie_node].columns) {
+      if (!found[c]) {
+        found[c] = 1;
+        found_node[c] = doc_node;
+      }
+    }
+  }
+
+  // Finds the node of every path column in one pass over the document. Nodes are stored in
+  // insertion order and a child always follows its parent, so mapping each node to the trie node
+  // of its path (or -1) only needs its parent's mapping. A key set twice in one object keeps the
+  // first node, as sdk::Document::Find() and the jsonl path do.
+  void ResolveDocument(const sdk::Document& doc) {
+    const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    std::fill(found.begin(), found.end(), 0);
+    ++generation;
+    doc_map.resize(dn.size());
+    doc_map[0] = 0;
+    MarkDocFound(0, 0);
+    size_t left = nodes.size() - 1;  // trie nodes not yet matched; none left: stop early
+    for (uint32_t i = 1; i < dn.size() && left > 0; ++i) {
+      const sdk::Document::Node& n = dn[i];
+      doc_map[i] = -1;
+      if (n.parent >= i) continue;  // malformed tree; never built by Document itself
+      const int32_t tp = doc_map[n.parent];
+      if (tp < 0) continue;
+      const PathNode& pn = nodes[static_cast<uint32_t>(tp)];
+      if (pn.children.empty()) continue;
+      const std::string_view k = doc.key(n);
+      for (uint32_t child : pn.children) {
+        if (nodes[child].key == k) {
+          if (node_seen[child] != generation) {
+            node_seen[child] = generation;
+            doc_map[i] = static_cast<int32_t>(child);
+            --left;
+            MarkDocFound(child, i);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  // Strict conversion of a string node's text for int64 / double / bool / timestamp_ms columns.
+  // Empty text was already made NULL by the caller.
+  bool ConvertNodeText(uint32_t ci, const sdk::Document& doc, const sdk::Document::Node& n,
+                       std::string* reason) {
+    const ColumnPlan& c = plan[ci];
+    Cell& cell = cells[ci];
+    const std::string_view text = doc.text(n);
+    const char* end = text.data() + text.size();
+    switch (c.type) {
+      case ColumnType::kInt64:
+      case ColumnType::kTimestampMs: {
+        auto res = std::from_chars(text.data(), end, cell.i);
+        if (res.ec == std::errc::result_out_of_range && res.ptr == end) {
+          *reason = ColumnPrefix(c) + DescribeNode(doc, n) + " is out of the int64 range";
+          return false;
+        }
+        if (res.ec != std::errc() || res.ptr != end) {
+          return FailNode(c, Expected(c), doc, n, reason);
+        }
+        return true;
+      }
+      case ColumnType::kDouble: {
+        auto res = std::from_chars(text.data(), end, cell.d);
+        if (res.ec != std::errc() || res.ptr != end || !std::isfinite(cell.d)) {
+          return FailNode(c, "expected a number", doc, n, reason);
+        }
+        return true;
+      }
+      case ColumnType::kBool:
+        if (EqualsIgnoreCase(text, "true") || text == "1") {
+          cell.i = 1;
+        } else if (EqualsIgnoreCase(text, "false") || text == "0") {
+          cell.i = 0;
+        } else {
+          return FailNode(c, "expected true, false, 1 or 0", doc, n, reason);
+        }
+        return true;
+      default:
+        return FailNode(c, Expected(c), doc, n, reason);
+    }
+  }
+
+  // Builds first-child / next-sibling links of the document's objects, once per document and
+  // only when a json column serializes an object.
+  void BuildChildren(const sdk::Document& doc) {
+    if (children_built) return;
+    children_built = true;
+    const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    first_child.assign(dn.size(), 0);
+    last_child.assign(dn.size(), 0);
+    next_sibling.assign(dn.size(), 0);
+    for (uint32_t i = 1; i < dn.size(); ++i) {
+      const uint32_t p = dn[i].parent;
+      if (p >= i) continue;
+      if (first_child[p] == 0) {
+        first_child[p] = i;
+      } else {
+        next_sibling[last_child[p]] = i;
+      }
+      last_child[p] = i;
+    }
+  }
+
+  static void AppendJsonString(std::string_view s, std::string& out) {
+    static const char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    size_t run = 0;  // start of the pending run of bytes that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+      const unsigned char ch = static_cast<unsigned char>(s[i]);
+      if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+      out.push_back('\\');
+      switch (ch) {
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\n':
+          out.push_back('n');
+          break;
+        case '\r':
+          out.push_back('r');
+          break;
+        case '\t':
+          out.push_back('t');
+          break;
+        case '\b':
+          out.push_back('b');
+          break;
+        case '\f':
+          out.push_back('f');
+          break;
+        default:
+          out += "u00";
+          out.push_back(kHex[ch >> 4]);
+          out.push_back(kHex[ch & 15]);
+      }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out.push_back('"');
+  }
+
+  bool CheckUtf8(const ColumnPlan& c, std::string_view s, std::string* reason) {
+    if (simdjson::validate_utf8(s.data(), s.size())) return true;
+    *reason = ColumnPrefix(c) + "text is not valid UTF-8: " + Quote(s);
+    return false;
+  }
+
+  // Appends node `idx` as minified JSON text to `out` (the json column's scratch).
+  bool AppendNodeJson(const ColumnPlan& c, const sdk::Document& doc, uint32_t idx,
+                      std::string& out, std::string* reason) {
+    const sdk::Document::Node& n = doc.nodes()[idx];
+    switch (n.kind) {
+      case sdk::Document::Kind::kNull:
+        out += "null";
+        return true;
+      case sdk::Document::Kind::kString:
+        if (!CheckUtf8(c, doc.text(n), reason)) return false;
+        AppendJsonString(doc.text(n), out);
+        return true;
+      case sdk::Document::Kind::kInt: {
+        char buf[24];
+        auto res = std::to_chars(buf, buf + sizeof(buf), n.i);
+        out.append(buf, res.ptr);
+        return true;
+      }
+      case sdk::Document::Kind::kDouble: {
+        if (!std::isfinite(n.d)) {
+          *reason = ColumnPrefix(c) + DescribeNode(doc, n) + " cannot be written as JSON";
+          return false;
+        }
+        char buf[64];
+        auto res = std::to_chars(buf, buf + sizeof(buf), n.d);
+        out.append(buf, res.ptr);
+        // Keep a double visibly a double (2.0, not 2), as simdjson's minifier writes jsonl values.
+        if (std::find_if(buf, res.ptr, [](char ch) { return ch == '.' || ch == 'e'; }) == res.ptr) {
+          out += ".0";
+        }
+        return true;
+      }
+      case sdk::Document::Kind::kBool:
+        out += n.i ? "true" : "false";
+        return true;
+      case sdk::Document::Kind::kJson: {
+        // The SDK promises validation of raw JSON when a column reads it: parse, then minify.
+        const std::string_view text = doc.text(n);
+        dom::element e;
+        if (auto err = parser.parse(Pad(text), text.size(), false).get(e)) {
+          *reason = ColumnPrefix(c) + "the document holds invalid JSON text (" + ErrorName(err) +
+                    "): " + Quote(text);
+          return false;
+        }
+        builder.clear();
+        builder.append(e);
+        out.append(builder.str());
+        return true;
+      }
+      case sdk::Document::Kind::kObject: {
+        BuildChildren(doc);
+        out.push_back('{');
+        bool first = true;
+        for (uint32_t ch = first_child[idx]; ch != 0; ch = next_sibling[ch]) {
+          const std::string_view key = doc.key(doc.nodes()[ch]);
+          bool dup = false;  // first of duplicate keys wins; objects are small, a scan will do
+          for (uint32_t prev = first_child[idx]; prev != ch; prev = next_sibling[prev]) {
+            if (doc.key(doc.nodes()[prev]) == key) {
+              dup = true;
+              break;
+            }
+          }
+          if (dup) continue;
+          if (!CheckUtf8(c, key, reason)) return false;
+          if (!first) out.push_back(',');
+          first = false;
+          AppendJsonString(key, out);
+          out.push_back(':');
+          if (!AppendNodeJson(c, doc, ch, out, reason)) return false;
+        }
+        out.push_back('}');
+        return true;
+      }
+    }
+    return FailNode(c, "a known node kind", doc, n, reason);
+  }
+
+  // Converts the (non-null) node `idx` for column `ci` into cells[ci].
+  bool ConvertNode(uint32_t ci, const sdk::Document& doc, uint32_t idx, std::string* reason) {
+    const ColumnPlan& c = plan[ci];
+    Cell& cell = cells[ci];
+    const sdk::Document::Node& n = doc.nodes()[idx];
+    cell.null = false;
+    if (c.type == ColumnType::kJson) {
+      if (n.kind == sdk::Document::Kind::kJson) return ConvertText(ci, doc.text(n), reason);
+      std::string& out = json_scratch[ci];
+      out.clear();
+      if (!AppendNodeJson(c, doc, idx, out, reason)) return false;
+      cell.s = out;
+      return true;
+    }
+    switch (n.kind) {
+      case sdk::Document::Kind::kString: {
+        const std::string_view text = doc.text(n);
+        if (!CheckUtf8(c, text, reason)) return false;
+        if (c.type == ColumnType::kString) {
+          cell.s = text;
+          return true;
+        }
+        if (c.type == ColumnType::kDate || (c.type == ColumnType::kTimestampMs && c.iso8601)) {
+          const char* why = nullptr;
+          int32_t days = 0;
+          if (c.type == ColumnType::kDate) {
+            why = ParseIsoDate(text, &days);
+            cell.i = days;
+          } else {
+            why = ParseIso8601Ms(text, &cell.i);
+          }
+          if (why == nullptr) return true;
+          *reason = ColumnPrefix(c) +
+                    (c.type == ColumnType::kDate ? "expected a date YYYY-MM-DD ("
+                                                 : "expected an ISO 8601 timestamp (") +
+                    why + "), got " + DescribeNode(doc, n);
+          return false;
+        }
+        if (text.empty()) {
+          cell.null = true;
+          if (!c.required) return true;
+          *reason = "required column '" + c.name + "' (" + c.path + ") is empty";
+          return false;
+        }
+        return ConvertNodeText(ci, doc, n, reason);
+      }
+      case sdk::Document::Kind::kInt:
+        if (c.type == ColumnType::kInt64 || (c.type == ColumnType::kTimestampMs && !c.iso8601)) {
+          cell.i = n.i;
+          return true;
+        }
+        if (c.type == ColumnType::kDouble) {
+          cell.d = static_cast<double>(n.i);
+          return true;
+        }
+        return FailNode(c, Expected(c), doc, n, reason);
+      case sdk::Document::Kind::kDouble:
+        if (c.type == ColumnType::kDouble && std::isfinite(n.d)) {
+          cell.d = n.d;
+          return true;
+        }
+        return FailNode(c, Expected(c), doc, n, reason);
+      case sdk::Document::Kind::kBool:
+        if (c.type == ColumnType::kBool) {
+          cell.i = n.i != 0 ? 1 : 0;
+          return true;
+        }
+        return FailNode(c, Expected(c), doc, n, reason);
+      case sdk::Document::Kind::kJson: {
+        // Raw JSON from a plugin: validated, then typed exactly like a jsonl value.
+        const std::string_view text = doc.text(n);
+        dom::element e;
+        if (auto err = parser.parse(Pad(text), text.size(), false).get(e)) {
+          *reason = ColumnPrefix(c) + "the document holds invalid JSON text (" + ErrorName(err) +
+                    "): " + Quote(text);
+          return false;
+        }
+        if (e.type() == dom::element_type::NULL_VALUE) return MissingOrNull(ci, true, reason);
+        if (!ConvertJson(ci, e, reason)) return false;
+        if (c.type == ColumnType::kString) {
+          // The parser's string buffer is reused by the next parse: keep a copy.
+          json_scratch[ci].assign(cell.s);
+          cell.s = json_scratch[ci];
+        }
+        return true;
+      }
+      case sdk::Document::Kind::kNull:
+        return MissingOrNull(ci, true, reason);
+      case sdk::Document::Kind::kObject:
+        return FailNode(c, Expected(c), doc, n, reason);
+    }
+    return FailNode(c, Expected(c), doc, n, reason);
+  }
+
+  bool ProjectDoc(const sdk::Document& doc, std::string* reason) {
+    children_built = false;
+    ResolveDocument(doc);
+    const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    for (uint32_t ci : path_columns) {
+      if (!found[ci]) {
+        if (!MissingOrNull(ci, false, reason)) return false;
+      } else if (dn[found_node[ci]].kind == sdk::Document::Kind::kNull) {
+        if (!MissingOrNull(ci, true, reason)) return false;
+      } else if (!ConvertNode(ci, doc, found_node[ci], reason)) {
+        return false;
+      }
+    }
+    return ComputeDerived(reason);
+  }
+
   // Appends the converted cells as one row; cannot fail, so columns stay equally long.
   void AppendRow(ColumnBatch& out) {
     for (size_t ci = 0; ci < plan.size(); ++ci) {
@@ -788,10 +1195,14 @@ Result<std::unique_ptr<Projector>> Projector::Create(const DatasetConfig& cfg) {
   const ReadConfig& rd = cfg.read;
   if (rd.parser == "csv") {
     impl->csv = true;
+  } else if (IsBuiltinParser(rd.parser) || rd.parser.starts_with("plugin:")) {
+    impl->document = true;  // paths are JSON pointers into sdk::Documents
   } else if (rd.parser != "jsonl") {
     return Status::Invalid("read.parser: unsupported parser '" + rd.parser +
-                           "' (expected jsonl or csv)");
+                           "' (expected jsonl, csv, " + JoinNames(BuiltinParserNames()) +
+                           " or plugin:<name>)");
   }
+  impl->parser_name = rd.parser;
   impl->csv_header = rd.csv_header;
   impl->delim = rd.csv_delimiter;
   impl->quote = rd.csv_quote;
@@ -878,6 +1289,7 @@ Result<std::unique_ptr<Projector>> Projector::Create(const DatasetConfig& cfg) {
   impl->cells.resize(n);
   impl->found.resize(n);
   impl->found_el.resize(n);
+  impl->found_node.resize(n);
   impl->json_scratch.resize(n);
   impl->node_seen.assign(impl->nodes.size(), 0);
   return std::unique_ptr<Projector>(new Projector(std::move(impl)));
@@ -922,6 +1334,15 @@ size_t Projector::Process(std::span<const RecordView> records, ColumnBatch& out,
     }
     return 0;
   }
+  if (m.document) {
+    // A caller bug: these parsers' records go through sdk::Parser and ProjectDocument().
+    for (size_t i = 0; i < records.size(); ++i) {
+      errors.push_back(RecordIssue{i, "internal error: parser '" + m.parser_name +
+                                          "' builds documents; project them with "
+                                          "ProjectDocument()"});
+    }
+    return 0;
+  }
   size_t docs = 0;
   std::string reason;
   for (size_t i = 0; i < records.size(); ++i) {
@@ -949,6 +1370,21 @@ size_t Projector::Process(std::span<const RecordView> records, ColumnBatch& out,
     ++docs;
   }
   return docs;
+}
+
+bool Projector::ProjectDocument(const sdk::Document& doc, ColumnBatch& out, std::string* reason) {
+  Impl& m = *impl_;
+  if (m.csv) {
+    *reason = "internal error: ProjectDocument() on a csv projector";
+    return false;
+  }
+  if (out.columns.size() != m.schema.size()) {
+    *reason = "internal error: output batch does not match the schema";
+    return false;
+  }
+  if (!m.ProjectDoc(doc, reason)) return false;
+  m.AppendRow(out);
+  return true;
 }
 
 }  // namespace weir

@@ -18,6 +18,17 @@
 // field is NULL; a quoted empty field ("") is an empty string for string columns and NULL
 // otherwise.
 //
+// Documents (parsers other than jsonl/csv: the built-in lines and regex parsers, plugins): the
+// runner parses each record into an sdk::Document and calls ProjectDocument(). Column paths are
+// the same JSON pointers, resolved by one pass over the document's nodes. Types follow the jsonl
+// rules (kString / kInt / kDouble / kBool nodes as JSON strings, integers, numbers, booleans),
+// with one addition: documents built by parsers carry text (regex captures, WARC headers), so a
+// string node may feed an int64, double, bool or timestamp_ms column; its text is parsed
+// strictly as for csv ("42", not " 42" or "42.0"; bool: true/false/1/0) and empty text is NULL.
+// Strings must be valid UTF-8. A kJson node is validated and then typed like a jsonl value. json
+// columns serialize the node (objects recursively, first of duplicate keys, strings escaped,
+// kJson minified).
+//
 // A row is appended only after every column of the record converted successfully, so a failing
 // record never leaves columns of unequal length.
 //
@@ -40,6 +51,10 @@
 
 namespace weir {
 
+namespace sdk {
+class Document;
+}  // namespace sdk
+
 struct RecordOutcome {
   enum Kind : uint8_t { kDocument, kSkip, kError } kind;
 };
@@ -53,6 +68,8 @@ struct RecordIssue {
 class Projector {
  public:
   // Validates the column definitions (types, JSON pointers, derived columns' sources).
+  // cfg.read.parser is jsonl, csv, a built-in document parser (IsBuiltinParser) or
+  // "plugin:<name>"; the latter two are projected with ProjectDocument() only.
   static Result<std::unique_ptr<Projector>> Create(const DatasetConfig& cfg);
   ~Projector();
   Projector(const Projector&) = delete;
@@ -70,6 +87,12 @@ class Projector {
   // documents.
   size_t Process(std::span<const RecordView> records, ColumnBatch& out,
                  std::vector<RecordIssue>& skips, std::vector<RecordIssue>& errors);
+
+  // Appends one row to `out` (schema() columns) from a parsed document. Returns false, appends
+  // nothing and sets *reason (e.g. "column 'status' (/status): expected an integer, got
+  // \"abc\"") when a column fails. The steady state allocates nothing beyond `out`'s growth.
+  // Not for csv projectors (their paths are header names, not pointers).
+  bool ProjectDocument(const sdk::Document& doc, ColumnBatch& out, std::string* reason);
 
  private:
   struct Impl;

@@ -19,6 +19,9 @@ struct RecordView {
   uint64_t end_offset;     // offset just past the terminator (where the next record starts)
   uint64_t number;         // 0-based record number in the file (header row excluded for csv)
   bool oversize = false;   // longer than max_record_bytes: bytes holds only a prefix (excerpt)
+  // non-null: a delimiting problem makes this record an error record (static string, e.g.
+  // "bytes outside any record"). Set by the pattern splitter (parse/pattern_splitter.h).
+  const char* problem = nullptr;
 };
 
 }  // namespace weir

@@ -393,10 +393,10 @@ TEST(DatasetConfigErrorTest, BadEnumValue) {
             "jsonl (did you mean 'parquet'?)");
   EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: xml")),
             "dataset.yaml:6: read.parser: 'xml' is not a parser; expected one of jsonl, csv, lines, "
-            "regex or plugin:NAME");
+            "regex, warc or plugin:NAME");
   EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: regx")),
             "dataset.yaml:6: read.parser: 'regx' is not a parser; expected one of jsonl, csv, lines, "
-            "regex or plugin:NAME (did you mean 'regex'?)");
+            "regex, warc or plugin:NAME (did you mean 'regex'?)");
   EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: 'plugin:'")),
             "dataset.yaml:6: read.parser: 'plugin:' needs the parser's name, e.g. plugin:logfile");
   EXPECT_EQ(ErrorOf(Edit("connector: files", "connector: s3")),

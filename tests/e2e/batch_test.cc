@@ -285,6 +285,43 @@ TEST(BatchE2E, MissingFileFailsOnlyItsTaskAndRedriveFinishesIt) {
             std::to_string(rep.totals.valid + rep.files[0].counts.valid));
 }
 
+TEST(BatchE2E, TransientReadErrorsAreRetriedFromTheCheckpointExactlyOnce) {
+  std::string dir = TempDir("retry");
+  auto rep = Generate(dir, 6000, 2, 31);
+  std::string yaml = ClickstreamYaml("  roll_records: 400\n");
+  yaml.replace(yaml.find("  workers: 2"), 12, "  workers: 1\n  retries: 3");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  // Read 2 is the end-of-file read of the first task, after several commits of it; read 4 fails
+  // the retried attempt once more.
+  auto j = RunJson(dir + "/dataset.yaml", "WEIR_INJECT_READ_ERRORS=2,4");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  EXPECT_EQ(j["totals"]["written"], rep.totals.valid);
+  EXPECT_EQ(j["totals"]["errored"], rep.totals.malformed);
+  EXPECT_EQ(j["tasks"][0]["attempts"], 3);
+  Duck duck;
+  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
+  EXPECT_EQ(duck.One("SELECT count(*) - count(DISTINCT id) FROM read_parquet('" + LakeGlob(dir) + "')"),
+            std::to_string(rep.totals.duplicates));
+  auto errs = Weir("errors " + dir + "/dataset.yaml --json");
+  EXPECT_EQ(static_cast<uint64_t>(std::count(errs.out.begin(), errs.out.end(), '\n')), rep.totals.malformed);
+}
+
+TEST(BatchE2E, RetriesExhaustedMarkTheTaskErrorWithTheReason) {
+  std::string dir = TempDir("retry-exhausted");
+  Generate(dir, 1000, 1, 32);
+  std::string yaml = ClickstreamYaml();
+  yaml.replace(yaml.find("  workers: 2"), 12, "  workers: 1\n  retries: 1");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto j = RunJson(dir + "/dataset.yaml", "WEIR_INJECT_READ_ERRORS=1,2,3");
+  EXPECT_EQ(j["_exit"], 1);
+  ASSERT_EQ(j["tasks"].size(), 1u);
+  EXPECT_EQ(j["tasks"][0]["status"], "ERROR");
+  EXPECT_NE(j["tasks"][0]["reason"].get<std::string>().find("gave up after 2 attempts"), std::string::npos)
+      << j["tasks"][0]["reason"];
+  // Without the fault, redrive completes it.
+  EXPECT_EQ(Weir("redrive " + dir + "/dataset.yaml --json").exit_code, 0);
+}
+
 TEST(BatchE2E, ErrorRatioAboveMaxMarksTaskError) {
   std::string dir = TempDir("ratio");
   Generate(dir, 4000, 1, 8, /*malformed=*/0.05);
