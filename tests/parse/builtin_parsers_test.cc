@@ -43,9 +43,10 @@ TEST(BuiltinParsersTest, Names) {
   EXPECT_TRUE(IsBuiltinParser("lines"));
   EXPECT_TRUE(IsBuiltinParser("regex"));
   EXPECT_FALSE(IsBuiltinParser("jsonl"));
-  EXPECT_FALSE(IsBuiltinParser("warc"));
+  EXPECT_TRUE(IsBuiltinParser("warc"));
+  EXPECT_FALSE(IsBuiltinParser("csv"));
   EXPECT_EQ(CreateError("regx", "{}"),
-            "unknown built-in parser 'regx' (did you mean 'regex'?) (built-in: lines, regex)");
+            "unknown built-in parser 'regx' (did you mean 'regex'?) (built-in: lines, regex, warc)");
 }
 
 TEST(BuiltinParsersTest, LinesParser) {

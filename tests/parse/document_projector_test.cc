@@ -82,7 +82,7 @@ TEST(DocumentProjectorTest, CreateAcceptsDocumentParsers) {
   auto bad = Projector::Create(Docs({Col("a", "/a", ColumnType::kString)}, "xml"));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
-            "read.parser: unsupported parser 'xml' (expected jsonl, csv, lines, regex or "
+            "read.parser: unsupported parser 'xml' (expected jsonl, csv, lines, regex, warc or "
             "plugin:<name>)");
   auto bad_ptr = Projector::Create(Docs({Col("a", "a", ColumnType::kString)}));
   ASSERT_FALSE(bad_ptr.ok());
