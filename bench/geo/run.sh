@@ -15,6 +15,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build-geo}
+# bench/run.sh passes the weir binary; its folder is the build folder.
+[ -f "$build" ] && build=$(dirname "$build")
 POINTS=${POINTS:-10000000}
 PG_POINTS=${PG_POINTS:-200000}
 CELLS=${CELLS:-20000}
