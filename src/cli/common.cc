@@ -30,6 +30,18 @@ std::unique_ptr<Store> OpenStoreOrReport(const DatasetConfig& config) {
   return std::move(store).value();
 }
 
+OpenedDataset OpenDatasetOrReport(const std::string& path) {
+  OpenedDataset d;
+  d.config = LoadConfigOrReport(path);
+  if (!d.config) {
+    d.exit_code = kExitBadConfig;
+    return d;
+  }
+  d.store = OpenStoreOrReport(*d.config);
+  if (!d.store) d.exit_code = kExitFailed;
+  return d;
+}
+
 std::string HumanBytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);

@@ -19,6 +19,15 @@ inline constexpr int kExitBadConfig = 2;
 std::unique_ptr<DatasetConfig> LoadConfigOrReport(const std::string& path);
 std::unique_ptr<Store> OpenStoreOrReport(const DatasetConfig& config);
 
+// A dataset file loaded together with its store, as most commands need.
+struct OpenedDataset {
+  std::unique_ptr<DatasetConfig> config;
+  std::unique_ptr<Store> store;
+  int exit_code = 0;  // kExitBadConfig or kExitFailed when opening failed (already reported)
+  bool ok() const { return exit_code == 0; }
+};
+OpenedDataset OpenDatasetOrReport(const std::string& path);
+
 std::string HumanBytes(uint64_t n);
 std::string HumanCount(uint64_t n);  // 1234567 -> "1,234,567"
 std::string HumanDuration(double seconds);

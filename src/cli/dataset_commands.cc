@@ -106,10 +106,10 @@ class ProgressBar {
 };
 
 int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_progress) {
-  auto cfg = LoadConfigOrReport(file);
-  if (!cfg) return kExitBadConfig;
-  auto store = OpenStoreOrReport(*cfg);
-  if (!store) return kExitFailed;
+  auto ds = OpenDatasetOrReport(file);
+  if (!ds.ok()) return ds.exit_code;
+  auto& cfg = ds.config;
+  auto& store = ds.store;
   Runner runner(*cfg, *store);
   Result<RunSummary> res = Status::Internal("not run");
   {
@@ -219,10 +219,10 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
 }
 
 int RedriveErrorRecords(const std::string& file, bool json) {
-  auto cfg = LoadConfigOrReport(file);
-  if (!cfg) return kExitBadConfig;
-  auto store = OpenStoreOrReport(*cfg);
-  if (!store) return kExitFailed;
+  auto ds = OpenDatasetOrReport(file);
+  if (!ds.ok()) return ds.exit_code;
+  auto& cfg = ds.config;
+  auto& store = ds.store;
   Runner runner(*cfg, *store);
   auto res = runner.RedriveErrors();
   if (!res.ok()) {
@@ -281,16 +281,13 @@ void AddTasksCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("FILE", *file, "dataset YAML file")->required();
   cmd->add_flag("--json", *json, "print as JSON");
   cmd->callback([file, json, &exit_code] {
-    auto cfg = LoadConfigOrReport(*file);
-    if (!cfg) {
-      exit_code = kExitBadConfig;
+    auto ds = OpenDatasetOrReport(*file);
+    if (!ds.ok()) {
+      exit_code = ds.exit_code;
       return;
     }
-    auto store = OpenStoreOrReport(*cfg);
-    if (!store) {
-      exit_code = kExitFailed;
-      return;
-    }
+    auto& cfg = ds.config;
+    auto& store = ds.store;
     auto tasks = store->Tasks(cfg->name);
     if (!tasks.ok()) {
       PrintError(tasks.status().message());
@@ -324,16 +321,13 @@ void AddErrorsCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--limit", a->limit, "print at most this many records (0 = all)");
   cmd->add_flag("--json", a->json, "print the records as JSON lines, exactly as stored");
   cmd->callback([a, &exit_code] {
-    auto cfg = LoadConfigOrReport(a->file);
-    if (!cfg) {
-      exit_code = kExitBadConfig;
+    auto ds = OpenDatasetOrReport(a->file);
+    if (!ds.ok()) {
+      exit_code = ds.exit_code;
       return;
     }
-    auto store = OpenStoreOrReport(*cfg);
-    if (!store) {
-      exit_code = kExitFailed;
-      return;
-    }
+    auto& cfg = ds.config;
+    auto& store = ds.store;
     auto files = store->Files(cfg->name, "errors", "published");
     if (!files.ok()) {
       PrintError(files.status().message());
@@ -394,16 +388,13 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("SQL", a->sql, "the query; the table is a view named after write.table, errors are <table>_errors")->required();
   cmd->add_option("--format", a->format, "output format")->check(CLI::IsMember({"table", "csv", "json"}));
   cmd->callback([a, &exit_code] {
-    auto cfg = LoadConfigOrReport(a->file);
-    if (!cfg) {
-      exit_code = kExitBadConfig;
+    auto ds = OpenDatasetOrReport(a->file);
+    if (!ds.ok()) {
+      exit_code = ds.exit_code;
       return;
     }
-    auto store = OpenStoreOrReport(*cfg);
-    if (!store) {
-      exit_code = kExitFailed;
-      return;
-    }
+    auto& cfg = ds.config;
+    auto& store = ds.store;
     auto q = LakeQuery::Open(*cfg, *store);
     if (!q.ok()) {
       PrintError(q.status().message());

@@ -301,18 +301,7 @@ class TaskExecutor {
         sdk_(parser), format_(format) {}
 
   Status Execute() {
-    started_ = Clock::now();
-    WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
-    path_ = task_.path;
-    if (sdk_ != nullptr) {
-      WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
-      WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
-      path_ = stdfs::path(resolved).is_absolute()
-                  ? resolved
-                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
-    }
-    splitter_ = NewSplitter();
-    counters_ = task_.counters;
+    WEIR_RETURN_IF_ERROR(Prepare());
     WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
     WEIR_RETURN_IF_ERROR(Position());
     return Loop();
@@ -328,18 +317,7 @@ class TaskExecutor {
   // records from `errored` to whatever they are now; `read` does not change.
   Status Reprocess(const std::vector<ErrorRef>& refs, uint64_t* fixed, uint64_t* skipped,
                    uint64_t* still_failing) {
-    started_ = Clock::now();
-    WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
-    path_ = task_.path;
-    if (sdk_ != nullptr) {
-      WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
-      WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
-      path_ = stdfs::path(resolved).is_absolute()
-                  ? resolved
-                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
-    }
-    splitter_ = NewSplitter();
-    counters_ = task_.counters;
+    WEIR_RETURN_IF_ERROR(Prepare());
     if (sdk_ == nullptr && cfg_.read.parser == "csv" && cfg_.read.csv_header) {
       // The header comes from its own stream: compressed streams only move forward.
       WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
@@ -389,6 +367,24 @@ class TaskExecutor {
   }
 
  private:
+  // What both a run and a record-level redrive of the task need: projector, file, splitter.
+  Status Prepare() {
+    started_ = Clock::now();
+    WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
+    path_ = task_.path;
+    if (sdk_ != nullptr) {
+      // A parser may map the manifest entry to the file to open.
+      WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
+      WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
+      path_ = stdfs::path(resolved).is_absolute()
+                  ? resolved
+                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
+    }
+    splitter_ = NewSplitter();
+    counters_ = task_.counters;
+    return Status::OK();
+  }
+
   std::unique_ptr<RecordSplitter> NewSplitter() const {
     if (sdk_ != nullptr) {
       sdk::Parser* parser = sdk_;
