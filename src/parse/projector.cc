@@ -352,6 +352,7 @@ struct Projector::Impl {
   std::string parser_name;
   std::vector<uint32_t> found_node;  // per column: index of its document node when found
   std::vector<int32_t> doc_map;      // per document node: its trie node, or -1
+  std::vector<uint32_t> doc_hint;    // per document node index: child position matched last
   bool children_built = false;       // first_child / next_sibling are for the current document
   std::vector<uint32_t> first_child, last_child, next_sibling;  // 0 = none
 
@@ -829,6 +830,7 @@ struct Projector::Impl {
     std::fill(found.begin(), found.end(), 0);
     ++generation;
     doc_map.resize(dn.size());
+    if (doc_hint.size() < dn.size()) doc_hint.resize(dn.size(), 0);
     doc_map[0] = 0;
     MarkDocFound(0, 0);
     size_t left = nodes.size() - 1;  // trie nodes not yet matched; none left: stop early
@@ -841,15 +843,22 @@ struct Projector::Impl {
       const PathNode& pn = nodes[static_cast<uint32_t>(tp)];
       if (pn.children.empty()) continue;
       const std::string_view k = doc.key(n);
-      for (uint32_t child : pn.children) {
-        if (nodes[child].key == k) {
-          if (node_seen[child] != generation) {
-            node_seen[child] = generation;
-            doc_map[i] = static_cast<int32_t>(child);
-            --left;
-            MarkDocFound(child, i);
-          }
-          break;
+      // Documents of one parser repeat their layout, so first try the child that the node at
+      // this index matched last time (children's keys are unique, so a hit is the only match).
+      const std::vector<uint32_t>& kids = pn.children;
+      uint32_t pos = doc_hint[i];
+      if (pos >= kids.size() || nodes[kids[pos]].key != k) {
+        for (pos = 0; pos < kids.size() && nodes[kids[pos]].key != k; ++pos) {
+        }
+        doc_hint[i] = pos;
+      }
+      if (pos < kids.size()) {
+        const uint32_t child = kids[pos];
+        if (node_seen[child] != generation) {
+          node_seen[child] = generation;
+          doc_map[i] = static_cast<int32_t>(child);
+          --left;
+          MarkDocFound(child, i);
         }
       }
     }
@@ -866,6 +875,21 @@ struct Projector::Impl {
     switch (c.type) {
       case ColumnType::kInt64:
       case ColumnType::kTimestampMs: {
+        // Fast path for the common case, 1 to 18 plain digits (cannot overflow int64); anything
+        // else (a sign, other bytes, more digits) goes to from_chars as before.
+        if (!text.empty() && text.size() <= 18) {
+          int64_t v = 0;
+          size_t k = 0;
+          for (; k < text.size(); ++k) {
+            const unsigned d = static_cast<unsigned char>(text[k]) - static_cast<unsigned>('0');
+            if (d > 9) break;
+            v = v * 10 + static_cast<int64_t>(d);
+          }
+          if (k == text.size()) {
+            cell.i = v;
+            return true;
+          }
+        }
         auto res = std::from_chars(text.data(), end, cell.i);
         if (res.ec == std::errc::result_out_of_range && res.ptr == end) {
           *reason = ColumnPrefix(c) + DescribeNode(doc, n) + " is out of the int64 range";
@@ -960,8 +984,23 @@ struct Projector::Impl {
     out.push_back('"');
   }
 
+  // True when every byte of `s` is ASCII (then `s` is valid UTF-8): a word-at-a-time check that
+  // spares the short strings of parsed documents simdjson's dispatch.
+  static bool IsAscii(std::string_view s) {
+    const char* p = s.data();
+    size_t n = s.size();
+    uint64_t acc = 0;
+    for (; n >= 8; p += 8, n -= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      acc |= w;
+    }
+    for (; n > 0; ++p, --n) acc |= static_cast<unsigned char>(*p);
+    return (acc & 0x8080808080808080ull) == 0;
+  }
+
   bool CheckUtf8(const ColumnPlan& c, std::string_view s, std::string* reason) {
-    if (simdjson::validate_utf8(s.data(), s.size())) return true;
+    if (IsAscii(s) || simdjson::validate_utf8(s.data(), s.size())) return true;
     *reason = ColumnPrefix(c) + "text is not valid UTF-8: " + Quote(s);
     return false;
   }
