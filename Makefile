@@ -6,7 +6,7 @@ WEIR     := $(BUILD)/weir
 DEMO     := examples/clickstream
 DEMO_EVENTS ?= 200000
 
-.PHONY: all deps configure build test demo bench format clean
+.PHONY: all deps configure build test test-asan demo bench format clean
 
 all: build
 
@@ -21,8 +21,17 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Every test in the normal build (unit, end-to-end, geo oracles, a short fuzz run), then the same
+# unit and end-to-end tests again with AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@$(MAKE) --no-print-directory test-asan
+
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DWEIR_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE fuzz
 
 demo: build
 	@bash scripts/demo.sh $(WEIR) $(DEMO) $(DEMO_EVENTS)
@@ -35,3 +44,11 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer targets (fuzz/README.md): clang build in $(FUZZ_BUILD) with WEIR_FUZZ=ON, then every
+# target runs FUZZ_SECONDS with its corpus; fails on any crash, sanitizer report, leak or timeout.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@bash fuzz/fuzz.sh all $(FUZZ_BUILD) $(FUZZ_SECONDS)

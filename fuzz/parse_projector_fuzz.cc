@@ -2,10 +2,8 @@
 // invariant (documents + skips + errors = records) and that all columns stay equally long;
 // sanitizers catch any read outside the records or the padded parser buffer.
 //
-// Build (not part of CMake):
-//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-//     fuzz/parse_projector_fuzz.cc src/parse/*.cc src/core/column.cc src/core/status.cc \
-//     -lsimdjson -o parse_projector_fuzz
+// Build and run: make fuzz, or ctest -L fuzz (fuzz/CMakeLists.txt, fuzz/README.md).
+// Corpus: fuzz/corpus/parse_projector_fuzz/.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

@@ -2,9 +2,8 @@
 // the records of splitting it in one buffer, and those records must tile the input (offsets
 // contiguous, bytes equal to the input at their offsets, numbers consecutive).
 //
-// Build (not part of CMake):
-//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-//     fuzz/parse_splitter_fuzz.cc src/parse/splitter.cc -o parse_splitter_fuzz
+// Build and run: make fuzz, or ctest -L fuzz (fuzz/CMakeLists.txt, fuzz/README.md).
+// Corpus: fuzz/corpus/parse_splitter_fuzz/.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

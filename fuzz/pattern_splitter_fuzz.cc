@@ -4,11 +4,8 @@
 // account for every byte: ordered, numbered consecutively, no longer than the limit, bytes equal
 // to the input at their offsets, and only ASCII whitespace between them (nothing lost silently).
 //
-// Build (not part of CMake), from the repository root:
-//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-//     fuzz/pattern_splitter_fuzz.cc src/parse/pattern_splitter.cc src/parse/splitter.cc \
-//     -o pattern_splitter_fuzz
-// Run: ./pattern_splitter_fuzz -max_total_time=60 -max_len=4096 corpus_dir/
+// Build and run: make fuzz, or ctest -L fuzz (fuzz/CMakeLists.txt, fuzz/README.md).
+// Corpus: fuzz/corpus/pattern_splitter_fuzz/.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>

@@ -908,6 +908,20 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
     }
   }
   ParseTransforms(L, *top, cfg.write.columns, columns_ok, broken, &cfg.transforms);
+  // Without a header row, csv columns are addressed by 1-based field number (found by fuzzing:
+  // the loader accepted any name here and the run failed only when it started).
+  if (parser && *parser == "csv" && !cfg.read.csv_header) {
+    for (const ColumnConfig& c : cfg.write.columns) {
+      if (c.source != ColumnSource::kPath) continue;
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(c.path.data(), c.path.data() + c.path.size(), n);
+      if (ec != std::errc() || end != c.path.data() + c.path.size() || n < 1 || n > 1000000) {
+        L.Error(c.line, "write.columns." + c.name + ".path",
+                "'" + c.path + "' is not a field number; with read.csv.header: false, csv columns "
+                "are addressed by 1-based field number (e.g. path: \"1\")");
+      }
+    }
+  }
   {
     const MapSpec& spec = DatasetMapSpec("errors");
     std::optional<MapView> m;

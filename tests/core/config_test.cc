@@ -225,11 +225,13 @@ TEST(DatasetConfigTest, AllOptionalKeysAreRead) {
                           "  parser: csv\n"
                           "  csv: {delimiter: \"\\t\", quote: \"'\", header: false}\n"
                           "  max_record_bytes: 512KiB\n");
+  // Without a header row, csv columns are addressed by 1-based field number.
+  int field = 1;
   for (const char* p : {"/data/id", "/data/type", "/meta/created_at", "/data/attributes/user_id",
-                        "/data/attributes/latitude", "/data/attributes/longitude"}) {
-    yaml = Edit(std::string("path: ") + p + ",", std::string("path: ") + (p + 1) + ",", yaml);
+                        "/data/attributes/latitude", "/data/attributes/longitude",
+                        "/data/attributes"}) {
+    yaml = Edit(std::string("path: ") + p + ",", "path: \"" + std::to_string(field++) + "\",", yaml);
   }
-  yaml = Edit("path: /data/attributes,", "path: attributes,", yaml);
   yaml = Edit("  format: parquet\n",
               "  format: jsonl\n  compression: none\n  roll_bytes: 1GiB\n  roll_records: 1000\n",
               yaml);
@@ -260,7 +262,7 @@ TEST(DatasetConfigTest, AllOptionalKeysAreRead) {
   EXPECT_EQ(c.read.csv_quote, '\'');
   EXPECT_FALSE(c.read.csv_header);
   EXPECT_EQ(c.read.max_record_bytes, 512u * 1024u);
-  EXPECT_EQ(c.write.columns[0].path, "data/id");
+  EXPECT_EQ(c.write.columns[0].path, "1");
   EXPECT_EQ(c.write.format, "jsonl");
   EXPECT_EQ(c.write.compression, "none");
   EXPECT_EQ(c.write.roll_bytes, 1ull << 30);
@@ -382,6 +384,35 @@ TEST(DatasetConfigTest, ParserOptionsBecomeJson) {
   EXPECT_NE(bad.status().message().find("read.options: expected a map of parser options"),
             std::string::npos)
       << bad.status().message();
+}
+
+// Regression (found by config_fuzz): with csv.header: false a column path must be a 1-based field
+// number; the loader accepted "0" and names, and the run failed only when it started.
+TEST(DatasetConfigErrorTest, CsvWithoutHeaderNeedsFieldNumbers) {
+  const std::string yaml = R"(name: orders
+read:
+  location: in
+  manifest: in/list.txt
+  parser: csv
+  csv: {header: false}
+write:
+  connector: lake
+  location: lake
+  table: orders
+  columns:
+    id: {path: "1", type: string}
+    amount: {path: "0", type: double}
+    note: {path: note}
+)";
+  auto cfg = ParseDatasetConfig(yaml, "dataset.yaml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.status().message(),
+            "dataset.yaml:13: write.columns.amount.path: '0' is not a field number; with "
+            "read.csv.header: false, csv columns are addressed by 1-based field number (e.g. path: "
+            "\"1\")\n"
+            "dataset.yaml:14: write.columns.note.path: 'note' is not a field number; with "
+            "read.csv.header: false, csv columns are addressed by 1-based field number (e.g. path: "
+            "\"1\")");
 }
 
 TEST(DatasetConfigErrorTest, BadEnumValue) {
