@@ -20,5 +20,7 @@ echo; echo "== weir query: top event types"
 echo; echo "== weir errors (first 3 of the malformed lines, with exact byte offsets)"
 "$weir" errors dataset.yaml --limit 3
 echo; echo "== the lake is plain Hive-partitioned Parquet:"
-find lake/events -name '*.parquet' | head -3
-echo "... $(find lake/events -name '*.parquet' | wc -l) files in $(find lake/events -mindepth 2 -type d | wc -l) partitions"
+# Collected first: `find | head` would end find with SIGPIPE, which pipefail turns into a failure.
+mapfile -t parts < <(find lake/events -name '*.parquet' | sort)
+printf '%s\n' "${parts[@]:0:3}"
+echo "... ${#parts[@]} files in $(find lake/events -mindepth 2 -type d | wc -l) partitions"
