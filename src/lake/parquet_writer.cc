@@ -379,40 +379,34 @@ class ChunkEncoder {
     return std::max(page_begin + 1, static_cast<size_t>(it - offs) - 1);
   }
 
+  // Min and max of the valid integer values in rows [begin, end), when there are any.
+  template <typename T>
+  static void SetIntegerMinMax(const T* v, const uint8_t* valid, size_t begin, size_t end,
+                               ChunkMeta* meta) {
+    T lo = std::numeric_limits<T>::max();
+    T hi = std::numeric_limits<T>::min();
+    bool any = false;
+    for (size_t r = begin; r < end; ++r) {
+      if (!valid[r]) continue;
+      any = true;
+      lo = std::min(lo, v[r]);
+      hi = std::max(hi, v[r]);
+    }
+    if (any) SetMinMax(meta, lo, hi);
+  }
+
   void ComputeStats(const ColumnBuffer& col, size_t begin, size_t end, bool use_dict,
                     ChunkMeta* meta) {
     const uint8_t* valid = col.validity().data();
     meta->has_min_max = false;
     switch (col.type()) {
       case ColumnType::kInt64:
-      case ColumnType::kTimestampMs: {
-        int64_t lo = std::numeric_limits<int64_t>::max();
-        int64_t hi = std::numeric_limits<int64_t>::min();
-        bool any = false;
-        const int64_t* v = col.ints().data();
-        for (size_t r = begin; r < end; ++r) {
-          if (!valid[r]) continue;
-          any = true;
-          lo = std::min(lo, v[r]);
-          hi = std::max(hi, v[r]);
-        }
-        if (any) SetMinMax(meta, lo, hi);
+      case ColumnType::kTimestampMs:
+        SetIntegerMinMax(col.ints().data(), valid, begin, end, meta);
         break;
-      }
-      case ColumnType::kDate: {
-        int32_t lo = std::numeric_limits<int32_t>::max();
-        int32_t hi = std::numeric_limits<int32_t>::min();
-        bool any = false;
-        const int32_t* v = col.dates().data();
-        for (size_t r = begin; r < end; ++r) {
-          if (!valid[r]) continue;
-          any = true;
-          lo = std::min(lo, v[r]);
-          hi = std::max(hi, v[r]);
-        }
-        if (any) SetMinMax(meta, lo, hi);
+      case ColumnType::kDate:
+        SetIntegerMinMax(col.dates().data(), valid, begin, end, meta);
         break;
-      }
       case ColumnType::kDouble: {
         double lo = std::numeric_limits<double>::infinity();
         double hi = -std::numeric_limits<double>::infinity();
