@@ -1,6 +1,7 @@
 #include "lake/partitioned_buffer.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 
 #include "core/text.h"
@@ -51,6 +52,28 @@ std::string PartitionValueText(const ColumnBuffer& col, size_t row) {
   return std::string(kHiveNull);
 }
 
+namespace {
+
+// The capacity a standard container grown one element at a time from empty reaches for n
+// elements (libstdc++ doubles: vectors 1, 2, 4, ...; strings 15 (in place), 30, 60, ...). Keeps
+// MemoryBytes() independent of capacity kept from earlier rounds.
+size_t GrownVectorCapacity(size_t n) { return n == 0 ? 0 : std::bit_ceil(n); }
+size_t GrownStringCapacity(size_t n) {
+  size_t cap = 15;
+  while (cap < n) cap *= 2;
+  return cap;
+}
+
+// ColumnBuffer::MemoryBytes() of a buffer holding `c`'s rows that grew from empty.
+size_t FreshCapacityBytes(const ColumnBuffer& c) {
+  return GrownVectorCapacity(c.validity().size()) + GrownVectorCapacity(c.ints().size()) * 8 +
+         GrownVectorCapacity(c.doubles().size()) * 8 + GrownVectorCapacity(c.bools().size()) +
+         GrownVectorCapacity(c.dates().size()) * 4 + GrownStringCapacity(c.bytes().size()) +
+         GrownVectorCapacity(c.offsets().size()) * 4;
+}
+
+}  // namespace
+
 PartitionedBuffer::PartitionedBuffer(std::vector<ColumnSchema> schema,
                                      const std::vector<std::string>& partition_by)
     : schema_(std::move(schema)), partition_by_(partition_by) {
@@ -67,57 +90,151 @@ PartitionedBuffer::PartitionedBuffer(std::vector<ColumnSchema> schema,
   }
 }
 
+namespace {
+
+// Appends the bytes of row `row` of `col` to `out` in a form that is equal for two rows exactly
+// when their values are bit-for-bit equal (so equal raw bytes imply equal partition text).
+void AppendRawValue(const ColumnBuffer& col, size_t row, std::string& out) {
+  if (col.IsNull(row)) {
+    out.push_back('\0');
+    return;
+  }
+  out.push_back('\1');
+  auto raw = [&out](const auto& v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  };
+  switch (col.type()) {
+    case ColumnType::kString:
+    case ColumnType::kJson: {
+      const std::string_view s = col.StringAt(row);
+      raw(static_cast<uint32_t>(s.size()));
+      out.append(s);
+      break;
+    }
+    case ColumnType::kInt64:
+    case ColumnType::kTimestampMs: raw(col.Int64At(row)); break;
+    case ColumnType::kDouble: raw(col.DoubleAt(row)); break;
+    case ColumnType::kBool: out.push_back(col.BoolAt(row) ? '\1' : '\0'); break;
+    case ColumnType::kDate: raw(col.DateAt(row)); break;
+  }
+}
+
+// Appends rows [0, n) of `src` to the buffers `dst(r)` picks, with the type dispatch hoisted out
+// of the row loop (ColumnBuffer::AppendFrom decides it per row).
+template <typename Dst>
+void Scatter(const ColumnBuffer& src, size_t n, Dst dst) {
+  switch (src.type()) {
+    case ColumnType::kString:
+    case ColumnType::kJson:
+      for (size_t r = 0; r < n; ++r) {
+        ColumnBuffer& d = dst(r);
+        if (src.IsNull(r)) {
+          d.AppendNull();
+        } else {
+          d.AppendString(src.StringAt(r));
+        }
+      }
+      return;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestampMs:
+      for (size_t r = 0; r < n; ++r) {
+        ColumnBuffer& d = dst(r);
+        if (src.IsNull(r)) {
+          d.AppendNull();
+        } else {
+          d.AppendInt64(src.Int64At(r));
+        }
+      }
+      return;
+    default:
+      for (size_t r = 0; r < n; ++r) dst(r).AppendFrom(src, r);
+      return;
+  }
+}
+
+}  // namespace
+
 void PartitionedBuffer::Append(const ColumnBatch& batch) {
   const size_t n = batch.num_rows();
   if (n == 0) return;
-  std::vector<Partition*> row_part(n);
+  row_part_.resize(n);
   std::string key;
-  std::string last_key;
-  Partition* last = nullptr;
+  size_t hit = 0;  // memo_ entry of the previous row: rows often repeat their partition
   for (size_t r = 0; r < n; ++r) {
-    key.clear();
-    for (size_t k = 0; k < part_cols_.size(); ++k) {
-      if (k) key.push_back('/');
-      key += partition_by_[k];
-      key.push_back('=');
-      key += PartitionValueText(batch.columns[part_cols_[k]], r);
+    raw_.clear();
+    for (size_t c : part_cols_) AppendRawValue(batch.columns[c], r, raw_);
+    Partition* part = nullptr;
+    if (hit < memo_.size() && memo_[hit].first == raw_) {
+      part = memo_[hit].second;
+    } else {
+      for (hit = 0; hit < memo_.size() && memo_[hit].first != raw_; ++hit) {
+      }
+      if (hit < memo_.size()) part = memo_[hit].second;
     }
-    if (last != nullptr && key == last_key) {
-      row_part[r] = last;
-      continue;
+    if (part == nullptr) {
+      // A value not seen since the last Clear() (or past the memo's size): build its path.
+      key.clear();
+      for (size_t k = 0; k < part_cols_.size(); ++k) {
+        if (k) key.push_back('/');
+        key += partition_by_[k];
+        key.push_back('=');
+        key += PartitionValueText(batch.columns[part_cols_[k]], r);
+      }
+      auto it = parts_.find(key);
+      if (it == parts_.end()) {
+        auto p = std::make_unique<Partition>(Partition{key, ColumnBatch(file_schema_)});
+        it = parts_.emplace(key, std::move(p)).first;
+      }
+      part = it->second.get();
+      if (memo_.size() < kMemoSize) memo_.emplace_back(raw_, part);
     }
-    auto it = parts_.find(key);
-    if (it == parts_.end()) {
-      auto p = std::make_unique<Partition>(Partition{key, ColumnBatch(file_schema_)});
-      it = parts_.emplace(key, std::move(p)).first;
-    }
-    last = it->second.get();
-    last_key = key;
-    row_part[r] = last;
+    row_part_[r] = part;
   }
   // Column at a time: each source column is read sequentially while rows scatter to partitions.
   for (size_t j = 0; j < data_cols_.size(); ++j) {
-    const ColumnBuffer& src = batch.columns[data_cols_[j]];
-    for (size_t r = 0; r < n; ++r) row_part[r]->rows.columns[j].AppendFrom(src, r);
+    Scatter(batch.columns[data_cols_[j]], n,
+            [this, j](size_t r) -> ColumnBuffer& { return row_part_[r]->rows.columns[j]; });
   }
   rows_ += n;
   memory_ = 0;
-  for (const auto& [k, p] : parts_) memory_ += p->rows.MemoryBytes() + k.size();
+  for (const auto& [k, p] : parts_) {
+    if (p->rows.num_rows() == 0) continue;
+    memory_ += k.size();
+    for (const ColumnBuffer& c : p->rows.columns) memory_ += FreshCapacityBytes(c);
+  }
 }
 
 size_t PartitionedBuffer::MemoryBytes() const { return memory_; }
 
+size_t PartitionedBuffer::partition_count() const {
+  size_t n = 0;
+  for (const auto& [k, p] : parts_) n += p->rows.num_rows() > 0;
+  return n;
+}
+
 std::vector<const PartitionedBuffer::Partition*> PartitionedBuffer::Partitions() const {
   std::vector<const Partition*> out;
   out.reserve(parts_.size());
-  for (const auto& [k, p] : parts_) out.push_back(p.get());
+  for (const auto& [k, p] : parts_) {
+    if (p->rows.num_rows() > 0) out.push_back(p.get());
+  }
   std::sort(out.begin(), out.end(),
             [](const Partition* a, const Partition* b) { return a->path < b->path; });
   return out;
 }
 
 void PartitionedBuffer::Clear() {
-  parts_.clear();
+  // Partitions that stayed empty for a whole round are dropped, so what is kept stays bounded by
+  // the previous round's capacity; the others keep their buffers' capacity for the next round.
+  for (auto it = parts_.begin(); it != parts_.end();) {
+    if (it->second->rows.num_rows() == 0) {
+      it = parts_.erase(it);
+    } else {
+      it->second->rows.Clear();
+      ++it;
+    }
+  }
+  memo_.clear();  // may point to erased partitions
   rows_ = 0;
   memory_ = 0;
 }

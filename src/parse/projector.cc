@@ -352,7 +352,23 @@ struct Projector::Impl {
   std::string parser_name;
   std::vector<uint32_t> found_node;  // per column: index of its document node when found
   std::vector<int32_t> doc_map;      // per document node: its trie node, or -1
-  std::vector<uint32_t> doc_hint;    // per document node index: child position matched last
+  // Per document node index: what the node at this index resolved to last time (documents of
+  // one parser repeat their layout). A hit and a miss (a field no column reads) are both cached,
+  // keyed by the trie parent and the node's key, so either costs one key comparison.
+  struct DocHint {
+    int32_t parent = -1;  // trie node of the document node's parent
+    uint32_t pos = 0;     // position among that trie node's children; children.size(): none
+    std::string key;      // the document key it was computed for
+  };
+  std::vector<DocHint> doc_hints;
+  // The parents and keys of the last document resolved in full (index 0, the root, unused), and
+  // whether found[] / found_node[] still hold its resolution (see SameLayout()).
+  struct LayoutNode {
+    uint32_t parent = 0;
+    std::string key;
+  };
+  std::vector<LayoutNode> layout;
+  bool layout_valid = false;
   bool children_built = false;       // first_child / next_sibling are for the current document
   std::vector<uint32_t> first_child, last_child, next_sibling;  // 0 = none
 
@@ -571,6 +587,7 @@ struct Projector::Impl {
       return false;
     }
     std::fill(found.begin(), found.end(), 0);
+    layout_valid = false;  // found[] no longer describes the last document
     ++generation;
     Visit(0, root);
     for (uint32_t ci : path_columns) {
@@ -821,16 +838,42 @@ struct Projector::Impl {
     }
   }
 
+  // Key equality for ResolveDocument(). Document keys are short field names; comparing them
+  // inline beats a call to memcmp per node, which profiles showed as a hot spot.
+  static bool SameKey(const std::string& a, std::string_view b) {
+    const size_t n = a.size();
+    if (n != b.size()) return false;
+    const char* x = a.data();
+    const char* y = b.data();
+    if (n > 16) return std::memcmp(x, y, n) == 0;
+    // Two overlapping loads cover 4..16 bytes without a byte loop.
+    if (n >= 8) return Load<uint64_t>(x) == Load<uint64_t>(y) &&
+                       Load<uint64_t>(x + n - 8) == Load<uint64_t>(y + n - 8);
+    if (n >= 4) return Load<uint32_t>(x) == Load<uint32_t>(y) &&
+                       Load<uint32_t>(x + n - 4) == Load<uint32_t>(y + n - 4);
+    for (size_t j = 0; j < n; ++j) {
+      if (x[j] != y[j]) return false;
+    }
+    return true;
+  }
+  template <typename T>
+  static T Load(const char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+  }
+
   // Finds the node of every path column in one pass over the document. Nodes are stored in
   // insertion order and a child always follows its parent, so mapping each node to the trie node
   // of its path (or -1) only needs its parent's mapping. A key set twice in one object keeps the
   // first node, as sdk::Document::Find() and the jsonl path do.
   void ResolveDocument(const sdk::Document& doc) {
     const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    if (SameLayout(doc)) return;  // found[] and found_node[] still hold this layout's answer
     std::fill(found.begin(), found.end(), 0);
     ++generation;
     doc_map.resize(dn.size());
-    if (doc_hint.size() < dn.size()) doc_hint.resize(dn.size(), 0);
+    if (doc_hints.size() < dn.size()) doc_hints.resize(dn.size());
     doc_map[0] = 0;
     MarkDocFound(0, 0);
     size_t left = nodes.size() - 1;  // trie nodes not yet matched; none left: stop early
@@ -843,14 +886,19 @@ struct Projector::Impl {
       const PathNode& pn = nodes[static_cast<uint32_t>(tp)];
       if (pn.children.empty()) continue;
       const std::string_view k = doc.key(n);
-      // Documents of one parser repeat their layout, so first try the child that the node at
-      // this index matched last time (children's keys are unique, so a hit is the only match).
+      // Documents of one parser repeat their layout, so first reuse what the node at this index
+      // resolved to last time when its parent and key are the same (children's keys are unique,
+      // so the result is too). Misses are cached as well: re-checking a field that no column
+      // reads against every child on every record was a measured hot spot.
       const std::vector<uint32_t>& kids = pn.children;
-      uint32_t pos = doc_hint[i];
-      if (pos >= kids.size() || nodes[kids[pos]].key != k) {
-        for (pos = 0; pos < kids.size() && nodes[kids[pos]].key != k; ++pos) {
+      DocHint& hint = doc_hints[i];
+      uint32_t pos = hint.pos;
+      if (hint.parent != tp || !SameKey(hint.key, k)) {
+        for (pos = 0; pos < kids.size() && !SameKey(nodes[kids[pos]].key, k); ++pos) {
         }
-        doc_hint[i] = pos;
+        hint.parent = tp;
+        hint.pos = pos;
+        hint.key.assign(k);
       }
       if (pos < kids.size()) {
         const uint32_t child = kids[pos];
@@ -862,6 +910,31 @@ struct Projector::Impl {
         }
       }
     }
+    RememberLayout(doc);
+  }
+
+  // True when `doc` has the same nodes, parents and keys as the document ResolveDocument() last
+  // resolved in full. Which node each column reads depends on nothing else, so the previous
+  // answer stands. Parsers that always emit the same fields in the same order (regex, lines)
+  // thus pay one parent and one key comparison per node instead of a trie walk.
+  bool SameLayout(const sdk::Document& doc) const {
+    const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    if (!layout_valid || dn.size() != layout.size()) return false;
+    for (size_t i = 1; i < dn.size(); ++i) {
+      if (dn[i].parent != layout[i].parent || !SameKey(layout[i].key, doc.key(dn[i]))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  void RememberLayout(const sdk::Document& doc) {
+    const std::vector<sdk::Document::Node>& dn = doc.nodes();
+    layout.resize(dn.size());
+    for (size_t i = 1; i < dn.size(); ++i) {
+      layout[i].parent = dn[i].parent;
+      layout[i].key.assign(doc.key(dn[i]));
+    }
+    layout_valid = true;
   }
 
   // Strict conversion of a string node's text for int64 / double / bool / timestamp_ms columns.

@@ -20,14 +20,15 @@
 //
 // Documents (parsers other than jsonl/csv: the built-in lines and regex parsers, plugins): the
 // runner parses each record into an sdk::Document and calls ProjectDocument(). Column paths are
-// the same JSON pointers, resolved by one pass over the document's nodes. Types follow the jsonl
-// rules (kString / kInt / kDouble / kBool nodes as JSON strings, integers, numbers, booleans),
-// with one addition: documents built by parsers carry text (regex captures, WARC headers), so a
-// string node may feed an int64, double, bool or timestamp_ms column; its text is parsed
-// strictly as for csv ("42", not " 42" or "42.0"; bool: true/false/1/0) and empty text is NULL.
-// Strings must be valid UTF-8. A kJson node is validated and then typed like a jsonl value. json
-// columns serialize the node (objects recursively, first of duplicate keys, strings escaped,
-// kJson minified).
+// the same JSON pointers, resolved by one pass over the document's nodes; a document with the
+// same nodes, parents and keys as the previous one reuses its resolution (parsers repeat their
+// layout). Types follow the jsonl rules (kString / kInt / kDouble / kBool nodes as JSON strings,
+// integers, numbers, booleans), with one addition: documents built by parsers carry text (regex
+// captures, WARC headers), so a string node may feed an int64, double, bool or timestamp_ms
+// column; its text is parsed strictly as for csv ("42", not " 42" or "42.0"; bool:
+// true/false/1/0) and empty text is NULL. Strings must be valid UTF-8. A kJson node is validated
+// and then typed like a jsonl value. json columns serialize the node (objects recursively, first
+// of duplicate keys, strings escaped, kJson minified).
 //
 // A row is appended only after every column of the record converted successfully, so a failing
 // record never leaves columns of unequal length.

@@ -1,6 +1,7 @@
 // Projector::ProjectDocument(): documents built by sdk parsers into typed lake columns.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -428,6 +429,60 @@ TEST(DocumentProjectorTest, RegexParserIntoColumns) {
   EXPECT_EQ(batch.columns[7].StringAt(0), "ua \\\"x\\\"");
   EXPECT_EQ(batch.columns[5].Int64At(1), 17);
   EXPECT_EQ(batch.columns[6].StringAt(1), "http://r/");
+}
+
+
+// SetView(): the document points at the caller's bytes instead of copying them; the projected
+// values are the same as with Set(), and an int64 column still parses the viewed text.
+TEST(DocumentProjectorTest, SetViewValuesProjectLikeSet) {
+  auto p = Make(Docs({Col("a", "/a", ColumnType::kString), Col("n", "/n", ColumnType::kInt64)}));
+  ASSERT_NE(p, nullptr);
+  ColumnBatch batch(p->schema());
+  const std::string record = "hello 42";
+  sdk::Document d;
+  d.SetView("a", std::string_view(record).substr(0, 5));
+  d.SetView("n", std::string_view(record).substr(6));
+  EXPECT_EQ(d.text(d.nodes()[1]), "hello");
+  EXPECT_EQ(Project(*p, d, batch), "");
+  EXPECT_EQ(batch.columns[0].StringAt(0), "hello");
+  EXPECT_EQ(batch.columns[1].Int64At(0), 42);
+  d.Clear();
+  d.SetView("n", "x");
+  EXPECT_EQ(Project(*p, d, batch), "column 'n' (/n): expected an integer, got string \"x\"");
+}
+
+// Documents with the layout of the previous one reuse its resolution; a document with other
+// keys, other parents or a duplicate key must be resolved afresh (first of duplicates wins).
+TEST(DocumentProjectorTest, RepeatedAndChangedLayouts) {
+  auto p = Make(Docs({Col("a", "/a", ColumnType::kString), Col("b", "/o/b", ColumnType::kString)}));
+  ASSERT_NE(p, nullptr);
+  ColumnBatch batch(p->schema());
+  auto row = [&](const std::function<void(sdk::Document&)>& fill) {
+    sdk::Document d;
+    fill(d);
+    EXPECT_EQ(Project(*p, d, batch), "");
+    const size_t r = batch.num_rows() - 1;
+    auto text = [&](size_t c) {
+      return batch.columns[c].IsNull(r) ? std::string("null")
+                                        : std::string(batch.columns[c].StringAt(r));
+    };
+    return text(0) + "," + text(1);
+  };
+  EXPECT_EQ(row([](sdk::Document& d) { d.Set("a", "1"); d.AddObject("o").Set("b", "2"); }), "1,2");
+  EXPECT_EQ(row([](sdk::Document& d) { d.Set("a", "3"); d.AddObject("o").Set("b", "4"); }), "3,4");
+  // Same size, key renamed: "a" is missing now.
+  EXPECT_EQ(row([](sdk::Document& d) { d.Set("x", "5"); d.AddObject("o").Set("b", "6"); }),
+            "null,6");
+  // Same size and keys, but "b" moved to the root: /o/b is missing.
+  EXPECT_EQ(row([](sdk::Document& d) { d.Set("a", "7"); d.AddObject("o"); d.Set("b", "8"); }),
+            "7,null");
+  // Duplicate key: the first one wins, also when the layout then repeats.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(row([](sdk::Document& d) { d.Set("a", "first"); d.Set("a", "second"); }),
+              "first,null");
+  }
+  EXPECT_EQ(row([](sdk::Document& d) { d.Set("a", "9"); d.AddObject("o").Set("b", "10"); }),
+            "9,10");
 }
 
 }  // namespace

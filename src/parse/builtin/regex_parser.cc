@@ -209,7 +209,7 @@ sdk::ParseResult RegexParser::Parse(const sdk::RecordContext& ctx, std::string_v
       if (m.data() == nullptr || (dash_is_null_[i] && m.size() == 1 && m[0] == '-')) {
         root.SetNull(keys_[i]);
       } else {
-        root.Set(keys_[i], m);
+        root.SetView(keys_[i], m);  // a slice of `record`: no copy
       }
     }
     return sdk::ParseResult::Doc();
@@ -234,7 +234,7 @@ sdk::ParseResult RegexParser::Parse(const sdk::RecordContext& ctx, std::string_v
     if (m.data() == nullptr || (dash_is_null_[i] && m.size() == 1 && m[0] == '-')) {
       root.SetNull(keys_[i]);
     } else {
-      root.Set(keys_[i], std::string_view(m.data(), m.size()));
+      root.SetView(keys_[i], std::string_view(m.data(), m.size()));
     }
   }
   return sdk::ParseResult::Doc();

@@ -2,12 +2,13 @@
 // named groups into string fields of the document (access logs and other line formats).
 //
 // The expression is compiled once by Create() and never changes; the match array is scratch
-// reused from line to line, and captured fields are handed to the Document as views of the
-// record (the Document copies them into its arena once), so a line costs one RE2 match and no
-// allocation of its own. Presets are regular expressions written here for the common access-log
-// formats (see Presets() in regex_parser.cc for the exact field rules); they remain the
-// specification, but a preset line is matched by a hand-written one-pass scanner that gives
-// exactly RE2's result for the whole preset regex (access_log_scanner.h), several times faster.
+// reused from line to line, and captured fields are handed to the Document with SetView(), as
+// views of the record that the Document does not copy (the record outlives the document, see the
+// lifetime rule in sdk.h), so a line costs one match, no allocation and no copy of its own.
+// Presets are regular expressions written here for the common access-log formats (see Presets()
+// in regex_parser.cc for the exact field rules); they remain the specification, but a preset
+// line is matched by a hand-written one-pass scanner that gives exactly RE2's result for the
+// whole preset regex (access_log_scanner.h), several times faster.
 //
 // Ownership: owns the compiled RE2 and its scratch. Thread-safety: one instance per worker thread
 // (sdk.h); Parse() mutates the scratch.
