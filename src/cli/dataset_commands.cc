@@ -11,7 +11,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/text.h"
+#include "exec/parser_source.h"
 #include "exec/query.h"
+#include "exec/reader_task.h"
 #include "exec/runner.h"
 #include "io/fs.h"
 
@@ -19,6 +21,12 @@ namespace weir::cli {
 namespace {
 
 nlohmann::json TaskJson(const TaskRow& t) {
+  nlohmann::json checkpoint = {{"offset", t.counters.offset}, {"record", t.counters.record_number}};
+  if (!t.counters.state.empty()) {
+    // Multi-record readers: per-file offsets and the previous record (exec/reader_task.h).
+    nlohmann::json state = nlohmann::json::parse(t.counters.state, nullptr, false);
+    if (!state.is_discarded()) checkpoint["state"] = state;
+  }
   return {{"id", t.id},
           {"file", t.entry},
           {"path", t.path},
@@ -30,7 +38,7 @@ nlohmann::json TaskJson(const TaskRow& t) {
           {"errored", t.counters.errored},
           {"bytes", t.counters.bytes},
           {"files", t.counters.files},
-          {"checkpoint", {{"offset", t.counters.offset}, {"record", t.counters.record_number}}},
+          {"checkpoint", checkpoint},
           {"commits", t.seq},
           {"duration_ms", t.duration_ms},
           {"reason", t.reason}};
@@ -180,14 +188,41 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       std::printf(", partitioned by %s", p.c_str());
     }
     std::printf(")\n");
+    // Plugins load and check their options here too, so a bad plugin fails validation.
+    std::unique_ptr<ParserSource> source;
+    if (ParserSource::UsesSdk(*cfg)) {
+      auto s = ParserSource::Create(*cfg);
+      if (!s.ok()) {
+        std::fprintf(stderr, "error: %s\n", s.status().message().c_str());
+        exit_code = kExitBadConfig;
+        return;
+      }
+      source = std::move(s).value();
+      if (source->shape() != Shape::kParser) {
+        std::printf("parser: %s (%s) with %zu %s\n", cfg->read.parser.c_str(),
+                    ShapeName(source->shape()), source->types().size(),
+                    source->shape() == Shape::kMultiFile ? "file types" : "record types");
+      }
+    }
     auto entries = ReadManifest(*cfg);
     if (!entries.ok()) {
       std::printf("warning: %s\n", entries.status().message().c_str());
     } else {
       size_t missing = 0;
       for (const auto& [e, p] : *entries) {
-        if (!fs::Exists(p)) {
-          if (missing++ < 5) std::printf("warning: manifest entry '%s': %s does not exist\n", e.c_str(), p.c_str());
+        std::vector<std::string> files{p};
+        if (source && source->shape() == Shape::kMultiFile) {
+          auto parts = MultiFileEntryPaths(*cfg, e, source->types());
+          if (!parts.ok()) {
+            if (missing++ < 5) std::printf("warning: %s\n", parts.status().message().c_str());
+            continue;
+          }
+          files = *parts;
+        }
+        for (const auto& f : files) {
+          if (!fs::Exists(f)) {
+            if (missing++ < 5) std::printf("warning: manifest entry '%s': %s does not exist\n", e.c_str(), f.c_str());
+          }
         }
       }
       std::printf("manifest: %zu file(s)%s\n", entries->size(),

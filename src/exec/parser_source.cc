@@ -1,5 +1,7 @@
 #include "exec/parser_source.h"
 
+#include <set>
+
 #include "parse/builtin/builtin_parsers.h"
 
 namespace weir {
@@ -7,6 +9,24 @@ namespace weir {
 bool ParserSource::UsesSdk(const DatasetConfig& c) {
   return c.read.parser != "jsonl" && c.read.parser != "csv";
 }
+
+namespace {
+
+// Record or file types as a plugin declared them: non-empty, unique names and usable formats.
+Status ValidateTypes(const std::vector<sdk::RecordType>& types, const char* what) {
+  if (types.empty()) return Status::Invalid(std::string("the parser declares no ") + what);
+  std::set<std::string> seen;
+  for (const auto& t : types) {
+    if (t.name.empty()) return Status::Invalid(std::string("a ") + what + " has an empty name");
+    if (!seen.insert(t.name).second) {
+      return Status::Invalid(std::string(what) + " '" + t.name + "' is declared twice");
+    }
+    WEIR_RETURN_IF_ERROR(ValidateRecordFormat(t.format).WithContext(std::string(what) + " '" + t.name + "'"));
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& c) {
   std::unique_ptr<ParserSource> s(new ParserSource());
@@ -20,14 +40,45 @@ Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& 
     auto f = s->registry_->Find(p.substr(7));
     if (!f.ok()) return f.status().WithContext(c.file + ": read.parser");
     s->factory_ = *f;
+    s->shape_ = f->shape();
   } else {
     s->builtin_ = p;
   }
-  WEIR_ASSIGN_OR_RETURN(ParserPtr probe, s->NewParser());
-  auto fmt = SafeFormat(*probe);
-  if (!fmt.ok()) return fmt.status().WithContext(c.file + ": read.parser " + p);
-  WEIR_RETURN_IF_ERROR(ValidateRecordFormat(*fmt).WithContext(c.file + ": read.parser " + p));
-  s->format_ = *fmt;
+  const std::string where = c.file + ": read.parser " + p;
+  switch (s->shape_) {
+    case Shape::kParser: {
+      WEIR_ASSIGN_OR_RETURN(ParserPtr probe, s->NewParser());
+      auto fmt = SafeFormat(*probe);
+      if (!fmt.ok()) return fmt.status().WithContext(where);
+      auto ft = SafeFileType(*probe);
+      if (!ft.ok()) return ft.status().WithContext(where);
+      s->file_type_ = *ft;
+      s->types_.push_back({s->file_type_, *fmt});
+      break;
+    }
+    case Shape::kStateMachine: {
+      WEIR_ASSIGN_OR_RETURN(StateMachinePtr probe, s->NewStateMachine());
+      WEIR_RETURN_IF_ERROR(GuardPluginCall("record_types()", [&] {
+                             s->types_ = probe->record_types();
+                             s->file_type_ = std::string(probe->file_type());
+                           }).WithContext(where));
+      WEIR_RETURN_IF_ERROR(ValidateTypes(s->types_, "record type").WithContext(where));
+      break;
+    }
+    case Shape::kMultiFile: {
+      WEIR_ASSIGN_OR_RETURN(MultiFileReaderPtr probe, s->NewMultiFile());
+      WEIR_RETURN_IF_ERROR(
+          GuardPluginCall("file_types()", [&] { s->types_ = probe->file_types(); }).WithContext(where));
+      WEIR_RETURN_IF_ERROR(ValidateTypes(s->types_, "file type").WithContext(where));
+      for (const auto& t : s->types_) {
+        if (t.name.find_first_of(":|") != std::string::npos) {
+          return Status::Invalid(where + ": file type '" + t.name +
+                                 "' contains ':' or '|', which manifest entries use as separators");
+        }
+      }
+      break;
+    }
+  }
   return s;
 }
 
@@ -39,7 +90,21 @@ Result<ParserPtr> ParserSource::NewParser() const {
   }
   auto parser = CreateBuiltinParser(builtin_, options_);
   if (!parser.ok()) return parser.status().WithContext("read.options");
-  return ParserPtr(parser->release(), ParserDeleter{[](sdk::Parser* q) { delete q; }});
+  return ParserPtr(parser->release(), ParserDeleter{});
+}
+
+Result<StateMachinePtr> ParserSource::NewStateMachine() const {
+  if (!factory_) return Status::Internal("no built-in state machine parsers");
+  auto p = factory_->CreateStateMachine(options_);
+  if (!p.ok()) return p.status().WithContext("read.options");
+  return std::move(p).value();
+}
+
+Result<MultiFileReaderPtr> ParserSource::NewMultiFile() const {
+  if (!factory_) return Status::Internal("no built-in multi-file readers");
+  auto p = factory_->CreateMultiFile(options_);
+  if (!p.ok()) return p.status().WithContext("read.options");
+  return std::move(p).value();
 }
 
 }  // namespace weir

@@ -1,15 +1,20 @@
-// Where a dataset's SDK parsers come from: a built-in (`lines`, `regex`) or a plugin library
-// (`parser: plugin:NAME` with `plugins: [lib.so]`). jsonl and csv do not use the SDK path.
+// Where a dataset's SDK parsers come from: a built-in (`lines`, `regex`, `warc`) or a plugin
+// library (`parser: plugin:NAME` with `plugins: [lib.so]`), in any of the SDK's three shapes
+// (sdk::Parser, StateMachineParser, MultiFileReader). jsonl and csv do not use the SDK path.
 //
-// Create() loads the plugins and checks the options by building one parser up front, so a bad
-// plugin or bad options fail the run before any task starts, with the config key in the message.
+// Create() loads the plugins and checks the options by building one instance up front, so a bad
+// plugin or bad options fail the run before any task starts, with the config key in the message;
+// it also fetches and validates the record formats (one for a Parser, one per record type of a
+// state machine, one per file type of a multi-file reader).
 // Ownership: owns the plugin registry (libraries stay loaded for the process lifetime).
-// Thread-safety: NewParser() may be called from any worker thread; each gets its own parser.
+// Thread-safety: the New*() methods may be called from any worker thread; each gets its own
+// instance.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "plugin/plugin_loader.h"
@@ -23,9 +28,19 @@ class ParserSource {
   // True when the dataset's parser goes through the SDK (everything but jsonl and csv).
   static bool UsesSdk(const DatasetConfig& config);
   static Result<std::unique_ptr<ParserSource>> Create(const DatasetConfig& config);
+
+  Shape shape() const { return shape_; }
+  // One new instance of the dataset's parser; only the one matching shape() works.
   Result<ParserPtr> NewParser() const;
-  // The record format of the parser, validated.
-  const sdk::RecordFormat& format() const { return format_; }
+  Result<StateMachinePtr> NewStateMachine() const;
+  Result<MultiFileReaderPtr> NewMultiFile() const;
+
+  // kParser: the record format of the parser, validated.
+  const sdk::RecordFormat& format() const { return types_.front().format; }
+  // kStateMachine: the record types; kMultiFile: the file types (names unique, formats valid).
+  const std::vector<sdk::RecordType>& types() const { return types_; }
+  // The parser's file type (kParser, kStateMachine).
+  const std::string& file_type() const { return file_type_; }
 
  private:
   ParserSource() = default;
@@ -33,7 +48,9 @@ class ParserSource {
   std::optional<ParserFactory> factory_;
   std::string builtin_;
   std::string options_;
-  sdk::RecordFormat format_;
+  Shape shape_ = Shape::kParser;
+  std::vector<sdk::RecordType> types_;
+  std::string file_type_;
 };
 
 }  // namespace weir

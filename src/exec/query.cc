@@ -1,5 +1,7 @@
 #include "exec/query.h"
 
+#include <cctype>
+
 #include <duckdb.h>
 
 #include <algorithm>
@@ -200,18 +202,36 @@ Status LakeQuery::Execute(const std::string& sql, QueryFormat format, FILE* out)
                  t == DUCKDB_TYPE_UBIGINT || t == DUCKDB_TYPE_FLOAT || t == DUCKDB_TYPE_DECIMAL ||
                  t == DUCKDB_TYPE_BOOLEAN;
   }
-  for (idx_t row = 0; row < nrow; ++row) {
-    for (idx_t c = 0; c < ncol; ++c) {
-      if (duckdb_value_is_null(&r, c, row)) {
-        nulls[row][c] = true;
-        continue;
+  // duckdb_value_varchar gives null for some types (e.g. TIMESTAMP WITH TIME ZONE, what the lake's
+  // timestamp columns are); then DuckDB itself casts every column to text in a second query.
+  bool unprintable = false;
+  auto read_cells = [&](duckdb_result& res) {
+    for (idx_t row = 0; row < nrow; ++row) {
+      for (idx_t c = 0; c < ncol; ++c) {
+        nulls[row][c] = duckdb_value_is_null(&res, c, row);
+        if (nulls[row][c]) continue;
+        char* v = duckdb_value_varchar(&res, c, row);
+        if (v == nullptr) unprintable = true;
+        cells[row][c] = v ? v : "";
+        duckdb_free(v);
       }
-      char* v = duckdb_value_varchar(&r, c, row);
-      cells[row][c] = v ? v : "";
-      duckdb_free(v);
     }
-  }
+  };
+  read_cells(r);
   duckdb_destroy_result(&r);
+  if (unprintable) {
+    std::string inner = sql;
+    while (!inner.empty() && (std::isspace(static_cast<unsigned char>(inner.back())) || inner.back() == ';')) {
+      inner.pop_back();
+    }
+    const std::string wrapped = "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (" + inner + ") AS weir_q";
+    duckdb_result t;
+    if (duckdb_query(impl_->con, wrapped.c_str(), &t) != DuckDBError &&
+        duckdb_row_count(&t) == nrow && duckdb_column_count(&t) == ncol) {
+      read_cells(t);
+    }
+    duckdb_destroy_result(&t);
+  }
 
   std::string o;
   if (format == QueryFormat::kCsv) {

@@ -20,7 +20,9 @@
 
 #include "core/text.h"
 #include "exec/parser_source.h"
+#include "exec/reader_task.h"
 #include "exec/transforms.h"
+#include "exec/worker_output.h"
 #include "io/fs.h"
 #include "io/input.h"
 #include "lake/file_writer.h"
@@ -45,31 +47,6 @@ std::string ErrorsStagingDir(const DatasetConfig& c) {
 
 namespace {
 
-// Deterministic crash points for the crash tests (RocksDB-style sync points): when the
-// environment variable WEIR_CRASH_AT names a point, the process kills itself there with SIGKILL
-// once the named task has made WEIR_CRASH_AFTER_COMMITS commits (default 0).
-void CrashPoint(const char* name, int64_t commits_done) {
-  static const char* at = std::getenv("WEIR_CRASH_AT");
-  if (at == nullptr || std::string_view(at) != name) return;
-  static const int64_t after = [] {
-    const char* a = std::getenv("WEIR_CRASH_AFTER_COMMITS");
-    return a ? std::atoll(a) : 0;
-  }();
-  if (commits_done >= after) ::kill(::getpid(), SIGKILL);
-}
-
-// Fault injection for the retry tests: WEIR_INJECT_READ_ERRORS="2,5" makes the 2nd and 5th input
-// read of the process fail with a retryable I/O error.
-Status InjectedReadError() {
-  static const char* spec = std::getenv("WEIR_INJECT_READ_ERRORS");
-  if (spec == nullptr) return Status::OK();
-  static std::atomic<int> calls{0};
-  int n = ++calls;
-  std::string s = std::string(",") + spec + ",";
-  if (s.find("," + std::to_string(n) + ",") == std::string::npos) return Status::OK();
-  return Status::IOError("injected read error (call " + std::to_string(n) + ")", true);
-}
-
 void PruneEmptyDirs(const std::string& root) {
   std::error_code ec;
   if (!stdfs::exists(root, ec)) return;
@@ -86,207 +63,6 @@ void PruneEmptyDirs(const std::string& root) {
     if (stdfs::is_empty(d, ec)) stdfs::remove(d, ec);
   }
 }
-
-// Appends one error record as a JSON line (see docs: error records).
-void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_id,
-                       const std::string& entry, const RecordView& rec, const std::string& reason,
-                       bool sdk_record) {
-  out += "{\"dataset\":";
-  AppendJsonString(out, cfg.name);
-  out += ",\"task\":" + std::to_string(task_id) + ",\"file\":";
-  AppendJsonString(out, entry);
-  // Line and CSV records exclude their terminator; SDK records (and records with a delimiting
-  // problem) end where the splitter says, which also covers a length prefix before the payload.
-  uint64_t end = (rec.oversize || rec.problem != nullptr || sdk_record) ? rec.end_offset
-                                                                         : rec.offset + rec.bytes.size();
-  out += ",\"start_offset\":" + std::to_string(rec.offset) + ",\"end_offset\":" +
-         std::to_string(end) + ",\"record_number\":" + std::to_string(rec.number) +
-         ",\"reason\":";
-  AppendJsonString(out, reason);
-  std::string_view excerpt = rec.bytes.substr(0, cfg.errors.excerpt_bytes);
-  out += ",\"excerpt\":";
-  if (AppendJsonString(out, excerpt)) {
-    // Not valid UTF-8: keep the exact bytes too, so nothing about the input is lost.
-    out += ",\"excerpt_base64\":\"" + Base64Encode(excerpt) + "\"";
-  }
-  out += "}\n";
-}
-
-// Deletes files a committed redrive replaced, then forgets them. Idempotent, so recovery can
-// finish it after a crash.
-Status DeleteSuperseded(const DatasetConfig& cfg, Store& store) {
-  WEIR_ASSIGN_OR_RETURN(auto old, store.Files(cfg.name, "", "superseded"));
-  std::vector<int64_t> ids;
-  for (const auto& f : old) {
-    WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
-    ids.push_back(f.id);
-  }
-  return store.DeleteFiles(ids);
-}
-
-// The output of one worker thread between two commits: documents and error records of one or
-// more tasks, and the checkpoints those tasks will have once the output is committed. Buffering
-// across tasks keeps the number of lake files proportional to workers x partitions rather than
-// tasks x partitions (file creation, not bytes, dominates a partitioned write). Not thread-safe:
-// owned by one worker.
-class WorkerOutput {
- public:
-  WorkerOutput(const DatasetConfig& cfg, Store& store, std::vector<ColumnSchema> schema,
-               std::string writer_tag)
-      : cfg_(cfg), store_(store), buffer_(std::move(schema), cfg.write.partition_by),
-        tag_(std::move(writer_tag)), last_commit_(Clock::now()) {}
-
-  PartitionedBuffer& buffer() { return buffer_; }
-
-  // Records a task's new (uncommitted) state; `errors` are its new error-record lines.
-  void Update(const TaskRow& task, const TaskCounters& counters, int64_t duration_ms,
-              std::string& errors, std::optional<TaskStatus> status) {
-    Pending& p = pending_[task.id];
-    if (p.update.task_id == 0) {
-      p.update.task_id = task.id;
-      auto it = committed_seq_.find(task.id);
-      p.update.seq = it != committed_seq_.end() ? it->second : task.seq;
-    }
-    p.update.counters = counters;
-    p.update.duration_ms = duration_ms;
-    p.update.status = status;
-    if (status) p.update.reason.clear();
-    p.errors += errors;
-    errors.clear();
-  }
-
-  bool ShouldCommit() const {
-    size_t err_bytes = 0;
-    for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
-    if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
-    if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
-    return std::chrono::duration<double>(Clock::now() - last_commit_).count() >=
-           cfg_.compute.checkpoint_seconds;
-  }
-
-  // Published files that the next commit replaces (record-level redrive).
-  void Supersede(const std::vector<int64_t>& file_ids) {
-    supersede_.insert(supersede_.end(), file_ids.begin(), file_ids.end());
-  }
-
-  // Ids of tasks with uncommitted progress.
-  std::vector<int64_t> PendingTasks() const {
-    std::vector<int64_t> ids;
-    for (const auto& [id, p] : pending_) ids.push_back(id);
-    return ids;
-  }
-
-  // Drops everything uncommitted (after a task failure); those tasks resume from their
-  // checkpoints when run again.
-  void Discard() {
-    buffer_.Clear();
-    pending_.clear();
-    supersede_.clear();
-    last_commit_ = Clock::now();
-  }
-
-  // Stages files, commits them with every pending task's checkpoint in one transaction, then
-  // publishes them. On error nothing of this interval is committed (or, after the transaction,
-  // recovery finishes the publication).
-  Status Commit() {
-    if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
-    ++commits_;
-    char stem[96];
-    std::snprintf(stem, sizeof(stem), "part-%s-%06" PRId64, tag_.c_str(), commits_);
-    std::vector<CatalogFile> files;
-    bool data_staged = false, errors_staged = false;
-    const int64_t first_task = pending_.empty() ? 0 : pending_.begin()->first;
-    if (buffer_.rows() > 0) {
-      LakeFileOptions o;
-      o.format = cfg_.write.format;
-      o.compression = cfg_.write.compression;
-      o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
-      o.file_stem = stem;
-      WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
-      for (auto& s : staged) {
-        CatalogFile f;
-        f.task_id = first_task;
-        f.kind = "data";
-        f.partition = s.partition;
-        f.path = TableDir(cfg_) + "/" + s.rel_path;
-        f.staging = s.staging_path;
-        f.rows = s.rows;
-        f.bytes = s.bytes;
-        files.push_back(std::move(f));
-      }
-      data_staged = true;
-    }
-    for (auto& [id, p] : pending_) {
-      if (p.errors.empty()) continue;
-      std::string dir = ErrorsStagingDir(cfg_) + "/" + tag_;
-      WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
-      char name[256];
-      std::snprintf(name, sizeof(name), "errors-%05" PRId64 "-%06" PRId64 "-%s.jsonl", id,
-                    p.update.seq + 1, stem + 5);
-      CatalogFile f;
-      f.task_id = id;
-      f.kind = "errors";
-      f.path = ErrorsDir(cfg_) + "/" + name;
-      f.staging = dir + "/" + name + ".staged";
-      f.bytes = p.errors.size();
-      for (char ch : p.errors) f.rows += ch == '\n';
-      WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, p.errors));
-      files.push_back(std::move(f));
-      errors_staged = true;
-    }
-    CrashPoint("after-stage", commits_ - 1);
-    if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
-    if (errors_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(ErrorsStagingDir(cfg_)));
-
-    CommitRequest req;
-    req.dataset = cfg_.name;
-    req.files = files;
-    req.supersede = supersede_;
-    uint64_t data_files = 0;
-    for (const auto& f : files) data_files += f.kind == "data";
-    for (auto& [id, p] : pending_) {
-      TaskUpdate u = p.update;
-      u.seq += 1;
-      // Files hold rows of several tasks; a task counts the files of the commits it was part of.
-      u.counters.files += data_files;
-      req.tasks.push_back(u);
-    }
-    std::vector<int64_t> ids;
-    WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
-    CrashPoint("after-commit", commits_ - 1);
-    for (size_t i = 0; i < files.size(); ++i) {
-      WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
-      if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
-    }
-    if (!files.empty()) {
-      // The renames are durable before the catalog says so.
-      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
-      WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
-    }
-    WEIR_RETURN_IF_ERROR(DeleteSuperseded(cfg_, store_));
-    supersede_.clear();
-    for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;
-    buffer_.Clear();
-    pending_.clear();
-    last_commit_ = Clock::now();
-    return Status::OK();
-  }
-
- private:
-  struct Pending {
-    TaskUpdate update;
-    std::string errors;
-  };
-  const DatasetConfig& cfg_;
-  Store& store_;
-  PartitionedBuffer buffer_;
-  std::string tag_;
-  int64_t commits_ = 0;
-  std::map<int64_t, Pending> pending_;
-  std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed
-  std::vector<int64_t> supersede_;
-  Clock::time_point last_commit_;
-};
 
 // Reads one task from its checkpoint to the end of its file into a WorkerOutput, committing the
 // output whenever it is due. A returned error means this task failed; the caller discards the
@@ -477,7 +253,7 @@ class TaskExecutor {
           i += n;
         }
         bool done = eof && i == recs.size();
-        WEIR_RETURN_IF_ERROR(CheckErrorRatio(done));
+        WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, done));
         out_.Update(task_, counters_, DurationMs(), error_lines,
                     done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
         if (!done && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
@@ -531,6 +307,13 @@ class TaskExecutor {
       switch (res.kind) {
         case sdk::ParseResult::Kind::kSkip: skips_.push_back({i, std::move(res.reason)}); break;
         case sdk::ParseResult::Kind::kError: errors_.push_back({i, std::move(res.reason)}); break;
+        case sdk::ParseResult::Kind::kContinue:
+        case sdk::ParseResult::Kind::kFail:
+          errors_.push_back({i, res.kind == sdk::ParseResult::Kind::kFail
+                                    ? std::move(res.reason)
+                                    : "parser returned Continue(), which only state machine "
+                                      "parsers may"});
+          break;
         case sdk::ParseResult::Kind::kDocument:
           if (projector_->ProjectDocument(doc_, batch, &reason)) {
             ++docs;
@@ -541,20 +324,6 @@ class TaskExecutor {
       }
     }
     return docs;
-  }
-
-  // The error-ratio limit fails the task before anything past its last checkpoint is committed,
-  // so the ERROR task's checkpoint still points at the start of the offending data.
-  Status CheckErrorRatio(bool eof) const {
-    if (!cfg_.errors.max_ratio || counters_.read == 0) return Status::OK();
-    if (counters_.read < 1000 && !eof) return Status::OK();
-    double ratio = static_cast<double>(counters_.errored) / static_cast<double>(counters_.read);
-    if (ratio <= *cfg_.errors.max_ratio) return Status::OK();
-    char msg[200];
-    std::snprintf(msg, sizeof(msg),
-                  "error ratio %.4f (%" PRIu64 " of %" PRIu64 " records) above errors.max_ratio %.4f",
-                  ratio, counters_.errored, counters_.read, *cfg_.errors.max_ratio);
-    return Status::Invalid(msg);
   }
 
   // Maps rows that transforms rejected back to their records, writes their error records and
@@ -574,13 +343,7 @@ class TaskExecutor {
       AppendErrorRecord(error_lines, cfg_, task_.id, task_.entry, recs[doc_records[row]], reason,
                         sdk_ != nullptr);
     }
-    ColumnBatch kept(batch.schema);
-    for (size_t c = 0; c < batch.columns.size(); ++c) {
-      for (size_t r = 0; r < batch.num_rows(); ++r) {
-        if (!drop[r]) kept.columns[c].AppendFrom(batch.columns[c], r);
-      }
-    }
-    batch = std::move(kept);
+    RemoveRows(batch, drop);
   }
 
   static constexpr size_t kSliceRecords = 8192;
@@ -676,10 +439,26 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   std::unique_ptr<ParserSource> source;
   ParserPtr parser;
+  StateMachinePtr state_machine;
+  MultiFileReaderPtr multi_file_reader;
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
-    WEIR_ASSIGN_OR_RETURN(parser, source->NewParser());
+    switch (source->shape()) {
+      case Shape::kParser: {
+        WEIR_ASSIGN_OR_RETURN(parser, source->NewParser());
+        break;
+      }
+      case Shape::kStateMachine: {
+        WEIR_ASSIGN_OR_RETURN(state_machine, source->NewStateMachine());
+        break;
+      }
+      case Shape::kMultiFile: {
+        WEIR_ASSIGN_OR_RETURN(multi_file_reader, source->NewMultiFile());
+        break;
+      }
+    }
   }
+  const bool multi_record = source && source->shape() != Shape::kParser;
   std::vector<ColumnSchema> schema;
   {
     WEIR_ASSIGN_OR_RETURN(auto probe, Projector::Create(config_));
@@ -688,6 +467,7 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   }
   WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "errors", "published"));
   std::map<int64_t, std::vector<TaskExecutor::ErrorRef>> refs;
+  std::map<int64_t, std::vector<std::string>> lines;  // multi-record readers: the whole records
   std::map<int64_t, std::vector<int64_t>> file_ids;
   for (const auto& f : files) {
     WEIR_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(f.path));
@@ -698,6 +478,7 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
       std::string_view line(text.data() + pos, nl - pos);
       pos = nl + 1;
       if (line.empty()) continue;
+      lines[f.task_id].emplace_back(line);
       // Our own JSON lines: the three numbers are read by key.
       auto num = [&](std::string_view key) -> uint64_t {
         std::string k = "\"" + std::string(key) + "\":";
@@ -716,10 +497,17 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
     std::sort(list.begin(), list.end(),
               [](const auto& a, const auto& b) { return a.start < b.start; });
     WEIR_ASSIGN_OR_RETURN(TaskRow task, store_.Task(task_id));
-    TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
-                      source ? &source->format() : nullptr);
     summary.records += list.size();
-    Status st = exec.Reprocess(list, &summary.fixed, &summary.skipped, &summary.still_failing);
+    Status st;
+    if (multi_record) {
+      ReaderTaskExecutor exec(config_, progress_, task, *transforms, out, *source,
+                              {state_machine.get(), multi_file_reader.get()});
+      st = exec.Reprocess(lines[task_id], &summary.fixed, &summary.skipped, &summary.still_failing);
+    } else {
+      TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
+                        source ? &source->format() : nullptr);
+      st = exec.Reprocess(list, &summary.fixed, &summary.skipped, &summary.still_failing);
+    }
     if (!st.ok()) return st.WithContext("redrive of the error records of task " + std::to_string(task_id));
     out.Supersede(file_ids[task_id]);
     WEIR_RETURN_IF_ERROR(out.Commit());
@@ -742,14 +530,27 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     PruneEmptyDirs(ErrorsDir(config_));
   }
   WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
-  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_));
-  WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
-  WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
-  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   std::unique_ptr<ParserSource> source;
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
   }
+  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_));
+  const bool multi_file = source && source->shape() == Shape::kMultiFile;
+  if (multi_file) {
+    // A task's path lists every file of the entry, absolute; an entry that does not split
+    // keeps its text, and its task fails with the reason when it runs.
+    for (auto& [entry, path] : entries) {
+      auto parts = MultiFileEntryPaths(config_, entry, source->types());
+      if (!parts.ok()) continue;
+      path.clear();
+      for (size_t i = 0; i < parts->size(); ++i) {
+        path += (i ? "|" : "") + source->types()[i].name + ":" + (*parts)[i];
+      }
+    }
+  }
+  WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
+  WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
+  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
 
   std::deque<TaskRow> queue;
   for (const auto& t : tasks) {
@@ -757,9 +558,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
                (options.redrive && t.status == TaskStatus::kError);
     if (!run) continue;
     queue.push_back(t);
-    std::error_code ec;
-    auto size = stdfs::file_size(t.path, ec);
-    if (!ec) progress_.raw_bytes_total += size;
+    std::vector<std::string> inputs{t.path};
+    if (multi_file) {
+      auto parts = SplitMultiFileEntry(t.path, source->types());
+      inputs = parts.ok() ? *parts : std::vector<std::string>{};
+    }
+    for (const auto& in : inputs) {
+      std::error_code ec;
+      auto size = stdfs::file_size(in, ec);
+      if (!ec) progress_.raw_bytes_total += size;
+    }
   }
   progress_.tasks_total = queue.size();
   RunSummary summary;
@@ -784,12 +592,31 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto worker = [&](int index) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index));
     ParserPtr parser;
+    StateMachinePtr state_machine;
+    MultiFileReaderPtr multi_file_reader;
     if (source) {
-      // Create() already built one parser with the same options, so this does not fail in
+      // Create() already built one instance with the same options, so this does not fail in
       // practice; if it does, the worker's tasks wait in the queue for another worker.
-      auto p = source->NewParser();
-      if (!p.ok()) return;
-      parser = std::move(p).value();
+      switch (source->shape()) {
+        case Shape::kParser: {
+          auto p = source->NewParser();
+          if (!p.ok()) return;
+          parser = std::move(p).value();
+          break;
+        }
+        case Shape::kStateMachine: {
+          auto p = source->NewStateMachine();
+          if (!p.ok()) return;
+          state_machine = std::move(p).value();
+          break;
+        }
+        case Shape::kMultiFile: {
+          auto p = source->NewMultiFile();
+          if (!p.ok()) return;
+          multi_file_reader = std::move(p).value();
+          break;
+        }
+      }
     }
     auto fail_interval = [&](int64_t failed_task) {
       // Tasks whose uncommitted output is dropped go back to the queue to resume from their
@@ -831,9 +658,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           // Each attempt resumes from the durable checkpoint, not from in-memory progress.
           auto fresh = store_.Task(task.id);
           if (fresh.ok()) task = *fresh;
-          TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
-                            source ? &source->format() : nullptr);
-          st = exec.Execute();
+          if (source && source->shape() != Shape::kParser) {
+            ReaderTaskExecutor exec(config_, progress_, task, *transforms, out, *source,
+                                    {state_machine.get(), multi_file_reader.get()});
+            st = exec.Execute();
+          } else {
+            TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
+                              source ? &source->format() : nullptr);
+            st = exec.Execute();
+          }
         }
         if (st.ok()) break;
         fail_interval(task.id);

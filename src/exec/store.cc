@@ -71,7 +71,7 @@ class Stmt {
 
 constexpr const char* kTaskCols =
     "id, dataset, entry, path, status, attempts, seq, ck_offset, ck_record, n_read, n_written, "
-    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at";
+    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state";
 
 TaskRow ReadTask(const Stmt& s) {
   TaskRow t;
@@ -93,6 +93,7 @@ TaskRow ReadTask(const Stmt& s) {
   t.duration_ms = s.Int(15);
   t.reason = s.Text(16);
   t.updated_at = s.Text(17);
+  t.counters.state = s.Text(18);
   return t;
 }
 
@@ -132,13 +133,14 @@ Status Store::Exec(const std::string& sql) {
 Status Store::Migrate() {
   // WAL + synchronous=FULL: a returned COMMIT is durable, which the publication step relies on.
   WEIR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
-  return Exec(R"sql(
+  WEIR_RETURN_IF_ERROR(Exec(R"sql(
 CREATE TABLE IF NOT EXISTS tasks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   dataset TEXT NOT NULL, entry TEXT NOT NULL, path TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'CREATED', attempts INTEGER NOT NULL DEFAULT 0,
   seq INTEGER NOT NULL DEFAULT 0,
   ck_offset INTEGER NOT NULL DEFAULT 0, ck_record INTEGER NOT NULL DEFAULT 0,
+  ck_state TEXT NOT NULL DEFAULT '',
   n_read INTEGER NOT NULL DEFAULT 0, n_written INTEGER NOT NULL DEFAULT 0,
   n_skipped INTEGER NOT NULL DEFAULT 0, n_errored INTEGER NOT NULL DEFAULT 0,
   n_bytes INTEGER NOT NULL DEFAULT 0, n_files INTEGER NOT NULL DEFAULT 0,
@@ -153,7 +155,20 @@ CREATE TABLE IF NOT EXISTS files (
   n_rows INTEGER NOT NULL, n_bytes INTEGER NOT NULL, state TEXT NOT NULL,
   committed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
 CREATE INDEX IF NOT EXISTS files_by_dataset ON files(dataset, kind, state);
-)sql");
+)sql"));
+  // Stores created before checkpoints had a state column (multi-record readers) gain it.
+  bool has_state = false;
+  {
+    Stmt s(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'ck_state'");
+    WEIR_RETURN_IF_ERROR(s.status());
+    Status err;
+    has_state = s.Step(err);
+    WEIR_RETURN_IF_ERROR(err);
+  }
+  if (!has_state) {
+    return Exec("ALTER TABLE tasks ADD COLUMN ck_state TEXT NOT NULL DEFAULT ''");
+  }
+  return Status::OK();
 }
 
 Status Store::EnsureTasks(const std::string& dataset,
@@ -247,7 +262,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
              "UPDATE tasks SET seq = ?, ck_offset = ?, ck_record = ?, n_read = ?, n_written = ?, "
              "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = ?, duration_ms = ?, "
              "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
-             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ? WHERE id = ?");
       WEIR_RETURN_IF_ERROR(s.status());
       s.Bind(1, u.seq)
           .Bind(2, static_cast<int64_t>(c.offset))
@@ -262,7 +277,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       if (u.status) {
         s.Bind(11, std::string(TaskStatusName(*u.status))).Bind(12, int64_t{1}).Bind(13, u.reason);
       }
-      s.Bind(14, u.task_id);
+      s.Bind(14, c.state).Bind(15, u.task_id);
       WEIR_RETURN_IF_ERROR(s.Run());
     }
     return Status::OK();

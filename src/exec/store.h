@@ -34,6 +34,9 @@ struct TaskCounters {
   uint64_t read = 0, written = 0, skipped = 0, errored = 0;
   uint64_t bytes = 0;          // decompressed bytes consumed (== offset at the end)
   uint64_t files = 0;          // lake files published
+  // checkpoint of multi-record readers (state machines, multi-file readers): per-file offsets
+  // and the previous record, as JSON (exec/reader_task.h); empty for single-file parsers
+  std::string state;
 };
 
 struct TaskRow {

@@ -38,8 +38,9 @@ uint64_t SatAdd(uint64_t a, uint64_t b) {
 class PatternSplitter final : public RecordSplitter {
  public:
   PatternSplitter(const sdk::RecordFormat& f, uint64_t max_record_bytes,
-                  std::function<int64_t(std::string_view)> body_length)
-      : kind_(f.kind),
+                  std::function<int64_t(std::string_view)> body_length, size_t max_records)
+      : limit_(max_records),
+        kind_(f.kind),
         start_(f.start),
         end_(f.end),
         trailer_(f.trailer),
@@ -60,6 +61,7 @@ class PatternSplitter final : public RecordSplitter {
     number_ = first_number;
     out_ = &out;
     gap_from_ = 0;
+    const size_t first_out = out.size();
     const size_t n = buf.size();
     size_t pos = 0;
     while (true) {
@@ -94,6 +96,8 @@ class PatternSplitter final : public RecordSplitter {
       }
       if (next.stop) return next.pos;
       pos = next.pos;
+      // Stop only at a record boundary, so the caller may switch formats before the next call.
+      if (limit_ != 0 && state_ == State::kBetween && out.size() - first_out >= limit_) return pos;
     }
   }
 
@@ -372,6 +376,7 @@ class PatternSplitter final : public RecordSplitter {
     out_->push_back(v);
   }
 
+  const size_t limit_;  // views per Split() call before stopping at a boundary; 0 = no limit
   // Format (fixed at construction).
   const sdk::RecordFormat::Kind kind_;
   const std::string start_, end_, trailer_;
@@ -445,8 +450,9 @@ Status ValidateRecordFormat(const sdk::RecordFormat& f) {
 
 std::unique_ptr<RecordSplitter> MakePatternSplitter(
     const sdk::RecordFormat& format, uint64_t max_record_bytes,
-    std::function<int64_t(std::string_view header)> body_length) {
-  return std::make_unique<PatternSplitter>(format, max_record_bytes, std::move(body_length));
+    std::function<int64_t(std::string_view header)> body_length, size_t max_records_per_call) {
+  return std::make_unique<PatternSplitter>(format, max_record_bytes, std::move(body_length),
+                                           max_records_per_call);
 }
 
 }  // namespace weir

@@ -76,8 +76,14 @@ Status ValidateRecordFormat(const sdk::RecordFormat& format);
 // A splitter for `format`. The size limit is format.max_record_bytes when non-zero, else
 // `max_record_bytes`. `body_length` is the parser's BodyLength (kHeaderBody only; an empty
 // function counts every header as malformed); it is called once per header.
+// With `max_records_per_call` > 0 a Split() call returns as soon as it has emitted that many
+// views AND stands at a record boundary (a run of bytes outside records is emitted together with
+// the record that ends it, so a call may emit one view more). Consumption then ends exactly at
+// the last emitted view, the splitter holds no state, and the caller may delimit what follows
+// with another splitter (a record reader switching record types does this).
 std::unique_ptr<RecordSplitter> MakePatternSplitter(
     const sdk::RecordFormat& format, uint64_t max_record_bytes,
-    std::function<int64_t(std::string_view header)> body_length);
+    std::function<int64_t(std::string_view header)> body_length,
+    size_t max_records_per_call = 0);
 
 }  // namespace weir

@@ -32,7 +32,8 @@ std::string DlError() {
   return e ? std::string(e) : std::string("unknown dlopen error");
 }
 
-// The message of whatever is being handled; only call inside a catch block.
+}  // namespace
+
 std::string CurrentExceptionMessage() {
   try {
     throw;
@@ -43,25 +44,23 @@ std::string CurrentExceptionMessage() {
   }
 }
 
-}  // namespace
-
-void ParserDeleter::operator()(sdk::Parser* parser) const noexcept {
-  if (parser == nullptr) return;
-  // A destructor that throws would otherwise terminate the process from inside the plugin.
-  try {
-    if (destroy != nullptr) {
-      destroy(parser);
-    } else {
-      delete parser;
-    }
-  } catch (...) {
+const char* ShapeName(Shape shape) {
+  switch (shape) {
+    case Shape::kParser: return "parser";
+    case Shape::kStateMachine: return "state machine parser";
+    case Shape::kMultiFile: return "multi-file reader";
   }
+  return "unknown shape";
 }
 
-Result<ParserPtr> ParserFactory::Create(const std::string& options_json) const {
+Result<void*> ParserFactory::CreateRaw(const std::string& options_json, Shape want) const {
   if (create_ == nullptr) return Status::Internal("ParserFactory::Create on an empty factory");
+  if (shape_ != want) {
+    return Status::Invalid("plugin parser '" + name_ + "' (" + plugin_path_ + ") is a " +
+                           ShapeName(shape_) + ", used here as a " + ShapeName(want));
+  }
   std::array<char, kCreateErrorLen> err{};
-  sdk::Parser* raw = nullptr;
+  void* raw = nullptr;
   // create() is C linkage and WEIR_PLUGIN catches inside it, but a hand-written entry might not.
   try {
     raw = create_(options_json.c_str(), err.data(), err.size());
@@ -76,7 +75,24 @@ Result<ParserPtr> ParserFactory::Create(const std::string& options_json) const {
     return Status::Invalid("plugin parser '" + name_ + "' (" + plugin_path_ +
                            ") rejected its options " + options_json + ": " + msg);
   }
-  return ParserPtr(raw, ParserDeleter{destroy_});
+  return raw;
+}
+
+Result<ParserPtr> ParserFactory::Create(const std::string& options_json) const {
+  WEIR_ASSIGN_OR_RETURN(void* raw, CreateRaw(options_json, Shape::kParser));
+  return ParserPtr(static_cast<sdk::Parser*>(raw), ParserDeleter{destroy_});
+}
+
+Result<StateMachinePtr> ParserFactory::CreateStateMachine(const std::string& options_json) const {
+  WEIR_ASSIGN_OR_RETURN(void* raw, CreateRaw(options_json, Shape::kStateMachine));
+  return StateMachinePtr(static_cast<sdk::StateMachineParser*>(raw),
+                         PluginDeleter<sdk::StateMachineParser>{destroy_});
+}
+
+Result<MultiFileReaderPtr> ParserFactory::CreateMultiFile(const std::string& options_json) const {
+  WEIR_ASSIGN_OR_RETURN(void* raw, CreateRaw(options_json, Shape::kMultiFile));
+  return MultiFileReaderPtr(static_cast<sdk::MultiFileReader*>(raw),
+                            PluginDeleter<sdk::MultiFileReader>{destroy_});
 }
 
 Status PluginRegistry::Load(const std::string& path) {
@@ -159,6 +175,11 @@ Status PluginRegistry::Load(const std::string& path) {
                                     "': " + (e.create == nullptr ? "create" : "destroy") +
                                     " function is null"));
     }
+    if (e.shape < WEIR_SHAPE_PARSER || e.shape > WEIR_SHAPE_MULTI_FILE) {
+      return reject(Status::Invalid(at + " '" + name + "': unknown shape " +
+                                    std::to_string(e.shape) +
+                                    " (expected 1 parser, 2 state machine, 3 multi-file)"));
+    }
     for (const ParserFactory& f : added) {
       if (f.name_ == name) {
         return reject(Status::Invalid(where + ": parser name '" + name +
@@ -177,6 +198,7 @@ Status PluginRegistry::Load(const std::string& path) {
     f.description_ = e.description ? e.description : "";
     f.plugin_name_ = plugin_name;
     f.plugin_path_ = abs.string();
+    f.shape_ = static_cast<Shape>(e.shape);
     f.create_ = e.create;
     f.destroy_ = e.destroy;
     added.push_back(std::move(f));

@@ -29,14 +29,41 @@
 
 namespace weir {
 
-// Destroys a parser with the `destroy` function of the plugin that created it, so the memory is
-// freed by the allocator that allocated it (the plugin may link its own C++ runtime statically).
-// A null `destroy` means the parser was made in-process with `new` (a built-in): it is deleted.
-struct ParserDeleter {
-  void (*destroy)(sdk::Parser*) = nullptr;
-  void operator()(sdk::Parser* parser) const noexcept;
+// Destroys a plugin instance with the `destroy` function of the plugin that created it, so the
+// memory is freed by the allocator that allocated it (the plugin may link its own C++ runtime
+// statically). A null `destroy` means the instance was made in-process with `new` (a built-in):
+// it is deleted. T is the shape's base class (sdk::Parser, StateMachineParser, MultiFileReader);
+// `create` returned a T* as void*, so handing the T* back as void* gives the same pointer.
+template <class T>
+struct PluginDeleter {
+  void (*destroy)(void*) = nullptr;
+  void operator()(T* instance) const noexcept {
+    if (instance == nullptr) return;
+    // A destructor that throws would otherwise terminate the process from inside the plugin.
+    try {
+      if (destroy != nullptr) {
+        destroy(static_cast<void*>(instance));
+      } else {
+        delete instance;
+      }
+    } catch (...) {
+    }
+  }
 };
+using ParserDeleter = PluginDeleter<sdk::Parser>;
 using ParserPtr = std::unique_ptr<sdk::Parser, ParserDeleter>;
+using StateMachinePtr =
+    std::unique_ptr<sdk::StateMachineParser, PluginDeleter<sdk::StateMachineParser>>;
+using MultiFileReaderPtr =
+    std::unique_ptr<sdk::MultiFileReader, PluginDeleter<sdk::MultiFileReader>>;
+
+// The reader shapes of the SDK (values of weir_parser_entry::shape).
+enum class Shape : uint32_t {
+  kParser = WEIR_SHAPE_PARSER,
+  kStateMachine = WEIR_SHAPE_STATE_MACHINE,
+  kMultiFile = WEIR_SHAPE_MULTI_FILE,
+};
+const char* ShapeName(Shape shape);  // "parser", "state machine parser", "multi-file reader"
 
 // One parser that a loaded plugin provides: its name, description and the functions to create and
 // destroy instances.
@@ -58,19 +85,26 @@ class ParserFactory {
   // PluginRegistry::Find() or List().
   ParserFactory() = default;
 
-  // A new parser configured by `options_json` (the dataset's `read.options` as JSON text; "{}"
-  // when there are none). A parser that rejects its options gives InvalidArgument with the
-  // plugin's own message.
+  // Which SDK class the plugin's parser implements; only the matching Create* works.
+  Shape shape() const { return shape_; }
+
+  // A new instance configured by `options_json` (the dataset's `read.options` as JSON text;
+  // "{}" when there are none). A parser that rejects its options gives InvalidArgument with the
+  // plugin's own message; asking for the wrong shape gives InvalidArgument naming both.
   Result<ParserPtr> Create(const std::string& options_json) const;
+  Result<StateMachinePtr> CreateStateMachine(const std::string& options_json) const;
+  Result<MultiFileReaderPtr> CreateMultiFile(const std::string& options_json) const;
 
  private:
   friend class PluginRegistry;
+  Result<void*> CreateRaw(const std::string& options_json, Shape want) const;
   std::string name_;
   std::string description_;
   std::string plugin_name_;
   std::string plugin_path_;
-  sdk::Parser* (*create_)(const char*, char*, size_t) = nullptr;
-  void (*destroy_)(sdk::Parser*) = nullptr;
+  Shape shape_ = Shape::kParser;
+  void* (*create_)(const char*, char*, size_t) = nullptr;
+  void (*destroy_)(void*) = nullptr;
 };
 
 // The parser plugins of a process. Load() opens a shared library, checks its ABI version and its
@@ -132,5 +166,21 @@ Result<int64_t> SafeBodyLength(const sdk::Parser& parser, std::string_view heade
 
 // ResolvePath(manifest_entry); an exception or an empty result is an error naming the entry.
 Result<std::string> SafeResolvePath(const sdk::Parser& parser, std::string_view manifest_entry);
+
+// The message of the exception being handled; only call inside a catch block. For the engine's
+// own guards around the other shapes' calls.
+std::string CurrentExceptionMessage();
+
+// Runs `fn` (a call into plugin code) and turns an exception into InvalidArgument
+// "<what> threw: <message>".
+template <class Fn>
+Status GuardPluginCall(const char* what, Fn&& fn) {
+  try {
+    fn();
+    return Status::OK();
+  } catch (...) {
+    return Status::Invalid(std::string(what) + " threw: " + CurrentExceptionMessage());
+  }
+}
 
 }  // namespace weir

@@ -423,6 +423,22 @@ TEST(BatchE2E, JsonLinesLakeFormatAndHourOfColumns) {
   EXPECT_EQ(q.out, "count_star()\n" + std::to_string(rep.totals.valid) + "\n") << q.out;
 }
 
+// Regression: `weir query` printed every lake timestamp column (TIMESTAMP WITH TIME ZONE) as an
+// empty string, because duckdb_value_varchar has no text form for that type.
+TEST(BatchE2E, QueryPrintsTimestampColumns) {
+  std::string dir = TempDir("query-ts");
+  Generate(dir, 500, 1, 8);
+  WriteAll(dir + "/dataset.yaml", ClickstreamYaml());
+  ASSERT_EQ(RunJson(dir + "/dataset.yaml")["_exit"], 0);
+  auto q = Weir("query " + dir + "/dataset.yaml \"SELECT created_at FROM events ORDER BY created_at "
+                "LIMIT 20\" --format csv");
+  auto ref = Weir("query " + dir + "/dataset.yaml \"SELECT CAST(created_at AS VARCHAR) AS created_at "
+                  "FROM events ORDER BY created_at LIMIT 20\" --format csv");
+  EXPECT_EQ(std::count(q.out.begin(), q.out.end(), '\n'), 21) << q.out;
+  EXPECT_EQ(q.out, ref.out);
+  EXPECT_EQ(q.out.find("\n\n"), std::string::npos) << "empty cells: " << q.out;
+}
+
 // Regression: NULL partition values came back from `weir query` as the literal
 // __HIVE_DEFAULT_PARTITION__ (DuckDB decodes %XX escapes but not Hive's NULL marker).
 TEST(BatchE2E, PartitionValuesWithSpecialCharactersAndNullsRoundTrip) {

@@ -63,6 +63,10 @@ std::string Describe(const sdk::ParseResult& r, const sdk::Document& doc) {
       return "skip: " + r.reason;
     case sdk::ParseResult::Kind::kError:
       return "error: " + r.reason;
+    case sdk::ParseResult::Kind::kContinue:
+      return "continue";
+    case sdk::ParseResult::Kind::kFail:
+      return "fail: " + r.reason;
   }
   return "?";
 }
@@ -219,6 +223,7 @@ TEST(PluginRegistryTest, InvalidTables) {
       {"null_create", where + "parser #1 'tbl_b': create function is null"},
       {"null_destroy", where + "parser #0 'tbl_a': destroy function is null"},
       {"twice", where + "parser name 'tbl_a' appears twice in the plugin's table"},
+      {"bad_shape", where + "parser #1 'tbl_b': unknown shape 7 (expected 1 parser, 2 state machine, 3 multi-file)"},
   };
   for (const auto& [mode, expected] : cases) {
     SCOPED_TRACE(mode);
@@ -524,6 +529,67 @@ TEST(SdkPackageTest, InstallThenBuildExampleWithFindPackage) {
                              R"(doc {"ts":"2024-06-01T10:00:00Z","level":"WARN","component":"a")"
                              R"(,"message":"user=u1")"
                              R"(,"fields":{"user":"u1"}})"));
+
+  // The multi-file reader example (examples/plugins/webcrawl) builds the same way against the
+  // installed package and loads as a multi-file reader with its two file types.
+  const std::string build2 = (dir.path() / "build-webcrawl").string();
+  ASSERT_EQ(RunCommand(Quote(cmake) + " -S " +
+                           Quote(std::string(WEIR_SOURCE_DIR) + "/examples/plugins/webcrawl") +
+                           " -B " + Quote(build2) + " -G " + Quote(WEIR_CMAKE_GENERATOR) +
+                           " -DCMAKE_PREFIX_PATH=" + Quote(prefix),
+                       &log),
+            0)
+      << log;
+  ASSERT_EQ(RunCommand(Quote(cmake) + " --build " + Quote(build2), &log), 0) << log;
+  const std::string so2 = build2 + "/libwebcrawl.so";
+  ASSERT_TRUE(fs::exists(so2)) << log;
+  PluginRegistry registry2;
+  st = registry2.Load(so2);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto factory = registry2.Find("webcrawl");
+  ASSERT_TRUE(factory.ok()) << factory.status().ToString();
+  EXPECT_EQ(factory->shape(), Shape::kMultiFile);
+  auto reader = factory->CreateMultiFile("{}");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const auto types = (*reader)->file_types();
+  ASSERT_EQ(types.size(), 2u);
+  EXPECT_EQ(types[0].name, "WARC");
+  EXPECT_EQ(types[1].name, "CDX");
+  EXPECT_THAT(factory->CreateMultiFile(R"({"check_offset":"auto"})").status().message(),
+              HasSubstr("unknown option 'check_offset'"));
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(PluginShapesTest, EachShapeCreatesOnlyAsItselfWithAClearMessage) {
+  PluginRegistry registry;
+  ASSERT_TRUE(registry.Load(std::string(WEIR_TEST_PLUGIN_DIR) + "/libexchange_plugin.so").ok());
+  ASSERT_TRUE(registry.Load(std::string(WEIR_TEST_PLUGIN_DIR) + "/libpair_plugin.so").ok());
+  ParserFactory sm = registry.Find("exchange").value();
+  ParserFactory mf = registry.Find("pair").value();
+  EXPECT_EQ(sm.shape(), Shape::kStateMachine);
+  EXPECT_EQ(mf.shape(), Shape::kMultiFile);
+  StateMachinePtr machine = sm.CreateStateMachine("{}").value();
+  ASSERT_EQ(machine->record_types().size(), 3u);
+  EXPECT_EQ(machine->record_types()[1].name, "response");
+  EXPECT_EQ(machine->NextType(-1), 0);
+  EXPECT_EQ(machine->NextType(2), 0);
+  MultiFileReaderPtr reader = mf.CreateMultiFile("{}").value();
+  EXPECT_EQ(reader->file_types().size(), 2u);
+
+  Result<ParserPtr> wrong = sm.Create("{}");
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.status().message().find("is a state machine parser, used here as a parser"),
+            std::string::npos)
+      << wrong.status().message();
+  Result<StateMachinePtr> wrong2 = mf.CreateStateMachine("{}");
+  EXPECT_NE(wrong2.status().message().find("is a multi-file reader, used here as a state machine"),
+            std::string::npos)
+      << wrong2.status().message();
 }
 
 }  // namespace

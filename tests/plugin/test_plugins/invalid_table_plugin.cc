@@ -1,6 +1,6 @@
 // Test plugin whose table is invalid in a way chosen by the environment variable
 // WEIR_TEST_TABLE_MODE, read at each call of the entry point (so one library covers every case):
-// null_info, no_name, no_parsers, null_name, bad_name, null_create, null_destroy, twice, ok.
+// null_info, no_name, no_parsers, null_name, bad_name, null_create, null_destroy, twice, bad_shape, ok.
 #include <weir/sdk.h>
 
 #include <cstdlib>
@@ -18,8 +18,10 @@ class NullParser : public weir::sdk::Parser {
   }
 };
 
-weir::sdk::Parser* Create(const char*, char*, size_t) { return new NullParser(); }
-void Destroy(weir::sdk::Parser* p) { delete p; }
+void* Create(const char*, char*, size_t) {
+  return static_cast<weir::sdk::Parser*>(new NullParser());
+}
+void Destroy(void* p) { delete static_cast<weir::sdk::Parser*>(p); }
 
 weir_plugin_info info;
 weir_parser_entry entries[2];
@@ -30,8 +32,8 @@ extern "C" __attribute__((visibility("default"))) const weir_plugin_info* weir_p
   const char* env = std::getenv("WEIR_TEST_TABLE_MODE");
   const std::string mode = env ? env : "ok";
   if (mode == "null_info") return nullptr;
-  entries[0] = {"tbl_a", "first", &Create, &Destroy};
-  entries[1] = {"tbl_b", "second", &Create, &Destroy};
+  entries[0] = {"tbl_a", "first", WEIR_SHAPE_PARSER, &Create, &Destroy};
+  entries[1] = {"tbl_b", "second", WEIR_SHAPE_PARSER, &Create, &Destroy};
   info = {weir::sdk::kAbiVersion, "tables", entries, 2};
   if (mode == "no_name") info.plugin_name = nullptr;
   if (mode == "no_parsers") info.parser_count = 0;
@@ -40,5 +42,6 @@ extern "C" __attribute__((visibility("default"))) const weir_plugin_info* weir_p
   if (mode == "null_create") entries[1].create = nullptr;
   if (mode == "null_destroy") entries[0].destroy = nullptr;
   if (mode == "twice") entries[1].name = "tbl_a";
+  if (mode == "bad_shape") entries[1].shape = 7;
   return &info;
 }

@@ -1,0 +1,179 @@
+#include "exec/worker_output.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/text.h"
+#include "exec/runner.h"
+#include "io/fs.h"
+#include "lake/file_writer.h"
+
+namespace weir {
+
+void CrashPoint(const char* name, int64_t commits_done) {
+  static const char* at = std::getenv("WEIR_CRASH_AT");
+  if (at == nullptr || std::string_view(at) != name) return;
+  static const int64_t after = [] {
+    const char* a = std::getenv("WEIR_CRASH_AFTER_COMMITS");
+    return a ? std::atoll(a) : 0;
+  }();
+  if (commits_done >= after) ::kill(::getpid(), SIGKILL);
+}
+
+Status InjectedReadError() {
+  static const char* spec = std::getenv("WEIR_INJECT_READ_ERRORS");
+  if (spec == nullptr) return Status::OK();
+  static std::atomic<int> calls{0};
+  int n = ++calls;
+  std::string s = std::string(",") + spec + ",";
+  if (s.find("," + std::to_string(n) + ",") == std::string::npos) return Status::OK();
+  return Status::IOError("injected read error (call " + std::to_string(n) + ")", true);
+}
+
+void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_id,
+                       const std::string& entry, const RecordView& rec, const std::string& reason,
+                       bool sdk_record, std::string_view extra_json) {
+  out += "{\"dataset\":";
+  AppendJsonString(out, cfg.name);
+  out += ",\"task\":" + std::to_string(task_id) + ",\"file\":";
+  AppendJsonString(out, entry);
+  // Line and CSV records exclude their terminator; SDK records (and records with a delimiting
+  // problem) end where the splitter says, which also covers a length prefix before the payload.
+  uint64_t end = (rec.oversize || rec.problem != nullptr || sdk_record) ? rec.end_offset
+                                                                         : rec.offset + rec.bytes.size();
+  out += ",\"start_offset\":" + std::to_string(rec.offset) + ",\"end_offset\":" +
+         std::to_string(end) + ",\"record_number\":" + std::to_string(rec.number) +
+         ",\"reason\":";
+  AppendJsonString(out, reason);
+  std::string_view excerpt = rec.bytes.substr(0, cfg.errors.excerpt_bytes);
+  out += ",\"excerpt\":";
+  if (AppendJsonString(out, excerpt)) {
+    // Not valid UTF-8: keep the exact bytes too, so nothing about the input is lost.
+    out += ",\"excerpt_base64\":\"" + Base64Encode(excerpt) + "\"";
+  }
+  out += extra_json;
+  out += "}\n";
+}
+
+Status DeleteSuperseded(const DatasetConfig& cfg, Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto old, store.Files(cfg.name, "", "superseded"));
+  std::vector<int64_t> ids;
+  for (const auto& f : old) {
+    WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
+    ids.push_back(f.id);
+  }
+  return store.DeleteFiles(ids);
+}
+
+Status CheckErrorRatio(const DatasetConfig& cfg, const TaskCounters& counters, bool eof) {
+  if (!cfg.errors.max_ratio || counters.read == 0) return Status::OK();
+  if (counters.read < 1000 && !eof) return Status::OK();
+  double ratio = static_cast<double>(counters.errored) / static_cast<double>(counters.read);
+  if (ratio <= *cfg.errors.max_ratio) return Status::OK();
+  char msg[200];
+  std::snprintf(msg, sizeof(msg),
+                "error ratio %.4f (%" PRIu64 " of %" PRIu64 " records) above errors.max_ratio %.4f",
+                ratio, counters.errored, counters.read, *cfg.errors.max_ratio);
+  return Status::Invalid(msg);
+}
+
+void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
+  ColumnBatch kept(batch.schema);
+  for (size_t c = 0; c < batch.columns.size(); ++c) {
+    for (size_t r = 0; r < batch.num_rows(); ++r) {
+      if (!drop[r]) kept.columns[c].AppendFrom(batch.columns[c], r);
+    }
+  }
+  batch = std::move(kept);
+}
+
+Status WorkerOutput::Commit() {
+  if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
+  ++commits_;
+  char stem[96];
+  std::snprintf(stem, sizeof(stem), "part-%s-%06" PRId64, tag_.c_str(), commits_);
+  std::vector<CatalogFile> files;
+  bool data_staged = false, errors_staged = false;
+  const int64_t first_task = pending_.empty() ? 0 : pending_.begin()->first;
+  if (buffer_.rows() > 0) {
+    LakeFileOptions o;
+    o.format = cfg_.write.format;
+    o.compression = cfg_.write.compression;
+    o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
+    o.file_stem = stem;
+    WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
+    for (auto& s : staged) {
+      CatalogFile f;
+      f.task_id = first_task;
+      f.kind = "data";
+      f.partition = s.partition;
+      f.path = TableDir(cfg_) + "/" + s.rel_path;
+      f.staging = s.staging_path;
+      f.rows = s.rows;
+      f.bytes = s.bytes;
+      files.push_back(std::move(f));
+    }
+    data_staged = true;
+  }
+  for (auto& [id, p] : pending_) {
+    if (p.errors.empty()) continue;
+    std::string dir = ErrorsStagingDir(cfg_) + "/" + tag_;
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
+    char name[256];
+    std::snprintf(name, sizeof(name), "errors-%05" PRId64 "-%06" PRId64 "-%s.jsonl", id,
+                  p.update.seq + 1, stem + 5);
+    CatalogFile f;
+    f.task_id = id;
+    f.kind = "errors";
+    f.path = ErrorsDir(cfg_) + "/" + name;
+    f.staging = dir + "/" + name + ".staged";
+    f.bytes = p.errors.size();
+    for (char ch : p.errors) f.rows += ch == '\n';
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, p.errors));
+    files.push_back(std::move(f));
+    errors_staged = true;
+  }
+  CrashPoint("after-stage", commits_ - 1);
+  if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
+  if (errors_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(ErrorsStagingDir(cfg_)));
+
+  CommitRequest req;
+  req.dataset = cfg_.name;
+  req.files = files;
+  req.supersede = supersede_;
+  uint64_t data_files = 0;
+  for (const auto& f : files) data_files += f.kind == "data";
+  for (auto& [id, p] : pending_) {
+    TaskUpdate u = p.update;
+    u.seq += 1;
+    // Files hold rows of several tasks; a task counts the files of the commits it was part of.
+    u.counters.files += data_files;
+    req.tasks.push_back(u);
+  }
+  std::vector<int64_t> ids;
+  WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
+  CrashPoint("after-commit", commits_ - 1);
+  for (size_t i = 0; i < files.size(); ++i) {
+    WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
+    if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
+  }
+  if (!files.empty()) {
+    // The renames are durable before the catalog says so.
+    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
+    WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+  }
+  WEIR_RETURN_IF_ERROR(DeleteSuperseded(cfg_, store_));
+  supersede_.clear();
+  for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;
+  buffer_.Clear();
+  pending_.clear();
+  last_commit_ = std::chrono::steady_clock::now();
+  return Status::OK();
+}
+
+}  // namespace weir
