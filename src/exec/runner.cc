@@ -265,7 +265,16 @@ class TaskExecutor {
   }
 
   void ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
-    ColumnBatch batch(projector_->schema());
+    // One batch per task, cleared per slice: its buffers keep their capacity, so slices after
+    // the first do not regrow (and page-fault) every column again.
+    const size_t projected = projector_->schema().size();
+    if (!slice_) slice_ = std::make_unique<ColumnBatch>(projector_->schema());
+    ColumnBatch& batch = *slice_;
+    batch.Clear();
+    if (batch.columns.size() > projected) {  // the previous slice's transform outputs
+      batch.columns.erase(batch.columns.begin() + static_cast<std::ptrdiff_t>(projected), batch.columns.end());
+      batch.schema.erase(batch.schema.begin() + static_cast<std::ptrdiff_t>(projected), batch.schema.end());
+    }
     skips_.clear();
     errors_.clear();
     size_t docs = sdk_ != nullptr ? ParseWithSdk(recs, batch) : projector_->Process(recs, batch, skips_, errors_);
@@ -361,6 +370,7 @@ class TaskExecutor {
   TaskCounters counters_;
   Clock::time_point started_;
   std::vector<RecordIssue> skips_, errors_;
+  std::unique_ptr<ColumnBatch> slice_;
   std::vector<std::pair<size_t, std::string>> rejected_;
   sdk::Parser* sdk_;
   const sdk::RecordFormat* format_;

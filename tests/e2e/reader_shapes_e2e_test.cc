@@ -113,16 +113,20 @@ std::multiset<std::string> ExpectedExchangeRows(const ExchangeFile& f, int max_s
   return rows;
 }
 
-std::multiset<std::string> LakeExchangeRows(const std::string& yaml) {
-  auto q = Weir("query " + yaml +
-                " \"SELECT id || '|' || url || '|' || status || '|' || length(body) || '|' || ms "
-                "|| '|' || prev_type || '|' || prev_offset FROM t\" --format csv");
+// The rows of a one-column `weir query` in CSV, header dropped.
+std::multiset<std::string> QueryRows(const std::string& yaml, const std::string& sql) {
+  auto q = Weir("query " + yaml + " \"" + sql + "\" --format csv");
   std::multiset<std::string> rows;
   std::istringstream in(q.out);
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) rows.insert(line);
   return rows;
+}
+
+std::multiset<std::string> LakeExchangeRows(const std::string& yaml) {
+  return QueryRows(yaml, "SELECT id || '|' || url || '|' || status || '|' || length(body) || '|' || "
+                         "ms || '|' || prev_type || '|' || prev_offset FROM t");
 }
 
 TEST(StateMachineE2E, DocumentsSpanRecordsAndErrorsNameTheBadRecordAndTheDocument) {
@@ -262,13 +266,7 @@ std::string PairYaml(const std::string& options, const std::string& write_extra 
 }
 
 std::multiset<std::string> LakePairs(const std::string& yaml) {
-  auto q = Weir("query " + yaml + " \"SELECT key || '|' || a || '|' || b FROM t\" --format csv");
-  std::multiset<std::string> rows;
-  std::istringstream in(q.out);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) rows.insert(line);
-  return rows;
+  return QueryRows(yaml, "SELECT key || '|' || a || '|' || b FROM t");
 }
 
 TEST(MultiFileE2E, FilesReadInStepMakeOneDocumentPerPairAndErrorsNameTheFile) {

@@ -60,6 +60,7 @@ class PairReader : public weir::sdk::MultiFileReader {
     const std::string key = Key(ra.bytes), a_value = Value(ra.bytes);
     if (!throw_on_.empty() && key == throw_on_) throw std::runtime_error("boom at " + key);
     if (!b.Next(rb)) return ReadResult::Error(1, "B has no line for key " + key);
+    if (rb.problem != nullptr) return ReadResult::Error(1, rb.problem);
     if (strict_ && Key(rb.bytes) != key) {
       return ReadResult::Error(-1, "key mismatch: A has " + key + ", B has " + Key(rb.bytes));
     }
