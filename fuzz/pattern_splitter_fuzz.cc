@@ -100,34 +100,44 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (uint64_t k = covered; k < in.size(); ++k) Check(IsAsciiSpace(in[k]));
 
-  auto s = weir::MakePatternSplitter(f, max, Digits);
-  std::vector<Rec> got;
-  std::string buf;
-  uint64_t base = 0, number = 0;
-  size_t pos = 0;
-  uint32_t lcg = chunk_seed;
-  while (true) {
-    lcg = lcg * 1103515245u + 12345u;
-    // Mostly tiny chunks (boundary cases), sometimes large ones.
-    const size_t chunk = (lcg >> 16) % 4 == 0 ? 1 + (lcg >> 8) % 4096 : 1 + (lcg >> 8) % 7;
-    const size_t n = std::min(chunk, in.size() - pos);
-    buf.append(in, pos, n);
-    pos += n;
-    Check(buf.size() <= max + n + 8);  // limit + one chunk + the longest pattern or prefix
-    const bool eof = pos == in.size();
-    views.clear();
-    const size_t used = s->Split(buf, eof, base, number, views);
-    Check(used <= buf.size());
-    for (const auto& v : views) {
-      got.push_back(
-          Rec{std::string(v.bytes), v.offset, v.end_offset, v.number, v.problem, v.oversize});
+  // Chunked input, once with no per-call limit and once one record per call (what the record
+  // reader of state machine and multi-file parsers does): the same views either way.
+  for (const size_t limit : {size_t{0}, size_t{1}}) {
+    auto s = weir::MakePatternSplitter(f, max, Digits, limit);
+    std::vector<Rec> got;
+    std::string buf;
+    uint64_t base = 0, number = 0;
+    size_t pos = 0;
+    uint32_t lcg = chunk_seed;
+    bool eof = false;
+    while (true) {
+      lcg = lcg * 1103515245u + 12345u;
+      // Mostly tiny chunks (boundary cases), sometimes large ones.
+      const size_t chunk = (lcg >> 16) % 4 == 0 ? 1 + (lcg >> 8) % 4096 : 1 + (lcg >> 8) % 7;
+      const size_t n = std::min(chunk, in.size() - pos);
+      buf.append(in, pos, n);
+      pos += n;
+      Check(buf.size() <= max + n + 8);  // limit + one chunk + the longest pattern or prefix
+      eof = pos == in.size();
+      for (;;) {
+        views.clear();
+        const size_t used = s->Split(buf, eof, base, number, views);
+        Check(used <= buf.size());
+        // A limited call emits at most a run outside records and the record that ends it.
+        if (limit != 0) Check(views.size() <= limit + 1);
+        for (const auto& v : views) {
+          got.push_back(
+              Rec{std::string(v.bytes), v.offset, v.end_offset, v.number, v.problem, v.oversize});
+        }
+        number += views.size();
+        buf.erase(0, used);
+        base += used;
+        if (limit == 0 || views.empty()) break;
+      }
+      if (eof) break;
     }
-    number += views.size();
-    buf.erase(0, used);
-    base += used;
-    if (eof) break;
+    Check(buf.empty());
+    Check(got == ref);
   }
-  Check(buf.empty());
-  Check(got == ref);
   return 0;
 }
