@@ -49,7 +49,12 @@ inline std::vector<Rec> SplitWhole(RecordSplitter& s, std::string_view in) {
 }
 
 // Splits `in` fed in pseudo-random chunks (mostly tiny, sometimes large), as the reader does.
-inline std::vector<Rec> SplitChunked(RecordSplitter& s, std::string_view in, uint32_t seed) {
+// `per_call` > 0 is for a splitter made with that max_records_per_call: Split() is called again on
+// the same buffer while it emits views (as the record reader does), and one call may emit at most
+// per_call + 1 views. Before each call the unconsumed buffer, the new chunk aside, must stay
+// within `max_held` bytes.
+inline std::vector<Rec> SplitChunked(RecordSplitter& s, std::string_view in, uint32_t seed,
+                                     size_t per_call = 0, uint64_t max_held = UINT64_MAX) {
   std::vector<Rec> got;
   std::vector<RecordView> views;
   std::string buf;
@@ -59,16 +64,21 @@ inline std::vector<Rec> SplitChunked(RecordSplitter& s, std::string_view in, uin
     seed = seed * 1103515245u + 12345u;
     const size_t chunk = (seed >> 16) % 4 == 0 ? 1 + (seed >> 8) % 4096 : 1 + (seed >> 8) % 7;
     const size_t n = std::min(chunk, in.size() - pos);
+    WEIR_FUZZ_CHECK(buf.size() <= max_held);
     buf.append(in.substr(pos, n));
     pos += n;
     const bool eof = pos == in.size();
-    views.clear();
-    const size_t used = s.Split(buf, eof, base, number, views);
-    WEIR_FUZZ_CHECK(used <= buf.size());
-    for (const auto& v : views) got.push_back(Copy(v));
-    number += views.size();
-    buf.erase(0, used);
-    base += used;
+    for (;;) {
+      views.clear();
+      const size_t used = s.Split(buf, eof, base, number, views);
+      WEIR_FUZZ_CHECK(used <= buf.size());
+      if (per_call != 0) WEIR_FUZZ_CHECK(views.size() <= per_call + 1);
+      for (const auto& v : views) got.push_back(Copy(v));
+      number += views.size();
+      buf.erase(0, used);
+      base += used;
+      if (per_call == 0 || views.empty()) break;
+    }
     if (eof) break;
   }
   WEIR_FUZZ_CHECK(buf.empty());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "parse/projector.h"
 #include "parse/splitter.h"
 
@@ -29,14 +30,7 @@ ColumnConfig Col(const char* name, const char* path, ColumnType t, bool required
   return c;
 }
 
-ColumnConfig Derived(const char* name, ColumnSource s, const char* from) {
-  ColumnConfig c;
-  c.name = name;
-  c.source = s;
-  c.from = from;
-  c.type = s == ColumnSource::kDateOf ? ColumnType::kDate : ColumnType::kInt64;
-  return c;
-}
+using weir::fuzz::Derived;
 
 std::unique_ptr<weir::Projector> MakeProjector(bool csv) {
   weir::DatasetConfig cfg;

@@ -9,25 +9,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "parse/pattern_splitter.h"
 
 namespace {
 
-struct Rec {
-  std::string bytes;
-  uint64_t offset, end_offset, number;
-  const char* problem;
-  bool oversize;
-  bool operator==(const Rec&) const = default;
-};
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
+using weir::fuzz::Rec;
 
 bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -73,71 +63,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string in(reinterpret_cast<const char*>(data + at), size - at);
   const size_t prefix = static_cast<size_t>(f.prefix_bytes);
 
-  std::vector<weir::RecordView> views;
-  std::vector<Rec> ref;
-  {
-    auto s = weir::MakePatternSplitter(f, max, Digits);
-    Check(s->Split(in, true, 0, 0, views) == in.size());
-    for (const auto& v : views) {
-      ref.push_back(
-          Rec{std::string(v.bytes), v.offset, v.end_offset, v.number, v.problem, v.oversize});
-    }
-  }
+  auto whole = weir::MakePatternSplitter(f, max, Digits);
+  const std::vector<Rec> ref = weir::fuzz::SplitWhole(*whole, in);
   uint64_t covered = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
     const Rec& r = ref[i];
-    Check(r.number == i);
-    Check(r.offset >= covered && r.end_offset > r.offset && r.end_offset <= in.size());
-    for (uint64_t k = covered; k < r.offset; ++k) Check(IsAsciiSpace(in[k]));
-    Check(r.bytes.size() <= max);
-    Check(r.oversize == (r.problem == weir::kProblemOversize) ||
-          (r.oversize && r.problem == weir::kProblemOutsideRecord));
+    WEIR_FUZZ_CHECK(r.number == i);
+    WEIR_FUZZ_CHECK(r.offset >= covered && r.end_offset > r.offset && r.end_offset <= in.size());
+    for (uint64_t k = covered; k < r.offset; ++k) WEIR_FUZZ_CHECK(IsAsciiSpace(in[k]));
+    WEIR_FUZZ_CHECK(r.bytes.size() <= max);
+    WEIR_FUZZ_CHECK(r.oversize == (r.problem == weir::kProblemOversize) ||
+                    (r.oversize && r.problem == weir::kProblemOutsideRecord));
     uint64_t from = r.offset;
     if (f.kind == Kind::kLengthPrefixed && r.end_offset - r.offset >= prefix) from += prefix;
-    Check(r.bytes.size() <= r.end_offset - from);
-    Check(in.compare(from, r.bytes.size(), r.bytes) == 0);
+    WEIR_FUZZ_CHECK(r.bytes.size() <= r.end_offset - from);
+    WEIR_FUZZ_CHECK(in.compare(from, r.bytes.size(), r.bytes) == 0);
     covered = r.end_offset;
   }
-  for (uint64_t k = covered; k < in.size(); ++k) Check(IsAsciiSpace(in[k]));
+  for (uint64_t k = covered; k < in.size(); ++k) WEIR_FUZZ_CHECK(IsAsciiSpace(in[k]));
 
   // Chunked input, once with no per-call limit and once one record per call (what the record
-  // reader of state machine and multi-file parsers does): the same views either way.
+  // reader of state machine and multi-file parsers does): the same views either way. The caller
+  // never holds more than the limit plus the longest pattern or prefix unconsumed.
   for (const size_t limit : {size_t{0}, size_t{1}}) {
     auto s = weir::MakePatternSplitter(f, max, Digits, limit);
-    std::vector<Rec> got;
-    std::string buf;
-    uint64_t base = 0, number = 0;
-    size_t pos = 0;
-    uint32_t lcg = chunk_seed;
-    bool eof = false;
-    while (true) {
-      lcg = lcg * 1103515245u + 12345u;
-      // Mostly tiny chunks (boundary cases), sometimes large ones.
-      const size_t chunk = (lcg >> 16) % 4 == 0 ? 1 + (lcg >> 8) % 4096 : 1 + (lcg >> 8) % 7;
-      const size_t n = std::min(chunk, in.size() - pos);
-      buf.append(in, pos, n);
-      pos += n;
-      Check(buf.size() <= max + n + 8);  // limit + one chunk + the longest pattern or prefix
-      eof = pos == in.size();
-      for (;;) {
-        views.clear();
-        const size_t used = s->Split(buf, eof, base, number, views);
-        Check(used <= buf.size());
-        // A limited call emits at most a run outside records and the record that ends it.
-        if (limit != 0) Check(views.size() <= limit + 1);
-        for (const auto& v : views) {
-          got.push_back(
-              Rec{std::string(v.bytes), v.offset, v.end_offset, v.number, v.problem, v.oversize});
-        }
-        number += views.size();
-        buf.erase(0, used);
-        base += used;
-        if (limit == 0 || views.empty()) break;
-      }
-      if (eof) break;
-    }
-    Check(buf.empty());
-    Check(got == ref);
+    WEIR_FUZZ_CHECK(weir::fuzz::SplitChunked(*s, in, chunk_seed, limit, max + 8) == ref);
   }
   return 0;
 }

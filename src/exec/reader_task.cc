@@ -82,17 +82,6 @@ struct Span {
   uint64_t start = 0, end = 0, first_record = 0, records = 0;
 };
 
-// One document, skip or error, with where its records came from.
-struct Unit {
-  enum class Kind : uint8_t { kDoc, kSkip, kError } kind = Kind::kDoc;
-  std::string reason;
-  size_t bad = 0;     // file of the bad record
-  uint64_t bad_offset = 0, bad_end = 0, bad_number = 0;
-  std::string excerpt;
-  std::vector<Span> spans;
-  std::string resume;  // checkpoint state before the unit
-};
-
 // A checkpoint of a multi-record reader (see reader_task.h for the JSON form).
 struct ReaderState {
   std::vector<uint64_t> offsets, records;
@@ -129,6 +118,18 @@ struct ReaderState {
     }
     return s;
   }
+};
+
+// One document, skip or error, with where its records came from.
+struct Unit {
+  enum class Kind : uint8_t { kDoc, kSkip, kError } kind = Kind::kDoc;
+  std::string reason;
+  size_t bad = 0;     // file of the bad record
+  uint64_t bad_offset = 0, bad_end = 0, bad_number = 0;
+  std::string excerpt;
+  std::vector<Span> spans;
+  // The checkpoint before the unit; written out (as JSON) only with an error record.
+  ReaderState resume;
 };
 
 }  // namespace
@@ -324,7 +325,7 @@ class ReaderTaskExecutor::Impl {
 
   void BeginUnit(Unit& u) {
     u = Unit{};
-    u.resume = CurrentState().ToJson(state_machine());
+    u.resume = CurrentState();
     u.spans.resize(readers_.size());
     for (size_t i = 0; i < readers_.size(); ++i) {
       u.spans[i].start = readers_[i]->offset();
@@ -552,7 +553,7 @@ class ReaderTaskExecutor::Impl {
                ",\"first_record\":" + std::to_string(s.first_record) +
                ",\"records\":" + std::to_string(s.records) + "}";
     }
-    extra += "},\"resume\":" + u.resume;
+    extra += "},\"resume\":" + u.resume.ToJson(state_machine());
     AppendErrorRecord(error_lines_, cfg_, task_.id, task_.entry, rv, reason, true, extra);
     ++errors_emitted_;
   }

@@ -83,8 +83,6 @@ class FileRecordReader final : public sdk::RecordReader {
   std::optional<uint64_t> first_offset() const { return first_since_mark_; }
   // The value of Options::sequence at the last Next() (0 if none).
   uint64_t last_sequence() const { return last_seq_; }
-  // Bytes read from the file so far (decompressed), past start_offset.
-  uint64_t bytes_read() const { return base_ + buf_.size() - opt_.start_offset; }
 
  private:
   struct Entry {

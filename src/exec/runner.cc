@@ -488,7 +488,7 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
       std::string_view line(text.data() + pos, nl - pos);
       pos = nl + 1;
       if (line.empty()) continue;
-      lines[f.task_id].emplace_back(line);
+      if (multi_record) lines[f.task_id].emplace_back(line);
       // Our own JSON lines: the three numbers are read by key.
       auto num = [&](std::string_view key) -> uint64_t {
         std::string k = "\"" + std::string(key) + "\":";

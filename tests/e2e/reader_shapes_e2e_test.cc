@@ -83,19 +83,25 @@ ExchangeFile MakeExchanges(int n, uint32_t seed) {
   return f;
 }
 
-std::string ExchangeYaml(const std::string& options, const std::string& write_extra = "") {
-  return "name: exchanges\nplugins: [" + Plugin("exchange") +
+// A dataset reading in/manifest.txt with test plugin `name` into lake table t.
+std::string PluginYaml(const std::string& name, const std::string& options,
+                       const std::string& write_extra, const std::string& columns) {
+  return "name: " + name + "\nplugins: [" + Plugin(name) +
          "]\nread:\n  connector: files\n  location: in\n  manifest: in/manifest.txt\n"
-         "  parser: plugin:exchange\n  options: " + options +
+         "  parser: plugin:" + name + "\n  options: " + options +
          "\nwrite:\n  connector: lake\n  location: lake\n  table: t\n" + write_extra +
-         "  columns:\n"
-         "    id: {path: /id, type: int64, required: true}\n"
-         "    url: {path: /url, type: string}\n"
-         "    status: {path: /status, type: int64}\n"
-         "    body: {path: /body, type: string}\n"
-         "    ms: {path: /ms, type: int64}\n"
-         "    prev_type: {path: /prev_type, type: int64}\n"
-         "    prev_offset: {path: /prev_offset, type: int64}\n";
+         "  columns:\n" + columns;
+}
+
+std::string ExchangeYaml(const std::string& options, const std::string& write_extra = "") {
+  return PluginYaml("exchange", options, write_extra,
+                    "    id: {path: /id, type: int64, required: true}\n"
+                    "    url: {path: /url, type: string}\n"
+                    "    status: {path: /status, type: int64}\n"
+                    "    body: {path: /body, type: string}\n"
+                    "    ms: {path: /ms, type: int64}\n"
+                    "    prev_type: {path: /prev_type, type: int64}\n"
+                    "    prev_offset: {path: /prev_offset, type: int64}\n");
 }
 
 // The rows the lake must hold, as "id|url|status|body-length|ms|prev_type|prev_offset" lines.
@@ -255,14 +261,10 @@ INSTANTIATE_TEST_SUITE_P(CommitSteps, StateMachineCrashE2E,
 // ---- shape 3: the pair multi-file reader ----
 
 std::string PairYaml(const std::string& options, const std::string& write_extra = "") {
-  return "name: pairs\nplugins: [" + Plugin("pair") +
-         "]\nread:\n  connector: files\n  location: in\n  manifest: in/manifest.txt\n"
-         "  parser: plugin:pair\n  options: " + options +
-         "\nwrite:\n  connector: lake\n  location: lake\n  table: t\n" + write_extra +
-         "  columns:\n"
-         "    key: {path: /key, type: string, required: true}\n"
-         "    a: {path: /a, type: string}\n"
-         "    b: {path: /b, type: string}\n";
+  return PluginYaml("pair", options, write_extra,
+                    "    key: {path: /key, type: string, required: true}\n"
+                    "    a: {path: /a, type: string}\n"
+                    "    b: {path: /b, type: string}\n");
 }
 
 std::multiset<std::string> LakePairs(const std::string& yaml) {
