@@ -50,12 +50,12 @@ nlohmann::json TaskJson(const TaskRow& t) {
 void PrintTaskTable(const std::vector<TaskRow>& tasks) {
   size_t wf = 4;
   for (const auto& t : tasks) wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
-  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
               "file", "status", "read", "written", "skipped", "errored", "bytes", "duration", "reason");
   TaskCounters tot;
   for (const auto& t : tasks) {
     std::string f = t.entry.size() > wf ? "..." + t.entry.substr(t.entry.size() - wf + 3) : t.entry;
-    std::printf("%4lld  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
+    std::printf("%4lld  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
                 static_cast<long long>(t.id), static_cast<int>(wf), f.c_str(),
                 TaskStatusName(t.status), HumanCount(t.counters.read).c_str(),
                 HumanCount(t.counters.written).c_str(), HumanCount(t.counters.skipped).c_str(),
@@ -67,7 +67,7 @@ void PrintTaskTable(const std::vector<TaskRow>& tasks) {
     tot.errored += t.counters.errored;
     tot.bytes += t.counters.bytes;
   }
-  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
               "", HumanCount(tot.read).c_str(), HumanCount(tot.written).c_str(),
               HumanCount(tot.skipped).c_str(), HumanCount(tot.errored).c_str(),
               HumanBytes(tot.bytes).c_str());
