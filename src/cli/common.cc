@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/text.h"
+
 namespace weir::cli {
 
 void PrintError(const std::string& msg) {
@@ -64,14 +66,7 @@ std::string HumanBytes(uint64_t n) {
   return buf;
 }
 
-std::string HumanCount(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
+std::string HumanCount(uint64_t n) { return FormatCount(n); }
 
 std::string HumanDuration(double s) {
   char buf[32];

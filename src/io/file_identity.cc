@@ -8,6 +8,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace weir {
 namespace {
 
@@ -48,15 +50,6 @@ Result<uint64_t> Fingerprint(int fd, uint64_t size, const std::string& path) {
     h = Fnv(buf.data(), buf.size(), h);
   }
   return h;
-}
-
-std::string WithCommas(uint64_t n) {
-  std::string d = std::to_string(n), out;
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (i > 0 && (d.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(d[i]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -107,7 +100,7 @@ FileComparison CompareFile(const std::string& path, const FileIdentity& recorded
   if (c.current_size < recorded.size) {
     ::close(fd);
     c.change = FileChange::kTruncated;
-    c.detail = "cut from " + WithCommas(recorded.size) + " to " + WithCommas(c.current_size) + " bytes";
+    c.detail = "cut from " + FormatCount(recorded.size) + " to " + FormatCount(c.current_size) + " bytes";
     return c;
   }
   if (c.current_size == recorded.size && mtime == recorded.mtime_ns) {
@@ -118,12 +111,12 @@ FileComparison CompareFile(const std::string& path, const FileIdentity& recorded
   ::close(fd);
   if (!fp.ok() || *fp != recorded.fingerprint) {
     c.change = FileChange::kRewritten;
-    c.detail = "rewritten (the first " + WithCommas(recorded.size) + " bytes differ from what was read)";
+    c.detail = "rewritten (the first " + FormatCount(recorded.size) + " bytes differ from what was read)";
     return c;
   }
   if (c.current_size > recorded.size) {
     c.change = FileChange::kAppended;
-    c.detail = WithCommas(c.current_size - recorded.size) + " bytes appended";
+    c.detail = FormatCount(c.current_size - recorded.size) + " bytes appended";
   }
   return c;
 }

@@ -42,7 +42,7 @@ TEST_F(FileIdentityTest, UnchangedFileIsSameWithoutReading) {
   EXPECT_EQ(CompareFile(path_, *id).change, FileChange::kSame);
 }
 
-TEST_F(FileIdentityTest, AppendedBytesAreTellsApartFromRewrites) {
+TEST_F(FileIdentityTest, AppendedBytesAreToldApartFromRewrites) {
   std::string base = Bytes(200000, 2);
   Write(base);
   auto id = *IdentifyFile(path_);
