@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <filesystem>
+#include <set>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -581,10 +582,12 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   for (const auto& t : tasks) summary.before[t.id] = t.counters;
 
   std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
+  std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
+  for (const auto& [entry, path] : entries) manifest_files.insert(path);
   std::deque<TaskRow> queue;
   for (auto& t : tasks) {
     auto in_manifest = manifest_paths.find(t.entry);
-    if (in_manifest == manifest_paths.end()) {
+    if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
       // The entry left the manifest: its committed rows stay, the task is not run any more.
       if (t.status != TaskStatus::kCompleted && t.status != TaskStatus::kRetired) {
         WEIR_RETURN_IF_ERROR(store_.SetStatus(
@@ -595,7 +598,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       continue;
     }
     // The manifest resolves paths anew each run (a moved project folder reads its own files).
-    if (in_manifest->second != t.path) {
+    if (in_manifest != manifest_paths.end() && in_manifest->second != t.path) {
       WEIR_RETURN_IF_ERROR(store_.SetTaskPath(t.id, in_manifest->second));
       t.path = in_manifest->second;
     }
