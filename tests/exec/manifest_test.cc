@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec/reader_task.h"
 #include "exec/runner.h"
 #include "exec/store.h"
 #include "weir/sdk.h"
@@ -132,6 +133,31 @@ TEST_F(ManifestTest, MultiFileEntriesAreComparedByTheirFiles) {
   auto ok = ReadManifest(cfg_, &types);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ((*ok)[0].first, "A:a.jsonl|B:b.jsonl");  // kept as written
+}
+
+// Regression: a manifest entry without a TYPE: prefix failed its task for a reader with one
+// file type (and validate called the existing file "missing").
+TEST(MultiFileEntryTest, OneTypeReadersAcceptABarePath) {
+  std::vector<sdk::RecordType> one(1);
+  one[0].name = "WARC";
+  for (const std::string e : {"crawl.warc.gz", "WARC:crawl.warc.gz", "logs/2024-01-01T10:00.warc"}) {
+    auto p = SplitMultiFileEntry(e, one);
+    ASSERT_TRUE(p.ok()) << e << ": " << p.status().ToString();
+    ASSERT_EQ(p->size(), 1u);
+    EXPECT_EQ((*p)[0], e.rfind("WARC:", 0) == 0 ? e.substr(5) : e);
+  }
+  EXPECT_FALSE(SplitMultiFileEntry("CDX:crawl.cdx", one).ok());  // a type name that is wrong
+  std::vector<sdk::RecordType> two(2);
+  two[0].name = "A";
+  two[1].name = "B";
+  auto bare = SplitMultiFileEntry("a.txt", two);
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.status().message().find("has no TYPE: prefix"), std::string::npos);
+  DatasetConfig cfg;
+  cfg.read.location = "/data";
+  auto abs = MultiFileEntryPaths(cfg, "./sub/crawl.warc.gz", one);
+  ASSERT_TRUE(abs.ok()) << abs.status().ToString();
+  EXPECT_EQ((*abs)[0], "/data/sub/crawl.warc.gz");
 }
 
 // Stores made before entries were normalised hold the task under "./a.jsonl"; reading the same
