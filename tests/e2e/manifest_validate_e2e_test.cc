@@ -13,7 +13,8 @@ namespace {
 
 std::string JsonlYaml() {
   return "name: m\nread:\n  connector: files\n  location: data\n  manifest: data/manifest.txt\n"
-         "  parser: jsonl\nwrite:\n  connector: lake\n  location: lake\n  table: t\n  format: jsonl\n"
+         "  parser: jsonl\nwrite:\n  connector: lake\n  location: lake\n  table: t\n  format: "
+         "jsonl\n"
          "  columns:\n    id: {path: /id, type: int64, required: true}\ncompute:\n  workers: 1\n"
          "  retries: 3\n";
 }
@@ -28,7 +29,9 @@ std::string Dataset(const std::string& name, const std::string& manifest) {
 }
 
 // stdout and stderr together.
-CmdResult WeirAll(const std::string& args) { return RunCmd(std::string(WEIR_BIN) + " " + args + " 2>&1"); }
+CmdResult WeirAll(const std::string& args) {
+  return RunCmd(std::string(WEIR_BIN) + " " + args + " 2>&1");
+}
 
 nlohmann::json RunJson(const std::string& yaml) {
   auto r = Weir("run " + yaml + " --json --no-progress");
@@ -44,7 +47,8 @@ TEST(ManifestE2E, TheSameFileListedTwiceFailsValidateAndRunNamingBothLines) {
   auto v = WeirAll("validate " + dir + "/dataset.yaml");
   EXPECT_EQ(v.exit_code, 2) << v.out;
   EXPECT_NE(v.out.find("manifest line 3: 'a.jsonl' is the same file as line 1 ('./a.jsonl')"),
-            std::string::npos) << v.out;
+            std::string::npos)
+      << v.out;
   EXPECT_EQ(v.out.find("is valid"), std::string::npos) << v.out;
   auto r = WeirAll("run " + dir + "/dataset.yaml --no-progress");
   EXPECT_EQ(r.exit_code, 2) << r.out;
@@ -61,7 +65,9 @@ TEST(ManifestE2E, TheSameFileListedTwiceFailsValidateAndRunNamingBothLines) {
 
 // Regression: a UTF-8 BOM stayed in the first file name, whose task then failed.
 TEST(ManifestE2E, ByteOrderMarkIsNotPartOfTheFirstFileName) {
-  const std::string dir = Dataset("bom", "\xEF\xBB\xBF" "a.jsonl\r\nb.jsonl\r\n");
+  const std::string dir = Dataset("bom",
+                                  "\xEF\xBB\xBF"
+                                  "a.jsonl\r\nb.jsonl\r\n");
   auto j = RunJson(dir + "/dataset.yaml");
   ASSERT_EQ(j["_exit"], 0) << j.dump();
   EXPECT_EQ(j["tasks"][0]["file"], "a.jsonl");
@@ -81,10 +87,12 @@ TEST(ManifestE2E, MissingFolderOrEmptyManifestFailsValidateAndRunWithKeyPathAndR
   const std::vector<Case> cases = {
       {"missing", [] {}, "does not exist"},
       {"folder", [&] { std::filesystem::create_directories(manifest); }, "is a folder"},
-      {"empty", [&] {
+      {"empty",
+       [&] {
          std::filesystem::remove_all(manifest);
          WriteAll(manifest, "# nothing yet\n\n");
-       }, "lists no input files"},
+       },
+       "lists no input files"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -118,7 +126,8 @@ TEST(ManifestE2E, FifoInTheManifestFailsItsTaskAtOnceAndValidateSaysSo) {
   EXPECT_EQ(j["tasks"][1]["status"], "ERROR");
   EXPECT_EQ(j["tasks"][1]["attempts"], 1) << "a FIFO never becomes a file: no retries";
   EXPECT_NE(j["tasks"][1]["reason"].get<std::string>().find("is a FIFO, not a regular file"),
-            std::string::npos) << j["tasks"][1]["reason"];
+            std::string::npos)
+      << j["tasks"][1]["reason"];
 }
 
 // Regression: validate called a symlink loop "does not exist" and run retried it 4 times.
@@ -152,9 +161,12 @@ std::string Plugin(const std::string& name) {
 // Regression: validate printed the plugin error and THEN "dataset ... is valid".
 TEST(ValidateE2E, PluginProblemsFailWithoutSayingValidAndOptionsErrorsNameTheLine) {
   const std::string dir = Dataset("plugins", "a.jsonl\n");
-  auto yaml = [&](const std::string& plugin, const std::string& parser, const std::string& options) {
-    return "name: m\nplugins: [" + plugin + "]\nread:\n  connector: files\n  location: data\n"
-           "  manifest: data/manifest.txt\n  parser: " + parser + "\n  options: " + options +
+  auto yaml = [&](const std::string& plugin, const std::string& parser,
+                  const std::string& options) {
+    return "name: m\nplugins: [" + plugin +
+           "]\nread:\n  connector: files\n  location: data\n"
+           "  manifest: data/manifest.txt\n  parser: " +
+           parser + "\n  options: " + options +
            "\nwrite:\n  connector: lake\n  location: lake\n  table: t\n  columns:\n"
            "    ts: {path: /ts, type: string}\n";
   };
@@ -182,7 +194,8 @@ std::string PairYaml(const std::string& columns) {
   return "name: pair\nplugins: [" + Plugin("pair") +
          "]\nread:\n  connector: files\n  location: in\n  manifest: in/manifest.txt\n"
          "  parser: plugin:pair\n  options: {}\nwrite:\n  connector: lake\n  location: lake\n"
-         "  table: t\n  columns:\n" + columns;
+         "  table: t\n  columns:\n" +
+         columns;
 }
 
 // Regression: validate called an existing file of a multi-file entry without TYPE: prefixes
@@ -202,7 +215,8 @@ TEST(ValidateE2E, MultiFileEntryProblemsAreNamedNotCalledMissing) {
   auto d = WeirAll("validate " + dir + "/dataset.yaml");
   EXPECT_EQ(d.exit_code, 2) << d.out;
   EXPECT_NE(d.out.find("manifest line 2: 'B:./b.txt|A:x/../a.txt' is the same file as line 1"),
-            std::string::npos) << d.out;
+            std::string::npos)
+      << d.out;
 }
 
 // Regression: documents of a multi-file reader that failed a column check got "excerpt": ""

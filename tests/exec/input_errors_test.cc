@@ -15,8 +15,8 @@ namespace {
 // Regression: a truncated gzip input of a multi-file reader failed its task with a reason that
 // named the path twice ("/x/a.gz: /x/a.gz: gzip stream truncated ...").
 TEST(InputErrorsTest, TruncatedGzipReasonNamesThePathOnce) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("weir-input-errors-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("weir-input-errors-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::string text;

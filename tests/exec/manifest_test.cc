@@ -21,7 +21,8 @@ namespace stdfs = std::filesystem;
 class ManifestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (stdfs::temp_directory_path() / ("weir-manifest-" + std::to_string(::getpid()))).string();
+    dir_ =
+        (stdfs::temp_directory_path() / ("weir-manifest-" + std::to_string(::getpid()))).string();
     stdfs::remove_all(dir_);
     stdfs::create_directories(dir_ + "/data/sub");
     cfg_.name = "ds";
@@ -75,7 +76,8 @@ TEST_F(ManifestTest, TheSameFileUnderTwoSpellingsIsAnErrorNamingBothLines) {
 TEST_F(ManifestTest, AnExactlyRepeatedLineIsAnError) {
   auto r = Read("a.jsonl\nb.jsonl\na.jsonl\n");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("manifest line 3: 'a.jsonl' is the same file as line 1 ('a.jsonl')"),
+  EXPECT_NE(r.status().message().find(
+                "manifest line 3: 'a.jsonl' is the same file as line 1 ('a.jsonl')"),
             std::string::npos)
       << r.status().message();
 }
@@ -93,7 +95,9 @@ TEST_F(ManifestTest, ASymlinkedAliasIsTheSameFile) {
 
 // Regression: a UTF-8 byte order mark stayed in the first file name ("\xEF\xBB\xBFa.jsonl").
 TEST_F(ManifestTest, ByteOrderMarkIsStripped) {
-  auto r = Read("\xEF\xBB\xBF" "a.jsonl\r\nb.jsonl\r\n");
+  auto r = Read(
+      "\xEF\xBB\xBF"
+      "a.jsonl\r\nb.jsonl\r\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ((*r)[0].first, "a.jsonl");
   EXPECT_EQ((*r)[0].second, dir_ + "/data/a.jsonl");
@@ -104,8 +108,9 @@ TEST_F(ManifestTest, MissingFolderOrEmptyManifestIsInvalidNamingKeyAndPath) {
   auto missing = ReadManifest(cfg_);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(missing.status().message().find("read.manifest: " + cfg_.read.manifest + ": does not exist"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.status().message().find("read.manifest: " + cfg_.read.manifest + ": does not exist"),
+      std::string::npos)
       << missing.status().message();
   auto empty = Read("# nothing yet\n\n");
   ASSERT_FALSE(empty.ok());
@@ -116,8 +121,9 @@ TEST_F(ManifestTest, MissingFolderOrEmptyManifestIsInvalidNamingKeyAndPath) {
   auto folder = ReadManifest(cfg_);
   ASSERT_FALSE(folder.ok());
   EXPECT_EQ(folder.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(folder.status().message().find("read.manifest: " + cfg_.read.manifest + ": is a folder"),
-            std::string::npos)
+  EXPECT_NE(
+      folder.status().message().find("read.manifest: " + cfg_.read.manifest + ": is a folder"),
+      std::string::npos)
       << folder.status().message();
 }
 
@@ -128,7 +134,8 @@ TEST_F(ManifestTest, MultiFileEntriesAreComparedByTheirFiles) {
   Write("data/manifest.txt", "A:a.jsonl|B:b.jsonl\nB:./b.jsonl|A:sub/../a.jsonl\n");
   auto r = ReadManifest(cfg_, &types);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("manifest line 2"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("manifest line 2"), std::string::npos)
+      << r.status().message();
   Write("data/manifest.txt", "A:a.jsonl|B:b.jsonl\nA:b.jsonl|B:a.jsonl\n");
   auto ok = ReadManifest(cfg_, &types);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
@@ -140,7 +147,8 @@ TEST_F(ManifestTest, MultiFileEntriesAreComparedByTheirFiles) {
 TEST(MultiFileEntryTest, OneTypeReadersAcceptABarePath) {
   std::vector<sdk::RecordType> one(1);
   one[0].name = "WARC";
-  for (const std::string e : {"crawl.warc.gz", "WARC:crawl.warc.gz", "logs/2024-01-01T10:00.warc"}) {
+  for (const std::string e :
+       {"crawl.warc.gz", "WARC:crawl.warc.gz", "logs/2024-01-01T10:00.warc"}) {
     auto p = SplitMultiFileEntry(e, one);
     ASSERT_TRUE(p.ok()) << e << ": " << p.status().ToString();
     ASSERT_EQ(p->size(), 1u);
@@ -163,7 +171,8 @@ TEST(MultiFileEntryTest, OneTypeReadersAcceptABarePath) {
 // Stores made before entries were normalised hold the task under "./a.jsonl"; reading the same
 // manifest now gives "a.jsonl" with the same path, which must not become a second task.
 TEST(ManifestStoreTest, OldStoreWithUnnormalisedEntryGetsNoSecondTask) {
-  const auto dir = stdfs::temp_directory_path() / ("weir-manifest-store-" + std::to_string(::getpid()));
+  const auto dir =
+      stdfs::temp_directory_path() / ("weir-manifest-store-" + std::to_string(::getpid()));
   stdfs::remove_all(dir);
   stdfs::create_directories(dir);
   const std::string db = (dir / "store.db").string();
@@ -176,16 +185,20 @@ TEST(ManifestStoreTest, OldStoreWithUnnormalisedEntryGetsNoSecondTask) {
     // The old-style row, as a previous version wrote it.
     sqlite3* h = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(h, "INSERT INTO tasks(dataset, entry, path) VALUES ('ds', './a.jsonl', '/x/a.jsonl')",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK)
+    ASSERT_EQ(
+        sqlite3_exec(
+            h, "INSERT INTO tasks(dataset, entry, path) VALUES ('ds', './a.jsonl', '/x/a.jsonl')",
+            nullptr, nullptr, nullptr),
+        SQLITE_OK)
         << sqlite3_errmsg(h);
     sqlite3_close(h);
   }
   auto store = Store::Open(db);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->EnsureTasks("ds", {{"a.jsonl", "/x/a.jsonl"}, {"b.jsonl", "/x/b.jsonl"},
-                                           {"c.jsonl", "/x/c.jsonl"}})
+  ASSERT_TRUE((*store)
+                  ->EnsureTasks("ds", {{"a.jsonl", "/x/a.jsonl"},
+                                       {"b.jsonl", "/x/b.jsonl"},
+                                       {"c.jsonl", "/x/c.jsonl"}})
                   .ok());
   auto tasks = (*store)->Tasks("ds");
   ASSERT_TRUE(tasks.ok());

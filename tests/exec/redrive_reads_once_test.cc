@@ -20,15 +20,16 @@ namespace stdfs = std::filesystem;
 void WriteGzip(const std::string& path, const std::string& text) {
   gzFile gz = gzopen(path.c_str(), "wb");
   ASSERT_NE(gz, nullptr);
-  ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+  ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())),
+            static_cast<int>(text.size()));
   gzclose(gz);
 }
 
 // Regression: ReaderTaskExecutor::Reprocess opened (and for gzip decompressed from the start)
 // every file of the task once per error record: quadratic in the file size.
 TEST(RedriveReadsOnceTest, MultiFileRedriveOpensEachFileOnceNotOncePerError) {
-  const std::string dir = (stdfs::temp_directory_path() /
-                           ("weir-redrive-once-" + std::to_string(::getpid()))).string();
+  const std::string dir =
+      (stdfs::temp_directory_path() / ("weir-redrive-once-" + std::to_string(::getpid()))).string();
   stdfs::remove_all(dir);
   stdfs::create_directories(dir + "/in");
   // A and B in step; every 25th line of B has another key: 80 error records per task.

@@ -63,7 +63,8 @@ Result<std::string> ReadWhole(const std::string& path) {
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1))
+    ++n;
   return n;
 }
 
@@ -82,14 +83,16 @@ TEST(InputTest, FifoIsRefusedWithoutBlocking) {
   EXPECT_NE(st.message().find("is a FIFO, not a regular file"), std::string::npos) << st.ToString();
   EXPECT_NE(st.message().find(fifo), std::string::npos) << st.ToString();
   const Status check = fs::CheckRegularFile(fifo);
-  EXPECT_NE(check.message().find("is a FIFO, not a regular file"), std::string::npos) << check.ToString();
+  EXPECT_NE(check.message().find("is a FIFO, not a regular file"), std::string::npos)
+      << check.ToString();
 }
 
 TEST(InputTest, FolderSocketAndDeviceAreRefusedNamingTheKind) {
   const std::string dir = Tmp("kinds");
   auto folder = OpenInput(dir).status();
   EXPECT_FALSE(folder.retryable());
-  EXPECT_NE(folder.message().find("is a folder, not a regular file"), std::string::npos) << folder.ToString();
+  EXPECT_NE(folder.message().find("is a folder, not a regular file"), std::string::npos)
+      << folder.ToString();
   auto dev = OpenInput("/dev/null").status();
   EXPECT_FALSE(dev.retryable());
   EXPECT_NE(dev.message().find("is a character device"), std::string::npos) << dev.ToString();
@@ -151,8 +154,9 @@ TEST(InputTest, GzipTrailingGarbageIsRejectedClearly) {
   auto r = ReadWhole(dir + "/a.gz");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(r.status().message().find("trailing garbage after the last gzip member, at compressed offset " +
-                                      std::to_string(member.size())),
+  EXPECT_NE(r.status().message().find(
+                "trailing garbage after the last gzip member, at compressed offset " +
+                std::to_string(member.size())),
             std::string::npos)
       << r.status().ToString();
   // Zero padding followed by something else is garbage too.
@@ -175,7 +179,8 @@ TEST(InputTest, TruncatedGzipNamesThePathOnce) {
   auto r = ReadWhole(dir + "/cut.jsonl.gz");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(Count(r.status().message(), "cut.jsonl.gz"), 1u) << r.status().message();
-  EXPECT_NE(r.status().message().find("gzip stream truncated"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("gzip stream truncated"), std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace
