@@ -73,5 +73,60 @@ TEST(RedriveReadsOnceTest, MultiFileRedriveOpensEachFileOnceNotOncePerError) {
   stdfs::remove_all(dir);
 }
 
+// The same for a state machine parser, with failed documents next to each other: the record
+// before each (its context) is the last record of the previous one, which the forward-only input
+// cannot go back to; it is taken from the unit just re-read.
+TEST(RedriveReadsOnceTest, StateMachineRedriveOpensTheFileOnceAndKeepsTheContext) {
+  const std::string dir =
+      (stdfs::temp_directory_path() / ("weir-redrive-once-sm-" + std::to_string(::getpid())))
+          .string();
+  stdfs::remove_all(dir);
+  stdfs::create_directories(dir + "/in");
+  std::string text;
+  int failing = 0;
+  for (int i = 1; i <= 600; ++i) {
+    const int status = (i % 10 < 3) ? 503 : 200;  // runs of three failing exchanges
+    failing += status > 299;
+    text += "REQ " + std::to_string(i) + " /p\n";
+    text += "RESP " + std::to_string(i) + " " + std::to_string(status) + " 2\nok\n";
+    text += "META " + std::to_string(i) + " ms=5\n";
+  }
+  WriteGzip(dir + "/in/x.log.gz", text);
+  std::ofstream(dir + "/in/manifest.txt") << "x.log.gz\n";
+  const std::string plugin = std::string(WEIR_TEST_PLUGIN_DIR) + "/libexchange_plugin.so";
+  auto yaml = [&](int max_status) {
+    std::ofstream(dir + "/dataset.yaml")
+        << "name: exchange\nplugins: [" << plugin
+        << "]\nread:\n  connector: files\n  location: in\n  manifest: in/manifest.txt\n"
+           "  parser: plugin:exchange\n  options: {max_status: "
+        << max_status
+        << "}\nwrite:\n  connector: lake\n  location: lake\n  table: t\n  columns:\n"
+           "    id: {path: /id, type: int64, required: true}\n"
+           "    prev_offset: {path: /prev_offset, type: int64}\n";
+    auto cfg = LoadDatasetConfig(dir + "/dataset.yaml");
+    EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+    return std::move(cfg).value();
+  };
+  DatasetConfig strict = yaml(299);
+  auto store = Store::Open(strict.store);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    Runner runner(strict, **store);
+    auto run = runner.Run(RunOptions{});
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    EXPECT_EQ(run->tasks[0].counters.errored, static_cast<uint64_t>(failing));
+  }
+  DatasetConfig lenient = yaml(599);
+  const uint64_t opened0 = InputsOpened();
+  Runner runner(lenient, **store);
+  auto redrive = runner.RedriveErrors();
+  ASSERT_TRUE(redrive.ok()) << redrive.status().ToString();
+  EXPECT_EQ(redrive->records, static_cast<uint64_t>(failing));
+  EXPECT_EQ(redrive->fixed, static_cast<uint64_t>(failing));
+  EXPECT_EQ(redrive->still_failing, 0u);
+  EXPECT_LE(InputsOpened() - opened0, 1u);  // was one per error record
+  stdfs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace weir
