@@ -1,6 +1,8 @@
 // weir validate | run | redrive | tasks | errors | query: the dataset commands.
 #include <unistd.h>
 
+#include <csignal>
+#include <map>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
@@ -10,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/parser_source.h"
 #include "exec/query.h"
@@ -113,6 +116,8 @@ class ProgressBar {
   std::thread thread_;
 };
 
+const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
 int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_progress) {
   auto ds = OpenDatasetOrReport(file);
   if (!ds.ok()) return ds.exit_code;
@@ -120,6 +125,9 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   auto& store = ds.store;
   Runner runner(*cfg, *store);
   Result<RunSummary> res = Status::Internal("not run");
+  // SIGINT/SIGTERM: workers stop taking records, commit what they hold, and leave their tasks
+  // resumable (core/interrupt.h); a second signal ends the process at once.
+  InstallStopHandlers();
   {
     std::unique_ptr<ProgressBar> bar;
     if (!json && !no_progress && ::isatty(2)) bar = std::make_unique<ProgressBar>(runner.progress());
@@ -127,15 +135,23 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   }
   if (!res.ok()) {
     PrintError(res.status().message());
+    if (StopRequested()) return 128 + StopSignal();
     return res.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitFailed;
   }
   const RunSummary& s = *res;
+  for (const auto& w : s.warnings) PrintWarning(w);
+  std::map<std::string, size_t> by_status;
+  for (const auto& t : s.tasks) by_status[TaskStatusName(t.status)]++;
   if (json) {
     nlohmann::json j;
     j["dataset"] = cfg->name;
     j["tasks_run"] = s.tasks_run;
     j["seconds"] = s.seconds;
     j["all_completed"] = s.all_completed;
+    j["run"] = {{"read", s.read}, {"written", s.written}, {"skipped", s.skipped}, {"errored", s.errored}};
+    j["status_counts"] = by_status;
+    if (s.interrupted_by) j["interrupted_by"] = SignalName(s.interrupted_by);
+    j["warnings"] = s.warnings;
     TaskCounters tot;
     j["tasks"] = nlohmann::json::array();
     for (const auto& t : s.tasks) {
@@ -150,20 +166,36 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                    {"errored", tot.errored}, {"bytes", tot.bytes}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
+    std::string counts;
+    for (const auto& [name, n] : by_status) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    }
+    const size_t errors = by_status.count("ERROR") ? by_status["ERROR"] : 0;
     if (s.tasks_run == 0) {
-      std::printf("dataset '%s': nothing to do (all %zu tasks completed; --restart starts over)\n",
-                  cfg->name.c_str(), s.tasks.size());
+      std::printf("dataset '%s': nothing to run (%zu task(s): %s)%s\n", cfg->name.c_str(),
+                  s.tasks.size(), counts.c_str(),
+                  errors ? "; see `weir tasks` for the ERROR reasons, fix the cause, then "
+                           "`weir redrive` reruns them"
+                         : "; --restart starts over, --rescan reads bytes appended to inputs");
     } else {
       PrintTaskTable(s.tasks);
-      uint64_t rec = runner.progress().records;
-      std::printf("\n%s: ran %llu task(s) in %s, %s records (%s rec/s); %s\n", cfg->name.c_str(),
-                  static_cast<unsigned long long>(s.tasks_run), HumanDuration(s.seconds).c_str(),
-                  HumanCount(rec).c_str(),
-                  HumanCount(static_cast<uint64_t>(s.seconds > 0 ? rec / s.seconds : 0)).c_str(),
-                  s.all_completed ? "all tasks completed"
-                                  : "some tasks are not COMPLETED: see `weir tasks`, fix, then `weir redrive`");
+      std::printf("\n%s: ran %llu task(s) in %s: %s records read, %s written, %s skipped, %s errored "
+                  "(%s rec/s); tasks: %s\n",
+                  cfg->name.c_str(), static_cast<unsigned long long>(s.tasks_run),
+                  HumanDuration(s.seconds).c_str(), HumanCount(s.read).c_str(),
+                  HumanCount(s.written).c_str(), HumanCount(s.skipped).c_str(),
+                  HumanCount(s.errored).c_str(),
+                  HumanCount(static_cast<uint64_t>(s.seconds > 0 ? s.read / s.seconds : 0)).c_str(),
+                  counts.c_str());
+      if (s.interrupted_by) {
+        std::printf("interrupted by %s: what was read is committed; `weir run %s` resumes\n",
+                    SignalName(s.interrupted_by), file.c_str());
+      } else if (!s.all_completed) {
+        std::printf("some tasks are not COMPLETED: see `weir tasks`, fix the cause, then `weir redrive`\n");
+      }
     }
   }
+  if (s.interrupted_by) return 128 + s.interrupted_by;
   return s.all_completed ? 0 : kExitFailed;
 }
 
@@ -262,18 +294,21 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   struct Args {
     std::string file;
     int workers = 0;
-    bool restart = false, json = false, no_progress = false;
+    bool restart = false, rescan = false, json = false, no_progress = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("FILE", a->file, "dataset YAML file")->required();
   cmd->add_option("--workers", a->workers, "worker threads (default: compute.workers)")->check(CLI::Range(1, 256));
   cmd->add_flag("--restart", a->restart, "forget all tasks and output of the dataset and start over");
+  cmd->add_flag("--rescan", a->rescan,
+                "also read bytes appended to the inputs of completed tasks since they were read");
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
   cmd->callback([a, &exit_code] {
     RunOptions o;
     o.workers = a->workers;
     o.restart = a->restart;
+    o.rescan = a->rescan;
     exit_code = RunDataset(a->file, o, a->json, a->no_progress);
   });
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <tuple>
 
+#include "core/interrupt.h"
 #include "core/text.h"
 #include "core/text_util.h"
 #include "exec/parser_source.h"
@@ -154,6 +155,7 @@ class ReaderTaskExecutor::Impl {
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
+    WEIR_RETURN_IF_ERROR(CheckTaskInputs(task_, paths_, &input_id_));
     ReaderState st;
     if (!counters_.state.empty()) {
       nlohmann::json j = nlohmann::json::parse(counters_.state, nullptr, false);
@@ -166,6 +168,8 @@ class ReaderTaskExecutor::Impl {
     std::vector<uint64_t> ends(paths_.size(), std::numeric_limits<uint64_t>::max());
     WEIR_RETURN_IF_ERROR(OpenReaders(st, ends));
     WEIR_RETURN_IF_ERROR(Loop(/*move_checkpoint=*/true));
+    // Read to the end: record the inputs as they are (see TaskExecutor for single files).
+    input_id_ = ReadInputsIdentity(paths_, {});
     return Flush(/*done=*/true, /*move_checkpoint=*/true);
   }
 
@@ -668,6 +672,8 @@ class ReaderTaskExecutor::Impl {
       if (due && move_checkpoint) {
         WEIR_RETURN_IF_ERROR(Flush(/*done=*/false, move_checkpoint));
         since_flush = 0;
+        // SIGINT/SIGTERM: stop at a checkpoint; the worker commits what this task has so far.
+        if (StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       }
     }
   }
@@ -706,7 +712,8 @@ class ReaderTaskExecutor::Impl {
     const int64_t ms = task_.duration_ms +
                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
     out_.Update(task_, counters_, ms, error_lines_,
-                done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
+                done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt,
+                move_checkpoint ? input_id_ : std::string());
     if (!done && move_checkpoint && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
     return Status::OK();
   }
@@ -722,6 +729,7 @@ class ReaderTaskExecutor::Impl {
 
   std::unique_ptr<Projector> projector_;
   std::vector<std::string> paths_;
+  std::string input_id_;  // input identity to record with the next commit, if any
   std::vector<std::unique_ptr<FileRecordReader>> readers_;
   std::vector<sdk::RecordReader*> reader_ptrs_;
   uint64_t sequence_ = 0;

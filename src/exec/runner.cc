@@ -20,11 +20,14 @@
 #include <span>
 #include <thread>
 
+#include "core/interrupt.h"
 #include "core/text.h"
+#include "exec/lake_claim.h"
 #include "exec/parser_source.h"
 #include "exec/reader_task.h"
 #include "exec/transforms.h"
 #include "exec/worker_output.h"
+#include "io/file_identity.h"
 #include "io/fs.h"
 #include "io/input.h"
 #include "lake/file_writer.h"
@@ -80,6 +83,7 @@ class TaskExecutor {
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
+    WEIR_RETURN_IF_ERROR(CheckTaskInputs(task_, {path_}, &input_id_));
     WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
     WEIR_RETURN_IF_ERROR(Position());
     return Loop();
@@ -256,9 +260,15 @@ class TaskExecutor {
         }
         bool done = eof && i == recs.size();
         WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, done));
+        // Read to its end: record what was read (the bytes up to this end of file, not any
+        // appended since), so a later run notices appended or rewritten input.
+        if (done) input_id_ = ReadInputsIdentity({path_}, {in_->raw_bytes_read()});
         out_.Update(task_, counters_, DurationMs(), error_lines,
-                    done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
+                    done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt,
+                    input_id_);
         if (!done && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
+        // SIGINT/SIGTERM: stop between slices; the worker commits what this task has so far.
+        if (!done && StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       } while (i < recs.size());
       buf_base_ += consumed;
       buf_.erase(0, consumed);
@@ -377,6 +387,7 @@ class TaskExecutor {
   sdk::Parser* sdk_;
   const sdk::RecordFormat* format_;
   std::string path_, file_type_;
+  std::string input_id_;  // input identity to record with the next commit, if any
   sdk::Document doc_;
 };
 
@@ -510,6 +521,8 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto pending, store.Files(config.name, "", "pending"));
   std::vector<int64_t> done;
   for (const CatalogFile& f : pending) {
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.staging));
     if (fs::Exists(f.staging)) {
       WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
     } else if (!fs::Exists(f.path)) {
@@ -532,6 +545,7 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
 
 Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   std::unique_ptr<ParserSource> source;
@@ -616,17 +630,19 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
 Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto t0 = Clock::now();
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  // Before anything is written or deleted: are the output folders this dataset's own?
+  WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   if (options.restart) {
-    WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "", ""));
-    for (const auto& f : files) {
-      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
-      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.staging));
-    }
+    // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
+    // are files deleted (by the recovery below, or by the next run's after a crash).
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
+    CrashPoint("after-reset", 0);
+  }
+  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  if (options.restart) {
     PruneEmptyDirs(TableDir(config_));
     PruneEmptyDirs(ErrorsDir(config_));
   }
-  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
   std::unique_ptr<ParserSource> source;
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
@@ -648,10 +664,58 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+  RunSummary summary;
+  for (const auto& t : tasks) summary.before[t.id] = t.counters;
 
+  std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
   std::deque<TaskRow> queue;
-  for (const auto& t : tasks) {
+  for (auto& t : tasks) {
+    auto in_manifest = manifest_paths.find(t.entry);
+    if (in_manifest == manifest_paths.end()) {
+      // The entry left the manifest: its committed rows stay, the task is not run any more.
+      if (t.status != TaskStatus::kCompleted && t.status != TaskStatus::kRetired) {
+        WEIR_RETURN_IF_ERROR(store_.SetStatus(
+            t.id, TaskStatus::kRetired,
+            "manifest entry removed (was " + std::string(TaskStatusName(t.status)) +
+                "); its committed rows stay in the lake; put the entry back to resume it"));
+      }
+      continue;
+    }
+    // The manifest resolves paths anew each run (a moved project folder reads its own files).
+    if (in_manifest->second != t.path) {
+      WEIR_RETURN_IF_ERROR(store_.SetTaskPath(t.id, in_manifest->second));
+      t.path = in_manifest->second;
+    }
+    if (t.status == TaskStatus::kRetired) {
+      WEIR_RETURN_IF_ERROR(store_.SetStatus(t.id, TaskStatus::kCreated, "manifest entry back"));
+      t.status = TaskStatus::kCreated;
+    }
+    if (t.status == TaskStatus::kCompleted) {
+      // Inputs read to their end that changed since: appended bytes can be read (--rescan);
+      // rewritten ones are reported, since their old rows are committed.
+      for (const FileIdentity& id : FileIdentitiesFromJson(t.input_id)) {
+        FileComparison c = CompareFile(id.path, id);
+        if (c.change == FileChange::kAppended && options.rescan) {
+          WEIR_RETURN_IF_ERROR(
+              store_.SetStatus(t.id, TaskStatus::kCreated, "rescan: " + id.path + ": " + c.detail));
+          t.status = TaskStatus::kCreated;
+          break;
+        }
+        if (c.change == FileChange::kAppended) {
+          summary.warnings.push_back("input " + id.path + " of completed task " + std::to_string(t.id) +
+                                     " grew after it was read (" + c.detail +
+                                     "): `weir run --rescan` reads the appended bytes");
+        } else if (c.change == FileChange::kRewritten || c.change == FileChange::kTruncated) {
+          summary.warnings.push_back(
+              "input " + id.path + " of completed task " + std::to_string(t.id) +
+              " changed after it was read: " + c.detail +
+              "; the lake holds the rows of the old content. `weir run --restart` loads the "
+              "dataset again from the files as they are now");
+        }
+      }
+    }
     bool run = t.status == TaskStatus::kCreated || t.status == TaskStatus::kRunning ||
+               t.status == TaskStatus::kInterrupted ||
                (options.redrive && t.status == TaskStatus::kError);
     if (!run) continue;
     queue.push_back(t);
@@ -667,7 +731,6 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     }
   }
   progress_.tasks_total = queue.size();
-  RunSummary summary;
   summary.tasks_run = queue.size();
 
   std::mutex mu;
@@ -745,10 +808,11 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       TaskRow task;
       {
         std::lock_guard<std::mutex> l(mu);
-        if (queue.empty()) break;
+        if (queue.empty() || StopRequested()) break;
         task = queue.front();
         queue.pop_front();
       }
+      bool interrupted = false;
       for (;;) {
         Status st = store_.StartAttempt(task.id);
         if (st.ok()) {
@@ -766,6 +830,12 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           }
         }
         if (st.ok()) break;
+        if (StopRequested()) {
+          // What the task read so far is consistent with its pending checkpoint: keep it, and
+          // commit it below with the rest of this worker's output.
+          interrupted = true;
+          break;
+        }
         fail_interval(task.id);
         int attempt;
         {
@@ -781,6 +851,17 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         if (st.retryable()) reason += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
         (void)store_.SetStatus(task.id, TaskStatus::kError, reason);
         progress_.tasks_failed++;
+        break;
+      }
+      if (interrupted) {
+        commit_now();
+        auto now = store_.Task(task.id);
+        if (now.ok() && now->status == TaskStatus::kRunning) {
+          (void)store_.SetStatus(task.id, TaskStatus::kInterrupted,
+                                 std::string("interrupted by ") +
+                                     (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") +
+                                     "; `weir run` resumes it from its checkpoint");
+        }
         break;
       }
       progress_.tasks_done++;
@@ -802,7 +883,18 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
 
   WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
   summary.all_completed = true;
-  for (const auto& t : summary.tasks) summary.all_completed &= t.status == TaskStatus::kCompleted;
+  for (const auto& t : summary.tasks) {
+    summary.all_completed &= t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired;
+    // This run's work, from the task table itself (retried and discarded work is not counted).
+    auto b = summary.before.find(t.id);
+    TaskCounters zero;
+    const TaskCounters& was = b == summary.before.end() ? zero : b->second;
+    summary.read += t.counters.read - std::min(t.counters.read, was.read);
+    summary.written += t.counters.written - std::min(t.counters.written, was.written);
+    summary.skipped += t.counters.skipped - std::min(t.counters.skipped, was.skipped);
+    summary.errored += t.counters.errored - std::min(t.counters.errored, was.errored);
+  }
+  summary.interrupted_by = StopSignal();
   summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return summary;
 }

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct RunOptions {
   int workers = 0;       // 0 = config.compute.workers
   bool restart = false;  // forget all tasks and output, start over
   bool redrive = false;  // also run ERROR tasks (from their checkpoints)
+  bool rescan = false;   // read bytes appended to inputs of completed tasks
 };
 
 // Live counters for progress display; updated by workers, read by anyone.
@@ -43,7 +45,12 @@ struct RunSummary {
   std::vector<TaskRow> tasks;  // every task of the dataset after the run
   uint64_t tasks_run = 0;      // tasks this run executed
   double seconds = 0;
-  bool all_completed = false;
+  bool all_completed = false;  // every task COMPLETED (or RETIRED)
+  // What this run added to the task counters (so the summary equals the task table).
+  uint64_t read = 0, written = 0, skipped = 0, errored = 0;
+  std::map<int64_t, TaskCounters> before;  // counters of each task when the run started
+  std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
+  int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
 };
 
 // Result of a record-level redrive (`weir redrive --errors`).
