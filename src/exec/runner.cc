@@ -17,6 +17,7 @@
 #include <map>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <span>
 #include <thread>
 
@@ -407,13 +408,32 @@ std::string AbsoluteInputPath(const DatasetConfig& c, const std::string& p) {
 }
 
 // "dev:ino" of an existing file (symlinks followed), or "" when stat fails.
-std::string FileIdentity(const std::string& path) {
+std::string DeviceInodeKey(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return "";
   return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
 
 }  // namespace
+
+void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::vector<TaskRow>& tasks, bool normalised_entries) {
+  std::set<std::string> exact;
+  std::map<std::string, std::string> by_path, by_normal;
+  for (const TaskRow& t : tasks) {
+    exact.insert(t.entry);
+    by_path.emplace(t.path, t.entry);
+    if (normalised_entries) by_normal.emplace(NormalManifestPath(t.entry), t.entry);
+  }
+  for (auto& [entry, path] : entries) {
+    if (exact.count(entry)) continue;
+    if (auto it = by_path.find(path); it != by_path.end()) {
+      entry = it->second;
+    } else if (auto n = by_normal.find(entry); n != by_normal.end()) {
+      entry = n->second;
+    }
+  }
+}
 
 Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
     const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types) {
@@ -463,7 +483,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
         path_key.clear();
         bool all_exist = true;
         for (const std::string& p : *parts) {
-          const std::string id = FileIdentity(p);
+          const std::string id = DeviceInodeKey(p);
           all_exist = all_exist && !id.empty();
           path_key += p + "|";
           inode_key += id + "|";
@@ -474,7 +494,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
       entry = NormalManifestPath(line);
       abs = AbsoluteInputPath(c, entry);
       path_key = abs;
-      inode_key = FileIdentity(abs);
+      inode_key = DeviceInodeKey(abs);
     }
     const std::pair<size_t, std::string>* first = nullptr;
     if (auto it = by_path.find(path_key); it != by_path.end()) first = &it->second;
@@ -660,6 +680,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         path += (i ? "|" : "") + source->types()[i].name + ":" + (*parts)[i];
       }
     }
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
+    AdoptStoredSpellings(entries, known, !multi_file);
   }
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));

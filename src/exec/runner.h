@@ -99,6 +99,13 @@ Status RecoverPublications(const DatasetConfig& config, Store& store);
 Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
     const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types = nullptr);
 
+// Stores made before manifest entries were normalised hold a file's task under the spelling it
+// had then ("./a.jsonl"). Rewrites each manifest entry that has no task of its own to the entry of
+// the task for the same file (the same path, or with `normalised_entries` the same normal form),
+// so that task is found and run (not retired) and the file gets no second task.
+void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::vector<TaskRow>& tasks, bool normalised_entries);
+
 // An exclusive, advisory lock on a dataset within its store (flock). Released on destruction or
 // when the process dies, so a kill -9 never leaves a stale lock.
 class DatasetLock {

@@ -2,6 +2,7 @@
 // binary: duplicate spellings, byte order marks, missing/empty manifests, FIFOs and symlink loops
 // in the manifest, validate output, and excerpts of column-check errors of multi-file readers.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -53,7 +54,13 @@ TEST(ManifestE2E, TheSameFileListedTwiceFailsValidateAndRunNamingBothLines) {
   auto r = WeirAll("run " + dir + "/dataset.yaml --no-progress");
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("manifest line 3"), std::string::npos) << r.out;
-  EXPECT_FALSE(std::filesystem::exists(dir + "/lake/t")) << "nothing may be loaded";
+  EXPECT_EQ(Weir("tasks " + dir + "/dataset.yaml --json").out.find("a.jsonl"), std::string::npos)
+      << "no task may be created";
+  if (std::filesystem::exists(dir + "/lake")) {
+    for (const auto& f : std::filesystem::recursive_directory_iterator(dir + "/lake")) {
+      EXPECT_NE(f.path().extension(), ".jsonl") << "nothing may be loaded: " << f.path();
+    }
+  }
   // Fixed manifest: each file once, each row once.
   WriteAll(dir + "/data/manifest.txt", "./a.jsonl\nsub/../b.jsonl\n");
   auto j = RunJson(dir + "/dataset.yaml");
@@ -61,6 +68,39 @@ TEST(ManifestE2E, TheSameFileListedTwiceFailsValidateAndRunNamingBothLines) {
   ASSERT_EQ(j["tasks"].size(), 2u);
   EXPECT_EQ(j["tasks"][0]["file"], "a.jsonl");
   EXPECT_EQ(j["totals"]["written"], 3);
+}
+
+// Stores made before entries were normalised hold tasks as "./a.jsonl". Reading the same files
+// as "a.jsonl" now must neither give them second tasks (loading them twice) nor retire the old
+// tasks (never running an unfinished one).
+TEST(ManifestE2E, OldStoreWithDotSlashEntriesKeepsItsTasks) {
+  const std::string dir = Dataset("oldstore", "a.jsonl\n");
+  auto first = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(first["_exit"], 0) << first.dump();
+  {
+    // What an older weir would have stored for the manifest "./a.jsonl\n./b.jsonl\n" with b's
+    // task not run yet.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/.weir/store.db").c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE tasks SET entry = './a.jsonl'; INSERT INTO tasks(dataset, entry, "
+        "path) VALUES ('m', './b.jsonl', '" +
+        dir + "/data/b.jsonl')";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  WriteAll(dir + "/data/manifest.txt", "a.jsonl\nb.jsonl\n");
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  auto tasks = nlohmann::json::parse(Weir("tasks " + dir + "/dataset.yaml --json").out);
+  ASSERT_EQ(tasks.size(), 2u) << tasks.dump();
+  EXPECT_EQ(tasks[0]["file"], "./a.jsonl");
+  EXPECT_EQ(tasks[0]["status"], "COMPLETED");
+  EXPECT_EQ(tasks[1]["file"], "./b.jsonl");
+  EXPECT_EQ(tasks[1]["status"], "COMPLETED");
+  Duck duck;
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_json_auto('" + dir + "/lake/t/**/*.jsonl')"), "3");
 }
 
 // Regression: a UTF-8 BOM stayed in the first file name, whose task then failed.

@@ -168,6 +168,30 @@ TEST(MultiFileEntryTest, OneTypeReadersAcceptABarePath) {
   EXPECT_EQ((*abs)[0], "/data/sub/crawl.warc.gz");
 }
 
+TEST(AdoptStoredSpellingsTest, EntriesTakeTheSpellingOfTheTaskForTheSameFile) {
+  auto task = [](const std::string& entry, const std::string& path) {
+    TaskRow t;
+    t.entry = entry;
+    t.path = path;
+    return t;
+  };
+  // "./a.jsonl" from an old store; the project folder moved since (/old -> /new), so only the
+  // normal form matches. "/x/c.jsonl" is the same file as the old absolute spelling.
+  const std::vector<TaskRow> tasks = {task("./a.jsonl", "/old/a.jsonl"),
+                                      task("b.jsonl", "/new/b.jsonl"),
+                                      task("/x/./c.jsonl", "/x/c.jsonl")};
+  std::vector<std::pair<std::string, std::string>> entries = {{"a.jsonl", "/new/a.jsonl"},
+                                                              {"b.jsonl", "/new/b.jsonl"},
+                                                              {"/x/c.jsonl", "/x/c.jsonl"},
+                                                              {"d.jsonl", "/new/d.jsonl"}};
+  AdoptStoredSpellings(entries, tasks, true);
+  EXPECT_EQ(entries[0].first, "./a.jsonl");
+  EXPECT_EQ(entries[0].second, "/new/a.jsonl");  // the path is the manifest's
+  EXPECT_EQ(entries[1].first, "b.jsonl");
+  EXPECT_EQ(entries[2].first, "/x/./c.jsonl");
+  EXPECT_EQ(entries[3].first, "d.jsonl");
+}
+
 // Stores made before entries were normalised hold the task under "./a.jsonl"; reading the same
 // manifest now gives "a.jsonl" with the same path, which must not become a second task.
 TEST(ManifestStoreTest, OldStoreWithUnnormalisedEntryGetsNoSecondTask) {
