@@ -211,6 +211,71 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       exit_code = kExitBadConfig;
       return;
     }
+    // Every check runs and reports; "is valid" comes last and only when nothing failed.
+    bool failed = false;
+    auto fail = [&](const std::string& msg) {
+      PrintError(msg);
+      failed = true;
+    };
+    // Plugins load and check their options here too, so a bad plugin fails validation.
+    std::unique_ptr<ParserSource> source;
+    bool source_ok = true;
+    if (ParserSource::UsesSdk(*cfg)) {
+      auto s = ParserSource::Create(*cfg);
+      if (!s.ok()) {
+        fail(s.status().message());
+        source_ok = false;
+      } else {
+        source = std::move(s).value();
+        if (source->shape() != Shape::kParser) {
+          std::printf("parser: %s (%s) with %zu %s\n", cfg->read.parser.c_str(),
+                      ShapeName(source->shape()), source->types().size(),
+                      source->shape() == Shape::kMultiFile ? "file types" : "record types");
+        }
+      }
+    }
+    // Without the reader the entries of a multi-file manifest cannot be told apart.
+    const bool multi_file = source && source->shape() == Shape::kMultiFile;
+    auto entries = ReadManifest(*cfg, multi_file ? &source->types() : nullptr);
+    if (!entries.ok()) {
+      fail(entries.status().message());
+    } else if (source_ok) {
+      size_t missing = 0, unusable = 0;
+      for (const auto& [e, p] : *entries) {
+        std::vector<std::string> files{p};
+        if (multi_file) {
+          auto parts = MultiFileEntryPaths(*cfg, e, source->types());
+          if (!parts.ok()) {
+            if (unusable++ < 5) fail(parts.status().message());
+            failed = true;
+            continue;
+          }
+          files = *parts;
+        }
+        for (const auto& f : files) {
+          // stat() gives the real reason; only ENOENT is "missing" (the file may arrive later,
+          // so that alone is a warning). Anything else fails every run of the entry's task.
+          const Status st = fs::CheckRegularFile(f);
+          if (st.ok()) continue;
+          if (st.code() == StatusCode::kNotFound) {
+            if (missing++ < 5) {
+              std::printf("warning: manifest entry '%s': %s does not exist (yet)\n", e.c_str(), f.c_str());
+            }
+          } else {
+            if (unusable++ < 5) fail("manifest entry '" + e + "': " + st.message());
+            failed = true;
+          }
+        }
+      }
+      std::string note;
+      if (missing) note += ", " + std::to_string(missing) + " missing";
+      if (unusable) note += ", " + std::to_string(unusable) + " unusable";
+      std::printf("manifest: %zu file(s)%s\n", entries->size(), note.c_str());
+    }
+    if (failed) {
+      exit_code = kExitBadConfig;
+      return;
+    }
     std::printf("%s: dataset '%s' is valid: %zu columns -> %s/%s (%s", file->c_str(),
                 cfg->name.c_str(), cfg->write.columns.size(), cfg->write.location.c_str(),
                 cfg->write.table.c_str(), cfg->write.format.c_str());
@@ -220,46 +285,6 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       std::printf(", partitioned by %s", p.c_str());
     }
     std::printf(")\n");
-    // Plugins load and check their options here too, so a bad plugin fails validation.
-    std::unique_ptr<ParserSource> source;
-    if (ParserSource::UsesSdk(*cfg)) {
-      auto s = ParserSource::Create(*cfg);
-      if (!s.ok()) {
-        std::fprintf(stderr, "error: %s\n", s.status().message().c_str());
-        exit_code = kExitBadConfig;
-        return;
-      }
-      source = std::move(s).value();
-      if (source->shape() != Shape::kParser) {
-        std::printf("parser: %s (%s) with %zu %s\n", cfg->read.parser.c_str(),
-                    ShapeName(source->shape()), source->types().size(),
-                    source->shape() == Shape::kMultiFile ? "file types" : "record types");
-      }
-    }
-    auto entries = ReadManifest(*cfg);
-    if (!entries.ok()) {
-      std::printf("warning: %s\n", entries.status().message().c_str());
-    } else {
-      size_t missing = 0;
-      for (const auto& [e, p] : *entries) {
-        std::vector<std::string> files{p};
-        if (source && source->shape() == Shape::kMultiFile) {
-          auto parts = MultiFileEntryPaths(*cfg, e, source->types());
-          if (!parts.ok()) {
-            if (missing++ < 5) std::printf("warning: %s\n", parts.status().message().c_str());
-            continue;
-          }
-          files = *parts;
-        }
-        for (const auto& f : files) {
-          if (!fs::Exists(f)) {
-            if (missing++ < 5) std::printf("warning: manifest entry '%s': %s does not exist\n", e.c_str(), f.c_str());
-          }
-        }
-      }
-      std::printf("manifest: %zu file(s)%s\n", entries->size(),
-                  missing ? (", " + std::to_string(missing) + " missing").c_str() : "");
-    }
     exit_code = 0;
   });
 }

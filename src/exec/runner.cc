@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,11 +12,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <filesystem>
 #include <set>
 #include <mutex>
+#include <set>
 #include <span>
 #include <thread>
 
@@ -392,26 +395,130 @@ class TaskExecutor {
 
 }  // namespace
 
-Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(const DatasetConfig& c) {
-  auto text = fs::ReadFile(c.read.manifest);
-  if (!text.ok()) return text.status().WithContext("read.manifest");
+namespace {
+
+// The lexically normal form of a manifest path: "./a.jsonl" and "sub/../a.jsonl" are "a.jsonl".
+std::string NormalManifestPath(const std::string& p) {
+  std::string n = stdfs::path(p).lexically_normal().string();
+  return n.empty() ? "." : n;
+}
+
+std::string AbsoluteInputPath(const DatasetConfig& c, const std::string& p) {
+  return stdfs::path(p).is_absolute() ? NormalManifestPath(p)
+                                      : (stdfs::path(c.read.location) / p).lexically_normal().string();
+}
+
+// "dev:ino" of an existing file (symlinks followed), or "" when stat fails.
+std::string DeviceInodeKey(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+}  // namespace
+
+void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::vector<TaskRow>& tasks, bool normalised_entries) {
+  std::set<std::string> exact;
+  std::map<std::string, std::string> by_path, by_normal;
+  for (const TaskRow& t : tasks) {
+    exact.insert(t.entry);
+    by_path.emplace(t.path, t.entry);
+    if (normalised_entries) by_normal.emplace(NormalManifestPath(t.entry), t.entry);
+  }
+  for (auto& [entry, path] : entries) {
+    if (exact.count(entry)) continue;
+    if (auto it = by_path.find(path); it != by_path.end()) {
+      entry = it->second;
+    } else if (auto n = by_normal.find(entry); n != by_normal.end()) {
+      entry = n->second;
+    }
+  }
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
+    const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types) {
+  const std::string& m = c.read.manifest;
+  auto bad = [&](const std::string& why) { return Status::Invalid("read.manifest: " + m + ": " + why); };
+  struct stat mst;
+  if (::stat(m.c_str(), &mst) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return bad("does not exist; it must list the input files, one per line");
+    return bad(std::string(err == ELOOP ? "symlink loop: " : "") + std::strerror(err));
+  }
+  if (S_ISDIR(mst.st_mode)) {
+    return bad("is a folder, not a file; it must be a text file listing the input files, one per line");
+  }
+  if (!S_ISREG(mst.st_mode)) return bad("is " + fs::NonRegularKind(mst.st_mode) + ", not a regular file");
+  auto text = fs::ReadFile(m);
+  if (!text.ok()) return Status::Invalid("read.manifest: " + text.status().message());
+  std::string_view t = *text;
+  // Editors on Windows start UTF-8 files with a byte order mark; it is not part of a file name.
+  if (t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);
   std::vector<std::pair<std::string, std::string>> out;
-  size_t pos = 0;
-  const std::string& t = *text;
+  // Duplicate detection: the same absolute normal path, or (existing files) the same device and
+  // inode, so a symlinked or hard-linked alias counts too. A file listed twice would be loaded
+  // twice, each copy as its own task.
+  std::map<std::string, std::pair<size_t, std::string>> by_path, by_inode;  // -> (line, as written)
+  std::string dups;
+  size_t ndups = 0;
+  size_t pos = 0, line_no = 0;
   while (pos <= t.size()) {
     size_t nl = t.find('\n', pos);
-    if (nl == std::string::npos) nl = t.size();
-    std::string line = t.substr(pos, nl - pos);
+    if (nl == std::string_view::npos) nl = t.size();
+    std::string line(t.substr(pos, nl - pos));
     pos = nl + 1;
+    ++line_no;
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
     size_t b = line.find_first_not_of(" \t");
     if (b == std::string::npos || line[b] == '#') continue;
     line = line.substr(b);
-    std::string abs = stdfs::path(line).is_absolute()
-                          ? line
-                          : (stdfs::path(c.read.location) / line).lexically_normal().string();
-    out.emplace_back(line, abs);
+    std::string entry = line, abs, path_key, inode_key;
+    if (multi_file_types != nullptr) {
+      // Entries name several files ("WARC:a.warc.gz|CDX:a.cdx"); the runner resolves them. An
+      // entry that does not split stays as written and its task fails with the reason.
+      auto parts = MultiFileEntryPaths(c, line, *multi_file_types);
+      abs = AbsoluteInputPath(c, line);
+      path_key = line;
+      if (parts.ok()) {
+        path_key.clear();
+        bool all_exist = true;
+        for (const std::string& p : *parts) {
+          const std::string id = DeviceInodeKey(p);
+          all_exist = all_exist && !id.empty();
+          path_key += p + "|";
+          inode_key += id + "|";
+        }
+        if (!all_exist) inode_key.clear();
+      }
+    } else {
+      entry = NormalManifestPath(line);
+      abs = AbsoluteInputPath(c, entry);
+      path_key = abs;
+      inode_key = DeviceInodeKey(abs);
+    }
+    const std::pair<size_t, std::string>* first = nullptr;
+    if (auto it = by_path.find(path_key); it != by_path.end()) first = &it->second;
+    if (!first && !inode_key.empty()) {
+      if (auto it = by_inode.find(inode_key); it != by_inode.end()) first = &it->second;
+    }
+    if (first != nullptr) {
+      if (ndups++ < 10) {
+        dups += std::string(dups.empty() ? "" : "\n") + "read.manifest: " + m + ": manifest line " +
+                std::to_string(line_no) + ": '" + line + "' is the same file as line " +
+                std::to_string(first->first) + " ('" + first->second + "')";
+      }
+      continue;
+    }
+    by_path.emplace(path_key, std::make_pair(line_no, line));
+    if (!inode_key.empty()) by_inode.emplace(inode_key, std::make_pair(line_no, line));
+    out.emplace_back(entry, abs);
   }
+  if (ndups > 0) {
+    if (ndups > 10) dups += "\n... and " + std::to_string(ndups - 10) + " more";
+    return Status::Invalid(dups + "\nlist every input file once (a file listed twice would be loaded twice)");
+  }
+  if (out.empty()) return bad("lists no input files (only blank lines and # comments); add one path per line");
   return out;
 }
 
@@ -561,8 +668,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
   }
-  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_));
   const bool multi_file = source && source->shape() == Shape::kMultiFile;
+  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_, multi_file ? &source->types() : nullptr));
   if (multi_file) {
     // A task's path lists every file of the entry, absolute; an entry that does not split
     // keeps its text, and its task fails with the reason when it runs.
@@ -574,6 +681,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         path += (i ? "|" : "") + source->types()[i].name + ":" + (*parts)[i];
       }
     }
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
+    AdoptStoredSpellings(entries, known, !multi_file);
   }
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));

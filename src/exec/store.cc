@@ -8,6 +8,7 @@
 #include <tuple>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 namespace weir {
 
@@ -301,7 +302,22 @@ Status Store::EnsureTasks(const std::string& dataset,
                           const std::vector<std::pair<std::string, std::string>>& entries) {
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // A file already owned by a task under another spelling of its entry ("./a.jsonl", written
+  // before manifest entries were normalised) keeps that task: a second one would load it twice.
+  std::unordered_set<std::string> known_paths;
+  {
+    Stmt q(db_, "SELECT path FROM tasks WHERE dataset = ?");
+    WEIR_RETURN_IF_ERROR(q.status());
+    q.Bind(1, dataset);
+    Status err;
+    while (q.Step(err)) known_paths.insert(q.Text(0));
+    if (!err.ok()) {
+      (void)Exec("ROLLBACK");
+      return err;
+    }
+  }
   for (const auto& [entry, path] : entries) {
+    if (!known_paths.insert(path).second) continue;
     Stmt s(db_, "INSERT OR IGNORE INTO tasks(dataset, entry, path) VALUES (?, ?, ?)");
     WEIR_RETURN_IF_ERROR(s.status());
     Status st = s.Bind(1, dataset).Bind(2, entry).Bind(3, path).Run();

@@ -116,7 +116,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Creates a CREATED task for every manifest entry that has none yet; existing tasks keep their
-  // state. `entries` are (entry as written, absolute path) pairs, in manifest order.
+  // state. `entries` are (entry, absolute path) pairs, in manifest order. An entry whose path
+  // already belongs to a task of the dataset (the same file under another spelling, as stores
+  // made before entries were normalised hold: "./a.jsonl") gets no second task.
   Status EnsureTasks(const std::string& dataset,
                      const std::vector<std::pair<std::string, std::string>>& entries);
   Result<std::vector<TaskRow>> Tasks(const std::string& dataset);
