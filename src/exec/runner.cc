@@ -653,17 +653,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
   // Before anything is written or deleted: are the output folders this dataset's own?
   WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
-  if (options.restart) {
-    // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
-    // are files deleted (by the recovery below, or by the next run's after a crash).
-    WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
-    CrashPoint("after-reset", 0);
-  }
-  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
-  if (options.restart) {
-    PruneEmptyDirs(TableDir(config_));
-    PruneEmptyDirs(ErrorsDir(config_));
-  }
+  // What can be wrong with the config or the manifest is found before a restart deletes
+  // anything: parser, manifest, transforms.
   std::unique_ptr<ParserSource> source;
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
@@ -682,13 +673,24 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       }
     }
   }
+  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+  if (options.restart) {
+    // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
+    // are files deleted (by the recovery below, or by the next run's after a crash).
+    WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
+    CrashPoint("after-reset", 0);
+  }
+  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  if (options.restart) {
+    PruneEmptyDirs(TableDir(config_));
+    PruneEmptyDirs(ErrorsDir(config_));
+  }
   {
     WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
     AdoptStoredSpellings(entries, known, !multi_file);
   }
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
-  WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   RunSummary summary;
   for (const auto& t : tasks) summary.before[t.id] = t.counters;
 

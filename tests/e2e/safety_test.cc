@@ -390,6 +390,19 @@ TEST(SafetyE2E, NothingToRunNamesErrorTasksAndRemovedEntriesRetire) {
   EXPECT_EQ(LakeRows(dir + "/lake/t").substr(0, 4), "100|");
 }
 
+// `run --restart` with a manifest that no longer reads reset the dataset, then failed: the
+// config and manifest are checked before a restart deletes anything.
+TEST(SafetyE2E, RestartWithABadManifestDeletesNothing) {
+  std::string dir = MakeDataset("restart-badmanifest", 2, 100);
+  ASSERT_EQ(Weir("run " + dir + "/dataset.yaml --json").exit_code, 0);
+  std::string rows = LakeRows(dir + "/lake/t");
+  stdfs::remove(dir + "/data/manifest.txt");
+  auto r = Weir("run " + dir + "/dataset.yaml --restart 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(LakeRows(dir + "/lake/t"), rows);
+  EXPECT_EQ(Tasks(dir + "/dataset.yaml").size(), 2u);
+}
+
 // A lake location that is a file, and a store file that is not a database, must name the setting
 // and the path.
 TEST(SafetyE2E, LakeLocationThatIsAFileAndCorruptStoreNameTheSetting) {
