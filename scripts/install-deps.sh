@@ -54,12 +54,13 @@ if [ -z "${DUCKDB_ROOT:-}" ]; then
   fi
 fi
 
-# Test and benchmark peers from npm: s3rver (S3) and @duckdb/node-api (independent lake reader, bench peer).
+# Test and benchmark peers from npm: s3rver (S3), @duckdb/node-api (independent lake reader, bench
+# peer) and icebird (independent Iceberg table reader, tests/lake/icebird_read.mjs).
 nodedir="$here/third_party/node"
-if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ]; then
+if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ] || [ ! -d "$nodedir/node_modules/icebird" ]; then
   echo "install-deps: installing npm test peers"
   mkdir -p "$nodedir"
   (cd "$nodedir" && [ -f package.json ] || echo '{"name":"weir-peers","private":true}' > "$nodedir/package.json")
-  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" >/dev/null)
+  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" "icebird@0.3.1" >/dev/null)
 fi
 exit 0
