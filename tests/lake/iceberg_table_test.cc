@@ -159,7 +159,9 @@ TEST(IcebergIcebird, ReadsATableWeirWroteIncludingTimeTravel) {
 
   // One data file per partition, written by weir's Parquet writer.
   auto data_file = [&](const std::string& rel, const Rows& rows) {
-    auto bytes = EncodeParquet(kColumns, rows.Ptrs(), ParquetWriteOptions{});
+    ParquetWriteOptions options;
+    for (const auto& field : schema.fields) options.field_ids.push_back(field.id);  // as Iceberg requires
+    auto bytes = EncodeParquet(kColumns, rows.Ptrs(), options);
     EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
     const fs::path local = table_dir / rel;
     fs::create_directories(local.parent_path());
