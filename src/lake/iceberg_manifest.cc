@@ -559,7 +559,8 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std
       return Status::Invalid(what + ": manifest metadata 'partition-spec' is not a JSON list");
     }
     for (const auto& f : j) {
-      if (!f.is_object() || !f.contains("name") || !f.contains("field-id")) {
+      if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("field-id") ||
+          !f["field-id"].is_number_integer()) {
         return Status::Invalid(what + ": manifest metadata 'partition-spec' has a malformed field");
       }
       PartitionField pf;
