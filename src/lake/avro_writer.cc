@@ -124,8 +124,8 @@ Result<int64_t> AvroDecoder::Long() {
 Result<int32_t> AvroDecoder::Int() {
   WEIR_ASSIGN_OR_RETURN(int64_t v, Long());
   if (v < INT32_MIN || v > INT32_MAX) {
-    return Status::Corruption("avro: int value " + std::to_string(v) + " out of range before byte " +
-                              std::to_string(pos_));
+    return Status::Corruption("avro: int value " + std::to_string(v) +
+                              " out of range before byte " + std::to_string(pos_));
   }
   return static_cast<int32_t>(v);
 }
@@ -133,7 +133,8 @@ Result<int32_t> AvroDecoder::Int() {
 Result<float> AvroDecoder::Float() {
   WEIR_RETURN_IF_ERROR(Need(4, "float"));
   uint32_t bits = 0;
-  for (int i = 0; i < 4; ++i) bits |= static_cast<uint32_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    bits |= static_cast<uint32_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
   pos_ += 4;
   float v;
   std::memcpy(&v, &bits, 4);
@@ -143,7 +144,8 @@ Result<float> AvroDecoder::Float() {
 Result<double> AvroDecoder::Double() {
   WEIR_RETURN_IF_ERROR(Need(8, "double"));
   uint64_t bits = 0;
-  for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    bits |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
   pos_ += 8;
   double v;
   std::memcpy(&v, &bits, 8);
@@ -195,7 +197,8 @@ Status AvroContainerWriter::SetMetadata(const std::string& key, std::string valu
     return Status::Internal("avro: metadata '" + key + "' set after the first record");
   }
   if (key.rfind("avro.", 0) == 0) {
-    return Status::Invalid("avro: metadata key '" + key + "' is reserved by the Avro specification");
+    return Status::Invalid("avro: metadata key '" + key +
+                           "' is reserved by the Avro specification");
   }
   for (auto& [k, v] : metadata_) {
     if (k == key) {

@@ -9,8 +9,8 @@
 //   - AvroEncoder: binary encoding of every Avro type: null (nothing), boolean (one byte),
 //     int/long (zig-zag varint), float/double (IEEE 754 little-endian), bytes/string (long length
 //     then the bytes), fixed (the bytes), union (long branch index then the value), arrays and maps
-//     (blocks of `count` items, ended by a 0 count), records (fields in schema order, nothing else).
-//     The encoder does not know the schema: the caller writes values in the schema's order.
+//     (blocks of `count` items, ended by a 0 count), records (fields in schema order, nothing
+//     else). The encoder does not know the schema: the caller writes values in the schema's order.
 //   - AvroContainerWriter: the container file: magic "Obj\x01", the file metadata map (bytes
 //     values; `avro.schema` and `avro.codec` are set by the writer), a 16-byte sync marker, then
 //     data blocks of (record count, byte size, serialized records, sync marker). Codecs: `null` and

@@ -22,7 +22,8 @@ void PutLE(std::string& out, uint64_t v, int bytes) {
 
 uint64_t GetLE(std::string_view in, int bytes) {
   uint64_t v = 0;
-  for (int k = 0; k < bytes; ++k) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[k])) << (8 * k);
+  for (int k = 0; k < bytes; ++k)
+    v |= static_cast<uint64_t>(static_cast<uint8_t>(in[k])) << (8 * k);
   return v;
 }
 
@@ -168,8 +169,8 @@ Result<Schema> ParseSchema(const Reader& r, const ojson& j) {
     WEIR_ASSIGN_OR_RETURN(f.required, r.Bool(fj, "required"));
     WEIR_ASSIGN_OR_RETURN(const ojson* t, r.Get(fj, "type", true));
     if (!t->is_string()) {
-      return r.Err("schemas.fields.type", "of field '" + f.name +
-                                              "' is a nested type, which weir tables do not use");
+      return r.Err("schemas.fields.type",
+                   "of field '" + f.name + "' is a nested type, which weir tables do not use");
     }
     auto ty = ParseTypeName(t->get<std::string>());
     if (!ty.ok()) return ty.status().WithContext(r.what + ": field '" + f.name + "'");
@@ -222,20 +223,30 @@ Result<SortOrder> ParseSortOrder(const Reader& r, const ojson& j) {
 
 }  // namespace
 
-// ---- types and literals --------------------------------------------------------------------------
+// ---- types and literals -------------------------------------------------------------------------
 
 const char* TypeName(Type t) {
   switch (t) {
-    case Type::kBoolean: return "boolean";
-    case Type::kInt: return "int";
-    case Type::kLong: return "long";
-    case Type::kFloat: return "float";
-    case Type::kDouble: return "double";
-    case Type::kDate: return "date";
-    case Type::kTimestamp: return "timestamp";
-    case Type::kTimestamptz: return "timestamptz";
-    case Type::kString: return "string";
-    case Type::kBinary: return "binary";
+    case Type::kBoolean:
+      return "boolean";
+    case Type::kInt:
+      return "int";
+    case Type::kLong:
+      return "long";
+    case Type::kFloat:
+      return "float";
+    case Type::kDouble:
+      return "double";
+    case Type::kDate:
+      return "date";
+    case Type::kTimestamp:
+      return "timestamp";
+    case Type::kTimestamptz:
+      return "timestamptz";
+    case Type::kString:
+      return "string";
+    case Type::kBinary:
+      return "binary";
   }
   return "?";
 }
@@ -253,12 +264,18 @@ Result<Type> ParseTypeName(std::string_view name) {
 Type TypeForColumn(ColumnType t) {
   switch (t) {
     case ColumnType::kString:
-    case ColumnType::kJson: return Type::kString;
-    case ColumnType::kInt64: return Type::kLong;
-    case ColumnType::kDouble: return Type::kDouble;
-    case ColumnType::kBool: return Type::kBoolean;
-    case ColumnType::kTimestampMs: return Type::kTimestamptz;
-    case ColumnType::kDate: return Type::kDate;
+    case ColumnType::kJson:
+      return Type::kString;
+    case ColumnType::kInt64:
+      return Type::kLong;
+    case ColumnType::kDouble:
+      return Type::kDouble;
+    case ColumnType::kBool:
+      return Type::kBoolean;
+    case ColumnType::kTimestampMs:
+      return Type::kTimestamptz;
+    case ColumnType::kDate:
+      return Type::kDate;
   }
   return Type::kString;
 }
@@ -266,12 +283,18 @@ Type TypeForColumn(ColumnType t) {
 std::string Literal::ToBinary() const {
   std::string out;
   switch (type) {
-    case Type::kBoolean: out.push_back(i ? 1 : 0); break;
+    case Type::kBoolean:
+      out.push_back(i ? 1 : 0);
+      break;
     case Type::kInt:
-    case Type::kDate: PutLE(out, static_cast<uint32_t>(static_cast<int32_t>(i)), 4); break;
+    case Type::kDate:
+      PutLE(out, static_cast<uint32_t>(static_cast<int32_t>(i)), 4);
+      break;
     case Type::kLong:
     case Type::kTimestamp:
-    case Type::kTimestamptz: PutLE(out, static_cast<uint64_t>(i), 8); break;
+    case Type::kTimestamptz:
+      PutLE(out, static_cast<uint64_t>(i), 8);
+      break;
     case Type::kFloat: {
       const float f = static_cast<float>(d);
       uint32_t bits;
@@ -286,7 +309,9 @@ std::string Literal::ToBinary() const {
       break;
     }
     case Type::kString:
-    case Type::kBinary: out = s; break;
+    case Type::kBinary:
+      out = s;
+      break;
   }
   return out;
 }
@@ -302,7 +327,10 @@ Result<Literal> Literal::FromBinary(Type type, std::string_view b) {
   Literal l;
   l.type = type;
   switch (type) {
-    case Type::kBoolean: WEIR_RETURN_IF_ERROR(want(1)); l.i = b[0] != 0; break;
+    case Type::kBoolean:
+      WEIR_RETURN_IF_ERROR(want(1));
+      l.i = b[0] != 0;
+      break;
     case Type::kInt:
     case Type::kDate:
       WEIR_RETURN_IF_ERROR(want(4));
@@ -329,7 +357,9 @@ Result<Literal> Literal::FromBinary(Type type, std::string_view b) {
       break;
     }
     case Type::kString:
-    case Type::kBinary: l.s = std::string(b); break;
+    case Type::kBinary:
+      l.s = std::string(b);
+      break;
   }
   return l;
 }
@@ -346,7 +376,8 @@ int Literal::Compare(const Literal& o) const {
       const int c = s.compare(o.s);  // std::string compares bytes as unsigned char
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
-    default: return i < o.i ? -1 : (i > o.i ? 1 : 0);
+    default:
+      return i < o.i ? -1 : (i > o.i ? 1 : 0);
   }
 }
 
@@ -384,12 +415,18 @@ Schema SchemaFromColumns(const std::vector<ColumnSchema>& columns, int schema_id
 
 const char* TransformName(Transform t) {
   switch (t) {
-    case Transform::kIdentity: return "identity";
-    case Transform::kYear: return "year";
-    case Transform::kMonth: return "month";
-    case Transform::kDay: return "day";
-    case Transform::kHour: return "hour";
-    case Transform::kVoid: return "void";
+    case Transform::kIdentity:
+      return "identity";
+    case Transform::kYear:
+      return "year";
+    case Transform::kMonth:
+      return "month";
+    case Transform::kDay:
+      return "day";
+    case Transform::kHour:
+      return "hour";
+    case Transform::kVoid:
+      return "void";
   }
   return "?";
 }
@@ -408,7 +445,8 @@ Result<Type> TransformResultType(Transform t, Type source) {
   const bool is_date = source == Type::kDate;
   switch (t) {
     case Transform::kIdentity:
-    case Transform::kVoid: return source;
+    case Transform::kVoid:
+      return source;
     case Transform::kYear:
     case Transform::kMonth:
       if (is_ts || is_date) return Type::kInt;
@@ -434,8 +472,10 @@ Result<OptionalLiteral> ApplyTransform(Transform t, const OptionalLiteral& v) {
   const bool is_date = v->type == Type::kDate;
   const int64_t days = is_date ? v->i : FloorDiv(v->i, kMicrosPerDay);
   switch (t) {
-    case Transform::kHour: return OptionalLiteral(Literal::Int(static_cast<int32_t>(FloorDiv(v->i, kMicrosPerHour))));
-    case Transform::kDay: return OptionalLiteral(Literal::Date(static_cast<int32_t>(days)));
+    case Transform::kHour:
+      return OptionalLiteral(Literal::Int(static_cast<int32_t>(FloorDiv(v->i, kMicrosPerHour))));
+    case Transform::kDay:
+      return OptionalLiteral(Literal::Date(static_cast<int32_t>(days)));
     case Transform::kYear:
     case Transform::kMonth: {
       int64_t y;
@@ -444,7 +484,8 @@ Result<OptionalLiteral> ApplyTransform(Transform t, const OptionalLiteral& v) {
       const int64_t r = t == Transform::kYear ? y - 1970 : (y - 1970) * 12 + (m - 1);
       return OptionalLiteral(Literal::Int(static_cast<int32_t>(r)));
     }
-    default: break;
+    default:
+      break;
   }
   return Status::Internal("unhandled transform");
 }
@@ -534,7 +575,9 @@ Result<TableMetadata> NewTableMetadata(std::string location, std::string table_u
 }
 
 std::string SchemaToJson(const Schema& s) { return SchemaJson(s).dump(); }
-std::string PartitionFieldsToJson(const PartitionSpec& spec) { return PartitionFieldsJson(spec).dump(); }
+std::string PartitionFieldsToJson(const PartitionSpec& spec) {
+  return PartitionFieldsJson(spec).dump();
+}
 std::string PartitionSpecToJson(const PartitionSpec& spec) { return SpecJson(spec).dump(); }
 
 std::string TableMetadataToJson(const TableMetadata& m) {
@@ -576,7 +619,8 @@ std::string TableMetadataToJson(const TableMetadata& m) {
     sj["manifest-list"] = s.manifest_list;
     sj["summary"] = ojson::object();
     // "operation" first: readers and humans look for it.
-    if (auto it = s.summary.find("operation"); it != s.summary.end()) sj["summary"]["operation"] = it->second;
+    if (auto it = s.summary.find("operation"); it != s.summary.end())
+      sj["summary"]["operation"] = it->second;
     for (const auto& [k, v] : s.summary) {
       if (k != "operation") sj["summary"][k] = v;
     }
@@ -589,7 +633,8 @@ std::string TableMetadataToJson(const TableMetadata& m) {
   }
   j["metadata-log"] = ojson::array();
   for (const auto& e : m.metadata_log) {
-    j["metadata-log"].push_back({{"timestamp-ms", e.timestamp_ms}, {"metadata-file", e.metadata_file}});
+    j["metadata-log"].push_back(
+        {{"timestamp-ms", e.timestamp_ms}, {"metadata-file", e.metadata_file}});
   }
   return j.dump(2);
 }
@@ -656,7 +701,8 @@ Result<TableMetadata> ParseTableMetadata(std::string_view text, const std::strin
     }
   }
   if (m.current_snapshot_id && !m.CurrentSnapshot()) {
-    return r.Err("current-snapshot-id", std::to_string(*m.current_snapshot_id) + " names no snapshot");
+    return r.Err("current-snapshot-id",
+                 std::to_string(*m.current_snapshot_id) + " names no snapshot");
   }
   WEIR_ASSIGN_OR_RETURN(const ojson* refs, r.Get(j, "refs", false));
   if (refs) {
@@ -711,7 +757,7 @@ std::mt19937_64& Rng() {
 
 std::string NewUuid() {
   uint64_t hi = Rng()(), lo = Rng()();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                       // version 4
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;                         // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   char buf[37];
   std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),

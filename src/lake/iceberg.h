@@ -36,7 +36,18 @@ namespace weir::iceberg {
 inline constexpr int kFormatVersion = 2;
 inline constexpr int kFirstPartitionFieldId = 1000;  // partition field ids start here (spec)
 
-enum class Type { kBoolean, kInt, kLong, kFloat, kDouble, kDate, kTimestamp, kTimestamptz, kString, kBinary };
+enum class Type {
+  kBoolean,
+  kInt,
+  kLong,
+  kFloat,
+  kDouble,
+  kDate,
+  kTimestamp,
+  kTimestamptz,
+  kString,
+  kBinary
+};
 
 // "boolean", "long", "timestamptz", ... (Appendix C).
 const char* TypeName(Type t);
@@ -67,7 +78,9 @@ struct Literal {
   // Iceberg's order: numbers numerically, strings by unsigned bytes (= Unicode code points).
   // Both sides must have the same type. Returns <0, 0, >0.
   int Compare(const Literal& other) const;
-  bool operator==(const Literal& o) const { return type == o.type && i == o.i && d == o.d && s == o.s; }
+  bool operator==(const Literal& o) const {
+    return type == o.type && i == o.i && d == o.d && s == o.s;
+  }
 };
 using OptionalLiteral = std::optional<Literal>;
 

@@ -54,15 +54,19 @@ Result<int64_t> MetadataVersion(const std::string& location) {
 Result<std::vector<ManifestEntry>> LiveEntries(const TableMetadata& m, int64_t snapshot_id,
                                                const MetadataFileLoader& load) {
   const Snapshot* s = m.SnapshotById(snapshot_id);
-  if (!s) return Status::NotFound("snapshot " + std::to_string(snapshot_id) + " is not in the table metadata");
+  if (!s)
+    return Status::NotFound("snapshot " + std::to_string(snapshot_id) +
+                            " is not in the table metadata");
   WEIR_ASSIGN_OR_RETURN(std::string list_bytes, load(s->manifest_list));
-  WEIR_ASSIGN_OR_RETURN(std::vector<ManifestFile> manifests, ReadManifestList(list_bytes, s->manifest_list));
+  WEIR_ASSIGN_OR_RETURN(std::vector<ManifestFile> manifests,
+                        ReadManifestList(list_bytes, s->manifest_list));
   const Schema* schema = m.CurrentSchema();
   std::vector<ManifestEntry> out;
   for (const auto& mf : manifests) {
     const PartitionSpec* spec = m.SpecById(mf.partition_spec_id);
     if (!spec) {
-      return Status::Corruption(mf.manifest_path + ": partition spec " + std::to_string(mf.partition_spec_id) +
+      return Status::Corruption(mf.manifest_path + ": partition spec " +
+                                std::to_string(mf.partition_spec_id) +
                                 " is not in the table metadata");
     }
     WEIR_ASSIGN_OR_RETURN(std::vector<Type> ptypes, PartitionTypes(*spec, *schema));
@@ -85,10 +89,12 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
   if (u.operation == "append" && !u.removed_paths.empty()) {
     return Status::Invalid("an append snapshot cannot remove files; use overwrite or replace");
   }
-  if (u.timestamp_ms <= 0) return Status::Invalid("a snapshot needs its commit time (timestamp_ms)");
+  if (u.timestamp_ms <= 0)
+    return Status::Invalid("a snapshot needs its commit time (timestamp_ms)");
   const Schema* schema = current.CurrentSchema();
   const PartitionSpec* spec = current.DefaultSpec();
-  if (!schema || !spec) return Status::Corruption("table metadata lacks its current schema or default spec");
+  if (!schema || !spec)
+    return Status::Corruption("table metadata lacks its current schema or default spec");
   WEIR_ASSIGN_OR_RETURN(std::vector<Type> ptypes, PartitionTypes(*spec, *schema));
 
   SnapshotPlan plan;
@@ -101,7 +107,8 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
   int64_t snapshot_id = u.snapshot_id;
   while (snapshot_id == 0 || current.SnapshotById(snapshot_id)) {
     if (u.snapshot_id != 0) {
-      return Status::Invalid("snapshot id " + std::to_string(u.snapshot_id) + " is already in the table");
+      return Status::Invalid("snapshot id " + std::to_string(u.snapshot_id) +
+                             " is already in the table");
     }
     snapshot_id = NewSnapshotId();
   }
@@ -119,7 +126,8 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
   std::vector<ManifestFile> new_list;
   int manifest_index = 0;
   std::set<std::string> changed_partitions;
-  int64_t added_records = 0, added_size = 0, deleted_records = 0, deleted_size = 0, deleted_files = 0;
+  int64_t added_records = 0, added_size = 0, deleted_records = 0, deleted_size = 0,
+          deleted_files = 0;
 
   // New data files: one manifest of ADDED entries with inherited snapshot id and sequence numbers.
   if (!u.added.empty()) {
@@ -139,8 +147,9 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
     }
     WEIR_ASSIGN_OR_RETURN(std::string bytes, WriteManifest(*schema, *spec, entries));
     const std::string path = meta_dir + uuid + "-m" + std::to_string(manifest_index++) + ".avro";
-    WEIR_ASSIGN_OR_RETURN(ManifestFile mf, SummarizeManifest(*spec, ptypes, entries, path,
-                                                             static_cast<int64_t>(bytes.size()), snapshot_id, seq));
+    WEIR_ASSIGN_OR_RETURN(ManifestFile mf,
+                          SummarizeManifest(*spec, ptypes, entries, path,
+                                            static_cast<int64_t>(bytes.size()), snapshot_id, seq));
     plan.files.push_back({path, std::move(bytes)});
     new_list.push_back(std::move(mf));
   }
@@ -158,12 +167,14 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
     }
     const PartitionSpec* mspec = current.SpecById(mf.partition_spec_id);
     if (!mspec) {
-      return Status::Corruption(mf.manifest_path + ": partition spec " + std::to_string(mf.partition_spec_id) +
+      return Status::Corruption(mf.manifest_path + ": partition spec " +
+                                std::to_string(mf.partition_spec_id) +
                                 " is not in the table metadata");
     }
     WEIR_ASSIGN_OR_RETURN(std::vector<Type> mtypes, PartitionTypes(*mspec, *schema));
     WEIR_ASSIGN_OR_RETURN(std::string bytes, load(mf.manifest_path));
-    WEIR_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ReadManifest(bytes, mtypes, mf, mf.manifest_path));
+    WEIR_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries,
+                          ReadManifest(bytes, mtypes, mf, mf.manifest_path));
     bool touched = false;
     std::vector<ManifestEntry> rewritten;
     for (auto& e : entries) {
@@ -188,24 +199,27 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
     }
     WEIR_ASSIGN_OR_RETURN(std::string out, WriteManifest(*schema, *mspec, rewritten));
     const std::string path = meta_dir + uuid + "-m" + std::to_string(manifest_index++) + ".avro";
-    WEIR_ASSIGN_OR_RETURN(ManifestFile nmf, SummarizeManifest(*mspec, mtypes, rewritten, path,
-                                                              static_cast<int64_t>(out.size()), snapshot_id, seq));
+    WEIR_ASSIGN_OR_RETURN(ManifestFile nmf,
+                          SummarizeManifest(*mspec, mtypes, rewritten, path,
+                                            static_cast<int64_t>(out.size()), snapshot_id, seq));
     plan.files.push_back({path, std::move(out)});
     new_list.push_back(std::move(nmf));
   }
   for (const auto& p : to_remove) {
     if (!removed_found.count(p)) {
-      return Status::Invalid("cannot remove " + p + ": it is not a live file of the current snapshot " +
-                             (parent ? std::to_string(parent->snapshot_id) : std::string("(none)")));
+      return Status::Invalid(
+          "cannot remove " + p + ": it is not a live file of the current snapshot " +
+          (parent ? std::to_string(parent->snapshot_id) : std::string("(none)")));
     }
   }
   for (auto& k : kept) new_list.push_back(std::move(k));
 
   const std::string list_path =
       meta_dir + "snap-" + std::to_string(snapshot_id) + "-1-" + uuid + ".avro";
-  WEIR_ASSIGN_OR_RETURN(std::string list_bytes,
-                        WriteManifestList(new_list, snapshot_id,
-                                          parent ? std::optional<int64_t>(parent->snapshot_id) : std::nullopt, seq));
+  WEIR_ASSIGN_OR_RETURN(
+      std::string list_bytes,
+      WriteManifestList(new_list, snapshot_id,
+                        parent ? std::optional<int64_t>(parent->snapshot_id) : std::nullopt, seq));
   plan.files.push_back({list_path, std::move(list_bytes)});
 
   Snapshot snap;
@@ -247,7 +261,8 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
   m.current_snapshot_id = snapshot_id;
   m.refs["main"] = SnapshotRef{snapshot_id, "branch", {}, {}, {}};
   m.snapshot_log.push_back({u.timestamp_ms, snapshot_id});
-  if (!current_location.empty()) m.metadata_log.push_back({current.last_updated_ms, current_location});
+  if (!current_location.empty())
+    m.metadata_log.push_back({current.last_updated_ms, current_location});
 
   plan.version = version;
   plan.snapshot_id = snapshot_id;

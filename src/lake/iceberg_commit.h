@@ -57,7 +57,8 @@ struct SnapshotPlan {
 // are removed, the current manifests), given its location as written in the metadata.
 using MetadataFileLoader = std::function<Result<std::string>(const std::string& location)>;
 
-Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::string& current_metadata_location,
+Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current,
+                                  const std::string& current_metadata_location,
                                   const SnapshotUpdate& update, const MetadataFileLoader& load);
 
 // The version N of ".../v<N>.metadata.json"; Invalid for any other name.

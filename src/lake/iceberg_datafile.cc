@@ -18,21 +18,28 @@ OptionalLiteral ColumnValue(const ColumnBuffer& c, size_t row) {
   if (c.IsNull(row)) return std::nullopt;
   switch (c.type()) {
     case ColumnType::kString:
-    case ColumnType::kJson: return Literal::String(std::string(c.StringAt(row)));
-    case ColumnType::kInt64: return Literal::Long(c.Int64At(row));
-    case ColumnType::kDouble: return Literal::Double(c.DoubleAt(row));
-    case ColumnType::kBool: return Literal::Boolean(c.BoolAt(row));
-    case ColumnType::kTimestampMs: return Literal::TimestampTz(MicrosFromMillis(c.Int64At(row)));
-    case ColumnType::kDate: return Literal::Date(c.DateAt(row));
+    case ColumnType::kJson:
+      return Literal::String(std::string(c.StringAt(row)));
+    case ColumnType::kInt64:
+      return Literal::Long(c.Int64At(row));
+    case ColumnType::kDouble:
+      return Literal::Double(c.DoubleAt(row));
+    case ColumnType::kBool:
+      return Literal::Boolean(c.BoolAt(row));
+    case ColumnType::kTimestampMs:
+      return Literal::TimestampTz(MicrosFromMillis(c.Int64At(row)));
+    case ColumnType::kDate:
+      return Literal::Date(c.DateAt(row));
   }
   return std::nullopt;
 }
 
 Result<DataFile> DescribeDataFile(const Schema& schema, const PartitionSpec& spec,
                                   const std::vector<ColumnSchema>& columns,
-                                  const std::vector<const ColumnBuffer*>& data, std::string file_path,
-                                  int64_t file_size_in_bytes) {
-  if (columns.size() != data.size()) return Status::Internal("DescribeDataFile: schema and buffers differ in count");
+                                  const std::vector<const ColumnBuffer*>& data,
+                                  std::string file_path, int64_t file_size_in_bytes) {
+  if (columns.size() != data.size())
+    return Status::Internal("DescribeDataFile: schema and buffers differ in count");
   DataFile f;
   f.file_path = std::move(file_path);
   f.file_size_in_bytes = file_size_in_bytes;
@@ -46,10 +53,12 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const PartitionSpec& spe
                              " is not in the Iceberg table schema");
     }
     if (field->type != TypeForColumn(columns[c].type)) {
-      return Status::Invalid("column '" + columns[c].name + "' is " + ColumnTypeName(columns[c].type) +
+      return Status::Invalid("column '" + columns[c].name + "' is " +
+                             ColumnTypeName(columns[c].type) +
                              " but the Iceberg table schema has it as " + TypeName(field->type));
     }
-    if (data[c]->size() != rows) return Status::Internal("DescribeDataFile: columns of different lengths");
+    if (data[c]->size() != rows)
+      return Status::Internal("DescribeDataFile: columns of different lengths");
     column_of_field[field->id] = c;
     const ColumnBuffer& b = *data[c];
     f.value_counts[field->id] = static_cast<int64_t>(rows);
@@ -80,8 +89,9 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const PartitionSpec& spe
   for (const auto& pf : spec.fields) {
     auto it = column_of_field.find(pf.source_id);
     if (it == column_of_field.end()) {
-      return Status::Invalid("partition field '" + pf.name + "' needs column id " + std::to_string(pf.source_id) +
-                             ", which " + f.file_path + " does not hold");
+      return Status::Invalid("partition field '" + pf.name + "' needs column id " +
+                             std::to_string(pf.source_id) + ", which " + f.file_path +
+                             " does not hold");
     }
     const ColumnBuffer& b = *data[it->second];
     OptionalLiteral first;
@@ -90,9 +100,9 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const PartitionSpec& spe
       if (r == 0) {
         first = std::move(v);
       } else if (v.has_value() != first.has_value() || (v && v->Compare(*first) != 0)) {
-        return Status::Invalid(f.file_path + ": row " + std::to_string(r) + " of column '" + columns[it->second].name +
-                               "' belongs to another partition ('" + pf.name +
-                               "') than row 0; one data file must hold one partition");
+        return Status::Invalid(f.file_path + ": row " + std::to_string(r) + " of column '" +
+                               columns[it->second].name + "' belongs to another partition ('" +
+                               pf.name + "') than row 0; one data file must hold one partition");
       }
     }
     f.partition.push_back(std::move(first));

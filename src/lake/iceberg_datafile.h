@@ -29,8 +29,8 @@ inline constexpr size_t kMaxStringBound = 64;
 // the column and the row.
 Result<DataFile> DescribeDataFile(const Schema& schema, const PartitionSpec& spec,
                                   const std::vector<ColumnSchema>& columns,
-                                  const std::vector<const ColumnBuffer*>& data, std::string file_path,
-                                  int64_t file_size_in_bytes);
+                                  const std::vector<const ColumnBuffer*>& data,
+                                  std::string file_path, int64_t file_size_in_bytes);
 
 // The value of row `row` of a column as an Iceberg literal (null -> nullopt).
 OptionalLiteral ColumnValue(const ColumnBuffer& column, size_t row);

@@ -31,18 +31,26 @@ std::string AvroName(const std::string& name) {
 
 ojson AvroType(Type t) {
   switch (t) {
-    case Type::kBoolean: return "boolean";
-    case Type::kInt: return "int";
-    case Type::kLong: return "long";
-    case Type::kFloat: return "float";
-    case Type::kDouble: return "double";
-    case Type::kDate: return ojson{{"type", "int"}, {"logicalType", "date"}};
+    case Type::kBoolean:
+      return "boolean";
+    case Type::kInt:
+      return "int";
+    case Type::kLong:
+      return "long";
+    case Type::kFloat:
+      return "float";
+    case Type::kDouble:
+      return "double";
+    case Type::kDate:
+      return ojson{{"type", "int"}, {"logicalType", "date"}};
     case Type::kTimestamp:
       return ojson{{"type", "long"}, {"logicalType", "timestamp-micros"}, {"adjust-to-utc", false}};
     case Type::kTimestamptz:
       return ojson{{"type", "long"}, {"logicalType", "timestamp-micros"}, {"adjust-to-utc", true}};
-    case Type::kString: return "string";
-    case Type::kBinary: return "bytes";
+    case Type::kString:
+      return "string";
+    case Type::kBinary:
+      return "bytes";
   }
   return "null";
 }
@@ -52,33 +60,53 @@ ojson Field(const std::string& name, ojson type, int id) {
 }
 
 ojson Optional(const std::string& name, ojson type, int id) {
-  return ojson{{"name", name}, {"type", ojson::array({"null", std::move(type)})}, {"default", nullptr}, {"field-id", id}};
+  return ojson{{"name", name},
+               {"type", ojson::array({"null", std::move(type)})},
+               {"default", nullptr},
+               {"field-id", id}};
 }
 
 // An Iceberg map<int, V> in Avro: an array of {key, value} records with logicalType "map".
 ojson IntMap(const std::string& name, int id, int key_id, int value_id, const char* value_type) {
   ojson rec{{"type", "record"},
             {"name", "k" + std::to_string(key_id) + "_v" + std::to_string(value_id)},
-            {"fields", ojson::array({Field("key", "int", key_id), Field("value", value_type, value_id)})}};
-  return Optional(name, ojson{{"type", "array"}, {"items", std::move(rec)}, {"logicalType", "map"}}, id);
+            {"fields",
+             ojson::array({Field("key", "int", key_id), Field("value", value_type, value_id)})}};
+  return Optional(name, ojson{{"type", "array"}, {"items", std::move(rec)}, {"logicalType", "map"}},
+                  id);
 }
 
 ojson List(const std::string& name, int id, int element_id, const char* element_type) {
-  return Optional(name, ojson{{"type", "array"}, {"items", element_type}, {"element-id", element_id}}, id);
+  return Optional(
+      name, ojson{{"type", "array"}, {"items", element_type}, {"element-id", element_id}}, id);
 }
 
 void EncodeLiteral(AvroEncoder& e, const Literal& v) {
   switch (v.type) {
-    case Type::kBoolean: e.Boolean(v.i != 0); break;
+    case Type::kBoolean:
+      e.Boolean(v.i != 0);
+      break;
     case Type::kInt:
-    case Type::kDate: e.Int(static_cast<int32_t>(v.i)); break;
+    case Type::kDate:
+      e.Int(static_cast<int32_t>(v.i));
+      break;
     case Type::kLong:
     case Type::kTimestamp:
-    case Type::kTimestamptz: e.Long(v.i); break;
-    case Type::kFloat: e.Float(static_cast<float>(v.d)); break;
-    case Type::kDouble: e.Double(v.d); break;
-    case Type::kString: e.String(v.s); break;
-    case Type::kBinary: e.Bytes(v.s); break;
+    case Type::kTimestamptz:
+      e.Long(v.i);
+      break;
+    case Type::kFloat:
+      e.Float(static_cast<float>(v.d));
+      break;
+    case Type::kDouble:
+      e.Double(v.d);
+      break;
+    case Type::kString:
+      e.String(v.s);
+      break;
+    case Type::kBinary:
+      e.Bytes(v.s);
+      break;
   }
 }
 
@@ -147,7 +175,8 @@ void EncodeOptionalLong(AvroEncoder& e, const std::optional<int64_t>& v) {
 // Reads a ["null", T] union's branch: false for null.
 Result<bool> Present(AvroDecoder& d) {
   WEIR_ASSIGN_OR_RETURN(int64_t b, d.Union());
-  if (b != 0 && b != 1) return Status::Corruption("avro: union branch " + std::to_string(b) + " out of range");
+  if (b != 0 && b != 1)
+    return Status::Corruption("avro: union branch " + std::to_string(b) + " out of range");
   return b == 1;
 }
 
@@ -238,7 +267,8 @@ void EncodeEntry(AvroEncoder& e, const ManifestEntry& en) {
 Result<ManifestEntry> DecodeEntry(AvroDecoder& d, const std::vector<Type>& ptypes) {
   ManifestEntry en;
   WEIR_ASSIGN_OR_RETURN(int32_t status, d.Int());
-  if (status < 0 || status > 2) return Status::Corruption("manifest entry status " + std::to_string(status));
+  if (status < 0 || status > 2)
+    return Status::Corruption("manifest entry status " + std::to_string(status));
   en.status = static_cast<EntryStatus>(status);
   WEIR_ASSIGN_OR_RETURN(en.snapshot_id, DecodeOptionalLong(d));
   WEIR_ASSIGN_OR_RETURN(en.sequence_number, DecodeOptionalLong(d));
@@ -281,13 +311,15 @@ Result<ManifestEntry> DecodeEntry(AvroDecoder& d, const std::vector<Type>& ptype
 
 // Decodes every record of a container whose schema must equal `schema`.
 template <typename T, typename F>
-Result<std::vector<T>> DecodeAll(std::string_view file, const std::string& schema, const std::string& what,
-                                 const char* kind, F decode) {
+Result<std::vector<T>> DecodeAll(std::string_view file, const std::string& schema,
+                                 const std::string& what, const char* kind, F decode) {
   WEIR_ASSIGN_OR_RETURN(AvroContainerContents c, ReadAvroContainer(file, what));
   if (c.metadata["avro.schema"] != schema) {
-    return Status::Invalid(what + ": this " + kind +
-                           "'s Avro schema is not the one weir writes (written by another engine, or "
-                           "for a different partition spec); weir only reads back its own " + kind + "s");
+    return Status::Invalid(
+        what + ": this " + kind +
+        "'s Avro schema is not the one weir writes (written by another engine, or "
+        "for a different partition spec); weir only reads back its own " +
+        kind + "s");
   }
   std::vector<T> out;
   for (const auto& b : c.blocks) {
@@ -308,7 +340,8 @@ Result<std::vector<T>> DecodeAll(std::string_view file, const std::string& schem
 std::string ManifestAvroSchema(const PartitionSpec& spec, const std::vector<Type>& ptypes) {
   ojson partition_fields = ojson::array();
   for (size_t k = 0; k < spec.fields.size() && k < ptypes.size(); ++k) {
-    partition_fields.push_back(Optional(AvroName(spec.fields[k].name), AvroType(ptypes[k]), spec.fields[k].field_id));
+    partition_fields.push_back(
+        Optional(AvroName(spec.fields[k].name), AvroType(ptypes[k]), spec.fields[k].field_id));
   }
   ojson partition{{"type", "record"}, {"name", "r102"}, {"fields", std::move(partition_fields)}};
   ojson data_file_fields = ojson::array({
@@ -330,12 +363,13 @@ std::string ManifestAvroSchema(const PartitionSpec& spec, const std::vector<Type
       Optional("sort_order_id", "int", 140),
   });
   ojson data_file{{"type", "record"}, {"name", "r2"}, {"fields", std::move(data_file_fields)}};
-  ojson entry{{"type", "record"},
-              {"name", "manifest_entry"},
-              {"fields", ojson::array({Field("status", "int", 0), Optional("snapshot_id", "long", 1),
-                                       Optional("sequence_number", "long", 3),
-                                       Optional("file_sequence_number", "long", 4),
-                                       Field("data_file", std::move(data_file), 2)})}};
+  ojson entry{
+      {"type", "record"},
+      {"name", "manifest_entry"},
+      {"fields", ojson::array({Field("status", "int", 0), Optional("snapshot_id", "long", 1),
+                               Optional("sequence_number", "long", 3),
+                               Optional("file_sequence_number", "long", 4),
+                               Field("data_file", std::move(data_file), 2)})}};
   return entry.dump();
 }
 
@@ -360,7 +394,8 @@ std::string ManifestListAvroSchema() {
       Field("added_rows_count", "long", 512),
       Field("existing_rows_count", "long", 513),
       Field("deleted_rows_count", "long", 514),
-      Optional("partitions", ojson{{"type", "array"}, {"items", std::move(summary)}, {"element-id", 508}}, 507),
+      Optional("partitions",
+               ojson{{"type", "array"}, {"items", std::move(summary)}, {"element-id", 508}}, 507),
       Optional("key_metadata", "bytes", 519),
   });
   return ojson{{"type", "record"}, {"name", "manifest_file"}, {"fields", std::move(fields)}}.dump();
@@ -380,15 +415,15 @@ Result<std::string> WriteManifest(const Schema& schema, const PartitionSpec& spe
   for (const auto& en : entries) {
     const DataFile& f = en.data_file;
     if (f.partition.size() != ptypes.size()) {
-      return Status::Invalid("data file " + f.file_path + " has " + std::to_string(f.partition.size()) +
-                             " partition values; the partition spec has " + std::to_string(ptypes.size()) +
-                             " fields");
+      return Status::Invalid(
+          "data file " + f.file_path + " has " + std::to_string(f.partition.size()) +
+          " partition values; the partition spec has " + std::to_string(ptypes.size()) + " fields");
     }
     for (size_t k = 0; k < ptypes.size(); ++k) {
       if (f.partition[k] && f.partition[k]->type != ptypes[k]) {
-        return Status::Invalid("data file " + f.file_path + ": partition value of '" + spec.fields[k].name +
-                               "' is a " + TypeName(f.partition[k]->type) + ", the spec makes it a " +
-                               TypeName(ptypes[k]));
+        return Status::Invalid("data file " + f.file_path + ": partition value of '" +
+                               spec.fields[k].name + "' is a " + TypeName(f.partition[k]->type) +
+                               ", the spec makes it a " + TypeName(ptypes[k]));
       }
     }
     e.Clear();
@@ -400,7 +435,8 @@ Result<std::string> WriteManifest(const Schema& schema, const PartitionSpec& spe
 
 Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec, const std::vector<Type>& ptypes,
                                        const std::vector<ManifestEntry>& entries, std::string path,
-                                       int64_t length, int64_t snapshot_id, int64_t sequence_number) {
+                                       int64_t length, int64_t snapshot_id,
+                                       int64_t sequence_number) {
   ManifestFile mf;
   mf.manifest_path = std::move(path);
   mf.manifest_length = length;
@@ -412,7 +448,8 @@ Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec, const std::vec
   std::vector<std::optional<Literal>> lo(ptypes.size()), hi(ptypes.size());
   mf.partitions.resize(ptypes.size());
   for (size_t k = 0; k < ptypes.size(); ++k) {
-    if (ptypes[k] == Type::kFloat || ptypes[k] == Type::kDouble) mf.partitions[k].contains_nan = false;
+    if (ptypes[k] == Type::kFloat || ptypes[k] == Type::kDouble)
+      mf.partitions[k].contains_nan = false;
   }
   for (const auto& en : entries) {
     const DataFile& f = en.data_file;
@@ -430,9 +467,11 @@ Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec, const std::vec
         mf.deleted_rows_count += f.record_count;
         break;
     }
-    if (en.status != EntryStatus::kDeleted) min_seq = std::min(min_seq, en.sequence_number.value_or(sequence_number));
+    if (en.status != EntryStatus::kDeleted)
+      min_seq = std::min(min_seq, en.sequence_number.value_or(sequence_number));
     if (f.partition.size() != ptypes.size()) {
-      return Status::Invalid("data file " + f.file_path + " has the wrong number of partition values");
+      return Status::Invalid("data file " + f.file_path +
+                             " has the wrong number of partition values");
     }
     for (size_t k = 0; k < ptypes.size(); ++k) {
       const auto& v = f.partition[k];
@@ -456,12 +495,14 @@ Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec, const std::vec
   return mf;
 }
 
-Result<std::string> WriteManifestList(const std::vector<ManifestFile>& manifests, int64_t snapshot_id,
-                                      std::optional<int64_t> parent_snapshot_id, int64_t sequence_number) {
+Result<std::string> WriteManifestList(const std::vector<ManifestFile>& manifests,
+                                      int64_t snapshot_id,
+                                      std::optional<int64_t> parent_snapshot_id,
+                                      int64_t sequence_number) {
   AvroContainerWriter w(ManifestListAvroSchema());
   WEIR_RETURN_IF_ERROR(w.SetMetadata("snapshot-id", std::to_string(snapshot_id)));
-  WEIR_RETURN_IF_ERROR(w.SetMetadata("parent-snapshot-id",
-                                     parent_snapshot_id ? std::to_string(*parent_snapshot_id) : "null"));
+  WEIR_RETURN_IF_ERROR(w.SetMetadata(
+      "parent-snapshot-id", parent_snapshot_id ? std::to_string(*parent_snapshot_id) : "null"));
   WEIR_RETURN_IF_ERROR(w.SetMetadata("sequence-number", std::to_string(sequence_number)));
   WEIR_RETURN_IF_ERROR(w.SetMetadata("format-version", std::to_string(kFormatVersion)));
   AvroEncoder e;
@@ -507,46 +548,48 @@ Result<std::string> WriteManifestList(const std::vector<ManifestFile>& manifests
 }
 
 Result<std::vector<ManifestFile>> ReadManifestList(std::string_view file, const std::string& what) {
-  return DecodeAll<ManifestFile>(file, ManifestListAvroSchema(), what, "manifest list",
-                                 [](AvroDecoder& d) -> Result<ManifestFile> {
-    ManifestFile m;
-    WEIR_ASSIGN_OR_RETURN(m.manifest_path, d.String());
-    WEIR_ASSIGN_OR_RETURN(m.manifest_length, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.partition_spec_id, d.Int());
-    WEIR_ASSIGN_OR_RETURN(m.content, d.Int());
-    WEIR_ASSIGN_OR_RETURN(m.sequence_number, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.min_sequence_number, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.added_snapshot_id, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.added_files_count, d.Int());
-    WEIR_ASSIGN_OR_RETURN(m.existing_files_count, d.Int());
-    WEIR_ASSIGN_OR_RETURN(m.deleted_files_count, d.Int());
-    WEIR_ASSIGN_OR_RETURN(m.added_rows_count, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.existing_rows_count, d.Long());
-    WEIR_ASSIGN_OR_RETURN(m.deleted_rows_count, d.Long());
-    WEIR_RETURN_IF_ERROR(DecodeOptionalList(d, m.partitions, [&]() -> Result<FieldSummary> {
-      FieldSummary s;
-      WEIR_ASSIGN_OR_RETURN(s.contains_null, d.Boolean());
-      WEIR_ASSIGN_OR_RETURN(bool has_nan, Present(d));
-      if (has_nan) {
-        WEIR_ASSIGN_OR_RETURN(bool nan, d.Boolean());
-        s.contains_nan = nan;
-      }
-      for (auto* b : {&s.lower_bound, &s.upper_bound}) {
-        WEIR_ASSIGN_OR_RETURN(bool present, Present(d));
-        if (present) {
-          WEIR_ASSIGN_OR_RETURN(std::string v, d.Bytes());
-          *b = std::move(v);
-        }
-      }
-      return s;
-    }));
-    WEIR_ASSIGN_OR_RETURN(bool has_key, Present(d));
-    if (has_key) WEIR_RETURN_IF_ERROR(d.Bytes().status());
-    return m;
-  });
+  return DecodeAll<ManifestFile>(
+      file, ManifestListAvroSchema(), what, "manifest list",
+      [](AvroDecoder& d) -> Result<ManifestFile> {
+        ManifestFile m;
+        WEIR_ASSIGN_OR_RETURN(m.manifest_path, d.String());
+        WEIR_ASSIGN_OR_RETURN(m.manifest_length, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.partition_spec_id, d.Int());
+        WEIR_ASSIGN_OR_RETURN(m.content, d.Int());
+        WEIR_ASSIGN_OR_RETURN(m.sequence_number, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.min_sequence_number, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.added_snapshot_id, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.added_files_count, d.Int());
+        WEIR_ASSIGN_OR_RETURN(m.existing_files_count, d.Int());
+        WEIR_ASSIGN_OR_RETURN(m.deleted_files_count, d.Int());
+        WEIR_ASSIGN_OR_RETURN(m.added_rows_count, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.existing_rows_count, d.Long());
+        WEIR_ASSIGN_OR_RETURN(m.deleted_rows_count, d.Long());
+        WEIR_RETURN_IF_ERROR(DecodeOptionalList(d, m.partitions, [&]() -> Result<FieldSummary> {
+          FieldSummary s;
+          WEIR_ASSIGN_OR_RETURN(s.contains_null, d.Boolean());
+          WEIR_ASSIGN_OR_RETURN(bool has_nan, Present(d));
+          if (has_nan) {
+            WEIR_ASSIGN_OR_RETURN(bool nan, d.Boolean());
+            s.contains_nan = nan;
+          }
+          for (auto* b : {&s.lower_bound, &s.upper_bound}) {
+            WEIR_ASSIGN_OR_RETURN(bool present, Present(d));
+            if (present) {
+              WEIR_ASSIGN_OR_RETURN(std::string v, d.Bytes());
+              *b = std::move(v);
+            }
+          }
+          return s;
+        }));
+        WEIR_ASSIGN_OR_RETURN(bool has_key, Present(d));
+        if (has_key) WEIR_RETURN_IF_ERROR(d.Bytes().status());
+        return m;
+      });
 }
 
-Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std::vector<Type>& ptypes,
+Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file,
+                                                const std::vector<Type>& ptypes,
                                                 const ManifestFile& from, const std::string& what) {
   WEIR_ASSIGN_OR_RETURN(AvroContainerContents c, ReadAvroContainer(file, what));
   // The schema depends on the spec's field names too; rebuild it from the file's own
@@ -559,8 +602,8 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std
       return Status::Invalid(what + ": manifest metadata 'partition-spec' is not a JSON list");
     }
     for (const auto& f : j) {
-      if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("field-id") ||
-          !f["field-id"].is_number_integer()) {
+      if (!f.is_object() || !f.contains("name") || !f["name"].is_string() ||
+          !f.contains("field-id") || !f["field-id"].is_number_integer()) {
         return Status::Invalid(what + ": manifest metadata 'partition-spec' has a malformed field");
       }
       PartitionField pf;
@@ -573,9 +616,9 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std
     return Status::Invalid(what + ": manifest has " + std::to_string(spec.fields.size()) +
                            " partition fields, its table spec " + std::to_string(ptypes.size()));
   }
-  WEIR_ASSIGN_OR_RETURN(auto entries,
-                        DecodeAll<ManifestEntry>(file, ManifestAvroSchema(spec, ptypes), what, "manifest",
-                                                 [&](AvroDecoder& d) { return DecodeEntry(d, ptypes); }));
+  WEIR_ASSIGN_OR_RETURN(auto entries, DecodeAll<ManifestEntry>(
+                                          file, ManifestAvroSchema(spec, ptypes), what, "manifest",
+                                          [&](AvroDecoder& d) { return DecodeEntry(d, ptypes); }));
   for (auto& en : entries) {
     // Inheritance (spec "Sequence Number Inheritance"): only ADDED entries may leave them null.
     if (en.status == EntryStatus::kAdded) {
@@ -583,7 +626,8 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std
       if (!en.sequence_number) en.sequence_number = from.sequence_number;
       if (!en.file_sequence_number) en.file_sequence_number = from.sequence_number;
     } else if (!en.snapshot_id || !en.sequence_number || !en.file_sequence_number) {
-      return Status::Corruption(what + ": an EXISTING or DELETED entry of " + en.data_file.file_path +
+      return Status::Corruption(what + ": an EXISTING or DELETED entry of " +
+                                en.data_file.file_path +
                                 " lacks its snapshot id or sequence numbers");
     }
   }

@@ -37,14 +37,16 @@ Result<std::string> WriteManifest(const Schema& schema, const PartitionSpec& spe
 // The manifest list entry describing a manifest (counts, row counts, partition field summaries).
 // `sequence_number` is the committing snapshot's; min_sequence_number is the smallest data
 // sequence number of live entries (an ADDED entry with a null one counts as `sequence_number`).
-Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec, const std::vector<Type>& partition_types,
+Result<ManifestFile> SummarizeManifest(const PartitionSpec& spec,
+                                       const std::vector<Type>& partition_types,
                                        const std::vector<ManifestEntry>& entries,
                                        std::string manifest_path, int64_t manifest_length,
                                        int64_t snapshot_id, int64_t sequence_number);
 
 // Encodes a manifest list. The metadata keys snapshot-id, parent-snapshot-id, sequence-number and
 // format-version are written as the Java reference implementation does (readers ignore them).
-Result<std::string> WriteManifestList(const std::vector<ManifestFile>& manifests, int64_t snapshot_id,
+Result<std::string> WriteManifestList(const std::vector<ManifestFile>& manifests,
+                                      int64_t snapshot_id,
                                       std::optional<int64_t> parent_snapshot_id,
                                       int64_t sequence_number);
 
@@ -54,7 +56,8 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view file, const 
 // Reads a manifest weir wrote, with `partition_types` for the partition struct. Null snapshot ids
 // and sequence numbers of ADDED entries are inherited from `from` (its manifest list entry), as
 // the spec's "Sequence Number Inheritance" prescribes, so every returned entry is explicit.
-Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file, const std::vector<Type>& partition_types,
+Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file,
+                                                const std::vector<Type>& partition_types,
                                                 const ManifestFile& from, const std::string& what);
 
 }  // namespace weir::iceberg

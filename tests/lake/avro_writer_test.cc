@@ -185,7 +185,8 @@ TEST(AvroContainer, RoundTripWithBothCodecsAndManyBlocks) {
     auto c = ReadAvroContainer(*file, "test.avro");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_EQ(c->metadata["k"], "v");
-    EXPECT_EQ(c->metadata["avro.codec"], codec == AvroContainerOptions::Codec::kNull ? "null" : "deflate");
+    EXPECT_EQ(c->metadata["avro.codec"],
+              codec == AvroContainerOptions::Codec::kNull ? "null" : "deflate");
     EXPECT_GT(c->blocks.size(), 5u);
     int i = 0;
     for (const auto& b : c->blocks) {

@@ -49,7 +49,8 @@ Schema EventSchema() {
 
 TableMetadata NewEvents(const std::string& location) {
   PartitionSpec spec{0, {{2, 0, "event", Transform::kIdentity}, {3, 0, "ts_day", Transform::kDay}}};
-  auto m = NewTableMetadata(location, "0f0e0d0c-0b0a-4908-8706-050403020100", EventSchema(), spec, {}, {}, 1000);
+  auto m = NewTableMetadata(location, "0f0e0d0c-0b0a-4908-8706-050403020100", EventSchema(), spec,
+                            {}, {}, 1000);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return *m;
 }
@@ -123,7 +124,8 @@ TEST(IcebergCommit, AppendsAndReplaceProduceTheSpecLayout) {
   const std::string meta = "/lake/events/metadata/";
   // File names: manifests, the manifest list, the metadata JSON.
   EXPECT_EQ(h.plans[0].files[0].location, meta + "00000000-0000-4000-8000-000000000000-m0.avro");
-  EXPECT_EQ(h.plans[0].files[1].location, meta + "snap-100-1-00000000-0000-4000-8000-000000000000.avro");
+  EXPECT_EQ(h.plans[0].files[1].location,
+            meta + "snap-100-1-00000000-0000-4000-8000-000000000000.avro");
   EXPECT_EQ(h.plans[0].files[2].location, meta + "v1.metadata.json");
   EXPECT_EQ(h.plans[2].metadata_location, meta + "v3.metadata.json");
   EXPECT_EQ(h.plans[2].version, 3);
@@ -166,11 +168,13 @@ TEST(IcebergCommit, AppendsAndReplaceProduceTheSpecLayout) {
 
   // Every snapshot stays readable with its own files (time travel).
   const std::string d = "/lake/events/data/";
-  EXPECT_EQ(LivePaths(m, 100, h.st), (std::set<std::string>{d + "event=click/ts_day=2025-11-20/a.parquet",
-                                                             d + "event=view/ts_day=2025-11-20/b.parquet"}));
+  EXPECT_EQ(LivePaths(m, 100, h.st),
+            (std::set<std::string>{d + "event=click/ts_day=2025-11-20/a.parquet",
+                                   d + "event=view/ts_day=2025-11-20/b.parquet"}));
   EXPECT_EQ(LivePaths(m, 101, h.st).size(), 3u);
-  EXPECT_EQ(LivePaths(m, 102, h.st), (std::set<std::string>{d + "event=click/compacted.parquet",
-                                                             d + "event=view/ts_day=2025-11-20/b.parquet"}));
+  EXPECT_EQ(LivePaths(m, 102, h.st),
+            (std::set<std::string>{d + "event=click/compacted.parquet",
+                                   d + "event=view/ts_day=2025-11-20/b.parquet"}));
 
   // Inherited values come back explicit; the replaced files keep their original sequence numbers.
   auto live = LiveEntries(m, 102, h.st.Loader());
@@ -238,7 +242,8 @@ TEST(IcebergCommit, RefusesInvalidUpdates) {
   u.operation = "overwrite";
   r = PlanSnapshot(h.m, h.loc, u, h.st.Loader());
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("cannot remove /lake/events/data/x.parquet"), std::string::npos);
+  EXPECT_NE(r.status().message().find("cannot remove /lake/events/data/x.parquet"),
+            std::string::npos);
 
   u = {};
   u.timestamp_ms = 99999;
@@ -325,14 +330,16 @@ CheckerRun RunChecker(const std::vector<std::string>& files) {
 }
 
 fs::path TempDir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("weir_iceberg_" + name + "_" + std::to_string(getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("weir_iceberg_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
 }
 
 TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
-  if (!HavePythonAvro()) GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+  if (!HavePythonAvro())
+    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
   History h = BuildHistory("/lake/events");
   ASSERT_EQ(h.plans.size(), 3u);
   const fs::path dir = TempDir("check");
@@ -376,7 +383,8 @@ TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
   const auto& e0 = manifest["records"][0];
   EXPECT_EQ(e0["status"], 1);
   EXPECT_TRUE(e0["snapshot_id"].is_null());  // inherited
-  EXPECT_EQ(e0["data_file"]["file_path"], "/lake/events/data/event=click/ts_day=2025-11-20/a.parquet");
+  EXPECT_EQ(e0["data_file"]["file_path"],
+            "/lake/events/data/event=click/ts_day=2025-11-20/a.parquet");
   EXPECT_EQ(e0["data_file"]["file_format"], "PARQUET");
   EXPECT_EQ(e0["data_file"]["partition"]["event"], "click");
   EXPECT_EQ(e0["data_file"]["partition"]["ts_day"], 20412);
@@ -404,7 +412,8 @@ TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
 // The checker must be able to fail: a manifest whose record_count has the wrong field id, and
 // one without the v2 metadata keys, are both rejected.
 TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
-  if (!HavePythonAvro()) GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+  if (!HavePythonAvro())
+    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
   const fs::path dir = TempDir("neg");
   TableMetadata m = NewEvents("/e");
   std::vector<Type> ptypes = *PartitionTypes(m.partition_specs[0], m.schemas[0]);
@@ -417,7 +426,8 @@ TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
     if (with_meta) {
       EXPECT_TRUE(w.SetMetadata("schema", SchemaToJson(m.schemas[0])).ok());
       EXPECT_TRUE(w.SetMetadata("schema-id", "0").ok());
-      EXPECT_TRUE(w.SetMetadata("partition-spec", PartitionFieldsToJson(m.partition_specs[0])).ok());
+      EXPECT_TRUE(
+          w.SetMetadata("partition-spec", PartitionFieldsToJson(m.partition_specs[0])).ok());
       EXPECT_TRUE(w.SetMetadata("partition-spec-id", "0").ok());
       EXPECT_TRUE(w.SetMetadata("format-version", "2").ok());
       EXPECT_TRUE(w.SetMetadata("content", "data").ok());
@@ -431,10 +441,12 @@ TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
   EXPECT_EQ(ok.status, 0) << ok.out;
 
   std::string wrong = schema;
-  wrong.replace(wrong.find(good_id), good_id.size(), "\"name\":\"record_count\",\"type\":\"long\",\"field-id\":999");
+  wrong.replace(wrong.find(good_id), good_id.size(),
+                "\"name\":\"record_count\",\"type\":\"long\",\"field-id\":999");
   CheckerRun bad = RunChecker({write("bad_id.avro", wrong, true)});
   EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.out.find("record_count: field-id 999, spec says 103"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("record_count: field-id 999, spec says 103"), std::string::npos)
+      << bad.out;
 
   CheckerRun no_meta = RunChecker({write("no_meta.avro", schema, false)});
   EXPECT_NE(no_meta.status, 0);
@@ -445,7 +457,8 @@ TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
 // Every partition result type weir can produce (identity of each column type, day and hour of a
 // timestamp, year/month of a date) is encoded as the spec's Avro type and decodes to our values.
 TEST(IcebergPythonAvro, EveryPartitionTypeValidates) {
-  if (!HavePythonAvro()) GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+  if (!HavePythonAvro())
+    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
   Schema schema = SchemaFromColumns({{"s", ColumnType::kString},
                                      {"i", ColumnType::kInt64},
                                      {"d", ColumnType::kDouble},
@@ -472,10 +485,17 @@ TEST(IcebergPythonAvro, EveryPartitionTypeValidates) {
   f.file_path = "/p/data/x.parquet";
   f.record_count = 1;
   f.file_size_in_bytes = 1;
-  f.partition = {Literal::String("é"), Literal::Long(-5),  Literal::Double(2.5), Literal::Boolean(true),
-                 Literal::TimestampTz(ts), *ApplyTransform(Transform::kDay, Literal::TimestampTz(ts)).value(),
-                 *ApplyTransform(Transform::kHour, Literal::TimestampTz(ts)).value(), Literal::Date(20412),
-                 Literal::Int(55), Literal::Int(670), OptionalLiteral()};
+  f.partition = {Literal::String("é"),
+                 Literal::Long(-5),
+                 Literal::Double(2.5),
+                 Literal::Boolean(true),
+                 Literal::TimestampTz(ts),
+                 *ApplyTransform(Transform::kDay, Literal::TimestampTz(ts)).value(),
+                 *ApplyTransform(Transform::kHour, Literal::TimestampTz(ts)).value(),
+                 Literal::Date(20412),
+                 Literal::Int(55),
+                 Literal::Int(670),
+                 OptionalLiteral()};
   SnapshotUpdate u;
   u.timestamp_ms = 7;
   u.added = {f};

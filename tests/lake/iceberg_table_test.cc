@@ -52,7 +52,8 @@ struct Rows {
 };
 
 PartitionSpec EventDaySpec() {
-  return PartitionSpec{0, {{2, 1000, "event", Transform::kIdentity}, {3, 1001, "ts_day", Transform::kDay}}};
+  return PartitionSpec{
+      0, {{2, 1000, "event", Transform::kIdentity}, {3, 1001, "ts_day", Transform::kDay}}};
 }
 
 constexpr int64_t kNov20 = 1763596800000;  // 2025-11-20T00:00:00Z in ms (day 20412)
@@ -102,17 +103,21 @@ TEST(IcebergDataFile, RefusesMixedPartitionsAndUnknownColumns) {
   r.Add(2, "click", kNov20 + kDayMs, 1.0);  // next day
   auto f = DescribeDataFile(schema, EventDaySpec(), kColumns, r.Ptrs(), "/t/x.parquet", 1);
   ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.status().message().find("row 1 of column 'ts' belongs to another partition ('ts_day')"),
-            std::string::npos)
+  EXPECT_NE(
+      f.status().message().find("row 1 of column 'ts' belongs to another partition ('ts_day')"),
+      std::string::npos)
       << f.status().message();
   Schema other = SchemaFromColumns({{"id", ColumnType::kInt64}});
   EXPECT_FALSE(DescribeDataFile(other, {}, kColumns, r.Ptrs(), "/t/x.parquet", 1).ok());
-  Schema wrong_type = SchemaFromColumns({{"id", ColumnType::kString}, {"event", ColumnType::kString},
-                                         {"ts", ColumnType::kTimestampMs}, {"score", ColumnType::kDouble}});
+  Schema wrong_type = SchemaFromColumns({{"id", ColumnType::kString},
+                                         {"event", ColumnType::kString},
+                                         {"ts", ColumnType::kTimestampMs},
+                                         {"score", ColumnType::kDouble}});
   auto t = DescribeDataFile(wrong_type, {}, kColumns, r.Ptrs(), "/t/x.parquet", 1);
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.status().message().find("'id' is int64 but the Iceberg table schema has it as string"),
-            std::string::npos)
+  EXPECT_NE(
+      t.status().message().find("'id' is int64 but the Iceberg table schema has it as string"),
+      std::string::npos)
       << t.status().message();
 }
 
@@ -121,11 +126,13 @@ TEST(IcebergDataFile, RefusesMixedPartitionsAndUnknownColumns) {
 std::string NodeModules() { return WEIR_SOURCE_DIR "/third_party/node/node_modules"; }
 
 bool HaveIcebird() {
-  return fs::exists(NodeModules() + "/icebird/src/index.js") && std::system("node --version >/dev/null 2>&1") == 0;
+  return fs::exists(NodeModules() + "/icebird/src/index.js") &&
+         std::system("node --version >/dev/null 2>&1") == 0;
 }
 
 // Writes a planned metadata file under the table folder (location prefix -> local folder).
-void WritePlanned(const SnapshotPlan& plan, const std::string& location, const fs::path& table_dir) {
+void WritePlanned(const SnapshotPlan& plan, const std::string& location,
+                  const fs::path& table_dir) {
   for (const auto& f : plan.files) {
     ASSERT_EQ(f.location.rfind(location + "/", 0), 0u) << f.location;
     const fs::path local = table_dir / f.location.substr(location.size() + 1);
@@ -136,9 +143,11 @@ void WritePlanned(const SnapshotPlan& plan, const std::string& location, const f
   std::ofstream(table_dir / "metadata" / "version-hint.text") << plan.version;
 }
 
-nlohmann::json ReadWithIcebird(const std::string& table_url, const std::string& metadata_file = "") {
-  const std::string cmd = "node " WEIR_SOURCE_DIR "/tests/lake/icebird_read.mjs '" + NodeModules() + "' '" +
-                          table_url + "'" + (metadata_file.empty() ? "" : " '" + metadata_file + "'");
+nlohmann::json ReadWithIcebird(const std::string& table_url,
+                               const std::string& metadata_file = "") {
+  const std::string cmd = "node " WEIR_SOURCE_DIR "/tests/lake/icebird_read.mjs '" + NodeModules() +
+                          "' '" + table_url + "'" +
+                          (metadata_file.empty() ? "" : " '" + metadata_file + "'");
   e2e::CmdResult r = e2e::RunCmd(cmd);
   EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
   if (r.exit_code != 0) return nlohmann::json::array();
@@ -146,7 +155,8 @@ nlohmann::json ReadWithIcebird(const std::string& table_url, const std::string& 
 }
 
 TEST(IcebergIcebird, ReadsATableWeirWroteIncludingTimeTravel) {
-  if (!HaveIcebird()) GTEST_SKIP() << "node or the npm package icebird is missing (scripts/install-deps.sh)";
+  if (!HaveIcebird())
+    GTEST_SKIP() << "node or the npm package icebird is missing (scripts/install-deps.sh)";
   const fs::path dir = e2e::TempDir("iceberg-icebird");
   const fs::path table_dir = dir / "events";
   e2e::LocalHttpServer server;
@@ -160,7 +170,8 @@ TEST(IcebergIcebird, ReadsATableWeirWroteIncludingTimeTravel) {
   // One data file per partition, written by weir's Parquet writer.
   auto data_file = [&](const std::string& rel, const Rows& rows) {
     ParquetWriteOptions options;
-    for (const auto& field : schema.fields) options.field_ids.push_back(field.id);  // as Iceberg requires
+    for (const auto& field : schema.fields)
+      options.field_ids.push_back(field.id);  // as Iceberg requires
     auto bytes = EncodeParquet(kColumns, rows.Ptrs(), options);
     EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
     const fs::path local = table_dir / rel;

@@ -30,8 +30,9 @@ TEST(IcebergLiteral, BinarySerializationFollowsAppendixD) {
   EXPECT_EQ(Hex(Literal::Double(1.0).ToBinary()), "000000000000f03f");
   EXPECT_EQ(Literal::String("héllo").ToBinary(), "héllo");  // UTF-8 bytes, no length prefix
 
-  for (const Literal& l : {Literal::Boolean(true), Literal::Int(-7), Literal::Date(20000), Literal::Long(INT64_MIN),
-                           Literal::TimestampTz(1732000000123456), Literal::Double(-2.5), Literal::String("")}) {
+  for (const Literal& l :
+       {Literal::Boolean(true), Literal::Int(-7), Literal::Date(20000), Literal::Long(INT64_MIN),
+        Literal::TimestampTz(1732000000123456), Literal::Double(-2.5), Literal::String("")}) {
     auto back = Literal::FromBinary(l.type, l.ToBinary());
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(*back, l) << TypeName(l.type);
@@ -50,8 +51,12 @@ TEST(IcebergLiteral, CompareUsesIcebergOrder) {
 
 TEST(IcebergTransform, TimeTransformsFloorBeforeTheEpoch) {
   constexpr int64_t kHour = 3600LL * 1000000;
-  auto day = [](int64_t micros) { return ApplyTransform(Transform::kDay, Literal::TimestampTz(micros))->value(); };
-  auto hour = [](int64_t micros) { return ApplyTransform(Transform::kHour, Literal::TimestampTz(micros))->value(); };
+  auto day = [](int64_t micros) {
+    return ApplyTransform(Transform::kDay, Literal::TimestampTz(micros))->value();
+  };
+  auto hour = [](int64_t micros) {
+    return ApplyTransform(Transform::kHour, Literal::TimestampTz(micros))->value();
+  };
   EXPECT_EQ(day(0), Literal::Date(0));
   EXPECT_EQ(day(-1), Literal::Date(-1));
   EXPECT_EQ(day(24 * kHour), Literal::Date(1));
@@ -61,14 +66,17 @@ TEST(IcebergTransform, TimeTransformsFloorBeforeTheEpoch) {
   EXPECT_EQ(day(1763646300LL * 1000000), Literal::Date(20412));
   EXPECT_EQ(hour(1763646300LL * 1000000), Literal::Int(489901));
   EXPECT_EQ(ApplyTransform(Transform::kYear, Literal::Date(20412))->value(), Literal::Int(55));
-  EXPECT_EQ(ApplyTransform(Transform::kMonth, Literal::Date(20412))->value(), Literal::Int(55 * 12 + 10));
+  EXPECT_EQ(ApplyTransform(Transform::kMonth, Literal::Date(20412))->value(),
+            Literal::Int(55 * 12 + 10));
   EXPECT_EQ(ApplyTransform(Transform::kMonth, Literal::Date(-1))->value(), Literal::Int(-1));
   EXPECT_EQ(ApplyTransform(Transform::kDay, Literal::Date(5))->value(), Literal::Date(5));
   EXPECT_FALSE(ApplyTransform(Transform::kDay, OptionalLiteral()).value().has_value());
-  EXPECT_EQ(ApplyTransform(Transform::kIdentity, Literal::String("x"))->value(), Literal::String("x"));
+  EXPECT_EQ(ApplyTransform(Transform::kIdentity, Literal::String("x"))->value(),
+            Literal::String("x"));
   auto bad = ApplyTransform(Transform::kHour, Literal::Date(1));
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("'hour' transform does not apply to a date"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("'hour' transform does not apply to a date"),
+            std::string::npos);
 }
 
 TEST(IcebergSchema, FromWeirColumns) {
@@ -80,7 +88,7 @@ TEST(IcebergSchema, FromWeirColumns) {
                                 {"dt", ColumnType::kDate},
                                 {"j", ColumnType::kJson}});
   ASSERT_EQ(s.fields.size(), 7u);
-  const Type want[] = {Type::kString, Type::kLong,   Type::kDouble, Type::kBoolean,
+  const Type want[] = {Type::kString,      Type::kLong, Type::kDouble, Type::kBoolean,
                        Type::kTimestamptz, Type::kDate, Type::kString};
   for (size_t k = 0; k < 7; ++k) {
     EXPECT_EQ(s.fields[k].id, static_cast<int>(k + 1));
@@ -124,10 +132,12 @@ TEST(IcebergTable, NewTableAssignsPartitionIdsAndValidates) {
 }
 
 TableMetadata FullMetadata() {
-  PartitionSpec spec{0, {{2, 0, "event", Transform::kIdentity}, {3, 0, "ts_hour", Transform::kHour}}};
-  TableMetadata m = *NewTableMetadata("s3://bucket/lake/events", "9c12a3f0-0000-4000-8000-000000000001", EventSchema(),
-                                      spec, SortOrder{0, {{1, Transform::kIdentity, true, false}}},
-                                      {{"write.format.default", "parquet"}}, 1700000000000);
+  PartitionSpec spec{0,
+                     {{2, 0, "event", Transform::kIdentity}, {3, 0, "ts_hour", Transform::kHour}}};
+  TableMetadata m =
+      *NewTableMetadata("s3://bucket/lake/events", "9c12a3f0-0000-4000-8000-000000000001",
+                        EventSchema(), spec, SortOrder{0, {{1, Transform::kIdentity, true, false}}},
+                        {{"write.format.default", "parquet"}}, 1700000000000);
   Schema s1 = m.schemas[0];
   s1.schema_id = 1;
   s1.fields.push_back({5, "note", false, Type::kString, "added later"});
@@ -135,10 +145,20 @@ TableMetadata FullMetadata() {
   m.schemas.push_back(s1);
   m.current_schema_id = 1;
   m.last_column_id = 5;
-  m.snapshots.push_back({11, std::nullopt, 1, 1700000000100, "s3://bucket/lake/events/metadata/snap-11.avro",
-                         {{"operation", "append"}, {"added-data-files", "2"}, {"weir.run", "r1"}}, 0});
-  m.snapshots.push_back({22, 11, 2, 1700000000200, "s3://bucket/lake/events/metadata/snap-22.avro",
-                         {{"operation", "replace"}}, 1});
+  m.snapshots.push_back({11,
+                         std::nullopt,
+                         1,
+                         1700000000100,
+                         "s3://bucket/lake/events/metadata/snap-11.avro",
+                         {{"operation", "append"}, {"added-data-files", "2"}, {"weir.run", "r1"}},
+                         0});
+  m.snapshots.push_back({22,
+                         11,
+                         2,
+                         1700000000200,
+                         "s3://bucket/lake/events/metadata/snap-22.avro",
+                         {{"operation", "replace"}},
+                         1});
   m.current_snapshot_id = 22;
   m.last_sequence_number = 2;
   m.refs["main"] = {22, "branch", {}, {}, {}};
@@ -158,11 +178,12 @@ TEST(IcebergJson, MetadataRoundTripsExactly) {
   EXPECT_EQ(*back, m);
   EXPECT_EQ(TableMetadataToJson(*back), text);  // deterministic serialization
   // Spot checks of the spec's spellings.
-  for (const char* key : {"\"format-version\": 2", "\"last-sequence-number\": 2", "\"default-sort-order-id\": 1",
-                          "\"transform\": \"hour\"", "\"field-id\": 1001", "\"type\": \"timestamptz\"",
-                          "\"null-order\": \"nulls-last\"", "\"direction\": \"desc\"", "\"max-ref-age-ms\": 86400000",
-                          "\"metadata-file\": \"s3://bucket/lake/events/metadata/v1.metadata.json\"",
-                          "\"identifier-field-ids\": [", "\"doc\": \"added later\""}) {
+  for (const char* key :
+       {"\"format-version\": 2", "\"last-sequence-number\": 2", "\"default-sort-order-id\": 1",
+        "\"transform\": \"hour\"", "\"field-id\": 1001", "\"type\": \"timestamptz\"",
+        "\"null-order\": \"nulls-last\"", "\"direction\": \"desc\"", "\"max-ref-age-ms\": 86400000",
+        "\"metadata-file\": \"s3://bucket/lake/events/metadata/v1.metadata.json\"",
+        "\"identifier-field-ids\": [", "\"doc\": \"added later\""}) {
     EXPECT_NE(text.find(key), std::string::npos) << key << "\n" << text;
   }
 }
@@ -206,12 +227,17 @@ TEST(IcebergJson, ErrorsNameTheFileAndKey) {
     EXPECT_NE(at, std::string::npos) << from;
     return t.replace(at, from.size(), to);
   };
-  expect_error(replace("\"format-version\": 2", "\"format-version\": 3"), "format-version 3 is not supported");
+  expect_error(replace("\"format-version\": 2", "\"format-version\": 3"),
+               "format-version 3 is not supported");
   expect_error(replace("\"table-uuid\"", "\"table-uuidx\""), "'table-uuid' is missing");
-  expect_error(replace("\"last-column-id\": 5", "\"last-column-id\": \"5\""), "'last-column-id' must be an integer");
-  expect_error(replace("\"type\": \"timestamptz\"", "\"type\": \"decimal(9,2)\""), "'decimal(9,2)' is not supported");
-  expect_error(replace("\"current-snapshot-id\": 22", "\"current-snapshot-id\": 23"), "23 names no snapshot");
-  expect_error(replace("\"transform\": \"hour\"", "\"transform\": \"bucket[16]\""), "'bucket[16]' is not supported");
+  expect_error(replace("\"last-column-id\": 5", "\"last-column-id\": \"5\""),
+               "'last-column-id' must be an integer");
+  expect_error(replace("\"type\": \"timestamptz\"", "\"type\": \"decimal(9,2)\""),
+               "'decimal(9,2)' is not supported");
+  expect_error(replace("\"current-snapshot-id\": 22", "\"current-snapshot-id\": 23"),
+               "23 names no snapshot");
+  expect_error(replace("\"transform\": \"hour\"", "\"transform\": \"bucket[16]\""),
+               "'bucket[16]' is not supported");
 }
 
 TEST(IcebergIds, UuidAndSnapshotIdShape) {
