@@ -9,7 +9,10 @@ element ids. Prints one JSON object per file on stdout: {"path", "kind", "metada
 (bytes as hex, dates as days, timestamps as microseconds) so the caller can compare values.
 Exits 1 with a message naming the file and field on the first violation.
 
-Usage: iceberg_avro_check.py FILE.avro...
+Table metadata files (*.metadata.json) are checked too: the required v2 keys, ids that point at
+existing schemas/specs/sort orders/snapshots, increasing sequence numbers, refs.main.
+
+Usage: iceberg_avro_check.py FILE.avro|vN.metadata.json...
 """
 import datetime
 import json
@@ -171,7 +174,63 @@ def to_json(v):
     return v
 
 
+# Table metadata keys a v2 file must have ("Table Metadata Fields"), and per snapshot.
+METADATA_REQUIRED = ["format-version", "table-uuid", "location", "last-sequence-number", "last-updated-ms",
+                     "last-column-id", "schemas", "current-schema-id", "partition-specs", "default-spec-id",
+                     "last-partition-id", "sort-orders", "default-sort-order-id"]
+SNAPSHOT_REQUIRED = ["snapshot-id", "sequence-number", "timestamp-ms", "manifest-list", "summary"]
+
+
+def check_metadata_json(path):
+    with open(path, encoding="utf-8") as fh:
+        m = json.load(fh)
+    for key in METADATA_REQUIRED:
+        if key not in m:
+            raise Bad(f"{path}: v2 table metadata key '{key}' missing")
+    if m["format-version"] != 2:
+        raise Bad(f"{path}: format-version {m['format-version']}, expected 2")
+    for key in ("schema", "partition-spec"):
+        if key in m:
+            raise Bad(f"{path}: deprecated v1 key '{key}' must be omitted in v2")
+    schema_ids = {s["schema-id"] for s in m["schemas"]}
+    if m["current-schema-id"] not in schema_ids:
+        raise Bad(f"{path}: current-schema-id names no schema")
+    max_field = max((f["id"] for s in m["schemas"] for f in s["fields"]), default=0)
+    if m["last-column-id"] < max_field:
+        raise Bad(f"{path}: last-column-id {m['last-column-id']} below a field id {max_field}")
+    part_ids = [f["field-id"] for s in m["partition-specs"] for f in s["fields"]]
+    if part_ids and m["last-partition-id"] < max(part_ids):
+        raise Bad(f"{path}: last-partition-id below a partition field id")
+    if m["default-spec-id"] not in {s["spec-id"] for s in m["partition-specs"]}:
+        raise Bad(f"{path}: default-spec-id names no spec")
+    if m["default-sort-order-id"] not in {o["order-id"] for o in m["sort-orders"]}:
+        raise Bad(f"{path}: default-sort-order-id names no sort order")
+    snaps = {s["snapshot-id"]: s for s in m.get("snapshots", [])}
+    last_seq = 0
+    for s in m.get("snapshots", []):
+        for key in SNAPSHOT_REQUIRED:
+            if key not in s:
+                raise Bad(f"{path}: snapshot {s.get('snapshot-id')} lacks '{key}'")
+        if s["summary"].get("operation") not in ("append", "replace", "overwrite", "delete"):
+            raise Bad(f"{path}: snapshot {s['snapshot-id']} has no valid summary operation")
+        if "parent-snapshot-id" in s and s["parent-snapshot-id"] not in snaps:
+            raise Bad(f"{path}: snapshot {s['snapshot-id']} has an unknown parent")
+        if s["sequence-number"] <= last_seq or s["sequence-number"] > m["last-sequence-number"]:
+            raise Bad(f"{path}: snapshot sequence numbers must increase up to last-sequence-number")
+        last_seq = s["sequence-number"]
+    current = m.get("current-snapshot-id")
+    if current is not None and current != -1:
+        if current not in snaps:
+            raise Bad(f"{path}: current-snapshot-id names no snapshot")
+        main = m.get("refs", {}).get("main")
+        if main is not None and (main["snapshot-id"] != current or main["type"] != "branch"):
+            raise Bad(f"{path}: refs.main must be a branch at current-snapshot-id")
+    return {"path": path, "kind": "metadata", "metadata": {}, "records": []}
+
+
 def check_file(path):
+    if path.endswith(".metadata.json"):
+        return check_metadata_json(path)
     with open(path, "rb") as fh:
         reader = avro.datafile.DataFileReader(fh, avro.io.DatumReader())
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in reader.meta.items()}

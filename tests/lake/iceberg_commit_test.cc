@@ -345,8 +345,13 @@ TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
   const fs::path dir = TempDir("check");
   std::vector<std::string> files;
   std::map<std::string, std::string> local_of;  // table location -> local copy
+  std::vector<std::string> metadata_files;      // v1..v3.metadata.json, checked separately
   for (const auto& [loc, bytes] : h.st.files) {
-    if (loc.size() < 5 || loc.substr(loc.size() - 5) != ".avro") continue;
+    if (loc.size() < 5 || loc.substr(loc.size() - 5) != ".avro") {
+      metadata_files.push_back((dir / fs::path(loc).filename()).string());
+      std::ofstream(metadata_files.back(), std::ios::binary) << bytes;
+      continue;
+    }
     const fs::path local = dir / fs::path(loc).filename();
     std::ofstream(local, std::ios::binary) << bytes;
     files.push_back(local.string());
@@ -365,6 +370,9 @@ TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
     decoded[j["path"].get<std::string>()] = j;
   }
   ASSERT_EQ(decoded.size(), files.size());
+  ASSERT_EQ(metadata_files.size(), 3u);
+  CheckerRun meta_run = RunChecker(metadata_files);
+  EXPECT_EQ(meta_run.status, 0) << meta_run.out;
   const auto& first_list = decoded.at(local_of.at(h.m.snapshots[0].manifest_list));
   EXPECT_EQ(first_list["kind"], "manifest_list");
   ASSERT_EQ(first_list["records"].size(), 1u);
@@ -451,6 +459,15 @@ TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
   CheckerRun no_meta = RunChecker({write("no_meta.avro", schema, false)});
   EXPECT_NE(no_meta.status, 0);
   EXPECT_NE(no_meta.out.find("metadata key 'schema' missing"), std::string::npos) << no_meta.out;
+
+  // Table metadata: a v2 file without last-sequence-number is rejected.
+  std::string json = TableMetadataToJson(m);
+  const std::string key = "\"last-sequence-number\": 0,";
+  ASSERT_NE(json.find(key), std::string::npos);
+  std::ofstream(dir / "v1.metadata.json") << json.replace(json.find(key), key.size(), "");
+  CheckerRun bad_meta = RunChecker({(dir / "v1.metadata.json").string()});
+  EXPECT_NE(bad_meta.status, 0);
+  EXPECT_NE(bad_meta.out.find("key 'last-sequence-number' missing"), std::string::npos) << bad_meta.out;
   fs::remove_all(dir);
 }
 
