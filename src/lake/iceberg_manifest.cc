@@ -331,6 +331,11 @@ Result<std::vector<T>> DecodeAll(std::string_view file, const std::string& schem
       }
       out.push_back(std::move(*v));
     }
+    if (!d.AtEnd()) {
+      return Status::Corruption(what + ": an Avro block holds bytes after its " +
+                                std::to_string(b.count) +
+                                " records (wrong schema or damaged file)");
+    }
   }
   return out;
 }
@@ -591,6 +596,13 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view file, const 
 Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file,
                                                 const std::vector<Type>& ptypes,
                                                 const ManifestFile& from, const std::string& what) {
+  // An Avro file has no trailer, so a file cut at a block boundary would decode as a shorter
+  // valid one; the manifest list records each manifest's length, which catches that.
+  if (from.manifest_length > 0 && static_cast<int64_t>(file.size()) != from.manifest_length) {
+    return Status::Corruption(what + ": manifest is " + std::to_string(file.size()) +
+                              " bytes, its manifest list says " +
+                              std::to_string(from.manifest_length));
+  }
   WEIR_ASSIGN_OR_RETURN(AvroContainerContents c, ReadAvroContainer(file, what));
   // The schema depends on the spec's field names too; rebuild it from the file's own
   // partition-spec metadata so the comparison is exact.

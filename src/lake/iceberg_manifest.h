@@ -56,6 +56,8 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view file, const 
 // Reads a manifest weir wrote, with `partition_types` for the partition struct. Null snapshot ids
 // and sequence numbers of ADDED entries are inherited from `from` (its manifest list entry), as
 // the spec's "Sequence Number Inheritance" prescribes, so every returned entry is explicit.
+// The file's size must equal `from.manifest_length` (when set): Avro files have no trailer, so
+// this is what tells a manifest cut at a block boundary from a complete one.
 Result<std::vector<ManifestEntry>> ReadManifest(std::string_view file,
                                                 const std::vector<Type>& partition_types,
                                                 const ManifestFile& from, const std::string& what);
