@@ -1,6 +1,6 @@
 // Tests of the Avro encoder, decoder and container writer: byte sequences from the examples of the
-// Avro 1.11 specification, round trips through our decoder, and files read by Debian's
-// python3-avro (an independent implementation) in avro_python_test.cc.
+// Avro 1.11 specification and round trips through our decoder. Files from this writer (deflate
+// codec) are also decoded by Debian's python3-avro in iceberg_commit_test.cc (IcebergPythonAvro).
 #include "lake/avro_writer.h"
 
 #include <gtest/gtest.h>
