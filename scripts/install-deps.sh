@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libpugixml-dev librdkafka-dev librocksdb-dev
   libgeos-dev zlib1g-dev libzstd-dev libcpp-httplib-dev libre2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev python3-avro
   python3 python3-shapely python3-geopandas gdal-bin
   postgresql postgresql-15-postgis-3 wget kafkacat time clang libclang-rt-14-dev
 )
@@ -54,12 +54,13 @@ if [ -z "${DUCKDB_ROOT:-}" ]; then
   fi
 fi
 
-# Test and benchmark peers from npm: s3rver (S3) and @duckdb/node-api (independent lake reader, bench peer).
+# Test and benchmark peers from npm: s3rver (S3), @duckdb/node-api (independent lake reader, bench
+# peer) and icebird (independent Iceberg table reader, tests/lake/icebird_read.mjs).
 nodedir="$here/third_party/node"
-if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ]; then
+if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ] || [ ! -d "$nodedir/node_modules/icebird" ]; then
   echo "install-deps: installing npm test peers"
   mkdir -p "$nodedir"
   (cd "$nodedir" && [ -f package.json ] || echo '{"name":"weir-peers","private":true}' > "$nodedir/package.json")
-  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" >/dev/null)
+  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" "icebird@0.3.1" >/dev/null)
 fi
 exit 0

@@ -649,7 +649,8 @@ void WriteLogicalType(CompactWriter* w, ColumnType t) {
   }
 }
 
-void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<RowGroupMeta>& groups,
+void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<int32_t>& field_ids,
+                 const std::vector<RowGroupMeta>& groups,
                  const std::vector<std::vector<int32_t>>& chunk_encodings, int64_t num_rows,
                  std::string* out) {
   const size_t footer_start = out->size();
@@ -661,7 +662,8 @@ void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<RowG
   w.FieldBinary(4, "schema");
   w.FieldI32(5, static_cast<int32_t>(schema.size()));  // num_children
   w.EndStruct();
-  for (const ColumnSchema& c : schema) {
+  for (size_t i = 0; i < schema.size(); ++i) {
+    const ColumnSchema& c = schema[i];
     w.BeginListStruct();
     w.FieldI32(1, PhysicalType(c.type));  // type
     w.FieldI32(3, kRepOptional);          // repetition_type
@@ -673,6 +675,7 @@ void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<RowG
       case ColumnType::kTimestampMs: w.FieldI32(6, kConvTimestampMillis); break;
       default: break;
     }
+    if (!field_ids.empty()) w.FieldI32(9, field_ids[i]);  // field_id (Iceberg column ids)
     WriteLogicalType(&w, c.type);
     w.EndStruct();
   }
@@ -754,6 +757,10 @@ Status Validate(const std::vector<ColumnSchema>& schema,
     return Status::Invalid("parquet writer: zstd_level " + std::to_string(options.zstd_level) +
                            " out of range");
   }
+  if (!options.field_ids.empty() && options.field_ids.size() != schema.size()) {
+    return Status::Invalid("parquet writer: " + std::to_string(options.field_ids.size()) +
+                           " field ids for " + std::to_string(schema.size()) + " columns");
+  }
   for (size_t c = 0; c < schema.size(); ++c) {
     const std::string& name = schema[c].name;
     if (name.empty()) return Status::Invalid("parquet writer: column " + std::to_string(c) +
@@ -817,7 +824,7 @@ Result<std::string> EncodeParquet(const std::vector<ColumnSchema>& schema,
       }
     }
   }
-  WriteFooter(schema, groups, encodings, static_cast<int64_t>(num_rows), &out);
+  WriteFooter(schema, options.field_ids, groups, encodings, static_cast<int64_t>(num_rows), &out);
   return out;
 }
 

@@ -18,7 +18,8 @@
 //   - column-chunk statistics (null_count; min/max for int64, timestamp, date, double without
 //     NaN, and strings up to 64 bytes) with TYPE_ORDER column orders, so engines can prune
 //     row groups;
-//   - a zero-row input gives a valid file with zero row groups.
+//   - a zero-row input gives a valid file with zero row groups;
+//   - optionally, a field_id per column (for Iceberg tables).
 //
 // Ownership: the functions borrow the schema and the column buffers for the duration of the call.
 // Thread-safety: both functions are reentrant; concurrent calls from different threads are safe
@@ -42,6 +43,10 @@ struct ParquetWriteOptions {
   size_t row_group_rows = 1 << 20;  // rows per row group; a file may have several
   size_t page_values = 64 * 1024;   // values per data page (roughly; string pages also stop
                                     // near 1 MiB of value bytes)
+  // Parquet field_id of each column (SchemaElement.field_id), in schema order; empty (the
+  // default) writes none. Iceberg tables need them: engines map Parquet columns to table columns
+  // by these ids (iceberg::Schema field ids), not by name.
+  std::vector<int32_t> field_ids;
 };
 
 // Writes rows [0, columns[0]->size()) of the given columns as one Parquet file at `path`

@@ -569,5 +569,36 @@ TEST(ParquetWriter, RejectsBadInput) {
   EXPECT_EQ(w.status().code(), StatusCode::kIOError);
 }
 
+// Iceberg tables need Parquet field ids; DuckDB's parquet_schema() shows what the footer holds.
+// Without the option no field id is written, so today's files are byte-for-byte unchanged.
+TEST(ParquetWriter, FieldIdsAreWrittenOnlyWhenAsked) {
+  Table t;
+  t.Add("id", ColumnType::kInt64);
+  t.Add("event", ColumnType::kString);
+  t.Add("ts", ColumnType::kTimestampMs);
+  t.cols[0].AppendInt64(1);
+  t.cols[1].AppendString("click");
+  t.cols[2].AppendInt64(1700000000000);
+  ParquetWriteOptions with_ids;
+  with_ids.field_ids = {1, 2, 7};
+  const std::string path = TempPath("field_ids.parquet");
+  ASSERT_TRUE(WriteParquetFile(path, t.schema, t.Ptrs(), with_ids).ok());
+  ExpectDuckDbReadsBack(path, t);
+  auto rows = QueryStrings("SELECT name, field_id FROM parquet_schema('" + path + "') ORDER BY name");
+  EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{
+                      {"event", "2"}, {"id", "1"}, {"schema", "NULL"}, {"ts", "7"}}));
+
+  const std::string plain = TempPath("no_field_ids.parquet");
+  ASSERT_TRUE(WriteParquetFile(plain, t.schema, t.Ptrs(), {}).ok());
+  rows = QueryStrings("SELECT count(*) FROM parquet_schema('" + plain + "') WHERE field_id IS NOT NULL");
+  EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"0"}}));
+
+  ParquetWriteOptions wrong_count;
+  wrong_count.field_ids = {1, 2};
+  auto r = EncodeParquet(t.schema, t.Ptrs(), wrong_count);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("2 field ids for 3 columns"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace weir
