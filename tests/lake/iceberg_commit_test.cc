@@ -378,7 +378,7 @@ fs::path TempDir(const std::string& name) {
 
 TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
   if (!HavePythonAvro())
-    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+    FAIL() << "python3-avro is not installed: run scripts/install-deps.sh";
   History h = BuildHistory("/lake/events");
   ASSERT_EQ(h.plans.size(), 3u);
   const fs::path dir = TempDir("check");
@@ -460,7 +460,7 @@ TEST(IcebergPythonAvro, EveryManifestAndListValidatesAgainstTheSpec) {
 // one without the v2 metadata keys, are both rejected.
 TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
   if (!HavePythonAvro())
-    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+    FAIL() << "python3-avro is not installed: run scripts/install-deps.sh";
   const fs::path dir = TempDir("neg");
   TableMetadata m = NewEvents("/e");
   std::vector<Type> ptypes = *PartitionTypes(m.partition_specs[0], m.schemas[0]);
@@ -515,7 +515,7 @@ TEST(IcebergPythonAvro, CheckerRejectsSpecViolations) {
 // timestamp, year/month of a date) is encoded as the spec's Avro type and decodes to our values.
 TEST(IcebergPythonAvro, EveryPartitionTypeValidates) {
   if (!HavePythonAvro())
-    GTEST_SKIP() << "python3-avro is not installed (scripts/install-deps.sh installs it)";
+    FAIL() << "python3-avro is not installed: run scripts/install-deps.sh";
   Schema schema = SchemaFromColumns({{"s", ColumnType::kString},
                                      {"i", ColumnType::kInt64},
                                      {"d", ColumnType::kDouble},

@@ -156,7 +156,7 @@ nlohmann::json ReadWithIcebird(const std::string& table_url,
 
 TEST(IcebergIcebird, ReadsATableWeirWroteIncludingTimeTravel) {
   if (!HaveIcebird())
-    GTEST_SKIP() << "node or the npm package icebird is missing (scripts/install-deps.sh)";
+    FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
   const fs::path dir = e2e::TempDir("iceberg-icebird");
   const fs::path table_dir = dir / "events";
   e2e::LocalHttpServer server;
