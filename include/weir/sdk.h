@@ -361,8 +361,13 @@ class StateMachineParser {
 };
 
 // What MultiFileReader::Read() produced.
+// DocumentError(file, why) is Error() for a document that is bad as a whole (e.g. a multi-line
+// log entry assembled with Peek()/Next() whose fields do not parse): the error record's offsets
+// and excerpt then start at the FIRST record this Read() consumed from `file` (-1: the first file
+// that gave any) and end after its last, instead of naming only the last record read. (An engine
+// older than this kind treats it as Error().)
 struct ReadResult {
-  enum class Kind : uint8_t { kDocument, kSkip, kError, kEnd };
+  enum class Kind : uint8_t { kDocument, kSkip, kError, kEnd, kDocumentError };
   Kind kind = Kind::kDocument;
   std::string reason;
   int bad_file = -1;  // kError: index of the file type whose record was bad (-1: the last read)
@@ -370,6 +375,9 @@ struct ReadResult {
   static ReadResult Skip(std::string why) { return {Kind::kSkip, std::move(why), -1}; }
   static ReadResult Error(int file, std::string why) { return {Kind::kError, std::move(why), file}; }
   static ReadResult End() { return {Kind::kEnd, {}, -1}; }
+  static ReadResult DocumentError(int file, std::string why) {
+    return {Kind::kDocumentError, std::move(why), file};
+  }
 };
 
 // Shape 3: a multi-file state machine reader. A manifest entry names one file per file type
