@@ -428,3 +428,76 @@ TEST(MultilineE2E, BadConfigIsRejectedWithKeyAndReason) {
 
 }  // namespace
 }  // namespace weir::e2e
+
+namespace weir::e2e {
+namespace {
+
+// The plugin way: the example logfile plugin with {multiline: true} returns
+// RecordFormat::StartRegex, so an event and its stack trace are one record.
+TEST(MultilineE2E, LogfilePluginStartRegexRecords) {
+  const std::string dir = TempDir("multiline-logfile");
+  std::string text;
+  uint64_t bad_start = 0, bad_end = 0;
+  int events = 0, traces = 0;
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t start = text.size();
+    const bool bad = i == 77;
+    text += "2024-06-01T10:00:" + std::string(i % 60 < 10 ? "0" : "") + std::to_string(i % 60) +
+            "Z " + (bad ? "LOUD" : (i % 4 ? "INFO" : "ERROR")) + " [svc] event n=" +
+            std::to_string(i);
+    if (i % 4 == 0) {
+      text += "\njava.lang.RuntimeException: e" + std::to_string(i) + "\n\tat A.b(A.java:1)";
+      if (!bad) ++traces;
+    }
+    if (bad) {
+      text += "\n\tat continuation of the bad event";
+      bad_start = start;
+      bad_end = text.size();
+    } else {
+      ++events;
+    }
+    text += "\n";
+  }
+  WriteAll(dir + "/in/app.log", text);
+  WriteAll(dir + "/in/manifest.txt", "app.log\n");
+  const std::string common =
+      "plugins: [" + std::string(WEIR_LOGFILE_PLUGIN) +
+      "]\nread:\n  location: in\n  manifest: in/manifest.txt\n  parser: plugin:logfile\n";
+  const std::string write =
+      "write:\n  connector: lake\n  location: lake\n  table: ev\n  columns:\n"
+      "    ts: {path: /ts, type: timestamp}\n    level: {path: /level, type: string}\n"
+      "    n: {path: /fields/n, type: int64}\n    trace: {path: /trace, type: string}\n"
+      "errors:\n  location: errors\n";
+  WriteAll(dir + "/dataset.yaml", "name: ev\n" + common + "  options: {multiline: true}\n" + write);
+  auto r = Weir("run " + dir + "/dataset.yaml --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  Duck duck;
+  const std::string glob = "read_parquet('" + dir + "/lake/ev/*.parquet')";
+  EXPECT_EQ(duck.One("SELECT count(*) FROM " + glob), std::to_string(events));
+  EXPECT_EQ(duck.One("SELECT count(*) FROM " + glob + " WHERE trace LIKE 'java.lang.RuntimeException: e%\n\tat A.b(A.java:1)'"),
+            std::to_string(traces));
+  auto errs = ErrorRecords(dir + "/dataset.yaml");
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0]["start_offset"], bad_start);
+  EXPECT_EQ(errs[0]["end_offset"], bad_end);  // the last line's end, terminator excluded
+  EXPECT_EQ(errs[0]["record_number"], 77);
+  EXPECT_EQ(errs[0]["excerpt"], text.substr(bad_start, bad_end - bad_start));
+
+  // read.multiline is refused for a state machine or multi-file reader, with the way to go.
+  const std::string mdir = TempDir("multiline-shape3");
+  WriteAll(mdir + "/in/manifest.txt", "LOG:a.log\n");
+  WriteAll(mdir + "/in/a.log", "2024-01-01 INFO x\n");
+  WriteAll(mdir + "/dataset.yaml",
+           "name: m\nplugins: [" + std::string(WEIR_TEST_PLUGIN_DIR) +
+               "/libmlog_plugin.so]\nread:\n  location: in\n  manifest: in/manifest.txt\n"
+               "  parser: plugin:mlog\n  multiline: {start: '^\\d'}\n"
+               "write:\n  connector: lake\n  location: lake\n  table: t\n  columns:\n"
+               "    day: {path: /day, type: string}\n");
+  auto m = RunCmd(std::string(WEIR_BIN) + " run " + mdir + "/dataset.yaml 2>&1");
+  EXPECT_NE(m.exit_code, 0);
+  EXPECT_NE(m.out.find("read.multiline is for single-record parsers"), std::string::npos) << m.out;
+  EXPECT_NE(m.out.find("RecordFormat::StartRegex"), std::string::npos) << m.out;
+}
+
+}  // namespace
+}  // namespace weir::e2e
