@@ -33,7 +33,7 @@ class MultilineSplitter final : public RecordSplitter {
                     size_t limit)
       : re_(re2::StringPiece(regex.data(), regex.size()), StartRegexOptions()),
         max_lines_(max_lines == 0 ? kDefaultMultilineMaxLines : max_lines),
-        max_(std::max<uint64_t>(max_record_bytes, 1)),
+        max_(max_record_bytes),
         limit_(limit) {}
 
   size_t Split(std::string_view buf, bool at_eof, uint64_t base_offset, uint64_t first_number,

@@ -117,7 +117,7 @@ std::vector<Rec> Reference(const MlSetup& su, const std::string& in) {
     lines.push_back({p, nl > p && in[nl - 1] == '\r' ? nl - 1 : nl, nl + 1});
     p = nl + 1;
   }
-  const uint64_t max = std::max<uint64_t>(su.max, 1);
+  const uint64_t max = su.max;
   auto is_start = [&](const Line& l) {
     const size_t len = std::min<size_t>(l.content_end - l.start, max);
     return RE2::PartialMatch(re2::StringPiece(in.data() + l.start, len), re);
@@ -320,7 +320,7 @@ TEST(MultilineSplitterProperty, RandomInputsMatchReference) {
     MlSetup su;
     su.regex = (iter % 3 == 0) ? "^S" : (iter % 3 == 1 ? "S$" : "^Sx");
     su.max_lines = 1 + rng() % 4;
-    su.max = 1 + rng() % 12;
+    su.max = rng() % 12;  // 0 too (the fuzzer found it)
     su.limit = (iter % 4 == 0) ? 1 : 0;
     std::string in;
     const int n = static_cast<int>(rng() % 40);
