@@ -501,3 +501,36 @@ TEST(MultilineE2E, LogfilePluginStartRegexRecords) {
 
 }  // namespace
 }  // namespace weir::e2e
+
+namespace weir::e2e {
+namespace {
+
+// parser: lines with read.multiline: each record is one row whose `line` holds all its lines.
+TEST(MultilineE2E, LinesParserGetsWholeRecords) {
+  const std::string dir = TempDir("multiline-lines");
+  const std::string text =
+      "\r\n"
+      "BEGIN 1\r\n  a\r\n  b\r\n"
+      "BEGIN 2\r\n"
+      "BEGIN 3\n\n  c";  // a blank continuation line; no final newline
+  WriteAll(dir + "/in/x.txt", text);
+  WriteAll(dir + "/in/manifest.txt", "x.txt\n");
+  WriteAll(dir + "/dataset.yaml",
+           "name: l\nread:\n  location: in\n  manifest: in/manifest.txt\n  parser: lines\n"
+           "  multiline: {start: '^BEGIN '}\nwrite:\n  connector: lake\n  location: lake\n"
+           "  table: l\n  columns:\n    line: {path: /line, type: string}\n"
+           "errors:\n  location: errors\n");
+  auto r = Weir("run " + dir + "/dataset.yaml --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  Duck duck;
+  std::vector<std::string> got;
+  for (auto& row : duck.Rows("SELECT line FROM read_parquet('" + dir + "/lake/l/*.parquet')")) {
+    got.push_back(row[0]);
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"BEGIN 1\r\n  a\r\n  b", "BEGIN 2", "BEGIN 3\n\n  c"}));
+  EXPECT_EQ(Totals(dir + "/dataset.yaml")["read"], 3);  // the leading blank line is no record
+}
+
+}  // namespace
+}  // namespace weir::e2e
