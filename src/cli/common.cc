@@ -3,12 +3,21 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+
+#include "core/text.h"
 
 namespace weir::cli {
 
 void PrintError(const std::string& msg) {
   bool color = ::isatty(2);
   std::fprintf(stderr, "%serror:%s %s\n", color ? "\033[1;31m" : "", color ? "\033[0m" : "",
+               msg.c_str());
+}
+
+void PrintWarning(const std::string& msg) {
+  bool color = ::isatty(2);
+  std::fprintf(stderr, "%swarning:%s %s\n", color ? "\033[1;33m" : "", color ? "\033[0m" : "",
                msg.c_str());
 }
 
@@ -22,7 +31,9 @@ std::unique_ptr<DatasetConfig> LoadConfigOrReport(const std::string& path) {
 }
 
 std::unique_ptr<Store> OpenStoreOrReport(const DatasetConfig& config) {
-  auto store = Store::Open(config.store);
+  // Catalog paths are kept relative to the dataset file's folder, so a copied project folder
+  // has a store that names its own files.
+  auto store = Store::Open(config.store, std::filesystem::path(config.file).parent_path().string());
   if (!store.ok()) {
     PrintError(store.status().message());
     return nullptr;
@@ -55,14 +66,7 @@ std::string HumanBytes(uint64_t n) {
   return buf;
 }
 
-std::string HumanCount(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
+std::string HumanCount(uint64_t n) { return FormatCount(n); }
 
 std::string HumanDuration(double s) {
   char buf[32];

@@ -32,5 +32,7 @@ std::string HumanBytes(uint64_t n);
 std::string HumanCount(uint64_t n);  // 1234567 -> "1,234,567"
 std::string HumanDuration(double seconds);
 void PrintError(const std::string& msg);
+// Prints "warning: msg" on stderr (yellow on a terminal).
+void PrintWarning(const std::string& msg);
 
 }  // namespace weir::cli

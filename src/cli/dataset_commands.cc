@@ -1,6 +1,8 @@
 // weir validate | run | redrive | tasks | errors | query: the dataset commands.
 #include <unistd.h>
 
+#include <csignal>
+#include <map>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
@@ -10,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/parser_source.h"
 #include "exec/query.h"
@@ -47,12 +50,12 @@ nlohmann::json TaskJson(const TaskRow& t) {
 void PrintTaskTable(const std::vector<TaskRow>& tasks) {
   size_t wf = 4;
   for (const auto& t : tasks) wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
-  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
               "file", "status", "read", "written", "skipped", "errored", "bytes", "duration", "reason");
   TaskCounters tot;
   for (const auto& t : tasks) {
     std::string f = t.entry.size() > wf ? "..." + t.entry.substr(t.entry.size() - wf + 3) : t.entry;
-    std::printf("%4lld  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
+    std::printf("%4lld  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
                 static_cast<long long>(t.id), static_cast<int>(wf), f.c_str(),
                 TaskStatusName(t.status), HumanCount(t.counters.read).c_str(),
                 HumanCount(t.counters.written).c_str(), HumanCount(t.counters.skipped).c_str(),
@@ -64,7 +67,7 @@ void PrintTaskTable(const std::vector<TaskRow>& tasks) {
     tot.errored += t.counters.errored;
     tot.bytes += t.counters.bytes;
   }
-  std::printf("%4s  %-*s  %-9s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
               "", HumanCount(tot.read).c_str(), HumanCount(tot.written).c_str(),
               HumanCount(tot.skipped).c_str(), HumanCount(tot.errored).c_str(),
               HumanBytes(tot.bytes).c_str());
@@ -113,6 +116,8 @@ class ProgressBar {
   std::thread thread_;
 };
 
+const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
 int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_progress) {
   auto ds = OpenDatasetOrReport(file);
   if (!ds.ok()) return ds.exit_code;
@@ -120,6 +125,9 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   auto& store = ds.store;
   Runner runner(*cfg, *store);
   Result<RunSummary> res = Status::Internal("not run");
+  // SIGINT/SIGTERM: workers stop taking records, commit what they hold, and leave their tasks
+  // resumable (core/interrupt.h); a second signal ends the process at once.
+  InstallStopHandlers();
   {
     std::unique_ptr<ProgressBar> bar;
     if (!json && !no_progress && ::isatty(2)) bar = std::make_unique<ProgressBar>(runner.progress());
@@ -127,15 +135,23 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   }
   if (!res.ok()) {
     PrintError(res.status().message());
+    if (StopRequested()) return 128 + StopSignal();
     return res.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitFailed;
   }
   const RunSummary& s = *res;
+  for (const auto& w : s.warnings) PrintWarning(w);
+  std::map<std::string, size_t> by_status;
+  for (const auto& t : s.tasks) by_status[TaskStatusName(t.status)]++;
   if (json) {
     nlohmann::json j;
     j["dataset"] = cfg->name;
     j["tasks_run"] = s.tasks_run;
     j["seconds"] = s.seconds;
     j["all_completed"] = s.all_completed;
+    j["run"] = {{"read", s.read}, {"written", s.written}, {"skipped", s.skipped}, {"errored", s.errored}};
+    j["status_counts"] = by_status;
+    if (s.interrupted_by) j["interrupted_by"] = SignalName(s.interrupted_by);
+    j["warnings"] = s.warnings;
     TaskCounters tot;
     j["tasks"] = nlohmann::json::array();
     for (const auto& t : s.tasks) {
@@ -150,20 +166,36 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                    {"errored", tot.errored}, {"bytes", tot.bytes}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
+    std::string counts;
+    for (const auto& [name, n] : by_status) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    }
+    const size_t errors = by_status.count("ERROR") ? by_status["ERROR"] : 0;
     if (s.tasks_run == 0) {
-      std::printf("dataset '%s': nothing to do (all %zu tasks completed; --restart starts over)\n",
-                  cfg->name.c_str(), s.tasks.size());
+      std::printf("dataset '%s': nothing to run (%zu task(s): %s)%s\n", cfg->name.c_str(),
+                  s.tasks.size(), counts.c_str(),
+                  errors ? "; see `weir tasks` for the ERROR reasons, fix the cause, then "
+                           "`weir redrive` reruns them"
+                         : "; --restart starts over, --rescan reads bytes appended to inputs");
     } else {
       PrintTaskTable(s.tasks);
-      uint64_t rec = runner.progress().records;
-      std::printf("\n%s: ran %llu task(s) in %s, %s records (%s rec/s); %s\n", cfg->name.c_str(),
-                  static_cast<unsigned long long>(s.tasks_run), HumanDuration(s.seconds).c_str(),
-                  HumanCount(rec).c_str(),
-                  HumanCount(static_cast<uint64_t>(s.seconds > 0 ? rec / s.seconds : 0)).c_str(),
-                  s.all_completed ? "all tasks completed"
-                                  : "some tasks are not COMPLETED: see `weir tasks`, fix, then `weir redrive`");
+      std::printf("\n%s: ran %llu task(s) in %s: %s records read, %s written, %s skipped, %s errored "
+                  "(%s rec/s); tasks: %s\n",
+                  cfg->name.c_str(), static_cast<unsigned long long>(s.tasks_run),
+                  HumanDuration(s.seconds).c_str(), HumanCount(s.read).c_str(),
+                  HumanCount(s.written).c_str(), HumanCount(s.skipped).c_str(),
+                  HumanCount(s.errored).c_str(),
+                  HumanCount(static_cast<uint64_t>(s.seconds > 0 ? s.read / s.seconds : 0)).c_str(),
+                  counts.c_str());
+      if (s.interrupted_by) {
+        std::printf("interrupted by %s: what was read is committed; `weir run %s` resumes\n",
+                    SignalName(s.interrupted_by), file.c_str());
+      } else if (!s.all_completed) {
+        std::printf("some tasks are not COMPLETED: see `weir tasks`, fix the cause, then `weir redrive`\n");
+      }
     }
   }
+  if (s.interrupted_by) return 128 + s.interrupted_by;
   return s.all_completed ? 0 : kExitFailed;
 }
 
@@ -179,6 +211,71 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       exit_code = kExitBadConfig;
       return;
     }
+    // Every check runs and reports; "is valid" comes last and only when nothing failed.
+    bool failed = false;
+    auto fail = [&](const std::string& msg) {
+      PrintError(msg);
+      failed = true;
+    };
+    // Plugins load and check their options here too, so a bad plugin fails validation.
+    std::unique_ptr<ParserSource> source;
+    bool source_ok = true;
+    if (ParserSource::UsesSdk(*cfg)) {
+      auto s = ParserSource::Create(*cfg);
+      if (!s.ok()) {
+        fail(s.status().message());
+        source_ok = false;
+      } else {
+        source = std::move(s).value();
+        if (source->shape() != Shape::kParser) {
+          std::printf("parser: %s (%s) with %zu %s\n", cfg->read.parser.c_str(),
+                      ShapeName(source->shape()), source->types().size(),
+                      source->shape() == Shape::kMultiFile ? "file types" : "record types");
+        }
+      }
+    }
+    // Without the reader the entries of a multi-file manifest cannot be told apart.
+    const bool multi_file = source && source->shape() == Shape::kMultiFile;
+    auto entries = ReadManifest(*cfg, multi_file ? &source->types() : nullptr);
+    if (!entries.ok()) {
+      fail(entries.status().message());
+    } else if (source_ok) {
+      size_t missing = 0, unusable = 0;
+      for (const auto& [e, p] : *entries) {
+        std::vector<std::string> files{p};
+        if (multi_file) {
+          auto parts = MultiFileEntryPaths(*cfg, e, source->types());
+          if (!parts.ok()) {
+            if (unusable++ < 5) fail(parts.status().message());
+            failed = true;
+            continue;
+          }
+          files = *parts;
+        }
+        for (const auto& f : files) {
+          // stat() gives the real reason; only ENOENT is "missing" (the file may arrive later,
+          // so that alone is a warning). Anything else fails every run of the entry's task.
+          const Status st = fs::CheckRegularFile(f);
+          if (st.ok()) continue;
+          if (st.code() == StatusCode::kNotFound) {
+            if (missing++ < 5) {
+              std::printf("warning: manifest entry '%s': %s does not exist (yet)\n", e.c_str(), f.c_str());
+            }
+          } else {
+            if (unusable++ < 5) fail("manifest entry '" + e + "': " + st.message());
+            failed = true;
+          }
+        }
+      }
+      std::string note;
+      if (missing) note += ", " + std::to_string(missing) + " missing";
+      if (unusable) note += ", " + std::to_string(unusable) + " unusable";
+      std::printf("manifest: %zu file(s)%s\n", entries->size(), note.c_str());
+    }
+    if (failed) {
+      exit_code = kExitBadConfig;
+      return;
+    }
     std::printf("%s: dataset '%s' is valid: %zu columns -> %s/%s (%s", file->c_str(),
                 cfg->name.c_str(), cfg->write.columns.size(), cfg->write.location.c_str(),
                 cfg->write.table.c_str(), cfg->write.format.c_str());
@@ -188,46 +285,6 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       std::printf(", partitioned by %s", p.c_str());
     }
     std::printf(")\n");
-    // Plugins load and check their options here too, so a bad plugin fails validation.
-    std::unique_ptr<ParserSource> source;
-    if (ParserSource::UsesSdk(*cfg)) {
-      auto s = ParserSource::Create(*cfg);
-      if (!s.ok()) {
-        std::fprintf(stderr, "error: %s\n", s.status().message().c_str());
-        exit_code = kExitBadConfig;
-        return;
-      }
-      source = std::move(s).value();
-      if (source->shape() != Shape::kParser) {
-        std::printf("parser: %s (%s) with %zu %s\n", cfg->read.parser.c_str(),
-                    ShapeName(source->shape()), source->types().size(),
-                    source->shape() == Shape::kMultiFile ? "file types" : "record types");
-      }
-    }
-    auto entries = ReadManifest(*cfg);
-    if (!entries.ok()) {
-      std::printf("warning: %s\n", entries.status().message().c_str());
-    } else {
-      size_t missing = 0;
-      for (const auto& [e, p] : *entries) {
-        std::vector<std::string> files{p};
-        if (source && source->shape() == Shape::kMultiFile) {
-          auto parts = MultiFileEntryPaths(*cfg, e, source->types());
-          if (!parts.ok()) {
-            if (missing++ < 5) std::printf("warning: %s\n", parts.status().message().c_str());
-            continue;
-          }
-          files = *parts;
-        }
-        for (const auto& f : files) {
-          if (!fs::Exists(f)) {
-            if (missing++ < 5) std::printf("warning: manifest entry '%s': %s does not exist\n", e.c_str(), f.c_str());
-          }
-        }
-      }
-      std::printf("manifest: %zu file(s)%s\n", entries->size(),
-                  missing ? (", " + std::to_string(missing) + " missing").c_str() : "");
-    }
     exit_code = 0;
   });
 }
@@ -237,18 +294,21 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   struct Args {
     std::string file;
     int workers = 0;
-    bool restart = false, json = false, no_progress = false;
+    bool restart = false, rescan = false, json = false, no_progress = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("FILE", a->file, "dataset YAML file")->required();
   cmd->add_option("--workers", a->workers, "worker threads (default: compute.workers)")->check(CLI::Range(1, 256));
   cmd->add_flag("--restart", a->restart, "forget all tasks and output of the dataset and start over");
+  cmd->add_flag("--rescan", a->rescan,
+                "also read bytes appended to the inputs of completed tasks since they were read");
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
   cmd->callback([a, &exit_code] {
     RunOptions o;
     o.workers = a->workers;
     o.restart = a->restart;
+    o.rescan = a->rescan;
     exit_code = RunDataset(a->file, o, a->json, a->no_progress);
   });
 }

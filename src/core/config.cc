@@ -563,6 +563,7 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
   if (auto v = L.Path(m, "location")) out->location = *v;
   if (auto v = L.Path(m, "manifest")) out->manifest = *v;
   *parser = L.String(m, "parser");
+  if (const Field* f = m.Get("parser")) out->parser_line = f->line;
   if (*parser) {
     static const std::vector<std::string> kParsers = {"jsonl", "csv", "lines", "regex", "warc"};
     const std::string& p = **parser;
@@ -581,6 +582,7 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
     }
   }
   if (const Field* f = m.Get("options")) {
+    out->options_line = f->key_line;
     if (!f->value.IsMap()) {
       L.Error(f->line, "read.options", "expected a map of parser options, got " + Describe(f->value));
     } else {

@@ -54,6 +54,10 @@ struct ReadConfig {
   bool csv_header = true;
   uint64_t max_record_bytes = 16ull << 20;  // a longer record becomes an error record
   std::optional<MultilineConfig> multiline;  // unset: the parser's own record format
+  // YAML lines of read.parser and read.options (0: not written), for errors found after loading
+  // (a plugin that is missing or rejects its options).
+  int parser_line = 0;
+  int options_line = 0;
 };
 
 struct GeoTransformConfig {
@@ -102,7 +106,7 @@ struct DatasetConfig {
   ErrorsConfig errors;
   ComputeConfig compute;
   std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
-  std::vector<std::string> plugins;  // absolute paths of parser plugins (reserved)
+  std::vector<std::string> plugins;  // absolute paths of parser plugins (docs/sdk.md)
 };
 
 // Loads and validates a dataset file. Errors look like:

@@ -33,7 +33,8 @@ std::vector<MapSpec> BuildSchema() {
           Key("store", K::kPath, kOptional, ".weir",
               "Folder of the task store; the SQLite file is `<store>/store.db`."),
           Key("plugins", K::kPathList, kOptional, "",
-              "Shared libraries with parser plugins (reserved)."),
+              "Shared libraries with parser plugins, loaded before read.parser `plugin:NAME` is looked up "
+              "(relative to this file; see docs/sdk.md)."),
           Key("read", K::kMap, kRequired, "", "Where records come from and how to parse them."),
           Key("transforms", K::kTransformList, kOptional, "",
               "Transforms applied to each document, in order; each item is a map with exactly "
@@ -50,7 +51,11 @@ std::vector<MapSpec> BuildSchema() {
               .Choices({"files"}, "supported connector"),
           Key("location", K::kPath, kRequired, "", "Folder the input files live in."),
           Key("manifest", K::kPath, kRequired, "",
-              "File listing the input files, one a line; each line is relative to `location`."),
+              "File listing the input files, one a line; each line is relative to `location`. Blank "
+              "lines, `#` comments and a UTF-8 byte order mark are ignored; entries are normalised "
+              "(`./a.jsonl` is `a.jsonl`). A file listed twice (under any spelling, or through a "
+              "symlink) is an error naming both lines, and so is a manifest that is missing or lists "
+              "no file."),
           Key("parser", K::kString, kRequired, "",
               "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, `warc`, or "
               "`plugin:NAME` for a parser from a library listed in `plugins`."),

@@ -129,4 +129,13 @@ std::string FormatTimestampMs(int64_t ms) {
   return buf;
 }
 
+std::string FormatCount(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
 }  // namespace weir

@@ -12,6 +12,8 @@ namespace weir {
 // true when that happened (the caller may then also record the exact bytes, e.g. in base64).
 bool AppendJsonString(std::string& out, std::string_view s);
 std::string Base64Encode(std::string_view bytes);
+// 1234567 -> "1,234,567": counts in messages and summaries.
+std::string FormatCount(uint64_t n);
 
 // Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31), and back.
 // The year is shifted to start in March so the leap day comes last (Howard Hinnant's method).

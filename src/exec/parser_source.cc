@@ -32,6 +32,11 @@ Status ValidateTypes(const std::vector<sdk::RecordType>& types, const char* what
 Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& c) {
   std::unique_ptr<ParserSource> s(new ParserSource());
   s->options_ = c.read.options_json;
+  // "dataset.yaml:7: read.options", as config errors name their key (core/config.h).
+  auto at = [&](const char* key, int line) {
+    return c.file + (line > 0 ? ":" + std::to_string(line) : "") + ": " + key;
+  };
+  s->options_where_ = at("read.options", c.read.options_line);
   const std::string& p = c.read.parser;
   if (p.rfind("plugin:", 0) == 0) {
     s->registry_ = std::make_unique<PluginRegistry>();
@@ -39,7 +44,7 @@ Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& 
       WEIR_RETURN_IF_ERROR(s->registry_->Load(lib).WithContext(c.file + ": plugins"));
     }
     auto f = s->registry_->Find(p.substr(7));
-    if (!f.ok()) return f.status().WithContext(c.file + ": read.parser");
+    if (!f.ok()) return f.status().WithContext(at("read.parser", c.read.parser_line));
     s->factory_ = *f;
     s->shape_ = f->shape();
   } else {
@@ -120,25 +125,25 @@ Status ParserSource::ApplyMultiline(const DatasetConfig& c) {
 Result<ParserPtr> ParserSource::NewParser() const {
   if (factory_) {
     auto parser = factory_->Create(options_);
-    if (!parser.ok()) return parser.status().WithContext("read.options");
+    if (!parser.ok()) return parser.status().WithContext(options_where_);
     return std::move(parser).value();
   }
   auto parser = CreateBuiltinParser(builtin_, options_);
-  if (!parser.ok()) return parser.status().WithContext("read.options");
+  if (!parser.ok()) return parser.status().WithContext(options_where_);
   return ParserPtr(parser->release(), ParserDeleter{});
 }
 
 Result<StateMachinePtr> ParserSource::NewStateMachine() const {
   if (!factory_) return Status::Internal("no built-in state machine parsers");
   auto p = factory_->CreateStateMachine(options_);
-  if (!p.ok()) return p.status().WithContext("read.options");
+  if (!p.ok()) return p.status().WithContext(options_where_);
   return std::move(p).value();
 }
 
 Result<MultiFileReaderPtr> ParserSource::NewMultiFile() const {
   if (!factory_) return Status::Internal("no built-in multi-file readers");
   auto p = factory_->CreateMultiFile(options_);
-  if (!p.ok()) return p.status().WithContext("read.options");
+  if (!p.ok()) return p.status().WithContext(options_where_);
   return std::move(p).value();
 }
 

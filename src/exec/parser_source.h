@@ -50,6 +50,7 @@ class ParserSource {
   std::optional<ParserFactory> factory_;
   std::string builtin_;
   std::string options_;
+  std::string options_where_ = "read.options";  // "file:line: read.options" for option errors
   Shape shape_ = Shape::kParser;
   std::vector<sdk::RecordType> types_;
   std::string file_type_;

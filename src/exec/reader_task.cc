@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <tuple>
 
+#include "core/interrupt.h"
 #include "core/text.h"
 #include "core/text_util.h"
 #include "exec/parser_source.h"
@@ -41,6 +43,15 @@ Result<std::vector<std::string>> SplitMultiFileEntry(std::string_view entry,
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
     const size_t colon = part.find(':');
+    // A reader of one file type needs no prefix: a bare path is that type's file. Text before a
+    // ':' that holds '/' or '.' is a path too (a type name holds neither).
+    const bool bare = colon == std::string_view::npos ||
+                      part.substr(0, colon).find_first_of("/.") != std::string_view::npos;
+    if (bare && types.size() == 1 && entry.find('|') == std::string_view::npos) {
+      if (part.empty()) return bad("the path is empty");
+      paths[0] = std::string(part);
+      return paths;
+    }
     if (colon == std::string_view::npos) return bad("'" + std::string(part) + "' has no TYPE: prefix");
     const std::string type(part.substr(0, colon));
     const std::string path(part.substr(colon + 1));
@@ -144,6 +155,7 @@ class ReaderTaskExecutor::Impl {
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
+    WEIR_RETURN_IF_ERROR(CheckTaskInputs(task_, paths_, &input_id_));
     ReaderState st;
     if (!counters_.state.empty()) {
       nlohmann::json j = nlohmann::json::parse(counters_.state, nullptr, false);
@@ -156,6 +168,8 @@ class ReaderTaskExecutor::Impl {
     std::vector<uint64_t> ends(paths_.size(), std::numeric_limits<uint64_t>::max());
     WEIR_RETURN_IF_ERROR(OpenReaders(st, ends));
     WEIR_RETURN_IF_ERROR(Loop(/*move_checkpoint=*/true));
+    // Read to the end: record the inputs as they are (see TaskExecutor for single files).
+    input_id_ = ReadInputsIdentity(paths_, {});
     return Flush(/*done=*/true, /*move_checkpoint=*/true);
   }
 
@@ -164,6 +178,12 @@ class ReaderTaskExecutor::Impl {
     WEIR_RETURN_IF_ERROR(Prepare());
     const uint64_t written0 = counters_.written, skipped0 = counters_.skipped;
     const uint64_t errors0 = errors_emitted_;
+    struct Target {
+      ReaderState resume;
+      std::vector<uint64_t> ends;
+    };
+    std::vector<Target> targets;
+    targets.reserve(lines.size());
     for (const std::string& line : lines) {
       nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.contains("document") || !j.contains("resume")) {
@@ -171,8 +191,9 @@ class ReaderTaskExecutor::Impl {
                                   ": an error record lacks 'document'/'resume' (written by a "
                                   "parser of another shape?): " + line.substr(0, 200));
       }
-      WEIR_ASSIGN_OR_RETURN(ReaderState st, ReaderState::FromJson(j["resume"], paths_.size()));
-      std::vector<uint64_t> ends(paths_.size());
+      Target t;
+      WEIR_ASSIGN_OR_RETURN(t.resume, ReaderState::FromJson(j["resume"], paths_.size()));
+      t.ends.resize(paths_.size());
       const nlohmann::json& doc = j["document"];
       for (size_t i = 0; i < paths_.size(); ++i) {
         const std::string& name = FileTypeName(i);
@@ -181,14 +202,27 @@ class ReaderTaskExecutor::Impl {
         }
         // Start where the unit started (the resume state: whitespace before the first record
         // and the previous record included), end where it ended.
-        ends[i] = doc[name].value("end_offset", uint64_t{0});
+        t.ends[i] = doc[name].value("end_offset", uint64_t{0});
       }
-      WEIR_RETURN_IF_ERROR(OpenReaders(st, ends));
+      targets.push_back(std::move(t));
+    }
+    // In file order, so every file is read once, forward (OpenReaders reuses the inputs the
+    // previous unit's readers leave): cost grows with the file size, not errors x file size,
+    // which matters for compressed files that can only be read from the start. Units follow
+    // each other in every file, so their record numbers order them.
+    std::stable_sort(targets.begin(), targets.end(), [](const Target& a, const Target& b) {
+      return std::tie(a.resume.records, a.resume.offsets) < std::tie(b.resume.records, b.resume.offsets);
+    });
+    reuse_inputs_ = true;
+    for (const Target& t : targets) {
+      WEIR_RETURN_IF_ERROR(OpenReaders(t.resume, t.ends));
       WEIR_RETURN_IF_ERROR(Loop(/*move_checkpoint=*/false));
       // The old unit is replaced by whatever the re-read produced (counted by Handle()).
       counters_.read -= 1;
       counters_.errored -= 1;
     }
+    reuse_inputs_ = false;
+    kept_inputs_.clear();
     WEIR_RETURN_IF_ERROR(Flush(/*done=*/false, /*move_checkpoint=*/false));
     *fixed += counters_.written - written0;
     *skipped += counters_.skipped - skipped0;
@@ -238,6 +272,19 @@ class ReaderTaskExecutor::Impl {
   // Opens one reader per file at the state's offsets, bounded by `ends`. A state machine's
   // previous record is re-read first so its bytes are the same context as before.
   Status OpenReaders(const ReaderState& st, const std::vector<uint64_t>& ends) {
+    if (reuse_inputs_) {
+      kept_inputs_.resize(paths_.size());
+      for (size_t i = 0; i < readers_.size() && i < kept_inputs_.size(); ++i) {
+        if (readers_[i]->state() == sdk::RecordReader::State::kFailed) continue;
+        kept_inputs_[i].input = readers_[i]->ReleaseInput(&kept_inputs_[i].at);
+      }
+    }
+    // A state machine's previous record was just read when the last unit ended right before
+    // this one: its bytes are at hand, and the input cannot go back to re-read it.
+    const bool prev_at_hand = reuse_inputs_ && state_machine() && st.prev_type >= 0 &&
+                              st.prev_type == prev_type_ && st.prev_offset == prev_offset_ &&
+                              st.prev_record == prev_number_ && !readers_.empty();
+    std::string saved_prev = prev_at_hand ? prev_bytes_ : std::string();
     readers_.clear();
     reader_ptrs_.clear();
     draining_.reset();
@@ -265,7 +312,7 @@ class ReaderTaskExecutor::Impl {
           (void)GuardPluginCall("BodyLength()", [&] { n = sm->BodyLength(t, h); });
           return n;
         };
-        if (st.prev_type >= 0 && static_cast<size_t>(st.prev_type) < types.size()) {
+        if (st.prev_type >= 0 && static_cast<size_t>(st.prev_type) < types.size() && !prev_at_hand) {
           o.start_offset = st.prev_offset;
           o.start_number = st.prev_record;
         }
@@ -279,12 +326,23 @@ class ReaderTaskExecutor::Impl {
           return n;
         };
       }
-      auto r = FileRecordReader::Open(std::move(o));
+      Result<std::unique_ptr<FileRecordReader>> r = Status::Internal("not opened");
+      if (i < kept_inputs_.size() && kept_inputs_[i].input && kept_inputs_[i].at <= o.start_offset) {
+        r = FileRecordReader::Open(std::move(o), std::move(kept_inputs_[i].input), kept_inputs_[i].at);
+      } else {
+        r = FileRecordReader::Open(std::move(o));
+      }
+      if (i < kept_inputs_.size()) kept_inputs_[i].input.reset();
       if (!r.ok()) return r.status().WithContext(task_.entry);
       reader_ptrs_.push_back(r->get());
       readers_.push_back(std::move(r).value());
     }
-    if (state_machine() && st.prev_type >= 0 && static_cast<size_t>(st.prev_type) < types.size()) {
+    if (prev_at_hand) {
+      prev_type_ = st.prev_type;
+      prev_bytes_ = std::move(saved_prev);
+      prev_offset_ = st.prev_offset;
+      prev_number_ = st.prev_record;
+    } else if (state_machine() && st.prev_type >= 0 && static_cast<size_t>(st.prev_type) < types.size()) {
       FileRecordReader& rd = *readers_[0];
       rd.SetType(st.prev_type);
       sdk::Record r;
@@ -580,12 +638,19 @@ class ReaderTaskExecutor::Impl {
       case Unit::Kind::kDoc: {
         std::string reason;
         if (projector_->ProjectDocument(doc_, *batch_, &reason)) {
+          if (transforms_may_reject_) {
+            // A transform may reject the row at the next flush, when the readers have moved on.
+            size_t f = 0;
+            while (f + 1 < u.spans.size() && u.spans[f].records == 0) ++f;
+            u.excerpt = readers_[f]->first_excerpt();
+          }
           row_units_.push_back(std::move(u));
         } else {
           // The document's records are fine as records; name the first file that gave any.
           size_t f = 0;
           while (f + 1 < u.spans.size() && u.spans[f].records == 0) ++f;
           SetBadRange(u, f);
+          u.excerpt = readers_[f]->first_excerpt();
           AppendError(u, reason);
           counters_.errored += 1;
         }
@@ -622,6 +687,8 @@ class ReaderTaskExecutor::Impl {
       if (due && move_checkpoint) {
         WEIR_RETURN_IF_ERROR(Flush(/*done=*/false, move_checkpoint));
         since_flush = 0;
+        // SIGINT/SIGTERM: stop at a checkpoint; the worker commits what this task has so far.
+        if (StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       }
     }
   }
@@ -660,7 +727,8 @@ class ReaderTaskExecutor::Impl {
     const int64_t ms = task_.duration_ms +
                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
     out_.Update(task_, counters_, ms, error_lines_,
-                done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
+                done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt,
+                move_checkpoint ? input_id_ : std::string());
     if (!done && move_checkpoint && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
     return Status::OK();
   }
@@ -676,6 +744,7 @@ class ReaderTaskExecutor::Impl {
 
   std::unique_ptr<Projector> projector_;
   std::vector<std::string> paths_;
+  std::string input_id_;  // input identity to record with the next commit, if any
   std::vector<std::unique_ptr<FileRecordReader>> readers_;
   std::vector<sdk::RecordReader*> reader_ptrs_;
   uint64_t sequence_ = 0;
@@ -689,6 +758,16 @@ class ReaderTaskExecutor::Impl {
   std::vector<std::pair<size_t, std::string>> rejected_;
   uint64_t errors_emitted_ = 0;
   std::string error_lines_;
+  // Record-level redrive: inputs given back by the previous unit's readers, per file, with
+  // their position; OpenReaders continues from them when they are not past the new start.
+  struct KeptInput {
+    std::unique_ptr<InputStream> input;
+    uint64_t at = 0;
+  };
+  bool reuse_inputs_ = false;
+  std::vector<KeptInput> kept_inputs_;
+  // Whether Transforms::Apply can reject rows (then row units keep their excerpt).
+  const bool transforms_may_reject_ = !cfg_.transforms.empty();
   TaskCounters counters_;
   Clock::time_point started_;
 };

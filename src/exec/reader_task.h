@@ -69,7 +69,8 @@ class ReaderTaskExecutor {
 
 // The paths of a multi-file manifest entry ("WARC:crawl.warc.gz|CDX:crawl.cdx"), in the order of
 // `types`, as written. Every declared type must appear exactly once; errors name the entry, the
-// problem and the expected form.
+// problem and the expected form. A reader with exactly one file type also accepts a bare path
+// ("crawl.warc.gz" for "WARC:crawl.warc.gz").
 Result<std::vector<std::string>> SplitMultiFileEntry(std::string_view entry,
                                                      const std::vector<sdk::RecordType>& types);
 

@@ -9,10 +9,31 @@ constexpr size_t kChunk = 1 << 20;
 }  // namespace
 
 Result<std::unique_ptr<FileRecordReader>> FileRecordReader::Open(Options options) {
+  const std::string path = options.path;
+  WEIR_ASSIGN_OR_RETURN(auto in, OpenInput(path));
+  return Open(std::move(options), std::move(in), 0);
+}
+
+std::unique_ptr<InputStream> FileRecordReader::ReleaseInput(uint64_t* at) {
+  *at = base_ + buf_.size();
+  eof_ = true;
+  state_ = State::kFailed;
+  error_ = Status::Internal("FileRecordReader used after ReleaseInput()");
+  return std::move(in_);
+}
+
+Result<std::unique_ptr<FileRecordReader>> FileRecordReader::Open(Options options,
+                                                                 std::unique_ptr<InputStream> input,
+                                                                 uint64_t at) {
   if (options.formats.empty()) return Status::Internal("FileRecordReader without a record format");
+  if (at > options.start_offset) {
+    return Status::Internal("FileRecordReader: input at " + std::to_string(at) + " is past the start " +
+                            std::to_string(options.start_offset));
+  }
   std::unique_ptr<FileRecordReader> r(new FileRecordReader(std::move(options)));
-  WEIR_ASSIGN_OR_RETURN(r->in_, OpenInput(r->opt_.path));
-  if (r->opt_.start_offset > 0) WEIR_RETURN_IF_ERROR(r->in_->SkipTo(r->opt_.start_offset));
+  r->in_ = std::move(input);
+  r->raw_seen_ = r->in_->raw_bytes_read();  // what earlier readers of the input counted already
+  if (r->opt_.start_offset > at) WEIR_RETURN_IF_ERROR(r->in_->SkipTo(r->opt_.start_offset));
   r->base_ = r->opt_.start_offset;
   r->next_number_ = r->opt_.start_number;
   r->splitters_.resize(r->opt_.formats.size());
@@ -59,7 +80,7 @@ bool FileRecordReader::Fill() {
   auto got = in_->Read(buf_.data() + old, want);
   if (!got.ok()) {
     buf_.resize(old);
-    error_ = got.status().WithContext(opt_.path);
+    error_ = got.status();  // input errors already name the path (io/input.h)
     state_ = State::kFailed;
     return false;
   }
@@ -123,7 +144,10 @@ bool FileRecordReader::Next(sdk::Record& rec) {
   current_ = std::move(queue_.front());
   queue_.pop_front();
   ToRecord(current_, rec);
-  if (!first_since_mark_) first_since_mark_ = rec.offset;
+  if (!first_since_mark_) {
+    first_since_mark_ = rec.offset;
+    first_excerpt_.assign(rec.bytes.substr(0, opt_.excerpt_bytes));
+  }
   last_ = rec;
   last_.bytes = {};
   last_excerpt_.assign(rec.bytes.substr(0, opt_.excerpt_bytes));

@@ -56,6 +56,16 @@ class FileRecordReader final : public sdk::RecordReader {
 
   // Opens the file and positions it at start_offset. NotFound when the file does not exist.
   static Result<std::unique_ptr<FileRecordReader>> Open(Options options);
+  // Same on an input already open at decompressed offset `at` (at <= start_offset), the one a
+  // previous reader of the file gave back with ReleaseInput(): record-level redrive reads each
+  // file once, forward, across all its error records instead of decompressing it from the start
+  // for every one.
+  static Result<std::unique_ptr<FileRecordReader>> Open(Options options,
+                                                        std::unique_ptr<InputStream> input,
+                                                        uint64_t at);
+  // Gives up the input and sets `*at` to its position (the reader never reads past end_offset,
+  // so *at <= end_offset). The reader must not be used afterwards.
+  std::unique_ptr<InputStream> ReleaseInput(uint64_t* at);
 
   // Sets the record type that delimits the next record. Takes effect for the next record not yet
   // delimited; a record already peeked keeps the type it was delimited with.
@@ -87,6 +97,12 @@ class FileRecordReader final : public sdk::RecordReader {
   // The first excerpt_bytes bytes of the records Next() returned since MarkUnit(), in order (a
   // document-level error record's excerpt starts at the document's first record).
   const std::string& unit_excerpt() const { return unit_excerpt_; }
+  // A copy of the first excerpt_bytes bytes of that first record (empty when there is none):
+  // the excerpt of an error about the unit as a whole (a column check of its document).
+  const std::string& first_excerpt() const {
+    static const std::string kNone;
+    return first_since_mark_ ? first_excerpt_ : kNone;
+  }
   // The value of Options::sequence at the last Next() (0 if none).
   uint64_t last_sequence() const { return last_seq_; }
 
@@ -120,6 +136,7 @@ class FileRecordReader final : public sdk::RecordReader {
   Entry current_{};  // the entry Next() handed out last (owns its copy, if any)
   sdk::Record last_;
   std::string last_excerpt_;
+  std::string first_excerpt_;
   bool has_last_ = false;
   uint64_t last_seq_ = 0;
   std::optional<uint64_t> first_since_mark_;

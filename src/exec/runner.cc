@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,18 +12,24 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <filesystem>
+#include <set>
 #include <mutex>
+#include <set>
 #include <span>
 #include <thread>
 
+#include "core/interrupt.h"
 #include "core/text.h"
+#include "exec/lake_claim.h"
 #include "exec/parser_source.h"
 #include "exec/reader_task.h"
 #include "exec/transforms.h"
 #include "exec/worker_output.h"
+#include "io/file_identity.h"
 #include "io/fs.h"
 #include "io/input.h"
 #include "lake/file_writer.h"
@@ -79,6 +86,7 @@ class TaskExecutor {
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
+    WEIR_RETURN_IF_ERROR(CheckTaskInputs(task_, {path_}, &input_id_));
     WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
     WEIR_RETURN_IF_ERROR(Position());
     return Loop();
@@ -259,9 +267,15 @@ class TaskExecutor {
         }
         bool done = eof && i == recs.size();
         WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, done));
+        // Read to its end: record what was read (the bytes up to this end of file, not any
+        // appended since), so a later run notices appended or rewritten input.
+        if (done) input_id_ = ReadInputsIdentity({path_}, {in_->raw_bytes_read()});
         out_.Update(task_, counters_, DurationMs(), error_lines,
-                    done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt);
+                    done ? std::optional<TaskStatus>(TaskStatus::kCompleted) : std::nullopt,
+                    input_id_);
         if (!done && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(out_.Commit());
+        // SIGINT/SIGTERM: stop between slices; the worker commits what this task has so far.
+        if (!done && StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       } while (i < recs.size());
       buf_base_ += consumed;
       buf_.erase(0, consumed);
@@ -380,31 +394,136 @@ class TaskExecutor {
   sdk::Parser* sdk_;
   const sdk::RecordFormat* format_;
   std::string path_, file_type_;
+  std::string input_id_;  // input identity to record with the next commit, if any
   sdk::Document doc_;
 };
 
 }  // namespace
 
-Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(const DatasetConfig& c) {
-  auto text = fs::ReadFile(c.read.manifest);
-  if (!text.ok()) return text.status().WithContext("read.manifest");
+namespace {
+
+// The lexically normal form of a manifest path: "./a.jsonl" and "sub/../a.jsonl" are "a.jsonl".
+std::string NormalManifestPath(const std::string& p) {
+  std::string n = stdfs::path(p).lexically_normal().string();
+  return n.empty() ? "." : n;
+}
+
+std::string AbsoluteInputPath(const DatasetConfig& c, const std::string& p) {
+  return stdfs::path(p).is_absolute() ? NormalManifestPath(p)
+                                      : (stdfs::path(c.read.location) / p).lexically_normal().string();
+}
+
+// "dev:ino" of an existing file (symlinks followed), or "" when stat fails.
+std::string DeviceInodeKey(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+}  // namespace
+
+void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::vector<TaskRow>& tasks, bool normalised_entries) {
+  std::set<std::string> exact;
+  std::map<std::string, std::string> by_path, by_normal;
+  for (const TaskRow& t : tasks) {
+    exact.insert(t.entry);
+    by_path.emplace(t.path, t.entry);
+    if (normalised_entries) by_normal.emplace(NormalManifestPath(t.entry), t.entry);
+  }
+  for (auto& [entry, path] : entries) {
+    if (exact.count(entry)) continue;
+    if (auto it = by_path.find(path); it != by_path.end()) {
+      entry = it->second;
+    } else if (auto n = by_normal.find(entry); n != by_normal.end()) {
+      entry = n->second;
+    }
+  }
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
+    const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types) {
+  const std::string& m = c.read.manifest;
+  auto bad = [&](const std::string& why) { return Status::Invalid("read.manifest: " + m + ": " + why); };
+  struct stat mst;
+  if (::stat(m.c_str(), &mst) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return bad("does not exist; it must list the input files, one per line");
+    return bad(std::string(err == ELOOP ? "symlink loop: " : "") + std::strerror(err));
+  }
+  if (S_ISDIR(mst.st_mode)) {
+    return bad("is a folder, not a file; it must be a text file listing the input files, one per line");
+  }
+  if (!S_ISREG(mst.st_mode)) return bad("is " + fs::NonRegularKind(mst.st_mode) + ", not a regular file");
+  auto text = fs::ReadFile(m);
+  if (!text.ok()) return Status::Invalid("read.manifest: " + text.status().message());
+  std::string_view t = *text;
+  // Editors on Windows start UTF-8 files with a byte order mark; it is not part of a file name.
+  if (t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);
   std::vector<std::pair<std::string, std::string>> out;
-  size_t pos = 0;
-  const std::string& t = *text;
+  // Duplicate detection: the same absolute normal path, or (existing files) the same device and
+  // inode, so a symlinked or hard-linked alias counts too. A file listed twice would be loaded
+  // twice, each copy as its own task.
+  std::map<std::string, std::pair<size_t, std::string>> by_path, by_inode;  // -> (line, as written)
+  std::string dups;
+  size_t ndups = 0;
+  size_t pos = 0, line_no = 0;
   while (pos <= t.size()) {
     size_t nl = t.find('\n', pos);
-    if (nl == std::string::npos) nl = t.size();
-    std::string line = t.substr(pos, nl - pos);
+    if (nl == std::string_view::npos) nl = t.size();
+    std::string line(t.substr(pos, nl - pos));
     pos = nl + 1;
+    ++line_no;
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
     size_t b = line.find_first_not_of(" \t");
     if (b == std::string::npos || line[b] == '#') continue;
     line = line.substr(b);
-    std::string abs = stdfs::path(line).is_absolute()
-                          ? line
-                          : (stdfs::path(c.read.location) / line).lexically_normal().string();
-    out.emplace_back(line, abs);
+    std::string entry = line, abs, path_key, inode_key;
+    if (multi_file_types != nullptr) {
+      // Entries name several files ("WARC:a.warc.gz|CDX:a.cdx"); the runner resolves them. An
+      // entry that does not split stays as written and its task fails with the reason.
+      auto parts = MultiFileEntryPaths(c, line, *multi_file_types);
+      abs = AbsoluteInputPath(c, line);
+      path_key = line;
+      if (parts.ok()) {
+        path_key.clear();
+        bool all_exist = true;
+        for (const std::string& p : *parts) {
+          const std::string id = DeviceInodeKey(p);
+          all_exist = all_exist && !id.empty();
+          path_key += p + "|";
+          inode_key += id + "|";
+        }
+        if (!all_exist) inode_key.clear();
+      }
+    } else {
+      entry = NormalManifestPath(line);
+      abs = AbsoluteInputPath(c, entry);
+      path_key = abs;
+      inode_key = DeviceInodeKey(abs);
+    }
+    const std::pair<size_t, std::string>* first = nullptr;
+    if (auto it = by_path.find(path_key); it != by_path.end()) first = &it->second;
+    if (!first && !inode_key.empty()) {
+      if (auto it = by_inode.find(inode_key); it != by_inode.end()) first = &it->second;
+    }
+    if (first != nullptr) {
+      if (ndups++ < 10) {
+        dups += std::string(dups.empty() ? "" : "\n") + "read.manifest: " + m + ": manifest line " +
+                std::to_string(line_no) + ": '" + line + "' is the same file as line " +
+                std::to_string(first->first) + " ('" + first->second + "')";
+      }
+      continue;
+    }
+    by_path.emplace(path_key, std::make_pair(line_no, line));
+    if (!inode_key.empty()) by_inode.emplace(inode_key, std::make_pair(line_no, line));
+    out.emplace_back(entry, abs);
   }
+  if (ndups > 0) {
+    if (ndups > 10) dups += "\n... and " + std::to_string(ndups - 10) + " more";
+    return Status::Invalid(dups + "\nlist every input file once (a file listed twice would be loaded twice)");
+  }
+  if (out.empty()) return bad("lists no input files (only blank lines and # comments); add one path per line");
   return out;
 }
 
@@ -428,6 +547,8 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto pending, store.Files(config.name, "", "pending"));
   std::vector<int64_t> done;
   for (const CatalogFile& f : pending) {
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.staging));
     if (fs::Exists(f.staging)) {
       WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
     } else if (!fs::Exists(f.path)) {
@@ -450,6 +571,7 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
 
 Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   std::unique_ptr<ParserSource> source;
@@ -534,23 +656,25 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
 Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto t0 = Clock::now();
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  // Before anything is written or deleted: are the output folders this dataset's own?
+  WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   if (options.restart) {
-    WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "", ""));
-    for (const auto& f : files) {
-      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
-      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.staging));
-    }
+    // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
+    // are files deleted (by the recovery below, or by the next run's after a crash).
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
+    CrashPoint("after-reset", 0);
+  }
+  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  if (options.restart) {
     PruneEmptyDirs(TableDir(config_));
     PruneEmptyDirs(ErrorsDir(config_));
   }
-  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
   std::unique_ptr<ParserSource> source;
   if (ParserSource::UsesSdk(config_)) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
   }
-  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_));
   const bool multi_file = source && source->shape() == Shape::kMultiFile;
+  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_, multi_file ? &source->types() : nullptr));
   if (multi_file) {
     // A task's path lists every file of the entry, absolute; an entry that does not split
     // keeps its text, and its task fails with the reason when it runs.
@@ -563,13 +687,67 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       }
     }
   }
+  {
+    WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
+    AdoptStoredSpellings(entries, known, !multi_file);
+  }
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
+  RunSummary summary;
+  for (const auto& t : tasks) summary.before[t.id] = t.counters;
 
+  std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
+  std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
+  for (const auto& [entry, path] : entries) manifest_files.insert(path);
   std::deque<TaskRow> queue;
-  for (const auto& t : tasks) {
+  for (auto& t : tasks) {
+    auto in_manifest = manifest_paths.find(t.entry);
+    if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
+      // The entry left the manifest: its committed rows stay, the task is not run any more.
+      if (t.status != TaskStatus::kCompleted && t.status != TaskStatus::kRetired) {
+        WEIR_RETURN_IF_ERROR(store_.SetStatus(
+            t.id, TaskStatus::kRetired,
+            "manifest entry removed (was " + std::string(TaskStatusName(t.status)) +
+                "); its committed rows stay in the lake; put the entry back to resume it"));
+      }
+      continue;
+    }
+    // The manifest resolves paths anew each run (a moved project folder reads its own files).
+    if (in_manifest != manifest_paths.end() && in_manifest->second != t.path) {
+      WEIR_RETURN_IF_ERROR(store_.SetTaskPath(t.id, in_manifest->second));
+      t.path = in_manifest->second;
+    }
+    if (t.status == TaskStatus::kRetired) {
+      WEIR_RETURN_IF_ERROR(store_.SetStatus(t.id, TaskStatus::kCreated, "manifest entry back"));
+      t.status = TaskStatus::kCreated;
+    }
+    if (t.status == TaskStatus::kCompleted) {
+      // Inputs read to their end that changed since: appended bytes can be read (--rescan);
+      // rewritten ones are reported, since their old rows are committed.
+      for (const FileIdentity& id : FileIdentitiesFromJson(t.input_id)) {
+        FileComparison c = CompareFile(id.path, id);
+        if (c.change == FileChange::kAppended && options.rescan) {
+          WEIR_RETURN_IF_ERROR(
+              store_.SetStatus(t.id, TaskStatus::kCreated, "rescan: " + id.path + ": " + c.detail));
+          t.status = TaskStatus::kCreated;
+          break;
+        }
+        if (c.change == FileChange::kAppended) {
+          summary.warnings.push_back("input " + id.path + " of completed task " + std::to_string(t.id) +
+                                     " grew after it was read (" + c.detail +
+                                     "): `weir run --rescan` reads the appended bytes");
+        } else if (c.change == FileChange::kRewritten || c.change == FileChange::kTruncated) {
+          summary.warnings.push_back(
+              "input " + id.path + " of completed task " + std::to_string(t.id) +
+              " changed after it was read: " + c.detail +
+              "; the lake holds the rows of the old content. `weir run --restart` loads the "
+              "dataset again from the files as they are now");
+        }
+      }
+    }
     bool run = t.status == TaskStatus::kCreated || t.status == TaskStatus::kRunning ||
+               t.status == TaskStatus::kInterrupted ||
                (options.redrive && t.status == TaskStatus::kError);
     if (!run) continue;
     queue.push_back(t);
@@ -585,7 +763,6 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     }
   }
   progress_.tasks_total = queue.size();
-  RunSummary summary;
   summary.tasks_run = queue.size();
 
   std::mutex mu;
@@ -663,10 +840,11 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       TaskRow task;
       {
         std::lock_guard<std::mutex> l(mu);
-        if (queue.empty()) break;
+        if (queue.empty() || StopRequested()) break;
         task = queue.front();
         queue.pop_front();
       }
+      bool interrupted = false;
       for (;;) {
         Status st = store_.StartAttempt(task.id);
         if (st.ok()) {
@@ -684,6 +862,12 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           }
         }
         if (st.ok()) break;
+        if (StopRequested()) {
+          // What the task read so far is consistent with its pending checkpoint: keep it, and
+          // commit it below with the rest of this worker's output.
+          interrupted = true;
+          break;
+        }
         fail_interval(task.id);
         int attempt;
         {
@@ -699,6 +883,17 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         if (st.retryable()) reason += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
         (void)store_.SetStatus(task.id, TaskStatus::kError, reason);
         progress_.tasks_failed++;
+        break;
+      }
+      if (interrupted) {
+        commit_now();
+        auto now = store_.Task(task.id);
+        if (now.ok() && now->status == TaskStatus::kRunning) {
+          (void)store_.SetStatus(task.id, TaskStatus::kInterrupted,
+                                 std::string("interrupted by ") +
+                                     (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") +
+                                     "; `weir run` resumes it from its checkpoint");
+        }
         break;
       }
       progress_.tasks_done++;
@@ -720,7 +915,18 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
 
   WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
   summary.all_completed = true;
-  for (const auto& t : summary.tasks) summary.all_completed &= t.status == TaskStatus::kCompleted;
+  for (const auto& t : summary.tasks) {
+    summary.all_completed &= t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired;
+    // This run's work, from the task table itself (retried and discarded work is not counted).
+    auto b = summary.before.find(t.id);
+    TaskCounters zero;
+    const TaskCounters& was = b == summary.before.end() ? zero : b->second;
+    summary.read += t.counters.read - std::min(t.counters.read, was.read);
+    summary.written += t.counters.written - std::min(t.counters.written, was.written);
+    summary.skipped += t.counters.skipped - std::min(t.counters.skipped, was.skipped);
+    summary.errored += t.counters.errored - std::min(t.counters.errored, was.errored);
+  }
+  summary.interrupted_by = StopSignal();
   summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return summary;
 }

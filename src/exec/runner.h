@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,15 @@
 
 namespace weir {
 
+namespace sdk {
+struct RecordType;
+}  // namespace sdk
+
 struct RunOptions {
   int workers = 0;       // 0 = config.compute.workers
   bool restart = false;  // forget all tasks and output, start over
   bool redrive = false;  // also run ERROR tasks (from their checkpoints)
+  bool rescan = false;   // read bytes appended to inputs of completed tasks
 };
 
 // Live counters for progress display; updated by workers, read by anyone.
@@ -39,7 +45,12 @@ struct RunSummary {
   std::vector<TaskRow> tasks;  // every task of the dataset after the run
   uint64_t tasks_run = 0;      // tasks this run executed
   double seconds = 0;
-  bool all_completed = false;
+  bool all_completed = false;  // every task COMPLETED (or RETIRED)
+  // What this run added to the task counters (so the summary equals the task table).
+  uint64_t read = 0, written = 0, skipped = 0, errored = 0;
+  std::map<int64_t, TaskCounters> before;  // counters of each task when the run started
+  std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
+  int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
 };
 
 // Result of a record-level redrive (`weir redrive --errors`).
@@ -77,8 +88,23 @@ std::string ErrorsStagingDir(const DatasetConfig& c);  // errors.location/_stagi
 // while holding the dataset lock.
 Status RecoverPublications(const DatasetConfig& config, Store& store);
 
-// Reads the manifest: (entry as written, absolute path) pairs; blank lines and # comments skipped.
-Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(const DatasetConfig& c);
+// Reads the manifest: (entry, absolute path) pairs in order; blank lines and # comments skipped, a
+// UTF-8 byte order mark ignored. Entries are lexically normalised ("./a.jsonl", "sub/../a.jsonl"
+// -> "a.jsonl"). With `multi_file_types` (a multi-file reader) entries stay as written and the
+// path is the entry's text made absolute (the runner resolves the parts).
+// Invalid (exit 2, "read.manifest: <path>: <reason>") when the manifest is missing, not a regular
+// file, unreadable or lists nothing, and when two lines name the same file (the same normal
+// absolute path, or for existing files the same device and inode: a symlinked alias), naming
+// both lines.
+Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
+    const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types = nullptr);
+
+// Stores made before manifest entries were normalised hold a file's task under the spelling it
+// had then ("./a.jsonl"). Rewrites each manifest entry that has no task of its own to the entry of
+// the task for the same file (the same path, or with `normalised_entries` the same normal form),
+// so that task is found and run (not retired) and the file gets no second task.
+void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::vector<TaskRow>& tasks, bool normalised_entries);
 
 // An exclusive, advisory lock on a dataset within its store (flock). Released on destruction or
 // when the process dies, so a kill -9 never leaves a stale lock.

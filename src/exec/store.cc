@@ -2,7 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <tuple>
+#include <random>
+#include <thread>
+#include <unordered_set>
 
 namespace weir {
 
@@ -12,6 +18,8 @@ const char* TaskStatusName(TaskStatus s) {
     case TaskStatus::kRunning: return "RUNNING";
     case TaskStatus::kCompleted: return "COMPLETED";
     case TaskStatus::kError: return "ERROR";
+    case TaskStatus::kInterrupted: return "INTERRUPTED";
+    case TaskStatus::kRetired: return "RETIRED";
   }
   return "?";
 }
@@ -22,6 +30,8 @@ TaskStatus ParseStatus(const std::string& s) {
   if (s == "RUNNING") return TaskStatus::kRunning;
   if (s == "COMPLETED") return TaskStatus::kCompleted;
   if (s == "ERROR") return TaskStatus::kError;
+  if (s == "INTERRUPTED") return TaskStatus::kInterrupted;
+  if (s == "RETIRED") return TaskStatus::kRetired;
   return TaskStatus::kCreated;
 }
 
@@ -71,7 +81,7 @@ class Stmt {
 
 constexpr const char* kTaskCols =
     "id, dataset, entry, path, status, attempts, seq, ck_offset, ck_record, n_read, n_written, "
-    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state";
+    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state, input_id";
 
 TaskRow ReadTask(const Stmt& s) {
   TaskRow t;
@@ -94,28 +104,142 @@ TaskRow ReadTask(const Stmt& s) {
   t.reason = s.Text(16);
   t.updated_at = s.Text(17);
   t.counters.state = s.Text(18);
+  t.input_id = s.Text(19);
   return t;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& db_path) {
+namespace {
+bool IsBusy(const Status& st) {
+  return st.message().find("locked") != std::string::npos ||
+         st.message().find("busy") != std::string::npos;
+}
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& db_path, const std::string& base_dir) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(db_path).parent_path(), ec);
   if (ec) return Status::IOError("creating store folder for " + db_path + ": " + ec.message(), false);
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(db_path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::IOError("opening store " + db_path + ": " + msg, false);
+  // Another process may be creating this store or switching it to WAL at this moment; some of
+  // those steps answer SQLITE_BUSY without waiting on the busy handler, so wait here.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(db_path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      return Status::IOError("opening store " + db_path + ": " + msg, false);
+    }
+    sqlite3_busy_timeout(db, 10000);
+    std::string base = base_dir.empty() ? std::string()
+                                        : std::filesystem::path(base_dir).lexically_normal().string();
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    std::unique_ptr<Store> store(new Store(db, db_path, base));
+    Status st = store->Migrate();
+    if (st.ok()) st = store->LoadMeta();
+    if (st.ok()) return store;
+    if (IsBusy(st) && std::chrono::steady_clock::now() < deadline) {
+      store.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (st.message().find("not a database") != std::string::npos ||
+        st.message().find("malformed") != std::string::npos) {
+      return Status::Corruption("store " + db_path + " (the `store` setting) is not a usable weir "
+                                "store: " + st.message() + "; restore it from a backup, or move it "
+                                "away to start a new one (weir then refuses to write over the "
+                                "lake folders the old store owned)");
+    }
+    return st.WithContext("store " + db_path);
   }
-  sqlite3_busy_timeout(db, 10000);
-  std::unique_ptr<Store> store(new Store(db));
-  WEIR_RETURN_IF_ERROR(store->Migrate());
-  return store;
+}
+
+std::string Store::ToStored(const std::string& path) const {
+  if (base_.empty() || path.size() <= base_.size() + 1 || path.compare(0, base_.size(), base_) != 0 ||
+      path[base_.size()] != '/') {
+    return path;
+  }
+  return path.substr(base_.size() + 1);
+}
+
+std::string Store::FromStored(const std::string& path) const {
+  if (path.empty() || path[0] == '/' || base_.empty()) return path;
+  return base_ + "/" + path;
+}
+
+Status Store::LoadMeta() {
+  std::lock_guard<std::mutex> lock(mu_);
+  {
+    // The common case reads only, so read commands never wait for a writer's lock here.
+    Stmt s(db_, "SELECT (SELECT value FROM meta WHERE key = 'store_id'), "
+                "(SELECT value FROM meta WHERE key = 'base_dir')");
+    WEIR_RETURN_IF_ERROR(s.status());
+    Status err;
+    if (s.Step(err) && !s.Text(0).empty() && (base_.empty() || s.Text(1) == base_)) {
+      store_id_ = s.Text(0);
+      return Status::OK();
+    }
+    WEIR_RETURN_IF_ERROR(err);
+  }
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    auto get = [&](const char* key, std::string* value) -> Result<bool> {
+      Stmt s(db_, "SELECT value FROM meta WHERE key = ?");
+      WEIR_RETURN_IF_ERROR(s.status());
+      s.Bind(1, std::string(key));
+      Status err;
+      bool found = s.Step(err);
+      WEIR_RETURN_IF_ERROR(err);
+      if (found) *value = s.Text(0);
+      return found;
+    };
+    auto put = [&](const char* key, const std::string& value) -> Status {
+      Stmt s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+      WEIR_RETURN_IF_ERROR(s.status());
+      return s.Bind(1, std::string(key)).Bind(2, value).Run();
+    };
+    WEIR_ASSIGN_OR_RETURN(bool has_id, get("store_id", &store_id_));
+    if (!has_id) {
+      std::random_device rd;
+      std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                          static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+      char buf[40];
+      std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                    static_cast<unsigned long long>(gen()));
+      store_id_ = buf;
+      WEIR_RETURN_IF_ERROR(put("store_id", store_id_));
+    }
+    if (base_.empty()) return Status::OK();
+    std::string recorded;
+    WEIR_ASSIGN_OR_RETURN(bool has_base, get("base_dir", &recorded));
+    if (!has_base) {
+      // A store from before relative paths: it is where it was made (a copy made before this
+      // version keeps absolute paths into the original, which the ownership checks refuse).
+      Stmt s(db_, "SELECT id, path, staging FROM files");
+      WEIR_RETURN_IF_ERROR(s.status());
+      std::vector<std::tuple<int64_t, std::string, std::string>> rows;
+      Status err;
+      while (s.Step(err)) rows.emplace_back(s.Int(0), s.Text(1), s.Text(2));
+      WEIR_RETURN_IF_ERROR(err);
+      for (const auto& [id, path, staging] : rows) {
+        Stmt u(db_, "UPDATE files SET path = ?, staging = ? WHERE id = ?");
+        WEIR_RETURN_IF_ERROR(u.status());
+        WEIR_RETURN_IF_ERROR(u.Bind(1, ToStored(path)).Bind(2, ToStored(staging)).Bind(3, id).Run());
+      }
+    }
+    if (recorded != base_) WEIR_RETURN_IF_ERROR(put("base_dir", base_));
+    return Status::OK();
+  };
+  Status st = body();
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK");
+    return st;
+  }
+  return Exec("COMMIT");
 }
 
 Store::~Store() { sqlite3_close(db_); }
@@ -140,7 +264,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   status TEXT NOT NULL DEFAULT 'CREATED', attempts INTEGER NOT NULL DEFAULT 0,
   seq INTEGER NOT NULL DEFAULT 0,
   ck_offset INTEGER NOT NULL DEFAULT 0, ck_record INTEGER NOT NULL DEFAULT 0,
-  ck_state TEXT NOT NULL DEFAULT '',
+  ck_state TEXT NOT NULL DEFAULT '', input_id TEXT NOT NULL DEFAULT '',
   n_read INTEGER NOT NULL DEFAULT 0, n_written INTEGER NOT NULL DEFAULT 0,
   n_skipped INTEGER NOT NULL DEFAULT 0, n_errored INTEGER NOT NULL DEFAULT 0,
   n_bytes INTEGER NOT NULL DEFAULT 0, n_files INTEGER NOT NULL DEFAULT 0,
@@ -155,18 +279,21 @@ CREATE TABLE IF NOT EXISTS files (
   n_rows INTEGER NOT NULL, n_bytes INTEGER NOT NULL, state TEXT NOT NULL,
   committed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
 CREATE INDEX IF NOT EXISTS files_by_dataset ON files(dataset, kind, state);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql"));
-  // Stores created before checkpoints had a state column (multi-record readers) gain it.
-  bool has_state = false;
-  {
-    Stmt s(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'ck_state'");
+  // Stores created by older versions gain the columns added since.
+  for (const char* col : {"ck_state", "input_id"}) {
+    Stmt s(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = ?");
     WEIR_RETURN_IF_ERROR(s.status());
+    s.Bind(1, std::string(col));
     Status err;
-    has_state = s.Step(err);
+    bool has = s.Step(err);
     WEIR_RETURN_IF_ERROR(err);
-  }
-  if (!has_state) {
-    return Exec("ALTER TABLE tasks ADD COLUMN ck_state TEXT NOT NULL DEFAULT ''");
+    if (!has) {
+      Status st = Exec(std::string("ALTER TABLE tasks ADD COLUMN ") + col + " TEXT NOT NULL DEFAULT ''");
+      // Another process opening the same old store may have added it first.
+      if (!st.ok() && st.message().find("duplicate column") == std::string::npos) return st;
+    }
   }
   return Status::OK();
 }
@@ -175,7 +302,22 @@ Status Store::EnsureTasks(const std::string& dataset,
                           const std::vector<std::pair<std::string, std::string>>& entries) {
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // A file already owned by a task under another spelling of its entry ("./a.jsonl", written
+  // before manifest entries were normalised) keeps that task: a second one would load it twice.
+  std::unordered_set<std::string> known_paths;
+  {
+    Stmt q(db_, "SELECT path FROM tasks WHERE dataset = ?");
+    WEIR_RETURN_IF_ERROR(q.status());
+    q.Bind(1, dataset);
+    Status err;
+    while (q.Step(err)) known_paths.insert(q.Text(0));
+    if (!err.ok()) {
+      (void)Exec("ROLLBACK");
+      return err;
+    }
+  }
   for (const auto& [entry, path] : entries) {
+    if (!known_paths.insert(path).second) continue;
     Stmt s(db_, "INSERT OR IGNORE INTO tasks(dataset, entry, path) VALUES (?, ?, ?)");
     WEIR_RETURN_IF_ERROR(s.status());
     Status st = s.Bind(1, dataset).Bind(2, entry).Bind(3, path).Run();
@@ -212,13 +354,21 @@ Result<TaskRow> Store::Task(int64_t task_id) {
   return Status::NotFound("no task " + std::to_string(task_id));
 }
 
-Status Store::StartAttempt(int64_t task_id) {
+Status Store::StartAttempt(int64_t task_id, const std::string& input_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, "
+         "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END, "
          "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
   WEIR_RETURN_IF_ERROR(s.status());
-  return s.Bind(1, task_id).Run();
+  return s.Bind(1, input_id).Bind(2, input_id).Bind(3, task_id).Run();
+}
+
+Status Store::SetTaskPath(int64_t task_id, const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "UPDATE tasks SET path = ? WHERE id = ? AND path <> ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, path).Bind(2, task_id).Bind(3, path).Run();
 }
 
 Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& reason) {
@@ -244,8 +394,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
                                .Bind(3, int64_t{0})
                                .Bind(4, f.kind)
                                .Bind(5, f.partition)
-                               .Bind(6, f.path)
-                               .Bind(7, f.staging)
+                               .Bind(6, ToStored(f.path))
+                               .Bind(7, ToStored(f.staging))
                                .Bind(8, static_cast<int64_t>(f.rows))
                                .Bind(9, static_cast<int64_t>(f.bytes))
                                .Run());
@@ -262,7 +412,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
              "UPDATE tasks SET seq = ?, ck_offset = ?, ck_record = ?, n_read = ?, n_written = ?, "
              "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = ?, duration_ms = ?, "
              "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
-             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ? WHERE id = ?");
+             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ?, "
+             "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END WHERE id = ?");
       WEIR_RETURN_IF_ERROR(s.status());
       s.Bind(1, u.seq)
           .Bind(2, static_cast<int64_t>(c.offset))
@@ -277,7 +428,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       if (u.status) {
         s.Bind(11, std::string(TaskStatusName(*u.status))).Bind(12, int64_t{1}).Bind(13, u.reason);
       }
-      s.Bind(14, c.state).Bind(15, u.task_id);
+      s.Bind(14, c.state).Bind(15, u.input_id).Bind(16, u.input_id).Bind(17, u.task_id);
       WEIR_RETURN_IF_ERROR(s.Run());
     }
     return Status::OK();
@@ -322,8 +473,8 @@ Result<std::vector<CatalogFile>> Store::Files(const std::string& dataset, const 
     f.task_id = s.Int(1);
     f.kind = s.Text(2);
     f.partition = s.Text(3);
-    f.path = s.Text(4);
-    f.staging = s.Text(5);
+    f.path = FromStored(s.Text(4));
+    f.staging = FromStored(s.Text(5));
     f.rows = static_cast<uint64_t>(s.Int(6));
     f.bytes = static_cast<uint64_t>(s.Int(7));
     f.state = s.Text(8);
@@ -336,7 +487,8 @@ Result<std::vector<CatalogFile>> Store::Files(const std::string& dataset, const 
 Status Store::ResetDataset(const std::string& dataset) {
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  for (const char* sql : {"DELETE FROM files WHERE dataset = ?", "DELETE FROM tasks WHERE dataset = ?"}) {
+  for (const char* sql : {"UPDATE files SET state = 'superseded' WHERE dataset = ?",
+                          "DELETE FROM tasks WHERE dataset = ?"}) {
     Stmt s(db_, sql);
     Status st = s.status().ok() ? s.Bind(1, dataset).Run() : s.status();
     if (!st.ok()) {

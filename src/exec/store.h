@@ -8,6 +8,15 @@
 // `published`. A crash before the transaction leaves unreferenced staging files (discarded by
 // recovery); a crash after it leaves pending rows that recovery publishes.
 //
+// Paths: the catalog stores file paths under the store's base folder (the dataset file's folder)
+// relative to it, so a project folder that is copied or moved keeps a working store that names
+// its own files, never the original's. Paths outside the base folder stay absolute. The API
+// takes and returns absolute paths.
+//
+// Identity: every store has a random id (`store_id()`), kept in its `meta` table. Table folders
+// record the id of the store that writes them (exec/lake_claim.h), so a lost or replaced store
+// is noticed before it loads everything again on top of the old files.
+//
 // Ownership: owns the sqlite3 handle. Thread-safety: all methods are safe to call from several
 // threads (one connection, serialised by an internal mutex; commits are infrequent).
 #pragma once
@@ -25,8 +34,12 @@ struct sqlite3;
 
 namespace weir {
 
-enum class TaskStatus { kCreated, kRunning, kCompleted, kError };
-const char* TaskStatusName(TaskStatus s);  // "CREATED", "RUNNING", "COMPLETED", "ERROR"
+// CREATED: never started. RUNNING: started (a task left RUNNING by a killed process resumes from
+// its checkpoint). INTERRUPTED: stopped by SIGINT/SIGTERM after committing what it had; resumes.
+// COMPLETED, ERROR (see reason; `weir redrive` reruns it). RETIRED: its manifest entry was
+// removed; its committed rows stay, it is not run (it comes back if the entry does).
+enum class TaskStatus { kCreated, kRunning, kCompleted, kError, kInterrupted, kRetired };
+const char* TaskStatusName(TaskStatus s);  // "CREATED", "RUNNING", "COMPLETED", "ERROR", ...
 
 struct TaskCounters {
   uint64_t offset = 0;         // checkpoint: decompressed byte offset of the next record
@@ -51,6 +64,9 @@ struct TaskRow {
   int64_t duration_ms = 0;
   std::string reason;  // why it is ERROR (or the last retried failure)
   std::string updated_at;
+  // Identity of the input file(s) as read (io/file_identity.h, JSON): recorded when the task
+  // starts and again when it completes, so changed inputs are noticed. Empty before.
+  std::string input_id;
 };
 
 struct CatalogFile {
@@ -72,6 +88,7 @@ struct TaskUpdate {
   int64_t duration_ms = 0;           // cumulative work time
   std::optional<TaskStatus> status;  // set the task's status in the same transaction
   std::string reason;
+  std::string input_id;              // when not empty: the input identity to record
 };
 
 // One commit of a worker: the files it staged since its last commit, which may hold documents of
@@ -87,20 +104,30 @@ struct CommitRequest {
 
 class Store {
  public:
-  static Result<std::unique_ptr<Store>> Open(const std::string& db_path);
+  // Opens (creating if needed) the store. `base_dir`: the folder catalog paths are stored
+  // relative to (the dataset file's folder); empty keeps every path absolute. Waits out another
+  // process creating or migrating the same store (busy) for up to 15 s.
+  static Result<std::unique_ptr<Store>> Open(const std::string& db_path,
+                                             const std::string& base_dir = "");
+  const std::string& store_id() const { return store_id_; }
+  const std::string& path() const { return path_; }
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Creates a CREATED task for every manifest entry that has none yet; existing tasks keep their
-  // state. `entries` are (entry as written, absolute path) pairs, in manifest order.
+  // state. `entries` are (entry, absolute path) pairs, in manifest order. An entry whose path
+  // already belongs to a task of the dataset (the same file under another spelling, as stores
+  // made before entries were normalised hold: "./a.jsonl") gets no second task.
   Status EnsureTasks(const std::string& dataset,
                      const std::vector<std::pair<std::string, std::string>>& entries);
   Result<std::vector<TaskRow>> Tasks(const std::string& dataset);
   Result<TaskRow> Task(int64_t task_id);
 
-  // Marks a task RUNNING and counts the attempt.
-  Status StartAttempt(int64_t task_id);
+  // Marks a task RUNNING and counts the attempt; records `input_id` when not empty.
+  Status StartAttempt(int64_t task_id, const std::string& input_id = "");
+  // Sets the input path of a task (the manifest resolves it anew each run).
+  Status SetTaskPath(int64_t task_id, const std::string& path);
   Status SetStatus(int64_t task_id, TaskStatus status, const std::string& reason);
   // Records files as pending, advances checkpoint and counters, optionally sets status; one
   // durable transaction. Fills the ids of `req.files` in `file_ids`.
@@ -110,18 +137,26 @@ class Store {
   // Files of a dataset by kind ("" = all kinds) and state ("" = all states).
   Result<std::vector<CatalogFile>> Files(const std::string& dataset, const std::string& kind,
                                          const std::string& state);
-  // Forgets every task and file of a dataset (for --restart; the caller deletes the files).
+  // Starts a dataset over (--restart), crash-safe: in ONE transaction forgets every task and
+  // marks every file of the dataset `superseded`; DeleteSuperseded() (exec/worker_output.h) then
+  // deletes them, and recovery finishes that after a crash. Never deletes a file before the
+  // catalog stopped listing it as live.
   Status ResetDataset(const std::string& dataset);
   // Deletes catalog rows of files (e.g. error files consumed by record-level redrive).
   Status DeleteFiles(const std::vector<int64_t>& file_ids);
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  Store(sqlite3* db, std::string path, std::string base_dir)
+      : db_(db), path_(std::move(path)), base_(std::move(base_dir)) {}
   Status Exec(const std::string& sql);
   Status Migrate();
+  Status LoadMeta();
+  std::string ToStored(const std::string& path) const;
+  std::string FromStored(const std::string& path) const;
 
   std::mutex mu_;
   sqlite3* db_;
+  std::string path_, base_, store_id_;
 };
 
 }  // namespace weir

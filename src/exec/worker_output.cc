@@ -9,7 +9,9 @@
 #include <cstdlib>
 
 #include "core/text.h"
+#include "exec/lake_claim.h"
 #include "exec/runner.h"
+#include "io/file_identity.h"
 #include "io/fs.h"
 #include "lake/file_writer.h"
 
@@ -65,7 +67,12 @@ Status DeleteSuperseded(const DatasetConfig& cfg, Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto old, store.Files(cfg.name, "", "superseded"));
   std::vector<int64_t> ids;
   for (const auto& f : old) {
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(cfg, f.path));
+    if (ids.size() == old.size() / 2) CrashPoint("mid-delete", 0);
     WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.path));
+    if (!f.staging.empty() && IsDatasetOutputPath(cfg, f.staging)) {
+      WEIR_RETURN_IF_ERROR(fs::RemoveFile(f.staging));
+    }
     ids.push_back(f.id);
   }
   return store.DeleteFiles(ids);
@@ -81,6 +88,45 @@ Status CheckErrorRatio(const DatasetConfig& cfg, const TaskCounters& counters, b
                 "error ratio %.4f (%" PRIu64 " of %" PRIu64 " records) above errors.max_ratio %.4f",
                 ratio, counters.errored, counters.read, *cfg.errors.max_ratio);
   return Status::Invalid(msg);
+}
+
+Status CheckTaskInputs(const TaskRow& task, const std::vector<std::string>& paths,
+                       std::string* start_identity) {
+  start_identity->clear();
+  std::vector<FileIdentity> recorded = FileIdentitiesFromJson(task.input_id);
+  if (recorded.size() != paths.size()) {
+    std::vector<FileIdentity> now;
+    for (const auto& p : paths) {
+      auto id = IdentifyFile(p);
+      if (!id.ok()) return Status::OK();  // opening the input reports the problem
+      now.push_back(*id);
+    }
+    *start_identity = FileIdentitiesToJson(now);
+    return Status::OK();
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    FileComparison c = CompareFile(paths[i], recorded[i]);
+    if (c.change != FileChange::kRewritten && c.change != FileChange::kTruncated) continue;
+    return Status::Invalid(
+        task.entry + ": input " + paths[i] + " changed since this task started reading it: " +
+        c.detail + ". " + std::to_string(task.counters.read) +
+        " record(s) read from the old content are already committed, so resuming at byte " +
+        std::to_string(task.counters.offset) +
+        " would mix old and new content. Restore the file to finish the task, or `weir run "
+        "--restart` to load the dataset again from the files as they are now");
+  }
+  return Status::OK();
+}
+
+std::string ReadInputsIdentity(const std::vector<std::string>& paths,
+                               const std::vector<uint64_t>& sizes) {
+  std::vector<FileIdentity> ids;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    auto id = IdentifyFile(paths[i], i < sizes.size() ? sizes[i] : UINT64_MAX);
+    if (!id.ok()) return {};
+    ids.push_back(*id);
+  }
+  return FileIdentitiesToJson(ids);
 }
 
 void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {

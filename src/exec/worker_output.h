@@ -40,6 +40,18 @@ void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_
 // Judged after 1000 records, or at end of file (`eof`) for smaller files.
 Status CheckErrorRatio(const DatasetConfig& cfg, const TaskCounters& counters, bool eof);
 
+// Before a task reads: its inputs must still hold the bytes it read before (a rewritten or cut
+// input would mix old and new content behind the checkpoint: a permanent error naming the file
+// and what to do). Appended bytes are fine. For a task that never recorded its inputs,
+// `start_identity` receives the identity to record with its first commit; otherwise it is
+// cleared.
+Status CheckTaskInputs(const TaskRow& task, const std::vector<std::string>& paths,
+                       std::string* start_identity);
+// The identity of inputs read to their end, `sizes[i]` raw bytes of `paths[i]` (UINT64_MAX:
+// the whole file as it is now); empty text if a file cannot be read.
+std::string ReadInputsIdentity(const std::vector<std::string>& paths,
+                               const std::vector<uint64_t>& sizes);
+
 // Removes the rows of `batch` whose `drop` flag is set (rows rejected by transforms).
 void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop);
 
@@ -61,9 +73,11 @@ class WorkerOutput {
 
   PartitionedBuffer& buffer() { return buffer_; }
 
-  // Records a task's new (uncommitted) state; `errors` are its new error-record lines.
+  // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
+  // `input_id`, when not empty, is the input identity to record with it (io/file_identity.h).
   void Update(const TaskRow& task, const TaskCounters& counters, int64_t duration_ms,
-              std::string& errors, std::optional<TaskStatus> status) {
+              std::string& errors, std::optional<TaskStatus> status,
+              const std::string& input_id = {}) {
     Pending& p = pending_[task.id];
     if (p.update.task_id == 0) {
       p.update.task_id = task.id;
@@ -74,6 +88,7 @@ class WorkerOutput {
     p.update.duration_ms = duration_ms;
     p.update.status = status;
     if (status) p.update.reason.clear();
+    if (!input_id.empty()) p.update.input_id = input_id;
     p.errors += errors;
     errors.clear();
   }

@@ -1,6 +1,7 @@
 #include "io/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +13,36 @@
 namespace weir::fs {
 namespace stdfs = std::filesystem;
 
+Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + " " + path + ": ";
+  if (err == ELOOP) msg += "symlink loop (";
+  msg += std::strerror(err);
+  if (err == ELOOP) msg += ")";
+  if (err == ENOENT) return Status::NotFound(msg);
+  const bool permanent = err == EACCES || err == EPERM || err == EROFS || err == ELOOP ||
+                         err == ENOTDIR || err == EISDIR || err == ENAMETOOLONG;
+  return Status::IOError(msg, !permanent);
+}
+
+std::string NonRegularKind(unsigned mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a special file";
+}
+
+Status CheckRegularFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  if (S_ISREG(st.st_mode)) return Status::OK();
+  return Status::IOError(path + " is " + NonRegularKind(st.st_mode) + ", not a regular file", false);
+}
+
 namespace {
 Status FromErrno(const std::string& what, const std::string& path, int err) {
-  std::string msg = what + " " + path + ": " + std::strerror(err);
-  if (err == ENOENT) return Status::NotFound(msg);
-  return Status::IOError(msg, err != EACCES && err != EPERM && err != EROFS);
+  return ErrnoStatus(what, path, err);
 }
 Status FromEc(const std::string& what, const std::string& path, const std::error_code& ec) {
   return FromErrno(what, path, ec.value());

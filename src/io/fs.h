@@ -10,6 +10,21 @@
 
 namespace weir::fs {
 
+// The Status for a failed system call `what` on `path` with errno `err`: NotFound for ENOENT;
+// otherwise IOError, retryable only when retrying could help (EIO, EAGAIN, ...). Errors about the
+// path itself (ELOOP "symlink loop", ENOTDIR, EISDIR, ENAMETOOLONG) and about permissions (EACCES,
+// EPERM, EROFS) are permanent: a retry would fail the same way.
+Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+
+// Why `path` cannot be read as an input file, from stat(2) (symlinks followed): OK for a regular
+// file; NotFound when it does not exist; otherwise a permanent error naming the reason ("is a
+// FIFO, not a regular file", "symlink loop", ...). Never opens the file, so it never blocks.
+Status CheckRegularFile(const std::string& path);
+
+// "a FIFO", "a folder", "a socket", "a character device", "a block device" or "a special file"
+// for a st_mode that is not a regular file.
+std::string NonRegularKind(unsigned mode);
+
 Status CreateDirs(const std::string& dir);
 // Writes `data` to `path` (created/truncated) with one write loop. No fsync: the commit protocol
 // makes data durable in bulk with SyncFilesystem() before recording a commit.

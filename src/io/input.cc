@@ -6,20 +6,19 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "io/fs.h"
+
 namespace weir {
 namespace {
 
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  std::string msg = what + " " + path + ": " + std::strerror(err);
-  if (err == ENOENT) return Status::NotFound(msg);
-  // EACCES/EISDIR will not heal by retrying; EIO or EINTR-like failures might.
-  bool retryable = !(err == EACCES || err == EISDIR || err == EPERM);
-  return Status::IOError(msg, retryable);
-}
+// EACCES, EISDIR, ELOOP ... will not heal by retrying; EIO or EINTR-like failures might.
+using fs::ErrnoStatus;
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -124,13 +123,38 @@ class GzipInput final : public DecompressingInput {
       if (in_pos_ == in_len_ && raw_eof_) {
         if (!stream_end_) {
           return Status::Corruption(f_->path() + ": gzip stream truncated after " +
-                                    std::to_string(pos_ + out) + " decompressed bytes");
+                                    std::to_string(pos_ + out) + " decompressed bytes (" +
+                                    std::to_string(f_->consumed()) + " of " +
+                                    std::to_string(f_->size()) +
+                                    " compressed bytes read); was the file cut short?");
         }
         done_ = true;
         break;
       }
       if (stream_end_) {
-        // Concatenated gzip members (as `cat a.gz b.gz` makes) are one logical stream.
+        // After a member: another member (as `cat a.gz b.gz` makes; one logical stream), or zero
+        // bytes padding the file to a block size (tape, some uploaders), which GNU gzip ignores
+        // too. Anything else is trailing garbage: the file is not what it claims to be.
+        if (in_[in_pos_] == 0 || padding_) {
+          padding_ = true;
+          const char* p = in_.data() + in_pos_;
+          const char* end = in_.data() + in_len_;
+          const char* nz = std::find_if(p, end, [](char c) { return c != 0; });
+          if (nz != end) {
+            return Status::Corruption(
+                f_->path() + ": non-zero byte after the zero padding that follows the last gzip "
+                "member, at compressed offset " + std::to_string(CompressedOffset() + (nz - p)) +
+                "; the file is not a valid gzip file");
+          }
+          in_pos_ = in_len_;
+          continue;
+        }
+        if (static_cast<unsigned char>(in_[in_pos_]) != 0x1f) {
+          return Status::Corruption(f_->path() + ": trailing garbage after the last gzip member, at "
+                                    "compressed offset " + std::to_string(CompressedOffset()) +
+                                    " (" + std::to_string(pos_ + out) +
+                                    " decompressed bytes before it); the file is not a valid gzip file");
+        }
         inflateReset(&zs_);
         stream_end_ = false;
       }
@@ -145,7 +169,8 @@ class GzipInput final : public DecompressingInput {
       if (rc == Z_STREAM_END) {
         stream_end_ = true;
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return Status::Corruption(f_->path() + ": gzip data error after " +
+        return Status::Corruption(f_->path() + ": gzip data error at compressed offset " +
+                                  std::to_string(CompressedOffset()) + ", after " +
                                   std::to_string(pos_ + out) + " decompressed bytes: " +
                                   (zs_.msg ? zs_.msg : "unknown"));
       }
@@ -155,9 +180,13 @@ class GzipInput final : public DecompressingInput {
   }
 
  private:
+  // Offset in the file of the next compressed byte not yet consumed.
+  uint64_t CompressedOffset() const { return f_->consumed() - (in_len_ - in_pos_); }
+
   z_stream zs_;
   bool ok_ = false;
   bool stream_end_ = false;
+  bool padding_ = false;  // in the zero bytes after the last member
   bool done_ = false;
 };
 
@@ -203,7 +232,11 @@ class ZstdInput final : public DecompressingInput {
   bool frame_open_ = false;
 };
 
+std::atomic<uint64_t> g_inputs_opened{0};
+
 }  // namespace
+
+uint64_t InputsOpened() { return g_inputs_opened.load(std::memory_order_relaxed); }
 
 Codec CodecForPath(const std::string& path) {
   if (EndsWith(path, ".gz") || EndsWith(path, ".gzip")) return Codec::kGzip;
@@ -212,7 +245,11 @@ Codec CodecForPath(const std::string& path) {
 }
 
 Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (with the
+  // dataset lock held); a device could block too. Only regular files are inputs, so refuse the
+  // rest after fstat, then clear O_NONBLOCK (it means nothing for regular files, but keep the
+  // descriptor plain).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus("opening", path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -220,11 +257,19 @@ Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path) {
     ::close(fd);
     return ErrnoStatus("stat", path, err);
   }
-  if (S_ISDIR(st.st_mode)) {
+  if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return ErrnoStatus("opening", path, EISDIR);
+    return Status::IOError(path + " is " + fs::NonRegularKind(st.st_mode) + ", not a regular file",
+                           false);
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus("fcntl", path, err);
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  g_inputs_opened.fetch_add(1, std::memory_order_relaxed);
   auto raw = std::make_unique<RawFile>(fd, path, static_cast<uint64_t>(st.st_size));
   switch (CodecForPath(path)) {
     case Codec::kGzip: return std::unique_ptr<InputStream>(new GzipInput(std::move(raw)));

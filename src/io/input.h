@@ -32,7 +32,16 @@ class InputStream {
 enum class Codec { kNone, kGzip, kZstd };
 Codec CodecForPath(const std::string& path);
 
-// Opens `path`; NotFound when it does not exist, IOError (not retryable) when unreadable.
+// Opens `path`; NotFound when it does not exist, IOError (not retryable) when unreadable, when
+// it is not a regular file (a FIFO, device, socket or folder: "is a FIFO, not a regular file";
+// never blocks in open()) or when the path cannot resolve (symlink loop, ENOTDIR, ENAMETOOLONG).
+// Every error of the stream names `path`, so callers need not add it again.
+// gzip input may hold several members; zero bytes after the last one are ignored (as GNU gzip
+// does), any other trailing bytes are a Corruption error.
 Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path);
+
+// How many inputs OpenInput() has opened in this process (all threads): lets tests prove that
+// a code path reads each file once rather than once per record.
+uint64_t InputsOpened();
 
 }  // namespace weir

@@ -479,7 +479,14 @@ TEST(BatchE2E, BadConfigIsRejectedWithKeyLineAndSuggestion) {
 }
 
 TEST(BatchE2E, ExampleDatasetShipsAndValidates) {
-  auto r = Weir(std::string("validate ") + WEIR_SOURCE_DIR + "/examples/clickstream/dataset.yaml");
+  // The example ships without its data (`make demo` generates it with `weir gen events`), and a
+  // dataset whose manifest does not exist is not valid: validate a copy after generating.
+  const std::string dir = TempDir("example");
+  std::filesystem::copy_file(std::string(WEIR_SOURCE_DIR) + "/examples/clickstream/dataset.yaml",
+                             dir + "/dataset.yaml");
+  auto gen = Weir("gen events --count 200 --files 2 --out " + dir + "/data --seed 7");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  auto r = Weir("validate " + dir + "/dataset.yaml");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("dataset 'clickstream' is valid"), std::string::npos) << r.out;
 }

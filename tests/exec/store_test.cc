@@ -103,5 +103,103 @@ TEST(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
   EXPECT_EQ(s->Tasks("keep")->size(), 1u);
 }
 
+TEST(StoreTest, ResetMarksFilesSupersededInTheSameTransaction) {
+  auto store = OpenFresh("reset-files");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  CommitRequest req;
+  req.dataset = "ds";
+  CatalogFile f;
+  f.kind = "data";
+  f.path = "/lake/t/part-1.parquet";
+  f.staging = "/lake/_staging/t/part-1.staged";
+  req.files.push_back(f);
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(store->Commit(req, &ids).ok());
+  ASSERT_TRUE(store->MarkPublished(ids).ok());
+  ASSERT_TRUE(store->ResetDataset("ds").ok());
+  EXPECT_TRUE(store->Tasks("ds")->empty());
+  // The file is no longer live, but still listed until someone deletes it (recovery does).
+  EXPECT_TRUE(store->Files("ds", "", "published")->empty());
+  auto old = *store->Files("ds", "", "superseded");
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].path, f.path);
+}
+
+TEST(StoreTest, PathsUnderTheBaseFolderAreStoredRelativeAndFollowACopy) {
+  auto dir = std::filesystem::temp_directory_path() / ("weir-store-rel-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::string a = (dir / "a").string(), b = (dir / "b").string();
+  std::string id;
+  {
+    auto s = std::move(Store::Open(a + "/.weir/store.db", a).value());
+    id = s->store_id();
+    EXPECT_EQ(id.size(), 32u);
+    CommitRequest req;
+    req.dataset = "ds";
+    CatalogFile in, out;
+    in.kind = out.kind = "data";
+    in.path = a + "/lake/t/k=1/part-1.parquet";
+    in.staging = a + "/lake/_staging/t/w/part-1.staged";
+    out.path = "/elsewhere/lake/t/part-2.parquet";
+    out.staging = "/elsewhere/lake/_staging/part-2.staged";
+    req.files = {in, out};
+    ASSERT_TRUE(s->Commit(req, nullptr).ok());
+  }
+  std::filesystem::copy(a, b, std::filesystem::copy_options::recursive);
+  auto s = std::move(Store::Open(b + "/.weir/store.db", b).value());
+  EXPECT_EQ(s->store_id(), id);  // a copy is the same store: claims tell copies apart
+  auto files = *s->Files("ds", "", "");
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, b + "/lake/t/k=1/part-1.parquet");
+  EXPECT_EQ(files[0].staging, b + "/lake/_staging/t/w/part-1.staged");
+  EXPECT_EQ(files[1].path, "/elsewhere/lake/t/part-2.parquet");
+  // A new store gets a new id.
+  auto fresh = std::move(Store::Open((dir / "c/store.db").string(), (dir / "c").string()).value());
+  EXPECT_NE(fresh->store_id(), id);
+}
+
+TEST(StoreTest, StoreFromBeforeRelativePathsIsConvertedWhereItIs) {
+  auto dir = std::filesystem::temp_directory_path() / ("weir-store-legacy-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::string a = (dir / "a").string(), b = (dir / "b").string();
+  {
+    // No base folder: every path absolute, as stores were before.
+    auto s = std::move(Store::Open(a + "/.weir/store.db").value());
+    CommitRequest req;
+    req.dataset = "ds";
+    CatalogFile f;
+    f.kind = "data";
+    f.path = a + "/lake/t/part-1.parquet";
+    f.staging = a + "/lake/_staging/part-1.staged";
+    req.files = {f};
+    ASSERT_TRUE(s->Commit(req, nullptr).ok());
+  }
+  { auto s = std::move(Store::Open(a + "/.weir/store.db", a).value()); }  // first open: converts
+  std::filesystem::copy(a, b, std::filesystem::copy_options::recursive);
+  auto s = std::move(Store::Open(b + "/.weir/store.db", b).value());
+  EXPECT_EQ((*s->Files("ds", "", ""))[0].path, b + "/lake/t/part-1.parquet");
+}
+
+TEST(StoreTest, InputIdentityIsRecordedByAttemptsAndCommits) {
+  auto store = OpenFresh("input-id");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  int64_t id = (*store->Tasks("ds"))[0].id;
+  ASSERT_TRUE(store->StartAttempt(id, "[1]").ok());
+  EXPECT_EQ(store->Task(id)->input_id, "[1]");
+  ASSERT_TRUE(store->StartAttempt(id).ok());  // empty keeps what was recorded
+  EXPECT_EQ(store->Task(id)->input_id, "[1]");
+  CommitRequest req;
+  req.dataset = "ds";
+  TaskUpdate u;
+  u.task_id = id;
+  u.input_id = "[2]";
+  req.tasks.push_back(u);
+  ASSERT_TRUE(store->Commit(req, nullptr).ok());
+  EXPECT_EQ(store->Task(id)->input_id, "[2]");
+  req.tasks[0].input_id.clear();
+  ASSERT_TRUE(store->Commit(req, nullptr).ok());
+  EXPECT_EQ(store->Task(id)->input_id, "[2]");
+}
+
 }  // namespace
 }  // namespace weir

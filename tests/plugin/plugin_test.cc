@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -524,6 +525,53 @@ TEST(SdkPackageTest, InstallThenBuildExampleWithFindPackage) {
   EXPECT_TRUE(fs::exists(prefix + "/include/weir/status.h"));
   EXPECT_TRUE(fs::exists(prefix + "/lib/cmake/weir/weirConfig.cmake"));
   EXPECT_TRUE(fs::exists(prefix + "/lib/cmake/weir/weirConfigVersion.cmake"));
+
+  // Regression: the installed binary had a RUNPATH into the source tree's third_party/ and
+  // libduckdb was not installed, so the prefix broke once the source tree was gone.
+  ASSERT_TRUE(fs::exists(prefix + "/bin/weir"));
+  EXPECT_TRUE(fs::exists(prefix + "/lib/libduckdb.so"));
+  std::string dyn;
+  ASSERT_EQ(RunCommand("readelf -d " + Quote(prefix + "/bin/weir"), &dyn), 0) << dyn;
+  std::string runpaths;
+  std::istringstream dyn_lines(dyn);
+  for (std::string line; std::getline(dyn_lines, line);) {
+    if (line.find("RUNPATH") != std::string::npos || line.find("RPATH") != std::string::npos) {
+      runpaths += line + "\n";
+    }
+  }
+  EXPECT_THAT(runpaths, HasSubstr("$ORIGIN/../lib"));
+  EXPECT_THAT(runpaths, ::testing::Not(HasSubstr(WEIR_SOURCE_DIR)));
+  EXPECT_THAT(runpaths, ::testing::Not(HasSubstr(WEIR_BINARY_DIR)));
+  EXPECT_THAT(runpaths, ::testing::Not(HasSubstr("third_party")));
+  // A copy of the prefix elsewhere runs with an empty environment: nothing from the build tree.
+  const std::string moved = (dir.path() / "moved").string();
+  fs::copy(prefix, moved, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::string help;
+  EXPECT_EQ(RunCommand("env -i " + Quote(moved + "/bin/weir") + " --help", &help), 0) << help;
+  EXPECT_THAT(help, HasSubstr("validate"));
+  std::string ldd;
+  EXPECT_EQ(RunCommand("env -i ldd " + Quote(moved + "/bin/weir"), &ldd), 0) << ldd;
+  EXPECT_THAT(ldd, HasSubstr(moved + "/bin/../lib/libduckdb.so")) << ldd;
+
+  // Regression: WEIR_ABI_VERSION was "inline;constexpr;uint32_t;kAbiVersion;=;1;" (the header
+  // line, parsed wrongly), so `if(WEIR_ABI_VERSION EQUAL 1)` was false.
+  const std::string abi_src = (dir.path() / "abi-check").string();
+  fs::create_directories(abi_src);
+  std::ofstream(abi_src + "/CMakeLists.txt")
+      << "cmake_minimum_required(VERSION 3.16)\nproject(abi_check CXX)\n"
+         "find_package(weir REQUIRED)\n"
+         "if(NOT WEIR_ABI_VERSION EQUAL " << sdk::kAbiVersion << ")\n"
+         "  message(FATAL_ERROR \"WEIR_ABI_VERSION is '${WEIR_ABI_VERSION}'\")\n"
+         "endif()\n"
+         "message(STATUS \"abi=${WEIR_ABI_VERSION}\")\n";
+  std::string abi_log;
+  ASSERT_EQ(RunCommand(Quote(cmake) + " -S " + Quote(abi_src) + " -B " +
+                           Quote((dir.path() / "abi-build").string()) + " -G " +
+                           Quote(WEIR_CMAKE_GENERATOR) + " -DCMAKE_PREFIX_PATH=" + Quote(moved),
+                       &abi_log),
+            0)
+      << abi_log;
+  EXPECT_THAT(abi_log, HasSubstr("abi=" + std::to_string(sdk::kAbiVersion) + "\n")) << abi_log;
 
   ASSERT_EQ(RunCommand(Quote(cmake) + " -S " +
                            Quote(std::string(WEIR_SOURCE_DIR) + "/examples/plugins/logfile") +
