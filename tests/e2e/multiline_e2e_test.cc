@@ -311,11 +311,16 @@ TEST(MultilineE2E, KillNineMidRunThenRerunEqualsUninterruptedRun) {
     const std::string dir = TempDir("multiline-crash-" + point);
     WriteLogs(dir, files);
     WriteAll(dir + "/dataset.yaml", LogYaml("A-Z", "  roll_records: 400\n"));
+    // Each killed run leaves fewer commits to the next, so a late crash point may not be
+    // reached any more: such a run must then simply complete.
+    int kills = 0;
     for (int after : {1, 4, 9}) {
       auto r = Weir("run " + dir + "/dataset.yaml --json",
                     "WEIR_CRASH_AT=" + point + " WEIR_CRASH_AFTER_COMMITS=" + std::to_string(after));
-      EXPECT_EQ(r.signal, 9) << point << " after " << after << ": " << r.out;
+      kills += r.signal == 9;
+      EXPECT_TRUE(r.signal == 9 || r.exit_code == 0) << point << " after " << after << ": " << r.out;
     }
+    EXPECT_GE(kills, 2) << point;
     auto r = Weir("run " + dir + "/dataset.yaml --json");
     ASSERT_EQ(r.exit_code, 0) << r.out;
     EXPECT_TRUE(LakeRows(duck, dir) == want) << point;
