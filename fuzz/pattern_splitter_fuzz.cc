@@ -1,4 +1,5 @@
-// libFuzzer target: the pattern splitter (SDK record formats). The first input bytes choose a
+// libFuzzer target: the pattern splitter (SDK record formats, kStartRegex = the multiline
+// splitter included). The first input bytes choose a
 // RecordFormat (kind, patterns, flags, limit); the rest is the file. Splitting it in random-sized
 // chunks must give exactly the records of splitting it in one buffer, and those records must
 // account for every byte: ordered, numbered consecutively, no longer than the limit, bytes equal
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "fuzz_util.h"
+#include "parse/multiline_splitter.h"
 #include "parse/pattern_splitter.h"
 
 namespace {
@@ -42,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 6) return 0;
   using Kind = weir::sdk::RecordFormat::Kind;
   weir::sdk::RecordFormat f;
-  f.kind = static_cast<Kind>(data[0] % 3);
+  f.kind = static_cast<Kind>(data[0] % 4);  // kStartRegex: the multiline splitter
   f.end_is_next_start = data[0] & 0x04;
   f.eof_ends_record = data[0] & 0x08;
   f.prefix_big_endian = data[0] & 0x10;
@@ -60,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   f.start = take(data[3] % 5);
   f.end = take(data[4] % 5);
   f.trailer = take(data[5] % 5);
+  f.max_lines = 1 + data[5] % 7;  // kStartRegex only; small so the line limit is hit
   const std::string in(reinterpret_cast<const char*>(data + at), size - at);
   const size_t prefix = static_cast<size_t>(f.prefix_bytes);
 
@@ -73,7 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint64_t k = covered; k < r.offset; ++k) WEIR_FUZZ_CHECK(IsAsciiSpace(in[k]));
     WEIR_FUZZ_CHECK(r.bytes.size() <= max);
     WEIR_FUZZ_CHECK(r.oversize == (r.problem == weir::kProblemOversize) ||
-                    (r.oversize && r.problem == weir::kProblemOutsideRecord));
+                    (r.oversize && r.problem == weir::kProblemOutsideRecord) ||
+                    (f.kind == Kind::kStartRegex && r.problem == weir::kProblemTooManyLines));
     uint64_t from = r.offset;
     if (f.kind == Kind::kLengthPrefixed && r.end_offset - r.offset >= prefix) from += prefix;
     WEIR_FUZZ_CHECK(r.bytes.size() <= r.end_offset - from);
@@ -87,7 +91,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // never holds more than the limit plus the longest pattern or prefix unconsumed.
   for (const size_t limit : {size_t{0}, size_t{1}}) {
     auto s = weir::MakePatternSplitter(f, max, Digits, limit);
-    WEIR_FUZZ_CHECK(weir::fuzz::SplitChunked(*s, in, chunk_seed, limit, max + 8) == ref);
+    // kStartRegex holds a record (<= max) plus the line that may end it (<= max + "\r").
+    const uint64_t held = f.kind == Kind::kStartRegex ? 2 * max + 8 : max + 8;
+    WEIR_FUZZ_CHECK(weir::fuzz::SplitChunked(*s, in, chunk_seed, limit, held) == ref);
   }
   return 0;
 }

@@ -191,21 +191,50 @@ struct ParseResult {
 //    followed by that many bytes; the record handed over is the payload without the prefix.
 // Bytes that belong to no record (before a start pattern, between records) are reported as an
 // error record ("bytes outside any record"), unless they are only whitespace (then ignored).
+//  - kStartRegex (make it with StartRegex()): multi-line records. A record starts at a line
+//    whose text (without "\n" / "\r\n") matches the RE2 regex in `start` and runs until the
+//    next such line or end of file; the bytes handed over are its lines with their inner line
+//    ends, without the last line's terminator. Lines before the first start line are "bytes
+//    outside any record" (ignored when blank). A record of more than `max_lines` lines (0 =
+//    1000) is an error record ("record longer than max_lines lines"). In a state machine or a
+//    multi-file reader, such a record ends at the next line ITS OWN regex matches; Record::
+//    end_offset is then where the next record starts (after the last line's "\n").
 // A record whose end is missing at end of file is an error record, unless `eof_ends_record`.
 // A record longer than `max_record_bytes` (0 = the dataset's read.max_record_bytes) is an error
 // record; the engine skips to the next record start.
+// ABI: max_lines lives in padding that existed before it, so the struct's size and the offsets
+// of the other fields are those of ABI version 1 (docs/sdk.md lists it; static_asserts below).
 struct RecordFormat {
-  enum class Kind : uint8_t { kPatterns, kHeaderBody, kLengthPrefixed };
+  enum class Kind : uint8_t { kPatterns, kHeaderBody, kLengthPrefixed, kStartRegex };
   Kind kind = Kind::kPatterns;
   std::string start;
   std::string end = "\n";
   bool end_is_next_start = false;
   bool eof_ends_record = true;
+  uint32_t max_lines = 0;  // kStartRegex only (an engine reads it for no other kind)
   std::string trailer;
   int prefix_bytes = 4;
   bool prefix_big_endian = true;
   uint64_t max_record_bytes = 0;
+
+  // Multi-line records starting at a line that matches `regex` (RE2 syntax), e.g.
+  // StartRegex("^\\d{4}-\\d{2}-\\d{2} ") for log lines that begin with a date.
+  static RecordFormat StartRegex(std::string regex, uint32_t max_lines = 0) {
+    RecordFormat f;
+    f.kind = Kind::kStartRegex;
+    f.start = std::move(regex);
+    f.end.clear();
+    f.max_lines = max_lines;
+    return f;
+  }
 };
+#if defined(__x86_64__) || defined(__aarch64__)
+// The layout of ABI version 1 (LP64, libstdc++'s 32-byte std::string) is unchanged.
+static_assert(offsetof(RecordFormat, trailer) == 80 || sizeof(std::string) != 32,
+              "RecordFormat layout changed: bump kAbiVersion and update docs/sdk.md");
+static_assert(sizeof(RecordFormat) == 128 || sizeof(std::string) != 32,
+              "RecordFormat layout changed: bump kAbiVersion and update docs/sdk.md");
+#endif
 
 // Where a record came from, for parsers that want it (and for messages).
 struct RecordContext {
@@ -332,8 +361,13 @@ class StateMachineParser {
 };
 
 // What MultiFileReader::Read() produced.
+// DocumentError(file, why) is Error() for a document that is bad as a whole (e.g. a multi-line
+// log entry assembled with Peek()/Next() whose fields do not parse): the error record's offsets
+// and excerpt then start at the FIRST record this Read() consumed from `file` (-1: the first file
+// that gave any) and end after its last, instead of naming only the last record read. (An engine
+// older than this kind treats it as Error().)
 struct ReadResult {
-  enum class Kind : uint8_t { kDocument, kSkip, kError, kEnd };
+  enum class Kind : uint8_t { kDocument, kSkip, kError, kEnd, kDocumentError };
   Kind kind = Kind::kDocument;
   std::string reason;
   int bad_file = -1;  // kError: index of the file type whose record was bad (-1: the last read)
@@ -341,6 +375,9 @@ struct ReadResult {
   static ReadResult Skip(std::string why) { return {Kind::kSkip, std::move(why), -1}; }
   static ReadResult Error(int file, std::string why) { return {Kind::kError, std::move(why), file}; }
   static ReadResult End() { return {Kind::kEnd, {}, -1}; }
+  static ReadResult DocumentError(int file, std::string why) {
+    return {Kind::kDocumentError, std::move(why), file};
+  }
 };
 
 // Shape 3: a multi-file state machine reader. A manifest entry names one file per file type

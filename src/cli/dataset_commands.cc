@@ -463,6 +463,20 @@ void AddErrorsCommand(CLI::App& app, int& exit_code) {
                     j.value("task", 0LL), j.value("file", "").c_str(), j.value("start_offset", 0LL),
                     j.value("end_offset", 0LL), j.value("record_number", 0LL),
                     j.value("reason", "").c_str(), ex.c_str());
+        // Multi-record readers: the range every file gave the bad document (a document may
+        // start well before the record named above).
+        if (j.contains("document") && j["document"].is_object()) {
+          std::string doc;
+          for (const auto& [type, r] : j["document"].items()) {
+            if (!r.is_object() || r.value("records", 0LL) == 0) continue;
+            const long long first = r.value("first_record", 0LL), n = r.value("records", 0LL);
+            doc += (doc.empty() ? "" : ", ") + type + " bytes " +
+                   std::to_string(r.value("start_offset", 0LL)) + "-" +
+                   std::to_string(r.value("end_offset", 0LL)) + " records " +
+                   std::to_string(first) + "-" + std::to_string(first + n - 1);
+          }
+          if (!doc.empty()) std::printf("  document: %s\n", doc.c_str());
+        }
       }
     }
     if (!a->json) {

@@ -4,6 +4,7 @@
 // line each) instead of stopping at the first.
 #include "core/config.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -512,6 +513,51 @@ std::string YamlToJson(const YAML::Node& n) {
   return out;
 }
 
+// The start regex compiles with RE2 (the engine's multiline splitter compiles it the same way).
+Status ValidateStartRegexSyntax(const std::string& regex) {
+  RE2::Options o;
+  o.set_log_errors(false);
+  RE2 re(regex, o);
+  if (re.ok()) return Status::OK();
+  return Status::Invalid("'" + regex + "' is not a valid RE2 regex: " + re.error() +
+                         "; RE2 has no look-around or backreferences, and in YAML single quotes "
+                         "keep backslashes as written, e.g. start: '^\\d{4}-\\d{2}-\\d{2} '");
+}
+
+// read.multiline: a start regex that must compile, max_lines >= 1, and a parser whose records
+// are lines (csv has its own multi-line rule, warc its own framing; plugins are checked when
+// they are loaded, as only then is their record format known).
+void ParseMultiline(Loader& L, const Field& f, const std::optional<std::string>& parser,
+                    ReadConfig* out) {
+  auto m = L.CheckMap(f.value, DatasetMapSpec("read.multiline"), "read.multiline", f.key_line);
+  if (!m) return;
+  MultilineConfig ml;
+  ml.line = f.key_line;
+  bool ok = true;
+  if (auto v = L.String(*m, "start")) {
+    ml.start = *v;
+    const Status st = ValidateStartRegexSyntax(ml.start);
+    if (!st.ok()) {
+      L.Error(m->Get("start")->line, "read.multiline.start", st.message());
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (auto v = L.Int(*m, "max_lines")) ml.max_lines = static_cast<uint32_t>(*v);
+  if (parser && (*parser == "csv" || *parser == "warc")) {
+    L.Error(f.key_line, "read.multiline",
+            "not allowed with parser '" + *parser + "': " +
+                (*parser == "csv" ? std::string("csv records already span lines inside quoted "
+                                                "fields (RFC 4180); remove read.multiline")
+                                  : std::string("warc records are framed by Content-Length; "
+                                                "remove read.multiline")) +
+                "; multiline works with jsonl, lines, regex and line-based plugin parsers");
+    ok = false;
+  }
+  if (ok) out->multiline = ml;
+}
+
 void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
   if (auto v = L.Enum(m, "connector")) out->connector = *v;
   if (auto v = L.Path(m, "location")) out->location = *v;
@@ -561,6 +607,7 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
     if (auto v = L.Bool(*csv, "header")) out->csv_header = *v;
   }
   if (auto v = L.Size(m, "max_record_bytes")) out->max_record_bytes = *v;
+  if (const Field* f = m.Get("multiline")) ParseMultiline(L, *f, *parser, out);
 }
 
 void CheckPath(Loader& L, const std::optional<std::string>& parser, const ColumnConfig& c,

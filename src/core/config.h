@@ -36,6 +36,13 @@ struct ColumnConfig {
   int line = 0;                // line in the YAML file, for messages
 };
 
+// read.multiline: records start at a line matching `start` (RE2) and run to the next such line.
+struct MultilineConfig {
+  std::string start;
+  uint32_t max_lines = 1000;
+  int line = 0;  // line of the `multiline` key, for messages
+};
+
 struct ReadConfig {
   std::string connector = "files";
   std::string location;        // absolute folder
@@ -46,6 +53,7 @@ struct ReadConfig {
   char csv_quote = '"';
   bool csv_header = true;
   uint64_t max_record_bytes = 16ull << 20;  // a longer record becomes an error record
+  std::optional<MultilineConfig> multiline;  // unset: the parser's own record format
   // YAML lines of read.parser and read.options (0: not written), for errors found after loading
   // (a plugin that is missing or rejects its options).
   int parser_line = 0;

@@ -65,6 +65,23 @@ std::vector<MapSpec> BuildSchema() {
           Key("csv", K::kMap, kOptional, "", "CSV options; only allowed when `parser` is `csv`."),
           Key("max_record_bytes", K::kSize, kOptional, "16MiB",
               "A longer record becomes an error record."),
+          Key("multiline", K::kMap, kOptional, "",
+              "Multi-line records: a record starts at a line matching `start` and runs until the "
+              "next such line (stack traces, pretty-printed JSON). For `jsonl`, `lines`, "
+              "`regex` and line-based `plugin:NAME` parsers."),
+      }});
+  s.push_back(MapSpec{
+      "read.multiline",
+      "Multi-line records (not with `csv` or `warc`).",
+      {
+          Key("start", K::kString, kRequired, "",
+              "RE2 regex matched against each line (without its line end); a matching line "
+              "starts a record, e.g. `'^\\d{4}-\\d{2}-\\d{2} '`. Lines before the first match "
+              "are one error record (\"bytes outside any record\") unless blank."),
+          Key("max_lines", K::kInt, kOptional, "1000",
+              "A record of more lines becomes an error record (exact offsets; its bytes are not "
+              "all kept in memory).")
+              .Range(1, std::nullopt),
       }});
   s.push_back(MapSpec{
       "read.csv",

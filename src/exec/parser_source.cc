@@ -3,6 +3,7 @@
 #include <set>
 
 #include "parse/builtin/builtin_parsers.h"
+#include "parse/pattern_splitter.h"
 
 namespace weir {
 
@@ -59,8 +60,22 @@ Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& 
       if (!ft.ok()) return ft.status().WithContext(where);
       s->file_type_ = *ft;
       s->types_.push_back({s->file_type_, *fmt});
+      if (c.read.multiline) WEIR_RETURN_IF_ERROR(s->ApplyMultiline(c).WithContext(where));
       break;
     }
+    case Shape::kStateMachine:
+    case Shape::kMultiFile:
+      if (c.read.multiline) {
+        return Status::Invalid(
+            where + ": read.multiline is for single-record parsers; a state machine or "
+                    "multi-file reader gives its record types RecordFormat::StartRegex(...) "
+                    "instead (docs/sdk.md, multi-line logs)");
+      }
+      break;
+  }
+  switch (s->shape_) {
+    case Shape::kParser:
+      break;
     case Shape::kStateMachine: {
       WEIR_ASSIGN_OR_RETURN(StateMachinePtr probe, s->NewStateMachine());
       WEIR_RETURN_IF_ERROR(GuardPluginCall("record_types()", [&] {
@@ -85,6 +100,26 @@ Result<std::unique_ptr<ParserSource>> ParserSource::Create(const DatasetConfig& 
     }
   }
   return s;
+}
+
+// read.multiline replaces a line-based parser's record format: records become groups of lines
+// that start at a line matching the regex; each goes to Parse() as one record (lines parsers
+// strip only a final line end, so they see the inner ones).
+Status ParserSource::ApplyMultiline(const DatasetConfig& c) {
+  using Kind = sdk::RecordFormat::Kind;
+  sdk::RecordFormat& f = types_.front().format;
+  const bool lines = f.kind == Kind::kPatterns && f.start.empty() && f.end == "\n" &&
+                     !f.end_is_next_start;
+  if (!lines && f.kind != Kind::kStartRegex) {
+    return Status::Invalid(
+        "read.multiline needs a parser whose records are lines, but this parser delimits its "
+        "records itself (header and body, a length prefix or its own patterns); remove "
+        "read.multiline");
+  }
+  const uint64_t max = f.max_record_bytes;
+  f = sdk::RecordFormat::StartRegex(c.read.multiline->start, c.read.multiline->max_lines);
+  f.max_record_bytes = max;
+  return ValidateRecordFormat(f).WithContext("read.multiline.start");
 }
 
 Result<ParserPtr> ParserSource::NewParser() const {

@@ -5,7 +5,8 @@
 // Create() loads the plugins and checks the options by building one instance up front, so a bad
 // plugin or bad options fail the run before any task starts, with the config key in the message;
 // it also fetches and validates the record formats (one for a Parser, one per record type of a
-// state machine, one per file type of a multi-file reader).
+// state machine, one per file type of a multi-file reader). With read.multiline, the format of a
+// line-based Parser becomes RecordFormat::StartRegex (other parsers are refused).
 // Ownership: owns the plugin registry (libraries stay loaded for the process lifetime).
 // Thread-safety: the New*() methods may be called from any worker thread; each gets its own
 // instance.
@@ -44,6 +45,7 @@ class ParserSource {
 
  private:
   ParserSource() = default;
+  Status ApplyMultiline(const DatasetConfig& config);
   std::unique_ptr<PluginRegistry> registry_;
   std::optional<ParserFactory> factory_;
   std::string builtin_;

@@ -573,6 +573,21 @@ class ReaderTaskExecutor::Impl {
       u.kind = Unit::Kind::kSkip;
       u.reason = std::move(res.reason);
       return Status::OK();
+    } else if (res.kind == sdk::ReadResult::Kind::kDocumentError) {
+      // The document as a whole: its range in the named file (else the first file that gave
+      // records), from its first record on, so offsets and excerpt start at the document start.
+      u.kind = Unit::Kind::kError;
+      u.reason = std::move(res.reason);
+      size_t f = 0;
+      if (res.bad_file >= 0 && static_cast<size_t>(res.bad_file) < readers_.size() &&
+          u.spans[static_cast<size_t>(res.bad_file)].records > 0) {
+        f = static_cast<size_t>(res.bad_file);
+      } else {
+        while (f + 1 < u.spans.size() && u.spans[f].records == 0) ++f;
+      }
+      SetBadRange(u, f);
+      u.excerpt = readers_[f]->unit_excerpt();
+      return Status::OK();
     } else {
       u.kind = Unit::Kind::kError;
       u.reason = std::move(res.reason);

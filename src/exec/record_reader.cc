@@ -151,6 +151,9 @@ bool FileRecordReader::Next(sdk::Record& rec) {
   last_ = rec;
   last_.bytes = {};
   last_excerpt_.assign(rec.bytes.substr(0, opt_.excerpt_bytes));
+  if (unit_excerpt_.size() < opt_.excerpt_bytes) {
+    unit_excerpt_.append(rec.bytes.substr(0, opt_.excerpt_bytes - unit_excerpt_.size()));
+  }
   has_last_ = true;
   if (opt_.sequence != nullptr) last_seq_ = ++*opt_.sequence;
   return true;

@@ -89,8 +89,14 @@ class FileRecordReader final : public sdk::RecordReader {
   const std::string& last_excerpt() const { return last_excerpt_; }
   // Starts a unit: first_offset() then gives the offset of the first record Next() returns
   // from now on (whitespace skipped before it is not part of it).
-  void MarkUnit() { first_since_mark_.reset(); }
+  void MarkUnit() {
+    first_since_mark_.reset();
+    unit_excerpt_.clear();
+  }
   std::optional<uint64_t> first_offset() const { return first_since_mark_; }
+  // The first excerpt_bytes bytes of the records Next() returned since MarkUnit(), in order (a
+  // document-level error record's excerpt starts at the document's first record).
+  const std::string& unit_excerpt() const { return unit_excerpt_; }
   // A copy of the first excerpt_bytes bytes of that first record (empty when there is none):
   // the excerpt of an error about the unit as a whole (a column check of its document).
   const std::string& first_excerpt() const {
@@ -134,6 +140,7 @@ class FileRecordReader final : public sdk::RecordReader {
   bool has_last_ = false;
   uint64_t last_seq_ = 0;
   std::optional<uint64_t> first_since_mark_;
+  std::string unit_excerpt_;
   State state_ = State::kOk;
   Status error_;
 };

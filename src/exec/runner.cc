@@ -34,6 +34,7 @@
 #include "io/input.h"
 #include "lake/file_writer.h"
 #include "lake/partitioned_buffer.h"
+#include "parse/multiline_splitter.h"
 #include "parse/pattern_splitter.h"
 #include "parse/projector.h"
 #include "parse/splitter.h"
@@ -176,6 +177,10 @@ class TaskExecutor {
         auto n = SafeBodyLength(*parser, h);
         return n.ok() ? *n : int64_t{-1};
       });
+    }
+    if (cfg_.read.multiline) {  // jsonl: e.g. one pretty-printed JSON object per record
+      return MakeMultilineSplitter(cfg_.read.multiline->start, cfg_.read.multiline->max_lines,
+                                   cfg_.read.max_record_bytes);
     }
     return cfg_.read.parser == "csv" ? MakeCsvSplitter(cfg_.read.csv_delimiter, cfg_.read.csv_quote,
                                                        cfg_.read.max_record_bytes)

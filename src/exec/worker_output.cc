@@ -48,6 +48,7 @@ void AppendErrorRecord(std::string& out, const DatasetConfig& cfg, int64_t task_
   // problem) end where the splitter says, which also covers a length prefix before the payload.
   uint64_t end = (rec.oversize || rec.problem != nullptr || sdk_record) ? rec.end_offset
                                                                          : rec.offset + rec.bytes.size();
+  if (rec.range_end != RecordView::kNoRangeEnd) end = rec.range_end;  // multi-line records
   out += ",\"start_offset\":" + std::to_string(rec.offset) + ",\"end_offset\":" +
          std::to_string(end) + ",\"record_number\":" + std::to_string(rec.number) +
          ",\"reason\":";

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "parse/multiline_splitter.h"
+
 namespace weir {
 
 namespace {
@@ -444,6 +446,8 @@ Status ValidateRecordFormat(const sdk::RecordFormat& f) {
                                std::to_string(f.prefix_bytes));
       }
       return Status::OK();
+    case Kind::kStartRegex:
+      return ValidateStartRegex(f.start).WithContext("record format");
   }
   return Status::Invalid("record format: unknown kind");
 }
@@ -451,6 +455,12 @@ Status ValidateRecordFormat(const sdk::RecordFormat& f) {
 std::unique_ptr<RecordSplitter> MakePatternSplitter(
     const sdk::RecordFormat& format, uint64_t max_record_bytes,
     std::function<int64_t(std::string_view header)> body_length, size_t max_records_per_call) {
+  if (format.kind == sdk::RecordFormat::Kind::kStartRegex) {
+    return MakeMultilineSplitter(
+        format.start, format.max_lines,
+        format.max_record_bytes != 0 ? format.max_record_bytes : max_record_bytes,
+        max_records_per_call);
+  }
   return std::make_unique<PatternSplitter>(format, max_record_bytes, std::move(body_length),
                                            max_records_per_call);
 }

@@ -40,6 +40,7 @@
 //    with an empty start, after the next `end`; for kHeaderBody and kLengthPrefixed at the end
 //    the length announces (or EOF), except that a header longer than the limit ends at the
 //    next `start`.
+//  - kStartRegex: delegated to the multiline splitter (parse/multiline_splitter.h).
 //  - An empty pattern never matches (so invalid formats cannot loop; ValidateRecordFormat
 //    rejects them up front).
 // Every emitted view, error views included, gets the next record number.

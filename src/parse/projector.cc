@@ -1459,6 +1459,10 @@ size_t Projector::Process(std::span<const RecordView> records, ColumnBatch& out,
   std::string reason;
   for (size_t i = 0; i < records.size(); ++i) {
     const RecordView& r = records[i];
+    if (r.problem != nullptr) {  // a delimiting problem (multiline: lines before the first record)
+      errors.push_back(RecordIssue{i, r.problem});
+      continue;
+    }
     if (r.oversize) {
       errors.push_back(RecordIssue{
           i, "record longer than max_record_bytes (" + std::to_string(m.max_record_bytes) + ")"});

@@ -22,6 +22,12 @@ struct RecordView {
   // non-null: a delimiting problem makes this record an error record (static string, e.g.
   // "bytes outside any record"). Set by the pattern splitter (parse/pattern_splitter.h).
   const char* problem = nullptr;
+  // Where the record's own bytes end (terminator excluded) when a splitter knows it and it differs
+  // from what error records would otherwise derive: the multiline splitter sets it, so an error
+  // record of a multi-line record ends at its last line's end even for SDK parsers, whose range
+  // otherwise runs to end_offset. kNoRangeEnd: derive it (see AppendErrorRecord).
+  static constexpr uint64_t kNoRangeEnd = ~uint64_t{0};
+  uint64_t range_end = kNoRangeEnd;
 };
 
 }  // namespace weir

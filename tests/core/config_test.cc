@@ -657,3 +657,58 @@ TEST(DatasetConfigRobustnessTest, MutatedExamplesNeverThrow) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(DatasetConfigTest, MultilineIsRead) {
+  auto cfg = ParseDatasetConfig(
+      Edit("  parser: jsonl\n",
+           "  parser: jsonl\n  multiline: {start: '^\\d{4}-\\d{2}-\\d{2} ', max_lines: 50}\n"),
+      kFile);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_TRUE(cfg->read.multiline.has_value());
+  EXPECT_EQ(cfg->read.multiline->start, "^\\d{4}-\\d{2}-\\d{2} ");
+  EXPECT_EQ(cfg->read.multiline->max_lines, 50u);
+  cfg = ParseDatasetConfig(Edit("  parser: jsonl\n", "  parser: jsonl\n  multiline: {start: '^{'}\n"),
+                           kFile);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ(cfg->read.multiline->max_lines, 1000u);  // the default
+  cfg = ParseDatasetConfig(kExample, kFile);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_FALSE(cfg->read.multiline.has_value());
+}
+
+TEST(DatasetConfigErrorTest, MultilineBadRegexNamesKeyAndRe2Error) {
+  const std::string msg = ErrorOf(
+      Edit("  parser: jsonl\n", "  parser: jsonl\n  multiline:\n    start: '^(\\d{4}'\n"));
+  EXPECT_NE(msg.find("dataset.yaml:8: read.multiline.start: "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing )"), std::string::npos) << msg;  // RE2's own words
+  EXPECT_NE(msg.find("single quotes"), std::string::npos) << msg;  // the suggestion
+}
+
+TEST(DatasetConfigErrorTest, MultilineUnknownKeyMaxLinesAndMissingStart) {
+  std::string msg = ErrorOf(Edit("  parser: jsonl\n",
+                                 "  parser: jsonl\n  multiline: {start: '^x', max_line: 5}\n"));
+  EXPECT_NE(msg.find("read.multiline.max_line: unknown key"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'max_lines'"), std::string::npos) << msg;
+  msg = ErrorOf(
+      Edit("  parser: jsonl\n", "  parser: jsonl\n  multiline: {start: '^x', max_lines: 0}\n"));
+  EXPECT_NE(msg.find("read.multiline.max_lines: 0 is out of range"), std::string::npos) << msg;
+  msg = ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  multiline: {max_lines: 5}\n"));
+  EXPECT_NE(msg.find("read.multiline.start: missing required key"), std::string::npos) << msg;
+  msg = ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  multiline: {start: ''}\n"));
+  EXPECT_NE(msg.find("read.multiline.start: must not be empty"), std::string::npos) << msg;
+}
+
+TEST(DatasetConfigErrorTest, MultilineRejectedWithCsvAndWarc) {
+  std::string msg = ErrorOf(
+      Edit("  parser: jsonl\n", "  parser: csv\n  multiline: {start: '^x'}\n"));
+  EXPECT_NE(msg.find("read.multiline: not allowed with parser 'csv'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("RFC 4180"), std::string::npos) << msg;
+  msg = ErrorOf(Edit("  parser: jsonl\n", "  parser: warc\n  multiline: {start: '^x'}\n"));
+  EXPECT_NE(msg.find("read.multiline: not allowed with parser 'warc'"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace weir

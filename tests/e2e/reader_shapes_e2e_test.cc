@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <algorithm>
 
 #include "e2e_util.h"
 
@@ -408,6 +409,86 @@ TEST(MultiFileE2E, KillNineMidRunThenRerunAndRecordLevelRedrive) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(LakePairs(dir + "/dataset.yaml"), all_rows);
   EXPECT_EQ(Errors(dir + "/dataset.yaml").size(), 0u);
+}
+
+// ---- shape 3 with multi-line entries (test plugin "mlog") ----
+
+// Regression: a multi-line entry that a MultiFileReader assembles from line records with Peek()
+// and rejects as a whole used to get an error record at its LAST line (offset and excerpt), as
+// Error() names the last record read. DocumentError() (and, better, StartRegex records) put it at
+// the entry's first line; `weir errors` prints the whole document range.
+TEST(MultiFileE2E, MultiFileReaderErrorRangeStartsAtFirstLine) {
+  std::string text;
+  std::multiset<std::string> want;
+  struct Bad {
+    uint64_t first, last_line, next;
+  };
+  std::vector<Bad> bad;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 300; ++i) {
+    const uint64_t start = text.size();
+    const bool is_bad = i % 29 == 7;
+    const std::string level = is_bad ? "warn" : (i % 3 ? "INFO" : "ERROR");
+    std::string msg = "entry " + std::to_string(i);
+    const int extra = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < extra; ++k) msg += "\n\tat frame" + std::to_string(k);
+    text += "2024-05-0" + std::to_string(1 + i % 9) + " " + level + " " + msg;
+    const uint64_t last_line = text.rfind('\n') + 1;
+    text += "\n";
+    if (is_bad) {
+      bad.push_back({start, last_line, text.size()});
+    } else {
+      want.insert(level + "|" + msg);
+    }
+  }
+  for (const std::string mode : {"lines", "regex", "legacy"}) {
+    const std::string dir = TempDir("mlog-" + mode);
+    WriteAll(dir + "/in/a.log", text);
+    WriteAll(dir + "/in/manifest.txt", "LOG:a.log\n");
+    WriteAll(dir + "/dataset.yaml",
+             PluginYaml("mlog", "{mode: " + mode + "}", "",
+                        "    day: {path: /day, type: string}\n"
+                        "    level: {path: /level, type: string}\n"
+                        "    msg: {path: /msg, type: string}\n") +
+                 "errors:\n  location: errors\n");
+    auto j = RunJson(dir + "/dataset.yaml");
+    ASSERT_EQ(j["_exit"], 0) << mode << " " << j.dump();
+    uint64_t chars = 0;
+    for (const std::string& w : want) chars += w.size();
+    EXPECT_EQ(QueryRows(dir + "/dataset.yaml",
+                        "SELECT count(*) || ' ' || sum(length(level) + 1 + length(msg)) FROM t"),
+              std::multiset<std::string>{std::to_string(want.size()) + " " + std::to_string(chars)})
+        << mode;
+    auto errs = Errors(dir + "/dataset.yaml");
+    ASSERT_EQ(errs.size(), bad.size()) << mode;
+    std::sort(errs.begin(), errs.end(), [](const auto& a, const auto& b) {
+      return a["start_offset"].template get<uint64_t>() < b["start_offset"].template get<uint64_t>();
+    });
+    for (size_t i = 0; i < bad.size(); ++i) {
+      const auto& e = errs[i];
+      const Bad& b = bad[i];
+      EXPECT_EQ(e["document"]["LOG"]["start_offset"], b.first) << mode;
+      EXPECT_EQ(e["document"]["LOG"]["end_offset"], b.next) << mode;
+      if (mode == "legacy") {
+        // Error() names the last record read: the entry's last line. Kept as the contrast.
+        EXPECT_EQ(e["start_offset"], b.last_line);
+        continue;
+      }
+      EXPECT_EQ(e["start_offset"], b.first) << mode;
+      EXPECT_EQ(e["end_offset"], b.next) << mode;  // both: up to the next entry's first byte
+      const std::string excerpt = text.substr(b.first, b.next - b.first - (mode == "regex"));
+      EXPECT_EQ(e["excerpt"], excerpt) << mode;
+      EXPECT_NE(e["reason"].get<std::string>().find("level 'warn'"), std::string::npos);
+    }
+    if (mode == "lines") {
+      // The text output shows the whole document range and its records.
+      const std::string out = Weir("errors " + dir + "/dataset.yaml").out;
+      EXPECT_NE(out.find("document: LOG bytes " + std::to_string(bad[0].first) + "-" +
+                         std::to_string(bad[0].next) + " records "),
+                std::string::npos)
+          << out;
+    }
+  }
 }
 
 }  // namespace

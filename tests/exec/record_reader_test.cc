@@ -125,6 +125,62 @@ TEST_F(RecordReaderTest, SwitchingTypesPerRecordGivesExactRecordsPlainAndGzip) {
   }
 }
 
+// RecordFormat::StartRegex through the reader (one record per Split() call, 1 MiB chunks): the
+// records of shapes 2 and 3 are multi-line entries with exact offsets, in whole files and in a
+// bounded window (what record-level redrive reads).
+TEST_F(RecordReaderTest, StartRegexRecordsAcrossChunksAndInAWindow) {
+  std::mt19937 rng(4);
+  std::string text = "preamble\n";
+  struct Want {
+    uint64_t offset, content_end, end;
+  };
+  std::vector<Want> want = {{0, 8, 9}};  // "bytes outside any record"
+  while (text.size() < (3u << 20)) {
+    const uint64_t at = text.size();
+    text += "H " + std::to_string(want.size());
+    for (int k = static_cast<int>(rng() % 6); k > 0; --k) text += "\n  at frame " + std::string(rng() % 90, 'f');
+    want.push_back({at, text.size(), text.size() + 1});
+    text += "\n";
+  }
+  const std::string plain = Write("ml.txt", text);
+  ASSERT_EQ(std::system(("gzip -c " + plain + " > " + plain + ".gz").c_str()), 0);
+  for (const std::string& p : {plain, plain + ".gz"}) {
+    FileRecordReader::Options o = Opts(p);
+    o.formats = {sdk::RecordFormat::StartRegex("^H \\d+$|^H \\d+\\b")};
+    auto r = FileRecordReader::Open(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (size_t i = 0; i < want.size(); ++i) {
+      sdk::Record rec;
+      ASSERT_TRUE((*r)->Next(rec)) << i;
+      ASSERT_EQ(rec.offset, want[i].offset) << i;
+      EXPECT_EQ(rec.end_offset, want[i].end) << i;
+      EXPECT_EQ(rec.number, i);
+      EXPECT_EQ(rec.bytes, std::string_view(text).substr(rec.offset, want[i].content_end - rec.offset));
+      if (i == 0) {
+        EXPECT_STREQ(rec.problem, "bytes outside any record");
+      } else {
+        EXPECT_EQ(rec.problem, nullptr) << i;
+      }
+    }
+    sdk::Record rec;
+    EXPECT_FALSE((*r)->Next(rec));
+    EXPECT_EQ((*r)->state(), sdk::RecordReader::State::kEnd);
+    // A window over records 1000..1002 reads exactly those.
+    o.start_offset = want[1000].offset;
+    o.start_number = 1000;
+    o.end_offset = want[1002].end;
+    auto w = FileRecordReader::Open(o);
+    ASSERT_TRUE(w.ok());
+    for (size_t i = 1000; i <= 1002; ++i) {
+      ASSERT_TRUE((*w)->Next(rec)) << i;
+      EXPECT_EQ(rec.offset, want[i].offset);
+      EXPECT_EQ(rec.end_offset, want[i].end);
+      EXPECT_EQ(rec.number, i);
+    }
+    EXPECT_FALSE((*w)->Next(rec));
+  }
+}
+
 TEST_F(RecordReaderTest, BoundedWindowReadsExactlyTheRecordsInside) {
   const Model m = MakeModel(9, 500);
   const std::string p = Write("w.txt", m.text);

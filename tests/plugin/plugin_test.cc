@@ -466,12 +466,32 @@ TEST_F(LogfileTest, CrLfAndMissingFinalNewline) {
                              R"(,"fields":{"x":"y"}})"));
 }
 
+TEST_F(LogfileTest, MultilineOptionGivesStartRegexRecordsWithTrace) {
+  ParserPtr p = Make(R"({"multiline":true})");
+  sdk::RecordFormat f = SafeFormat(*p).value();
+  EXPECT_EQ(f.kind, sdk::RecordFormat::Kind::kStartRegex);
+  EXPECT_EQ(f.start, R"(^\d{4}-\d{2}-\d{2}T)");
+  EXPECT_EQ(f.max_lines, 1000u);
+  sdk::Document doc;
+  sdk::RecordContext ctx{"logfile", "x.log", 0, 0};
+  auto r = SafeParse(*p, ctx,
+                     "2024-06-01T10:00:00Z ERROR [db] pool exhausted n=3\n"
+                     "java.lang.IllegalStateException: no connection\n\tat Pool.get(Pool.java:9)",
+                     doc);
+  EXPECT_EQ(Describe(r, doc),
+            R"(doc {"ts":"2024-06-01T10:00:00Z","level":"ERROR","component":"db")"
+            R"(,"message":"pool exhausted n=3","fields":{"n":3})"
+            ",\"trace\":\"java.lang.IllegalStateException: no connection\n\tat Pool.get(Pool.java:9)\"}");
+  EXPECT_THAT(factory_.Create(R"({"multiline":"yes"})").status().message(),
+              HasSubstr("logfile option multiline: expected true or false"));
+}
+
 TEST_F(LogfileTest, BadOptionsAreRejectedWithReasons) {
   EXPECT_THAT(factory_.Create(R"({"min_level":"LOUD"})").status().message(),
               HasSubstr(R"(: logfile option min_level: expected one of TRACE, DEBUG, INFO, WARN, )"
                         R"(ERROR, FATAL, got "LOUD")"));
   EXPECT_THAT(factory_.Create(R"({"min_levl":"INFO"})").status().message(),
-              HasSubstr("logfile: unknown option 'min_levl'; the only option is min_level"));
+              HasSubstr("logfile: unknown option 'min_levl'; the only option is min_level (and multiline)"));
   EXPECT_THAT(factory_.Create("[1]").status().message(),
               HasSubstr("logfile options must be a JSON object, got: [1]"));
 }

@@ -9,6 +9,8 @@
 //
 // Lines starting with '#' and blank lines are skipped; lines below the `min_level` option are
 // skipped; any other line that does not have this shape is an error record with the reason.
+// With the option {"multiline": true}, the lines after an event's line up to the next event (a
+// stack trace) belong to it and become its "trace" field (RecordFormat::StartRegex).
 // Copy this folder to start your own plugin: it depends only on weir's SDK header (weir::sdk) and
 // nlohmann/json for reading the options.
 #include <weir/sdk.h>
@@ -98,9 +100,15 @@ class LogfileParser : public weir::sdk::Parser {
                                       ", got " + value.dump());
         }
         min_rank_ = LevelRank(value.get<std::string>());
+      } else if (key == "multiline") {
+        if (!value.is_boolean()) {
+          throw std::invalid_argument("logfile option multiline: expected true or false, got " +
+                                      value.dump());
+        }
+        multiline_ = value.get<bool>();
       } else {
         throw std::invalid_argument("logfile: unknown option '" + key +
-                                    "'; the only option is min_level");
+                                    "'; the only option is min_level (and multiline)");
       }
     }
   }
@@ -109,7 +117,14 @@ class LogfileParser : public weir::sdk::Parser {
 
   // One record a line: start where the previous line ended, end just after the '\n' (which is
   // part of the record); the last line may lack its '\n' (eof_ends_record defaults to true).
+  // With {"multiline": true}, an event is a line starting with a timestamp plus the lines that
+  // follow it up to the next such line (a stack trace): the engine delimits it, so offsets,
+  // excerpts and checkpoints cover the whole event. Lines before the first event are an error
+  // record ("bytes outside any record") unless blank.
   weir::sdk::RecordFormat format() const override {
+    if (multiline_) {
+      return weir::sdk::RecordFormat::StartRegex(R"(^\d{4}-\d{2}-\d{2}T)", /*max_lines=*/1000);
+    }
     weir::sdk::RecordFormat f;
     f.kind = weir::sdk::RecordFormat::Kind::kPatterns;
     f.start = "";
@@ -122,6 +137,14 @@ class LogfileParser : public weir::sdk::Parser {
     (void)ctx;  // offsets and file names are added to error records by the engine
     using weir::sdk::ParseResult;
     std::string_view line = record;
+    std::string_view trace;  // multiline: the lines after the first
+    if (multiline_) {
+      const size_t nl = line.find('\n');
+      if (nl != std::string_view::npos) {
+        trace = line.substr(nl + 1);
+        line = line.substr(0, nl);
+      }
+    }
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     if (SkipSpaces(line).empty()) return ParseResult::Skip("blank line");
     if (line.front() == '#') return ParseResult::Skip("comment");
@@ -166,6 +189,7 @@ class LogfileParser : public weir::sdk::Parser {
     doc.Set("component", component);
     doc.Set("message", message);
     AddFields(message, doc.AddObject("fields"));
+    if (!trace.empty()) doc.Set("trace", trace);
     return ParseResult::Doc();
   }
 
@@ -198,6 +222,7 @@ class LogfileParser : public weir::sdk::Parser {
   }
 
   int min_rank_ = 0;  // TRACE: keep everything
+  bool multiline_ = false;
 };
 
 }  // namespace
