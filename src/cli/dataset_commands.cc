@@ -18,6 +18,7 @@
 #include "exec/query.h"
 #include "exec/reader_task.h"
 #include "exec/runner.h"
+#include "exec/table_schema.h"
 #include "io/fs.h"
 
 namespace weir::cli {
@@ -275,6 +276,16 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
     if (failed) {
       exit_code = kExitBadConfig;
       return;
+    }
+    // A store that already holds the table: the config must still fit the files it committed.
+    if (fs::Exists(cfg->store)) {
+      if (auto store = OpenStoreOrReport(*cfg)) {
+        if (Status st = CheckTableSchema(*cfg, *store); !st.ok()) {
+          PrintError(*file + ": " + st.message());
+          exit_code = kExitBadConfig;
+          return;
+        }
+      }
     }
     std::printf("%s: dataset '%s' is valid: %zu columns -> %s/%s (%s", file->c_str(),
                 cfg->name.c_str(), cfg->write.columns.size(), cfg->write.location.c_str(),

@@ -5,6 +5,7 @@
 #include <duckdb.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "core/text.h"
@@ -58,6 +59,16 @@ std::vector<ColumnSchema> TableSchema(const DatasetConfig& c,
   return s;
 }
 
+// `CAST(NULL AS type) AS name, ...` for every column: the shape of a table without rows.
+std::string TypedNulls(const std::vector<ColumnSchema>& schema) {
+  std::string out;
+  for (const auto& c : schema) {
+    if (!out.empty()) out += ", ";
+    out += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct LakeQuery::Impl {
@@ -76,6 +87,23 @@ struct LakeQuery::Impl {
     }
     duckdb_destroy_result(&r);
     return Status::OK();
+  }
+  // The first column of every row of `sql` (e.g. the names a DESCRIBE lists).
+  Result<std::set<std::string>> Columns(const std::string& sql) {
+    duckdb_result r;
+    if (duckdb_query(con, sql.c_str(), &r) == DuckDBError) {
+      std::string msg = duckdb_result_error(&r);
+      duckdb_destroy_result(&r);
+      return Status::Invalid(msg);
+    }
+    std::set<std::string> out;
+    for (idx_t row = 0; row < duckdb_row_count(&r); ++row) {
+      char* v = duckdb_value_varchar(&r, 0, row);
+      if (v) out.insert(v);
+      duckdb_free(v);
+    }
+    duckdb_destroy_result(&r);
+    return out;
   }
 };
 
@@ -102,27 +130,10 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
   std::vector<ColumnSchema> schema = TableSchema(config, geo);
   const auto& parts = config.write.partition_by;
-  std::string select;
-  for (const auto& c : schema) {
-    if (!select.empty()) select += ", ";
-    bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
-    // Partition values come back as text from the path (DuckDB decodes %XX escapes but keeps
-    // Hive's NULL marker literally); map the marker to NULL and cast to the column's type.
-    if (is_part) {
-      select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
-                DuckType(c.type) + ") AS " + Ident(c.name);
-    } else {
-      select += Ident(c.name);
-    }
-  }
+
   std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
   if (files.empty()) {
-    std::string empty;
-    for (const auto& c : schema) {
-      if (!empty.empty()) empty += ", ";
-      empty += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
-    }
-    view += "SELECT " + empty + " LIMIT 0";
+    view += "SELECT " + TypedNulls(schema) + " LIMIT 0";
   } else {
     std::string list = "[";
     for (size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + SqlQuote(files[i].path);
@@ -132,8 +143,43 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
     std::string opts = parts.empty() ? "hive_partitioning = false"
                                      : "hive_partitioning = true, hive_types = {" + hive_types + "}";
     if (config.write.format == "parquet") {
-      view += "SELECT " + select + " FROM read_parquet(" + list + ", " + opts + ")";
+      // Files written before a compatible schema change (exec/table_schema.h) differ from newer
+      // ones: union_by_name reads each file by column name (without it DuckDB reads every file
+      // with the first file's schema, truncating a widened double to int64), columns a file
+      // lacks come back NULL, and each column is cast to the config's current type. A column no
+      // published file has yet (just added) is a typed NULL.
+      const std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
+      WEIR_ASSIGN_OR_RETURN(auto present, impl->Columns("DESCRIBE SELECT * FROM " + scan));
+      std::string select;
+      for (const auto& c : schema) {
+        if (!select.empty()) select += ", ";
+        bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
+        if (is_part) {
+          // Partition values come back as text from the path (DuckDB decodes %XX escapes but
+          // keeps Hive's NULL marker literally); map the marker to NULL and cast.
+          select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
+                    DuckType(c.type) + ") AS " + Ident(c.name);
+        } else if (present.count(c.name)) {
+          select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
+        } else {
+          select += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
+        }
+      }
+      view += "SELECT " + select + " FROM " + scan;
     } else {
+      // JSON lines are read with the config's columns and types: missing keys are NULL and
+      // widened types parse from the text.
+      std::string select;
+      for (const auto& c : schema) {
+        if (!select.empty()) select += ", ";
+        bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
+        if (is_part) {
+          select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
+                    DuckType(c.type) + ") AS " + Ident(c.name);
+        } else {
+          select += Ident(c.name);
+        }
+      }
       std::string cols;
       for (const auto& c : schema) {
         if (std::find(parts.begin(), parts.end(), c.name) != parts.end()) continue;
@@ -151,10 +197,12 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
       "{'dataset': 'VARCHAR', 'task': 'BIGINT', 'file': 'VARCHAR', 'start_offset': 'BIGINT', "
       "'end_offset': 'BIGINT', 'record_number': 'BIGINT', 'reason': 'VARCHAR', 'excerpt': 'VARCHAR', "
       "'excerpt_base64': 'VARCHAR'}";
+  const char* enulls =
+      "NULL::VARCHAR AS dataset, NULL::BIGINT AS task, NULL::VARCHAR AS file, "
+      "NULL::BIGINT AS start_offset, NULL::BIGINT AS end_offset, NULL::BIGINT AS record_number, "
+      "NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt, NULL::VARCHAR AS excerpt_base64";
   if (errs.empty()) {
-    ev += "SELECT NULL::VARCHAR AS dataset, NULL::BIGINT AS task, NULL::VARCHAR AS file, "
-          "NULL::BIGINT AS start_offset, NULL::BIGINT AS end_offset, NULL::BIGINT AS record_number, "
-          "NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt, NULL::VARCHAR AS excerpt_base64 LIMIT 0";
+    ev += std::string("SELECT ") + enulls + " LIMIT 0";
   } else {
     std::string list = "[";
     for (size_t i = 0; i < errs.size(); ++i) list += (i ? "," : "") + SqlQuote(errs[i].path);

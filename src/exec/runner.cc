@@ -27,6 +27,7 @@
 #include "exec/lake_claim.h"
 #include "exec/parser_source.h"
 #include "exec/reader_task.h"
+#include "exec/table_schema.h"
 #include "exec/transforms.h"
 #include "exec/worker_output.h"
 #include "io/file_identity.h"
@@ -573,6 +574,7 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
   WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  WEIR_RETURN_IF_ERROR(EnsureTableSchema(config_, store_));  // exec/table_schema.h
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   std::unique_ptr<ParserSource> source;
   ParserPtr parser;
@@ -690,6 +692,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     PruneEmptyDirs(TableDir(config_));
     PruneEmptyDirs(ErrorsDir(config_));
   }
+  WEIR_RETURN_IF_ERROR(EnsureTableSchema(config_, store_));  // exec/table_schema.h
   {
     WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
     AdoptStoredSpellings(entries, known, !multi_file);

@@ -513,4 +513,40 @@ Status Store::DeleteFiles(const std::vector<int64_t>& file_ids) {
   return Exec("COMMIT");
 }
 
+// --- committed table schemas (exec/table_schema.h) ---
+// Kept apart from Migrate(): the table is created on first use, so stores of any age gain it.
+
+Status Store::EnsureSchemaTable() {
+  return Exec(
+      "CREATE TABLE IF NOT EXISTS table_schemas (dataset TEXT PRIMARY KEY, columns_json TEXT NOT NULL, "
+      "partition_by_json TEXT NOT NULL, "
+      "updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+}
+
+Result<std::optional<Store::RecordedSchema>> Store::TableSchema(const std::string& dataset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureSchemaTable());
+  Stmt s(db_, "SELECT columns_json, partition_by_json FROM table_schemas WHERE dataset = ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  s.Bind(1, dataset);
+  Status err;
+  if (!s.Step(err)) {
+    WEIR_RETURN_IF_ERROR(err);
+    return std::optional<RecordedSchema>();
+  }
+  return std::optional<RecordedSchema>(RecordedSchema{s.Text(0), s.Text(1)});
+}
+
+Status Store::SetTableSchema(const std::string& dataset, const RecordedSchema& schema) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureSchemaTable());
+  Stmt s(db_,
+         "INSERT INTO table_schemas (dataset, columns_json, partition_by_json) VALUES (?, ?, ?) "
+         "ON CONFLICT(dataset) DO UPDATE SET columns_json = excluded.columns_json, "
+         "partition_by_json = excluded.partition_by_json, "
+         "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, dataset).Bind(2, schema.columns_json).Bind(3, schema.partition_by_json).Run();
+}
+
 }  // namespace weir

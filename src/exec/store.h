@@ -145,6 +145,17 @@ class Store {
   // Deletes catalog rows of files (e.g. error files consumed by record-level redrive).
   Status DeleteFiles(const std::vector<int64_t>& file_ids);
 
+  // The committed schema of a dataset's table (exec/table_schema.h), as JSON text: the columns
+  // (`[{"name":..,"type":..}]`) and partition columns (`["dt",..]`) its data files were written
+  // with. nullopt when none is recorded (a new dataset, or a store from before schemas were
+  // recorded). The `table_schemas` table is created on first use.
+  struct RecordedSchema {
+    std::string columns_json, partition_by_json;
+  };
+  Result<std::optional<RecordedSchema>> TableSchema(const std::string& dataset);
+  // Records (replaces) the committed schema of a dataset. Call under the dataset lock.
+  Status SetTableSchema(const std::string& dataset, const RecordedSchema& schema);
+
  private:
   Store(sqlite3* db, std::string path, std::string base_dir)
       : db_(db), path_(std::move(path)), base_(std::move(base_dir)) {}
@@ -153,6 +164,7 @@ class Store {
   Status LoadMeta();
   std::string ToStored(const std::string& path) const;
   std::string FromStored(const std::string& path) const;
+  Status EnsureSchemaTable();  // caller holds mu_
 
   std::mutex mu_;
   sqlite3* db_;

