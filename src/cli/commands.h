@@ -15,6 +15,7 @@ void AddTasksCommand(CLI::App& app, int& exit_code);
 void AddErrorsCommand(CLI::App& app, int& exit_code);
 void AddRedriveCommand(CLI::App& app, int& exit_code);
 void AddQueryCommand(CLI::App& app, int& exit_code);
+void AddLakeCommand(CLI::App& app, int& exit_code);  // src/cli/lake_command.cc
 void AddGenCommand(CLI::App& app, int& exit_code);  // src/cli/gen_command.cc
 void AddGeoCommand(CLI::App& app, int& exit_code);  // src/cli/geo_command.cc
 

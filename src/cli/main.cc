@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   weir::cli::AddErrorsCommand(app, exit_code);
   weir::cli::AddRedriveCommand(app, exit_code);
   weir::cli::AddQueryCommand(app, exit_code);
+  weir::cli::AddLakeCommand(app, exit_code);
   weir::cli::AddGenCommand(app, exit_code);
   weir::cli::AddGeoCommand(app, exit_code);
   try {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "exec/lake_check.h"
 #include "exec/runner.h"
 #include "geo/geo_index.h"
 #include "geo/geodata_function.h"
@@ -130,10 +131,23 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
   std::vector<ColumnSchema> schema = TableSchema(config, geo);
   const auto& parts = config.write.partition_by;
+  const std::string table_what = "table '" + config.write.table + "'";
 
+  // A published file that is gone or damaged must not take every query down (the error view
+  // included): the view of the broken table raises a message naming the file and the fix when
+  // it is read, and the other views work.
+  std::vector<LakeFileProblem> broken;
+  for (const auto& f : files) {
+    if (auto p = CatalogFileProblem(f)) broken.push_back({f, *p});
+  }
   std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
-  if (files.empty()) {
-    view += "SELECT " + TypedNulls(schema) + " LIMIT 0";
+  if (files.empty() || !broken.empty()) {
+    view += "SELECT " + TypedNulls(schema);
+    if (!broken.empty()) {
+      view += " FROM range(1) WHERE error(" + SqlQuote(BrokenFilesMessage(config, table_what, broken)) + ") IS NULL";
+    } else {
+      view += " LIMIT 0";
+    }
   } else {
     std::string list = "[";
     for (size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + SqlQuote(files[i].path);
@@ -192,6 +206,10 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   WEIR_RETURN_IF_ERROR(impl->Run(view).WithContext("creating view " + config.write.table));
 
   WEIR_ASSIGN_OR_RETURN(auto errs, store.Files(config.name, "errors", "published"));
+  std::vector<LakeFileProblem> broken_errs;
+  for (const auto& f : errs) {
+    if (auto p = CatalogFileProblem(f)) broken_errs.push_back({f, *p});
+  }
   std::string ev = "CREATE VIEW " + Ident(config.write.table + "_errors") + " AS ";
   const char* ecols =
       "{'dataset': 'VARCHAR', 'task': 'BIGINT', 'file': 'VARCHAR', 'start_offset': 'BIGINT', "
@@ -201,7 +219,11 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
       "NULL::VARCHAR AS dataset, NULL::BIGINT AS task, NULL::VARCHAR AS file, "
       "NULL::BIGINT AS start_offset, NULL::BIGINT AS end_offset, NULL::BIGINT AS record_number, "
       "NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt, NULL::VARCHAR AS excerpt_base64";
-  if (errs.empty()) {
+  if (!broken_errs.empty()) {
+    ev += std::string("SELECT ") + enulls + " FROM range(1) WHERE error(" +
+          SqlQuote(BrokenFilesMessage(config, "view '" + config.write.table + "_errors'", broken_errs)) +
+          ") IS NULL";
+  } else if (errs.empty()) {
     ev += std::string("SELECT ") + enulls + " LIMIT 0";
   } else {
     std::string list = "[";

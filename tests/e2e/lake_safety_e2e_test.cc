@@ -129,5 +129,72 @@ TEST(SchemaChangeE2E, IncompatibleChangesAreRefused) {
   EXPECT_EQ(q.out, "count_star(),typeof(any_value(amount))\n32,BIGINT\n");
 }
 
+// Regression: one missing lake file made every query fail with a raw DuckDB error, the error
+// records view included, while `weir run` said "nothing to do".
+TEST(LakeCheckE2E, MissingFileIsNamedAndOtherViewsStillWork) {
+  std::string dir = TempDir("lake-check");
+  WriteInputs(dir);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
+  CmdResult c = Weir("lake check " + Yaml(dir));
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_NE(c.out.find("is consistent"), std::string::npos) << c.out;
+
+  std::string victim;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/lake/payments")) {
+    if (e.path().extension() == ".parquet") {
+      victim = e.path().string();
+      break;
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  Duck duck;
+  const std::string victim_rows = duck.One("SELECT count(*) FROM read_parquet('" + victim + "')");
+  std::filesystem::remove(victim);
+  WriteAll(dir + "/lake/payments/day=d0/stray.parquet", "not really parquet");
+  WriteAll(dir + "/lake/payments/_ignored/x.parquet", "underscore folders are not data");
+  WriteAll(dir + "/lake/payments/.hidden.parquet", "hidden files are not data");
+
+  CmdResult q = Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' 2>&1");
+  EXPECT_EQ(q.exit_code, 1);
+  EXPECT_NE(q.out.find(victim), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("is missing"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("--restart"), std::string::npos) << q.out;
+  q = Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments_errors' --format csv 2>&1");
+  EXPECT_EQ(q.exit_code, 0) << q.out;
+  EXPECT_EQ(q.out, "count_star()\n8\n");
+
+  c = Weir("lake check " + Yaml(dir));
+  EXPECT_EQ(c.exit_code, 1) << c.out;
+  EXPECT_NE(c.out.find(victim + ": missing (task "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find(", " + victim_rows + " rows)"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("orphan " + dir + "/lake/payments/day=d0/stray.parquet"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("_ignored"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find(".hidden"), std::string::npos) << c.out;
+
+  c = Weir("lake check " + Yaml(dir) + " --json");
+  EXPECT_EQ(c.exit_code, 1);
+  auto j = nlohmann::json::parse(c.out);
+  EXPECT_FALSE(j["clean"].get<bool>());
+  ASSERT_EQ(j["problems"].size(), 1u);
+  EXPECT_EQ(j["problems"][0]["path"], victim);
+  EXPECT_EQ(j["problems"][0]["problem"], "missing");
+  EXPECT_EQ(std::to_string(j["problems"][0]["rows"].get<uint64_t>()), victim_rows);
+  ASSERT_EQ(j["orphans"].size(), 1u);
+
+  // A damaged (truncated) error file is named too; the data view is not affected by it.
+  std::string errfile;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/errors/pay")) {
+    if (e.path().extension() == ".jsonl") errfile = e.path().string();
+  }
+  ASSERT_FALSE(errfile.empty());
+  std::filesystem::resize_file(errfile, 10);
+  c = Weir("lake check " + Yaml(dir));
+  EXPECT_NE(c.out.find(errfile + ": size 10 bytes, committed "), std::string::npos) << c.out;
+  q = Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments_errors' 2>&1");
+  EXPECT_EQ(q.exit_code, 1);
+  EXPECT_NE(q.out.find(errfile), std::string::npos) << q.out;
+}
+
 }  // namespace
 }  // namespace weir::e2e
