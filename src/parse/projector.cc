@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -25,6 +27,9 @@
 //   date          "YYYY-MM-DD" string / the same text
 //   json          any JSON value, stored minified / valid JSON text, stored minified
 // JSON null and a missing value are NULL (an error when the column is required).
+// A valid JSON number beyond simdjson's range (an integer outside int64/uint64, a double that
+// overflows) does not make the record invalid: only a column reading it fails ("... is out of
+// the int64 range"), except double (a big integer is a fine double) and json (its exact text).
 
 namespace weir {
 namespace {
@@ -313,6 +318,129 @@ simdjson::error_code WalkDocument(ondemand::document& doc) {
 // makes no allocation except for error reasons and column growth.
 // Ownership: owns everything; string cells point into the record, the DOM parser's string buffer,
 // `unescaped` or `json_scratch`, all valid until the next record.
+namespace {
+
+// --- valid JSON numbers simdjson cannot hold -------------------------------------------------
+// simdjson's DOM rejects a whole record with NUMBER_ERROR when one number does not fit its types
+// (an integer beyond int64/uint64, a double overflowing to infinity), even in a field no column
+// reads. Such a record is valid JSON, so the rare record that fails that way is parsed a second
+// time with each out-of-range number replaced by a marked string holding the number's exact text
+// (kOutOfRangeMark + text); only the columns that read one see it, as a range error or, for json
+// columns, as the exact text. The marker starts with U+0001, which a JSON string can hold only
+// escaped, so the text of a real string never matches by accident in practice.
+constexpr std::string_view kOutOfRangeMark = "\x01weir-out-of-range-number:";
+constexpr std::string_view kOutOfRangeMarkJson = "\\u0001weir-out-of-range-number:";
+
+// Length of the JSON number grammar match at `p` (0 when it is not a valid JSON number).
+size_t JsonNumberLength(const char* p, const char* end, bool* integer) {
+  const char* q = p;
+  if (q < end && *q == '-') ++q;
+  if (q >= end) return 0;
+  if (*q == '0') {
+    ++q;
+  } else if (*q >= '1' && *q <= '9') {
+    while (q < end && *q >= '0' && *q <= '9') ++q;
+  } else {
+    return 0;
+  }
+  *integer = true;
+  if (q < end && *q == '.') {
+    ++q;
+    if (q >= end || *q < '0' || *q > '9') return 0;
+    while (q < end && *q >= '0' && *q <= '9') ++q;
+    *integer = false;
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    ++q;
+    if (q < end && (*q == '+' || *q == '-')) ++q;
+    if (q >= end || *q < '0' || *q > '9') return 0;
+    while (q < end && *q >= '0' && *q <= '9') ++q;
+    *integer = false;
+  }
+  return static_cast<size_t>(q - p);
+}
+
+// Whether a valid JSON number token is beyond what simdjson's DOM holds.
+bool NumberOutOfRange(std::string_view tok, bool integer) {
+  if (integer) {
+    if (tok[0] == '-') {
+      int64_t v = 0;
+      return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc::result_out_of_range;
+    }
+    uint64_t v = 0;
+    return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc::result_out_of_range;
+  }
+  const std::string t(tok);
+  return std::isinf(std::strtod(t.c_str(), nullptr));
+}
+
+// Copies `in` to `out` with every out-of-range number outside strings replaced by a marked
+// string. Returns false when there was none (the parse error is then a real one).
+bool MarkOutOfRangeNumbers(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size() + 64);
+  bool any = false;
+  const char* p = in.data();
+  const char* end = p + in.size();
+  while (p < end) {
+    const char c = *p;
+    if (c == '"') {  // copy a string whole, escapes included
+      const char* q = p + 1;
+      while (q < end && *q != '"') q += *q == '\\' ? 2 : 1;
+      q = std::min(end, q + 1);
+      out.append(p, q);
+      p = q;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const char* q = p;
+      while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9'))) ++q;
+      bool integer = false;
+      const std::string_view tok(p, static_cast<size_t>(q - p));
+      if (JsonNumberLength(p, q, &integer) == tok.size() && NumberOutOfRange(tok, integer)) {
+        out += '"';
+        out += kOutOfRangeMarkJson;
+        out += tok;
+        out += '"';
+        any = true;
+      } else {
+        out += tok;
+      }
+      p = q;
+    } else {
+      out += c;
+      ++p;
+    }
+  }
+  return any;
+}
+
+// The number text of a marked string, or nullopt for any other element.
+std::optional<std::string_view> OutOfRangeNumber(dom::element e) {
+  std::string_view s;
+  if (e.type() != dom::element_type::STRING || e.get_string().get(s)) return std::nullopt;
+  if (s.size() <= kOutOfRangeMark.size() || s.substr(0, kOutOfRangeMark.size()) != kOutOfRangeMark) {
+    return std::nullopt;
+  }
+  return s.substr(kOutOfRangeMark.size());
+}
+
+// "integer 1234..." or "number 1e400", as Describe() words numbers.
+std::string DescribeNumberText(std::string_view tok) {
+  return (tok.find_first_of(".eE") == std::string_view::npos ? "integer " : "number ") + std::string(tok);
+}
+
+// Replaces the marked strings in minified JSON text by the numbers' own text.
+void UnmarkOutOfRangeNumbers(std::string& json) {
+  const std::string open = "\"" + std::string(kOutOfRangeMarkJson);
+  size_t at = 0;
+  while ((at = json.find(open, at)) != std::string::npos) {
+    const size_t close = json.find('"', at + open.size());
+    if (close == std::string::npos) return;
+    json.replace(at, close + 1 - at, json.substr(at + open.size(), close - at - open.size()));
+  }
+}
+
+}  // namespace
+
 struct Projector::Impl {
   bool csv = false;
   bool csv_header = true;
@@ -336,6 +464,10 @@ struct Projector::Impl {
 
   dom::parser parser;
   ondemand::parser od_parser;  // error location only
+  // The record being projected had numbers beyond simdjson's range, parsed as marked strings
+  // from `marked` (MarkOutOfRangeNumbers).
+  bool out_of_range_numbers = false;
+  std::string marked;
   std::unique_ptr<char[]> pad;
   size_t pad_cap = 0;
   // simdjson's own minifier for json columns; in its `internal` namespace but part of the
@@ -459,11 +591,55 @@ struct Projector::Impl {
     return r;
   }
 
+  // A column reading a number simdjson could not hold (see MarkOutOfRangeNumbers): a double
+  // column takes it when it is finite as a double (a big integer), json columns keep its text,
+  // every other column reports it.
+  bool ConvertOutOfRange(uint32_t ci, std::string_view tok, std::string* reason) {
+    const ColumnPlan& c = plan[ci];
+    Cell& cell = cells[ci];
+    switch (c.type) {
+      case ColumnType::kDouble: {
+        const std::string t(tok);
+        cell.d = std::strtod(t.c_str(), nullptr);
+        if (std::isfinite(cell.d)) return true;
+        *reason = ColumnPrefix(c) + DescribeNumberText(tok) + " is out of the double range";
+        return false;
+      }
+      case ColumnType::kInt64:
+        *reason = ColumnPrefix(c) + DescribeNumberText(tok) + " is out of the int64 range";
+        return false;
+      case ColumnType::kTimestampMs:
+        if (!c.iso8601) {
+          *reason = ColumnPrefix(c) + DescribeNumberText(tok) + " is out of the int64 range (milliseconds)";
+          return false;
+        }
+        *reason = ColumnPrefix(c) + "expected an ISO 8601 timestamp string, got " + DescribeNumberText(tok);
+        return false;
+      case ColumnType::kString:
+        *reason = ColumnPrefix(c) + "expected a string, got " + DescribeNumberText(tok);
+        return false;
+      case ColumnType::kBool:
+        *reason = ColumnPrefix(c) + "expected true or false, got " + DescribeNumberText(tok);
+        return false;
+      case ColumnType::kDate:
+        *reason = ColumnPrefix(c) + "expected a date string YYYY-MM-DD, got " + DescribeNumberText(tok);
+        return false;
+      case ColumnType::kJson:
+        json_scratch[ci].assign(tok);
+        cell.s = json_scratch[ci];
+        return true;
+    }
+    return false;
+  }
+
   bool ConvertJson(uint32_t ci, dom::element e, std::string* reason) {
     const ColumnPlan& c = plan[ci];
     Cell& cell = cells[ci];
     cell.null = false;
     const dom::element_type t = e.type();
+    if (out_of_range_numbers && t == dom::element_type::STRING) {
+      if (auto tok = OutOfRangeNumber(e)) return ConvertOutOfRange(ci, *tok, reason);
+    }
     switch (c.type) {
       case ColumnType::kString:
         if (t != dom::element_type::STRING || e.get_string().get(cell.s)) {
@@ -536,6 +712,7 @@ struct Projector::Impl {
         builder.clear();
         builder.append(e);
         json_scratch[ci].assign(builder.str());
+        if (out_of_range_numbers) UnmarkOutOfRangeNumbers(json_scratch[ci]);
         cell.s = json_scratch[ci];
         return true;
     }
@@ -578,9 +755,19 @@ struct Projector::Impl {
   bool ProjectJson(std::string_view bytes, std::string* reason) {
     const char* buf = Pad(bytes);
     dom::element root;
+    out_of_range_numbers = false;
     if (auto err = parser.parse(buf, bytes.size(), false).get(root)) {
-      *reason = JsonError(bytes.size(), err);
-      return false;
+      // Valid JSON with a number simdjson cannot hold (simdjson 3.0 says NUMBER_ERROR for it, as
+      // for a malformed number): parse again with such numbers marked
+      // (rare; the common path above is untouched).
+      if (err != simdjson::NUMBER_ERROR ||
+          !MarkOutOfRangeNumbers(bytes, marked) ||
+          parser.parse(Pad(marked), marked.size(), false).get(root)) {
+        Pad(bytes);  // JsonError locates the error in the original bytes
+        *reason = JsonError(bytes.size(), err);
+        return false;
+      }
+      out_of_range_numbers = true;
     }
     if (root.type() != dom::element_type::OBJECT) {
       *reason = "top-level JSON value is " + Describe(root) + ", expected an object";

@@ -196,5 +196,27 @@ TEST(LakeCheckE2E, MissingFileIsNamedAndOtherViewsStillWork) {
   EXPECT_NE(q.out.find(errfile), std::string::npos) << q.out;
 }
 
+// Regression: valid JSON with a number simdjson cannot hold in a field no column reads was an
+// error record ("invalid JSON: NUMBER_ERROR"); json columns must keep such numbers' exact text.
+TEST(JsonNumbersE2E, OutOfRangeNumbersParseAndKeepTheirText) {
+  std::string dir = TempDir("json-numbers");
+  WriteAll(dir + "/in/a.jsonl",
+           "{\"id\":\"a\",\"big\":123456789012345678901234567890,\"raw\":{\"x\":1e400}}\n"
+           "{\"id\":\"b\",\"neg\":-9223372036854775809,\"raw\":[-1e400,1]}\n"
+           "{\"id\":\"c\",\"n\":-9223372036854775809}\n");
+  WriteAll(dir + "/in/manifest.txt", "a.jsonl\n");
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    raw:    {path: /raw, type: json}\n" +
+                              "    n:      {path: /n, type: int64}\n"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);  // record c is an error record
+  Duck duck;
+  auto rows = duck.Rows("SELECT id, CAST(raw AS VARCHAR) FROM read_parquet('" + dir +
+                        "/lake/payments/*.parquet') ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u) << rows[0][0];
+  EXPECT_EQ(rows[0][1], "{\"x\":1e400}");
+  EXPECT_EQ(rows[1][1], "[-1e400,1]");
+  EXPECT_EQ(duck.One("SELECT reason FROM read_json('" + dir + "/errors/pay/*.jsonl')"),
+            "column 'n' (/n): integer -9223372036854775809 is out of the int64 range");
+}
+
 }  // namespace
 }  // namespace weir::e2e
