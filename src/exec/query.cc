@@ -252,10 +252,126 @@ Result<std::string> LakeQuery::Scalar(const std::string& sql) {
   return out;
 }
 
+namespace {
+
+// DuckDB 1.4 repeats the "LINE n: ... ^" context of a parser error; keep it once.
+std::string CleanDuckDBError(std::string msg) {
+  size_t first = msg.find("LINE ");
+  if (first == std::string::npos) return msg;
+  size_t second = msg.find("\nLINE ", first);
+  if (second == std::string::npos) return msg;
+  auto trim = [](std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+  };
+  if (trim(msg.substr(first, second + 1 - first)) == trim(msg.substr(second + 1))) {
+    msg = trim(msg.substr(0, second));
+  }
+  return msg;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitSqlStatements(const std::string& sql) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool content = false;  // the current piece has something besides blanks and comments
+  auto flush = [&] {
+    if (content) out.push_back(cur);
+    cur.clear();
+    content = false;
+  };
+  const size_t n = sql.size();
+  for (size_t i = 0; i < n;) {
+    char c = sql[i];
+    if (c == '-' && i + 1 < n && sql[i + 1] == '-') {  // line comment
+      size_t e = sql.find('\n', i);
+      e = e == std::string::npos ? n : e;
+      cur.append(sql, i, e - i);
+      i = e;
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {  // block comment
+      size_t e = sql.find("*/", i + 2);
+      e = e == std::string::npos ? n : e + 2;
+      cur.append(sql, i, e - i);
+      i = e;
+    } else if (c == '\'' || c == '"') {  // string or quoted identifier; doubled quotes stay inside
+      bool backslash = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
+      size_t j = i + 1;
+      while (j < n) {
+        if (backslash && sql[j] == '\\') {
+          j += 2;
+          continue;
+        }
+        if (sql[j] == c) {
+          if (j + 1 < n && sql[j + 1] == c) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        ++j;
+      }
+      size_t e = std::min(n, j + 1);
+      cur.append(sql, i, e - i);
+      content = true;
+      i = e;
+    } else if (c == '$') {  // dollar quoting: $$...$$ or $tag$...$tag$
+      size_t k = i + 1;
+      while (k < n && (std::isalnum(static_cast<unsigned char>(sql[k])) || sql[k] == '_')) ++k;
+      if (k < n && sql[k] == '$' && (k == i + 1 || !std::isdigit(static_cast<unsigned char>(sql[i + 1])))) {
+        const std::string tag = sql.substr(i, k + 1 - i);
+        size_t e = sql.find(tag, k + 1);
+        e = e == std::string::npos ? n : e + tag.size();
+        cur.append(sql, i, e - i);
+        i = e;
+      } else {
+        cur += c;
+        ++i;
+      }
+      content = true;
+    } else if (c == ';') {
+      flush();
+      ++i;
+    } else {
+      if (!std::isspace(static_cast<unsigned char>(c))) content = true;
+      cur += c;
+      ++i;
+    }
+  }
+  flush();
+  return out;
+}
+
 Status LakeQuery::Execute(const std::string& sql, QueryFormat format, FILE* out) {
+  // Parse the whole text first: a syntax error anywhere is reported before anything runs, and
+  // DuckDB's statement count says how many results to print (as its own CLI does, in order).
+  duckdb_extracted_statements extracted = nullptr;
+  const idx_t count = duckdb_extract_statements(impl_->con, sql.c_str(), &extracted);
+  if (count == 0) {
+    const char* e = duckdb_extract_statements_error(extracted);
+    std::string msg = e ? CleanDuckDBError(e) : "no SQL statement to run";
+    duckdb_destroy_extracted(&extracted);
+    return Status::Invalid(msg);
+  }
+  duckdb_destroy_extracted(&extracted);
+  std::vector<std::string> statements = SplitSqlStatements(sql);
+  if (statements.size() != count) statements = {sql};  // our split disagrees: let DuckDB run it whole
+  for (size_t i = 0; i < statements.size(); ++i) {
+    if (i > 0 && format != QueryFormat::kJson) std::fputc('\n', out);
+    Status st = ExecuteOne(statements[i], format, out);
+    if (!st.ok() && statements.size() > 1) {
+      return Status::Invalid("statement " + std::to_string(i + 1) + " of " + std::to_string(statements.size()) +
+                             ": " + st.message());
+    }
+    WEIR_RETURN_IF_ERROR(st);
+  }
+  return Status::OK();
+}
+
+Status LakeQuery::ExecuteOne(const std::string& sql, QueryFormat format, FILE* out) {
   duckdb_result r;
   if (duckdb_query(impl_->con, sql.c_str(), &r) == DuckDBError) {
-    std::string msg = duckdb_result_error(&r);
+    std::string msg = CleanDuckDBError(duckdb_result_error(&r));
     duckdb_destroy_result(&r);
     return Status::Invalid(msg);
   }

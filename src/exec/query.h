@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "exec/store.h"
@@ -22,7 +23,9 @@ class LakeQuery {
  public:
   static Result<std::unique_ptr<LakeQuery>> Open(const DatasetConfig& config, Store& store);
   ~LakeQuery();
-  // Runs `sql` and writes its result to `out` in the given format.
+  // Runs `sql` and writes its result to `out` in the given format. Several statements separated
+  // by `;` run in order, each result printed (tables and CSV separated by a blank line); the
+  // first failing statement stops the rest.
   Status Execute(const std::string& sql, QueryFormat format, FILE* out);
   // Runs `sql` and returns the first column of the first row as text ("" for NULL).
   Result<std::string> Scalar(const std::string& sql);
@@ -31,8 +34,13 @@ class LakeQuery {
 
  private:
   explicit LakeQuery(std::unique_ptr<Impl> impl);
+  Status ExecuteOne(const std::string& sql, QueryFormat format, FILE* out);
   std::unique_ptr<Impl> impl_;
 };
+
+// Splits SQL text at the `;` that end statements (not those inside strings, quoted identifiers,
+// comments or dollar quotes); pieces with nothing but blanks and comments are dropped.
+std::vector<std::string> SplitSqlStatements(const std::string& sql);
 
 // DuckDB SQL for a string literal: 'it''s'.
 std::string SqlQuote(const std::string& s);

@@ -218,5 +218,28 @@ TEST(JsonNumbersE2E, OutOfRangeNumbersParseAndKeepTheirText) {
             "column 'n' (/n): integer -9223372036854775809 is out of the int64 range");
 }
 
+// Regression: invalid SQL printed DuckDB's error pointer twice, and `select 1; select 2`
+// silently printed only the last result.
+TEST(QueryE2E, ErrorPointerOnceAndEveryStatementPrinted) {
+  std::string dir = TempDir("query-cosmetics");
+  WriteInputs(dir);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: double}\n"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
+  CmdResult q = Weir("query " + Yaml(dir) + " 'SELECT 1 FROM;' 2>&1");
+  EXPECT_EQ(q.exit_code, 1);
+  size_t first = q.out.find('^');
+  ASSERT_NE(first, std::string::npos) << q.out;
+  EXPECT_EQ(q.out.find('^', first + 1), std::string::npos) << q.out;
+
+  q = Weir("query " + Yaml(dir) +
+           " \"SELECT 1 AS a; SELECT 'x;y' AS b; -- c;\nSELECT count(*) AS n FROM payments;\" --format csv 2>&1");
+  EXPECT_EQ(q.exit_code, 0) << q.out;
+  EXPECT_EQ(q.out, "a\n1\n\nb\nx;y\n\nn\n40\n");
+
+  q = Weir("query " + Yaml(dir) + " 'SELECT 1; SELECT nope FROM payments' 2>&1");
+  EXPECT_EQ(q.exit_code, 1);
+  EXPECT_NE(q.out.find("statement 2 of 2"), std::string::npos) << q.out;
+}
+
 }  // namespace
 }  // namespace weir::e2e
