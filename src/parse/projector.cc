@@ -752,6 +752,18 @@ struct Projector::Impl {
     return false;
   }
 
+  // Parses the JSON text of one value (a csv field or a document's raw JSON) like ProjectJson
+  // parses a record: numbers beyond simdjson's range come back as marked strings, and
+  // `marked_numbers` says so (UnmarkOutOfRangeNumbers restores their text after minifying).
+  simdjson::error_code ParseJsonText(std::string_view text, dom::element& e, bool& marked_numbers) {
+    marked_numbers = false;
+    const simdjson::error_code err = parser.parse(Pad(text), text.size(), false).get(e);
+    if (err != simdjson::NUMBER_ERROR || !MarkOutOfRangeNumbers(text, marked)) return err;
+    if (parser.parse(Pad(marked), marked.size(), false).get(e)) return err;
+    marked_numbers = true;
+    return simdjson::SUCCESS;
+  }
+
   bool ProjectJson(std::string_view bytes, std::string* reason) {
     const char* buf = Pad(bytes);
     dom::element root;
@@ -919,15 +931,16 @@ struct Projector::Impl {
         return true;
       }
       case ColumnType::kJson: {
-        const char* buf = Pad(text);
         dom::element e;
-        if (auto err = parser.parse(buf, text.size(), false).get(e)) {
+        bool marked_numbers = false;
+        if (auto err = ParseJsonText(text, e, marked_numbers)) {
           return FailText(c, std::string("expected JSON text (") + ErrorName(err) + ")", text,
                           reason);
         }
         builder.clear();
         builder.append(e);
         json_scratch[ci].assign(builder.str());
+        if (marked_numbers) UnmarkOutOfRangeNumbers(json_scratch[ci]);
         cell.s = json_scratch[ci];
         return true;
       }
@@ -1304,14 +1317,21 @@ struct Projector::Impl {
         // The SDK promises validation of raw JSON when a column reads it: parse, then minify.
         const std::string_view text = doc.text(n);
         dom::element e;
-        if (auto err = parser.parse(Pad(text), text.size(), false).get(e)) {
+        bool marked_numbers = false;
+        if (auto err = ParseJsonText(text, e, marked_numbers)) {
           *reason = ColumnPrefix(c) + "the document holds invalid JSON text (" + ErrorName(err) +
                     "): " + Quote(text);
           return false;
         }
         builder.clear();
         builder.append(e);
-        out.append(builder.str());
+        if (marked_numbers) {
+          std::string minified(builder.str());
+          UnmarkOutOfRangeNumbers(minified);
+          out.append(minified);
+        } else {
+          out.append(builder.str());
+        }
         return true;
       }
       case sdk::Document::Kind::kObject: {
@@ -1414,13 +1434,15 @@ struct Projector::Impl {
         // Raw JSON from a plugin: validated, then typed exactly like a jsonl value.
         const std::string_view text = doc.text(n);
         dom::element e;
-        if (auto err = parser.parse(Pad(text), text.size(), false).get(e)) {
+        if (auto err = ParseJsonText(text, e, out_of_range_numbers)) {
           *reason = ColumnPrefix(c) + "the document holds invalid JSON text (" + ErrorName(err) +
                     "): " + Quote(text);
           return false;
         }
         if (e.type() == dom::element_type::NULL_VALUE) return MissingOrNull(ci, true, reason);
-        if (!ConvertJson(ci, e, reason)) return false;
+        const bool converted = ConvertJson(ci, e, reason);
+        out_of_range_numbers = false;  // it described this value only
+        if (!converted) return false;
         if (c.type == ColumnType::kString) {
           // The parser's string buffer is reused by the next parse: keep a copy.
           json_scratch[ci].assign(cell.s);

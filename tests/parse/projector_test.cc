@@ -593,4 +593,17 @@ TEST(ProjectorTest, OutOfRangeNumbersKeepTheirTextInJsonColumns) {
   EXPECT_EQ(r.batch.columns[2].StringAt(0), "t");
 }
 
+// Regression (as above, for JSON text in a csv field): valid JSON with numbers beyond
+// simdjson's range is accepted by a json column and keeps its exact text.
+TEST(ProjectorCsvTest, JsonFieldWithOutOfRangeNumbersKeepsItsText) {
+  auto p = Make(Csv({Col("j", "j", ColumnType::kJson)}));
+  ASSERT_TRUE(p->SetCsvHeader("j").ok());
+  Outcome r = Project(*p, {R"("{""a"":1e400,""b"":[123456789012345678901234567890]}")", "01"});
+  ASSERT_EQ(r.docs, 1u) << (r.errors.empty() ? "" : r.errors[0].reason);
+  EXPECT_EQ(r.batch.columns[0].StringAt(0), R"({"a":1e400,"b":[123456789012345678901234567890]})");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason.rfind("column 'j' (j): expected JSON text (NUMBER_ERROR)", 0), 0u)
+      << r.errors[0].reason;
+}
+
 }  // namespace weir
