@@ -46,15 +46,18 @@ int LakeCheck(const std::string& file, bool json) {
     }
     for (const auto& o : r.orphans) std::printf("orphan %s: not in the catalog\n", o.c_str());
     if (r.clean()) {
-      std::printf("lake of dataset '%s' is consistent: %llu committed file(s) present with their sizes, "
-                  "no orphans\n",
-                  ds.config->name.c_str(), static_cast<unsigned long long>(r.files_checked));
+      std::printf(
+          "lake of dataset '%s' is consistent: %llu committed file(s) present with their sizes, "
+          "no orphans\n",
+          ds.config->name.c_str(), static_cast<unsigned long long>(r.files_checked));
     } else {
-      std::printf("%zu of %llu committed file(s) missing or damaged, %zu orphan(s)%s%s\n", r.problems.size(),
-                  static_cast<unsigned long long>(r.files_checked), r.orphans.size(),
-                  r.problems.empty() ? ""
-                                     : "; restore the files from a backup or rebuild with `weir run FILE --restart`",
-                  r.orphans.empty() ? "" : "; orphans are not read by weir: move them away or delete them");
+      std::printf(
+          "%zu of %llu committed file(s) missing or damaged, %zu orphan(s)%s%s\n",
+          r.problems.size(), static_cast<unsigned long long>(r.files_checked), r.orphans.size(),
+          r.problems.empty()
+              ? ""
+              : "; restore the files from a backup or rebuild with `weir run FILE --restart`",
+          r.orphans.empty() ? "" : "; orphans are not read by weir: move them away or delete them");
     }
   }
   return r.clean() ? 0 : kExitFailed;
@@ -70,8 +73,9 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* check = lake->add_subcommand(
-      "check", "Verify every committed file exists with its committed size and list files the catalog does not know");
+  auto* check = lake->add_subcommand("check",
+                                     "Verify every committed file exists with its committed size "
+                                     "and list files the catalog does not know");
   check->add_option("FILE", a->file, "dataset YAML file")->required();
   check->add_flag("--json", a->json, "print the result as JSON");
   check->callback([a, &exit_code] { exit_code = LakeCheck(a->file, a->json); });

@@ -12,7 +12,8 @@ namespace weir {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Lake files (*.parquet, *.jsonl) under `dir`, skipping every file or folder whose name starts
@@ -21,7 +22,8 @@ void ListLakeFiles(const std::string& dir, std::vector<std::string>& out) {
   namespace sfs = std::filesystem;
   std::error_code ec;
   if (!sfs::is_directory(dir, ec)) return;
-  sfs::recursive_directory_iterator it(dir, sfs::directory_options::skip_permission_denied, ec), end;
+  sfs::recursive_directory_iterator it(dir, sfs::directory_options::skip_permission_denied, ec),
+      end;
   for (; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!name.empty() && (name[0] == '_' || name[0] == '.')) {
@@ -39,7 +41,8 @@ std::optional<std::string> CatalogFileProblem(const CatalogFile& f) {
   struct stat st;
   if (::stat(f.path.c_str(), &st) != 0) return std::string("missing");
   if (static_cast<uint64_t>(st.st_size) != f.bytes) {
-    return "size " + std::to_string(st.st_size) + " bytes, committed " + std::to_string(f.bytes) + " bytes";
+    return "size " + std::to_string(st.st_size) + " bytes, committed " + std::to_string(f.bytes) +
+           " bytes";
   }
   return std::nullopt;
 }
@@ -71,11 +74,15 @@ std::string BrokenFilesMessage(const DatasetConfig& config, const std::string& w
                                const std::vector<LakeFileProblem>& problems) {
   if (problems.empty()) return "";
   const auto& f = problems.front();
-  std::string msg = what + ": lake file " + f.file.path + " (task " + std::to_string(f.file.task_id) + ", " +
-                    std::to_string(f.file.rows) + " rows) is " + f.problem;
-  if (problems.size() > 1) msg += ", and " + std::to_string(problems.size() - 1) + " more file(s) are missing or damaged";
-  msg += "; the catalog lists it as committed. Restore the file(s) from a backup, or rebuild with `weir run " +
-         config.file + " --restart`; `weir lake check " + config.file + "` lists every problem";
+  std::string msg = what + ": lake file " + f.file.path + " (task " +
+                    std::to_string(f.file.task_id) + ", " + std::to_string(f.file.rows) +
+                    " rows) is " + f.problem;
+  if (problems.size() > 1)
+    msg += ", and " + std::to_string(problems.size() - 1) + " more file(s) are missing or damaged";
+  msg +=
+      "; the catalog lists it as committed. Restore the file(s) from a backup, or rebuild with "
+      "`weir run " +
+      config.file + " --restart`; `weir lake check " + config.file + "` lists every problem";
   return msg;
 }
 

@@ -30,9 +30,9 @@ struct LakeFileProblem {
 };
 
 struct LakeCheckReport {
-  uint64_t files_checked = 0;               // published catalog files looked at
-  std::vector<LakeFileProblem> problems;    // published files missing or of the wrong size
-  std::vector<std::string> orphans;         // lake files the catalog does not know (absolute paths)
+  uint64_t files_checked = 0;             // published catalog files looked at
+  std::vector<LakeFileProblem> problems;  // published files missing or of the wrong size
+  std::vector<std::string> orphans;       // lake files the catalog does not know (absolute paths)
   bool clean() const { return problems.empty() && orphans.empty(); }
 };
 

@@ -144,7 +144,8 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   if (files.empty() || !broken.empty()) {
     view += "SELECT " + TypedNulls(schema);
     if (!broken.empty()) {
-      view += " FROM range(1) WHERE error(" + SqlQuote(BrokenFilesMessage(config, table_what, broken)) + ") IS NULL";
+      view += " FROM range(1) WHERE error(" +
+              SqlQuote(BrokenFilesMessage(config, table_what, broken)) + ") IS NULL";
     } else {
       view += " LIMIT 0";
     }
@@ -221,7 +222,8 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
       "NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt, NULL::VARCHAR AS excerpt_base64";
   if (!broken_errs.empty()) {
     ev += std::string("SELECT ") + enulls + " FROM range(1) WHERE error(" +
-          SqlQuote(BrokenFilesMessage(config, "view '" + config.write.table + "_errors'", broken_errs)) +
+          SqlQuote(
+              BrokenFilesMessage(config, "view '" + config.write.table + "_errors'", broken_errs)) +
           ") IS NULL";
   } else if (errs.empty()) {
     ev += std::string("SELECT ") + enulls + " LIMIT 0";
@@ -318,7 +320,8 @@ std::vector<std::string> SplitSqlStatements(const std::string& sql) {
     } else if (c == '$') {  // dollar quoting: $$...$$ or $tag$...$tag$
       size_t k = i + 1;
       while (k < n && (std::isalnum(static_cast<unsigned char>(sql[k])) || sql[k] == '_')) ++k;
-      if (k < n && sql[k] == '$' && (k == i + 1 || !std::isdigit(static_cast<unsigned char>(sql[i + 1])))) {
+      if (k < n && sql[k] == '$' &&
+          (k == i + 1 || !std::isdigit(static_cast<unsigned char>(sql[i + 1])))) {
         const std::string tag = sql.substr(i, k + 1 - i);
         size_t e = sql.find(tag, k + 1);
         e = e == std::string::npos ? n : e + tag.size();

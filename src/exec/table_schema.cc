@@ -13,21 +13,22 @@ std::string ListText(const std::vector<std::string>& v) {
 }
 
 std::string WhatToDo(const DatasetConfig& config) {
-  return "change it back, write to a new table (write.table), or rebuild table '" + config.write.table +
-         "' with `weir run --restart`";
+  return "change it back, write to a new table (write.table), or rebuild table '" +
+         config.write.table + "' with `weir run --restart`";
 }
 
 Store::RecordedSchema ToRecorded(const TableSchemaRecord& r) {
   nlohmann::json cols = nlohmann::json::array();
-  for (const auto& c : r.columns) cols.push_back({{"name", c.name}, {"type", ColumnTypeName(c.type)}});
+  for (const auto& c : r.columns)
+    cols.push_back({{"name", c.name}, {"type", ColumnTypeName(c.type)}});
   return {cols.dump(), nlohmann::json(r.partition_by).dump()};
 }
 
 Result<TableSchemaRecord> FromRecorded(const std::string& dataset, const Store::RecordedSchema& s) {
   TableSchemaRecord r;
   auto bad = [&] {
-    return Status::Internal("store: the recorded schema of dataset '" + dataset + "' is unreadable: " +
-                            s.columns_json + " / " + s.partition_by_json);
+    return Status::Internal("store: the recorded schema of dataset '" + dataset +
+                            "' is unreadable: " + s.columns_json + " / " + s.partition_by_json);
   };
   auto cols = nlohmann::json::parse(s.columns_json, nullptr, false);
   auto parts = nlohmann::json::parse(s.partition_by_json, nullptr, false);
@@ -51,7 +52,8 @@ Result<TableSchemaRecord> FromRecorded(const std::string& dataset, const Store::
 bool SameSchema(const TableSchemaRecord& a, const TableSchemaRecord& b) {
   if (a.partition_by != b.partition_by || a.columns.size() != b.columns.size()) return false;
   for (size_t i = 0; i < a.columns.size(); ++i) {
-    if (a.columns[i].name != b.columns[i].name || a.columns[i].type != b.columns[i].type) return false;
+    if (a.columns[i].name != b.columns[i].name || a.columns[i].type != b.columns[i].type)
+      return false;
   }
   return true;
 }
@@ -78,26 +80,30 @@ bool IsCompatibleTypeChange(ColumnType from, ColumnType to) {
 Status CheckTableSchemaChange(const DatasetConfig& config, const TableSchemaRecord& committed,
                               const TableSchemaRecord& next) {
   if (committed.partition_by != next.partition_by) {
-    return Status::Invalid("write.partition_by: changed from " + ListText(committed.partition_by) + " to " +
-                           ListText(next.partition_by) + ", but table '" + config.write.table +
-                           "' already has files laid out by " + ListText(committed.partition_by) +
+    return Status::Invalid("write.partition_by: changed from " + ListText(committed.partition_by) +
+                           " to " + ListText(next.partition_by) + ", but table '" +
+                           config.write.table + "' already has files laid out by " +
+                           ListText(committed.partition_by) +
                            ", which one table cannot mix: " + WhatToDo(config));
   }
   for (const auto& col : next.columns) {
     auto old = std::find_if(committed.columns.begin(), committed.columns.end(),
                             [&](const ColumnSchema& c) { return c.name == col.name; });
     if (old == committed.columns.end() || IsCompatibleTypeChange(old->type, col.type)) continue;
-    return Status::Invalid("write.columns." + col.name + ": type changed from " + ColumnTypeName(old->type) +
-                           " to " + ColumnTypeName(col.type) + ", but table '" + config.write.table +
-                           "' already has files with " + col.name + " as " + ColumnTypeName(old->type) +
-                           ", which cannot be read as " + ColumnTypeName(col.type) +
-                           " (compatible changes: add a column, int64 -> double, int64/double/bool -> "
-                           "json): " + WhatToDo(config));
+    return Status::Invalid(
+        "write.columns." + col.name + ": type changed from " + ColumnTypeName(old->type) + " to " +
+        ColumnTypeName(col.type) + ", but table '" + config.write.table +
+        "' already has files with " + col.name + " as " + ColumnTypeName(old->type) +
+        ", which cannot be read as " + ColumnTypeName(col.type) +
+        " (compatible changes: add a column, int64 -> double, int64/double/bool -> "
+        "json): " +
+        WhatToDo(config));
   }
   return Status::OK();
 }
 
-TableSchemaRecord MergeTableSchemas(const TableSchemaRecord& committed, const TableSchemaRecord& next) {
+TableSchemaRecord MergeTableSchemas(const TableSchemaRecord& committed,
+                                    const TableSchemaRecord& next) {
   TableSchemaRecord r = next;
   for (const auto& c : committed.columns) {
     bool kept = std::any_of(next.columns.begin(), next.columns.end(),
@@ -107,7 +113,8 @@ TableSchemaRecord MergeTableSchemas(const TableSchemaRecord& committed, const Ta
   return r;
 }
 
-Result<std::optional<TableSchemaRecord>> LoadTableSchema(const DatasetConfig& config, Store& store) {
+Result<std::optional<TableSchemaRecord>> LoadTableSchema(const DatasetConfig& config,
+                                                         Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto rec, store.TableSchema(config.name));
   if (!rec) return std::optional<TableSchemaRecord>();
   WEIR_ASSIGN_OR_RETURN(auto r, FromRecorded(config.name, *rec));
@@ -119,7 +126,8 @@ namespace {
 // Whether the table has data files a reader can see or that are about to be published.
 Result<bool> HasLiveDataFiles(const DatasetConfig& config, Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", ""));
-  return std::any_of(files.begin(), files.end(), [](const CatalogFile& f) { return f.state != "superseded"; });
+  return std::any_of(files.begin(), files.end(),
+                     [](const CatalogFile& f) { return f.state != "superseded"; });
 }
 
 }  // namespace

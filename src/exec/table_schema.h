@@ -51,7 +51,8 @@ Status CheckTableSchemaChange(const DatasetConfig& config, const TableSchemaReco
 
 // The schema to record after a compatible change: `next`'s columns in its order, then the columns
 // of `committed` that `next` no longer has.
-TableSchemaRecord MergeTableSchemas(const TableSchemaRecord& committed, const TableSchemaRecord& next);
+TableSchemaRecord MergeTableSchemas(const TableSchemaRecord& committed,
+                                    const TableSchemaRecord& next);
 
 // The recorded schema of the dataset, if any.
 Result<std::optional<TableSchemaRecord>> LoadTableSchema(const DatasetConfig& config, Store& store);

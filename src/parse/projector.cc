@@ -365,10 +365,12 @@ bool NumberOutOfRange(std::string_view tok, bool integer) {
   if (integer) {
     if (tok[0] == '-') {
       int64_t v = 0;
-      return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc::result_out_of_range;
+      return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec ==
+             std::errc::result_out_of_range;
     }
     uint64_t v = 0;
-    return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc::result_out_of_range;
+    return std::from_chars(tok.data(), tok.data() + tok.size(), v).ec ==
+           std::errc::result_out_of_range;
   }
   const std::string t(tok);
   return std::isinf(std::strtod(t.c_str(), nullptr));
@@ -392,7 +394,9 @@ bool MarkOutOfRangeNumbers(std::string_view in, std::string& out) {
       p = q;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       const char* q = p;
-      while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9'))) ++q;
+      while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' ||
+                         (*q >= '0' && *q <= '9')))
+        ++q;
       bool integer = false;
       const std::string_view tok(p, static_cast<size_t>(q - p));
       if (JsonNumberLength(p, q, &integer) == tok.size() && NumberOutOfRange(tok, integer)) {
@@ -417,7 +421,8 @@ bool MarkOutOfRangeNumbers(std::string_view in, std::string& out) {
 std::optional<std::string_view> OutOfRangeNumber(dom::element e) {
   std::string_view s;
   if (e.type() != dom::element_type::STRING || e.get_string().get(s)) return std::nullopt;
-  if (s.size() <= kOutOfRangeMark.size() || s.substr(0, kOutOfRangeMark.size()) != kOutOfRangeMark) {
+  if (s.size() <= kOutOfRangeMark.size() ||
+      s.substr(0, kOutOfRangeMark.size()) != kOutOfRangeMark) {
     return std::nullopt;
   }
   return s.substr(kOutOfRangeMark.size());
@@ -425,7 +430,8 @@ std::optional<std::string_view> OutOfRangeNumber(dom::element e) {
 
 // "integer 1234..." or "number 1e400", as Describe() words numbers.
 std::string DescribeNumberText(std::string_view tok) {
-  return (tok.find_first_of(".eE") == std::string_view::npos ? "integer " : "number ") + std::string(tok);
+  return (tok.find_first_of(".eE") == std::string_view::npos ? "integer " : "number ") +
+         std::string(tok);
 }
 
 // Replaces the marked strings in minified JSON text by the numbers' own text.
@@ -610,10 +616,12 @@ struct Projector::Impl {
         return false;
       case ColumnType::kTimestampMs:
         if (!c.iso8601) {
-          *reason = ColumnPrefix(c) + DescribeNumberText(tok) + " is out of the int64 range (milliseconds)";
+          *reason = ColumnPrefix(c) + DescribeNumberText(tok) +
+                    " is out of the int64 range (milliseconds)";
           return false;
         }
-        *reason = ColumnPrefix(c) + "expected an ISO 8601 timestamp string, got " + DescribeNumberText(tok);
+        *reason = ColumnPrefix(c) + "expected an ISO 8601 timestamp string, got " +
+                  DescribeNumberText(tok);
         return false;
       case ColumnType::kString:
         *reason = ColumnPrefix(c) + "expected a string, got " + DescribeNumberText(tok);
@@ -622,7 +630,8 @@ struct Projector::Impl {
         *reason = ColumnPrefix(c) + "expected true or false, got " + DescribeNumberText(tok);
         return false;
       case ColumnType::kDate:
-        *reason = ColumnPrefix(c) + "expected a date string YYYY-MM-DD, got " + DescribeNumberText(tok);
+        *reason =
+            ColumnPrefix(c) + "expected a date string YYYY-MM-DD, got " + DescribeNumberText(tok);
         return false;
       case ColumnType::kJson:
         json_scratch[ci].assign(tok);
@@ -772,8 +781,7 @@ struct Projector::Impl {
       // Valid JSON with a number simdjson cannot hold (simdjson 3.0 says NUMBER_ERROR for it, as
       // for a malformed number): parse again with such numbers marked
       // (rare; the common path above is untouched).
-      if (err != simdjson::NUMBER_ERROR ||
-          !MarkOutOfRangeNumbers(bytes, marked) ||
+      if (err != simdjson::NUMBER_ERROR || !MarkOutOfRangeNumbers(bytes, marked) ||
           parser.parse(Pad(marked), marked.size(), false).get(root)) {
         Pad(bytes);  // JsonError locates the error in the original bytes
         *reason = JsonError(bytes.size(), err);

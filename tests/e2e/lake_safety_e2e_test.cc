@@ -51,7 +51,8 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
   WriteInputs(dir);
   WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n"));
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
-  EXPECT_EQ(Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv").out, "count_star()\n32\n");
+  EXPECT_EQ(Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv").out,
+            "count_star()\n32\n");
 
   // Widen amount and add a column; redrive the fractional amounts.
   WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: double}\n" +
@@ -60,17 +61,20 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
   EXPECT_EQ(v.exit_code, 0) << v.out;
   CmdResult rd = Weir("redrive " + Yaml(dir) + " --errors --json 2>&1");
   ASSERT_EQ(rd.exit_code, 0) << rd.out;
-  CmdResult q = Weir("query " + Yaml(dir) +
-                     " 'SELECT count(*), sum(amount), count(note), typeof(any_value(amount)) FROM payments' "
-                     "--format csv 2>&1");
+  CmdResult q =
+      Weir("query " + Yaml(dir) +
+           " 'SELECT count(*), sum(amount), count(note), typeof(any_value(amount)) FROM payments' "
+           "--format csv 2>&1");
   ASSERT_EQ(q.exit_code, 0) << q.out;
   // 2 files x (sum 0..19 = 190, with 4.5, 9.5, 14.5, 19.5 carrying .5): 2 x 192 = 384; only the 8
   // redriven records were written with the new note column.
-  EXPECT_EQ(q.out, "count_star(),sum(amount),count(note),typeof(any_value(amount))\n40,384.0,8,DOUBLE\n");
+  EXPECT_EQ(q.out,
+            "count_star(),sum(amount),count(note),typeof(any_value(amount))\n40,384.0,8,DOUBLE\n");
 
   // Independently: the old files hold BIGINT, the new ones DOUBLE, and nothing was lost.
   Duck duck;
-  EXPECT_EQ(duck.One("SELECT sum(amount) FROM read_parquet('" + dir + "/lake/payments/*.parquet', union_by_name = true)"),
+  EXPECT_EQ(duck.One("SELECT sum(amount) FROM read_parquet('" + dir +
+                     "/lake/payments/*.parquet', union_by_name = true)"),
             "384.0");
 
   // A new run over new input writes the current schema; the table still reads.
@@ -79,7 +83,8 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
   WriteInputs(dir, "q");  // q0, q1 (and a manifest naming only them)
   WriteAll(dir + "/in/manifest.txt", "p0.jsonl\np1.jsonl\nq0.jsonl\nq1.jsonl\n");
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json 2>&1").exit_code, 0);
-  q = Weir("query " + Yaml(dir) + " 'SELECT count(*), count(amount) FROM payments' --format csv 2>&1");
+  q = Weir("query " + Yaml(dir) +
+           " 'SELECT count(*), count(amount) FROM payments' --format csv 2>&1");
   ASSERT_EQ(q.exit_code, 0) << q.out;
   EXPECT_EQ(q.out, "count_star(),count(amount)\n80,80\n");
 }
@@ -89,43 +94,57 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
 TEST(SchemaChangeE2E, IncompatibleChangesAreRefused) {
   std::string dir = TempDir("schema-refuse");
   WriteInputs(dir);
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n", "day"));
+  WriteAll(Yaml(dir),
+           Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n",
+                   "day"));
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
 
   // string -> int64
-  WriteAll(Yaml(dir), Dataset("    id:     {path: /amount, type: int64, required: true}\n" + std::string(kDayCol) +
-                                  "    amount: {path: /amount, type: double}\n",
-                              "day"));
+  WriteAll(Yaml(dir),
+           Dataset("    id:     {path: /amount, type: int64, required: true}\n" +
+                       std::string(kDayCol) + "    amount: {path: /amount, type: double}\n",
+                   "day"));
   for (const std::string cmd : {"validate", "run", "redrive"}) {
     CmdResult r = Weir(cmd + " " + Yaml(dir) + (cmd == "redrive" ? " --errors" : "") + " 2>&1");
     EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.out;
-    EXPECT_NE(r.out.find("write.columns.id: type changed from string to int64"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("write.columns.id: type changed from string to int64"), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("weir run --restart"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("write.table"), std::string::npos) << r.out;
   }
   // double -> int64 (narrowing)
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
+  WriteAll(
+      Yaml(dir),
+      Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
   CmdResult r = Weir("run " + Yaml(dir) + " 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("write.columns.amount: type changed from double to int64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("write.columns.amount: type changed from double to int64"),
+            std::string::npos)
+      << r.out;
   // partition_by removed
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n"));
+  WriteAll(Yaml(dir),
+           Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n"));
   r = Weir("run " + Yaml(dir) + " 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("write.partition_by: changed from [day] to []"), std::string::npos) << r.out;
 
   // Nothing was written and the table still reads.
   Duck duck;
-  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + dir + "/lake/payments/*/*.parquet')"), "40");
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n", "day"));
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + dir + "/lake/payments/*/*.parquet')"),
+            "40");
+  WriteAll(Yaml(dir),
+           Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n",
+                   "day"));
   CmdResult q = Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv 2>&1");
   EXPECT_EQ(q.out, "count_star()\n40\n");
 
   // --restart rebuilds the table with the new schema.
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n"));
+  WriteAll(Yaml(dir),
+           Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n"));
   r = Weir("run " + Yaml(dir) + " --restart --json 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  q = Weir("query " + Yaml(dir) + " 'SELECT count(*), typeof(any_value(amount)) FROM payments' --format csv 2>&1");
+  q = Weir("query " + Yaml(dir) +
+           " 'SELECT count(*), typeof(any_value(amount)) FROM payments' --format csv 2>&1");
   EXPECT_EQ(q.out, "count_star(),typeof(any_value(amount))\n32,BIGINT\n");
 }
 
@@ -134,7 +153,9 @@ TEST(SchemaChangeE2E, IncompatibleChangesAreRefused) {
 TEST(LakeCheckE2E, MissingFileIsNamedAndOtherViewsStillWork) {
   std::string dir = TempDir("lake-check");
   WriteInputs(dir);
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
+  WriteAll(
+      Yaml(dir),
+      Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: int64}\n", "day"));
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
   CmdResult c = Weir("lake check " + Yaml(dir));
   EXPECT_EQ(c.exit_code, 0) << c.out;
@@ -168,7 +189,8 @@ TEST(LakeCheckE2E, MissingFileIsNamedAndOtherViewsStillWork) {
   EXPECT_EQ(c.exit_code, 1) << c.out;
   EXPECT_NE(c.out.find(victim + ": missing (task "), std::string::npos) << c.out;
   EXPECT_NE(c.out.find(", " + victim_rows + " rows)"), std::string::npos) << c.out;
-  EXPECT_NE(c.out.find("orphan " + dir + "/lake/payments/day=d0/stray.parquet"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("orphan " + dir + "/lake/payments/day=d0/stray.parquet"), std::string::npos)
+      << c.out;
   EXPECT_EQ(c.out.find("_ignored"), std::string::npos) << c.out;
   EXPECT_EQ(c.out.find(".hidden"), std::string::npos) << c.out;
 
@@ -232,7 +254,8 @@ TEST(QueryE2E, ErrorPointerOnceAndEveryStatementPrinted) {
   EXPECT_EQ(q.out.find('^', first + 1), std::string::npos) << q.out;
 
   q = Weir("query " + Yaml(dir) +
-           " \"SELECT 1 AS a; SELECT 'x;y' AS b; -- c;\nSELECT count(*) AS n FROM payments;\" --format csv 2>&1");
+           " \"SELECT 1 AS a; SELECT 'x;y' AS b; -- c;\nSELECT count(*) AS n FROM payments;\" "
+           "--format csv 2>&1");
   EXPECT_EQ(q.exit_code, 0) << q.out;
   EXPECT_EQ(q.out, "a\n1\n\nb\nx;y\n\nn\n40\n");
 

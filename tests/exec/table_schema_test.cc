@@ -81,13 +81,16 @@ TEST(TableSchemaTest, RecordedOnFirstRunAndIncompatibleChangesRefused) {
   DatasetConfig bad = Config({Col("id", ColumnType::kInt64), Col("n", ColumnType::kInt64)});
   Status st = EnsureTableSchema(bad, *store);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("write.columns.id: type changed from string to int64"), std::string::npos)
+  EXPECT_NE(st.message().find("write.columns.id: type changed from string to int64"),
+            std::string::npos)
       << st.message();
   EXPECT_FALSE(CheckTableSchema(bad, *store).ok());
 
-  DatasetConfig parts = Config({Col("id", ColumnType::kString), Col("n", ColumnType::kInt64)}, {"id"});
+  DatasetConfig parts =
+      Config({Col("id", ColumnType::kString), Col("n", ColumnType::kInt64)}, {"id"});
   st = EnsureTableSchema(parts, *store);
-  EXPECT_NE(st.message().find("write.partition_by: changed from [] to [id]"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("write.partition_by: changed from [] to [id]"), std::string::npos)
+      << st.message();
 
   // Compatible: widen n, drop id, add a column. The dropped column stays recorded, so it
   // cannot come back as another type.

@@ -490,16 +490,21 @@ TEST(DocumentProjectorTest, RepeatedAndChangedLayouts) {
 // columns keep the numbers' exact text, other columns report the range like jsonl values.
 TEST(DocumentProjectorTest, RawJsonWithOutOfRangeNumbers) {
   ColumnBatch b{{}};
-  EXPECT_EQ(One(
-                ColumnType::kJson, [](sdk::Document& d) { d.SetJson("v", R"({"a" : 1e400, "b" : -9223372036854775809})"); }, &b),
-            "");
+  EXPECT_EQ(
+      One(
+          ColumnType::kJson,
+          [](sdk::Document& d) { d.SetJson("v", R"({"a" : 1e400, "b" : -9223372036854775809})"); },
+          &b),
+      "");
   EXPECT_EQ(b.columns[0].StringAt(0), R"({"a":1e400,"b":-9223372036854775809})");
   EXPECT_EQ(One(
-                ColumnType::kJson, [](sdk::Document& d) { d.AddObject("v").SetJson("raw", "[1e400]"); }, &b),
+                ColumnType::kJson,
+                [](sdk::Document& d) { d.AddObject("v").SetJson("raw", "[1e400]"); }, &b),
             "");
   EXPECT_EQ(b.columns[0].StringAt(0), R"({"raw":[1e400]})");
-  EXPECT_EQ(One(ColumnType::kInt64, [](sdk::Document& d) { d.SetJson("v", "-9223372036854775809"); }),
-            "column 'v' (/v): integer -9223372036854775809 is out of the int64 range");
+  EXPECT_EQ(
+      One(ColumnType::kInt64, [](sdk::Document& d) { d.SetJson("v", "-9223372036854775809"); }),
+      "column 'v' (/v): integer -9223372036854775809 is out of the int64 range");
   EXPECT_EQ(One(ColumnType::kDouble, [](sdk::Document& d) { d.SetJson("v", "1e400"); }),
             "column 'v' (/v): number 1e400 is out of the double range");
 }

@@ -538,10 +538,12 @@ TEST(ProjectorCsvTest, NoHeaderUsesFieldNumbersAndOtherDelimiter) {
 // double overflowing to infinity) in a field NO column reads was rejected whole as "invalid
 // JSON: NUMBER_ERROR". Valid JSON must parse; the number matters only to a column reading it.
 TEST(ProjectorTest, OutOfRangeNumbersInUnreadFieldsDoNotRejectTheRecord) {
-  auto p = Make(Jsonl({Col("id", "/id", ColumnType::kString, true), Col("n", "/n", ColumnType::kInt64)}));
-  Outcome r = Project(*p, {R"({"id":"a","big":123456789012345678901234567890,"n":1})",
-                           R"({"id":"b","x":{"huge":1e400,"neg":-1e400,"arr":[18446744073709551616]},"n":2})",
-                           R"({"id":"c","neg":-9223372036854775809,"s":"1e400 in a string","n":3})"});
+  auto p = Make(
+      Jsonl({Col("id", "/id", ColumnType::kString, true), Col("n", "/n", ColumnType::kInt64)}));
+  Outcome r = Project(
+      *p, {R"({"id":"a","big":123456789012345678901234567890,"n":1})",
+           R"({"id":"b","x":{"huge":1e400,"neg":-1e400,"arr":[18446744073709551616]},"n":2})",
+           R"({"id":"c","neg":-9223372036854775809,"s":"1e400 in a string","n":3})"});
   ASSERT_EQ(r.docs, 3u) << (r.errors.empty() ? "" : r.errors[0].reason);
   EXPECT_EQ(r.batch.columns[0].StringAt(1), "b");
   EXPECT_EQ(r.batch.columns[1].Int64At(0), 1);
@@ -556,8 +558,9 @@ TEST(ProjectorTest, OutOfRangeNumbersReadByAColumnNameTheRange) {
             "column 'n' (/data/n): integer -9223372036854775809 is out of the int64 range");
   EXPECT_EQ(OneError(i, R"({"data":{"n":9223372036854775808}})"),
             "column 'n' (/data/n): integer 9223372036854775808 is out of the int64 range");
-  EXPECT_EQ(OneError(i, R"({"data":{"n":123456789012345678901234567890}})"),
-            "column 'n' (/data/n): integer 123456789012345678901234567890 is out of the int64 range");
+  EXPECT_EQ(
+      OneError(i, R"({"data":{"n":123456789012345678901234567890}})"),
+      "column 'n' (/data/n): integer 123456789012345678901234567890 is out of the int64 range");
   EXPECT_EQ(OneError(i, R"({"data":{"n":1e400}})"),
             "column 'n' (/data/n): number 1e400 is out of the int64 range");
   const ColumnConfig d = Col("n", "/data/n", ColumnType::kDouble);
@@ -578,18 +581,23 @@ TEST(ProjectorTest, OutOfRangeNumbersReadByAColumnNameTheRange) {
   EXPECT_DOUBLE_EQ(r.batch.columns[0].DoubleAt(0), 1.2345678901234568e29);
 
   // Malformed numbers are still invalid JSON.
-  EXPECT_NE(OneError(i, R"({"data":{"n":01}})").find("invalid JSON: NUMBER_ERROR"), std::string::npos);
-  EXPECT_NE(OneError(i, R"({"x":1e400,"data":{"n":-}})").find("invalid JSON: NUMBER_ERROR"), std::string::npos);
+  EXPECT_NE(OneError(i, R"({"data":{"n":01}})").find("invalid JSON: NUMBER_ERROR"),
+            std::string::npos);
+  EXPECT_NE(OneError(i, R"({"x":1e400,"data":{"n":-}})").find("invalid JSON: NUMBER_ERROR"),
+            std::string::npos);
 }
 
 // Regression: json columns holding such numbers keep their exact text, nested or not.
 TEST(ProjectorTest, OutOfRangeNumbersKeepTheirTextInJsonColumns) {
   auto p = Make(Jsonl({Col("n", "/n", ColumnType::kJson), Col("obj", "/obj", ColumnType::kJson),
                        Col("s", "/s", ColumnType::kString)}));
-  Outcome r = Project(*p, {R"({"n":123456789012345678901234567890,"obj":{"a":[1e400, -9223372036854775809, 2],"b":"\u0001x"},"s":"t"})"});
+  Outcome r = Project(
+      *p,
+      {R"({"n":123456789012345678901234567890,"obj":{"a":[1e400, -9223372036854775809, 2],"b":"\u0001x"},"s":"t"})"});
   ASSERT_EQ(r.docs, 1u) << (r.errors.empty() ? "" : r.errors[0].reason);
   EXPECT_EQ(r.batch.columns[0].StringAt(0), "123456789012345678901234567890");
-  EXPECT_EQ(r.batch.columns[1].StringAt(0), R"({"a":[1e400,-9223372036854775809,2],"b":"\u0001x"})");
+  EXPECT_EQ(r.batch.columns[1].StringAt(0),
+            R"({"a":[1e400,-9223372036854775809,2],"b":"\u0001x"})");
   EXPECT_EQ(r.batch.columns[2].StringAt(0), "t");
 }
 
