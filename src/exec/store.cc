@@ -518,9 +518,8 @@ Status Store::DeleteFiles(const std::vector<int64_t>& file_ids) {
 
 Status Store::EnsureSchemaTable() {
   return Exec(
-      "CREATE TABLE IF NOT EXISTS table_schemas (dataset TEXT PRIMARY KEY, columns_json TEXT NOT "
-      "NULL, "
-      "partition_by_json TEXT NOT NULL, "
+      "CREATE TABLE IF NOT EXISTS table_schemas (dataset TEXT PRIMARY KEY, "
+      "columns_json TEXT NOT NULL, partition_by_json TEXT NOT NULL, "
       "updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
 }
 
