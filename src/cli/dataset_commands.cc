@@ -14,6 +14,7 @@
 #include "cli/common.h"
 #include "core/interrupt.h"
 #include "core/text.h"
+#include "exec/lake_check.h"
 #include "exec/parser_source.h"
 #include "exec/query.h"
 #include "exec/reader_task.h"
@@ -197,6 +198,11 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
     }
   }
   if (s.interrupted_by) return 128 + s.interrupted_by;
+  // The store can say "all completed" over a lake that lost files since: say so (exec/lake_check.h).
+  if (auto broken = CheckPublishedFiles(*cfg, *store); broken.ok() && !broken->empty()) {
+    PrintError(BrokenFilesMessage(*cfg, "dataset '" + cfg->name + "'", *broken));
+    return kExitFailed;
+  }
   return s.all_completed ? 0 : kExitFailed;
 }
 

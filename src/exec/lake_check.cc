@@ -70,6 +70,16 @@ Result<LakeCheckReport> CheckLake(const DatasetConfig& config, Store& store) {
   return report;
 }
 
+Result<std::vector<LakeFileProblem>> CheckPublishedFiles(const DatasetConfig& config,
+                                                         Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "", "published"));
+  std::vector<LakeFileProblem> problems;
+  for (const auto& f : files) {
+    if (auto p = CatalogFileProblem(f)) problems.push_back({f, *p});
+  }
+  return problems;
+}
+
 std::string BrokenFilesMessage(const DatasetConfig& config, const std::string& what,
                                const std::vector<LakeFileProblem>& problems) {
   if (problems.empty()) return "";

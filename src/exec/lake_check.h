@@ -38,6 +38,10 @@ struct LakeCheckReport {
 
 Result<LakeCheckReport> CheckLake(const DatasetConfig& config, Store& store);
 
+// Only the published files (one stat each, no folder listing): what `weir run` checks at its end
+// so "nothing to do" is never said over a lake that lost files.
+Result<std::vector<LakeFileProblem>> CheckPublishedFiles(const DatasetConfig& config, Store& store);
+
 // One sentence about broken published files of one kind for a reader: the first file, how many
 // more, and what to do. `what` names the table or view ("table 'payments'").
 std::string BrokenFilesMessage(const DatasetConfig& config, const std::string& what,

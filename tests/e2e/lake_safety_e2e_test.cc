@@ -185,6 +185,12 @@ TEST(LakeCheckE2E, MissingFileIsNamedAndOtherViewsStillWork) {
   EXPECT_EQ(q.exit_code, 0) << q.out;
   EXPECT_EQ(q.out, "count_star()\n8\n");
 
+  // `weir run` no longer says "nothing to do" over the broken lake.
+  CmdResult run = Weir("run " + Yaml(dir) + " 2>&1");
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find(victim + " (task "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("weir lake check"), std::string::npos) << run.out;
+
   c = Weir("lake check " + Yaml(dir));
   EXPECT_EQ(c.exit_code, 1) << c.out;
   EXPECT_NE(c.out.find(victim + ": missing (task "), std::string::npos) << c.out;
