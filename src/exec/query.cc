@@ -10,6 +10,7 @@
 
 #include "core/text.h"
 #include "exec/lake_check.h"
+#include "exec/lake_claim.h"
 #include "exec/runner.h"
 #include "geo/geo_index.h"
 #include "geo/geodata_function.h"
@@ -129,6 +130,9 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
 
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
+  // A store copied from another project folder before paths were relative names the
+  // original's files: never answer from them (exec/lake_claim.h).
+  for (const auto& f : files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
   std::vector<ColumnSchema> schema = TableSchema(config, geo);
   const auto& parts = config.write.partition_by;
   const std::string table_what = "table '" + config.write.table + "'";
@@ -207,6 +211,7 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   WEIR_RETURN_IF_ERROR(impl->Run(view).WithContext("creating view " + config.write.table));
 
   WEIR_ASSIGN_OR_RETURN(auto errs, store.Files(config.name, "errors", "published"));
+  for (const auto& f : errs) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
   std::vector<LakeFileProblem> broken_errs;
   for (const auto& f : errs) {
     if (auto p = CatalogFileProblem(f)) broken_errs.push_back({f, *p});

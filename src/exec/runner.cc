@@ -682,6 +682,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   if (options.restart) {
+    // Nothing is reset while the catalog names a file this dataset must not delete (a store
+    // copied from another project folder before paths were relative).
+    WEIR_ASSIGN_OR_RETURN(auto all_files, store_.Files(config_.name, "", ""));
+    for (const auto& f : all_files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config_, f.path));
     // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
     // are files deleted (by the recovery below, or by the next run's after a crash).
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));

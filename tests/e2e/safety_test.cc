@@ -168,6 +168,34 @@ TEST(SafetyE2E, CopiedProjectFolderNeverTouchesTheOriginal) {
   stdfs::remove_all(b);
 }
 
+// Item 3, a store written before paths were relative (absolute paths into the original) and
+// copied with its project: the copy must neither read nor delete the original's files.
+TEST(SafetyE2E, CopiedStoreFromBeforeRelativePathsNeverReachesTheOriginal) {
+  std::string a = MakeDataset("copy-legacy", 2, 300);
+  ASSERT_EQ(Weir("run " + a + "/dataset.yaml --json").exit_code, 0);
+  std::string rows = LakeRows(a + "/lake/t");
+  // Make the store look like an old one: absolute catalog paths, no recorded base folder.
+  auto py = RunCmd("/usr/bin/python3 -c \"import sqlite3; c = sqlite3.connect('" + a +
+                   "/.weir/store.db'); c.execute(\\\"UPDATE files SET path = '" + a +
+                   "/' || path, staging = '" + a + "/' || staging WHERE path NOT LIKE '/%'\\\"); "
+                   "c.execute(\\\"DELETE FROM meta WHERE key = 'base_dir'\\\"); c.commit()\" 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  std::string b = a + "-copy";
+  stdfs::remove_all(b);
+  stdfs::copy(a, b, stdfs::copy_options::recursive);
+  auto q = Weir("query " + b + "/dataset.yaml \"SELECT count(*) FROM t\" 2>&1");
+  EXPECT_EQ(q.exit_code, 1) << q.out;
+  EXPECT_NE(q.out.find("outside this dataset's output folders"), std::string::npos) << q.out;
+  auto r = Weir("run " + b + "/dataset.yaml --restart 2>&1");
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("outside this dataset's output folders"), std::string::npos) << r.out;
+  EXPECT_EQ(LakeRows(a + "/lake/t"), rows);
+  EXPECT_EQ(Tasks(b + "/dataset.yaml").size(), 2u);  // refused before anything was reset
+  // The original, opened where it was made, converts its paths and works on.
+  EXPECT_EQ(Query(a + "/dataset.yaml", "SELECT count(*) FROM t"), "count_star()\n600\n");
+  stdfs::remove_all(b);
+}
+
 // Item 3, absolute lake location: a copy whose store still names the original's table folder
 // must not write there while the original store exists.
 TEST(SafetyE2E, CopiedStoreWithAbsoluteLakeIsRefused) {
