@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/text.h"
+
 namespace weir::iceberg {
 namespace {
 
@@ -25,19 +27,6 @@ uint64_t GetLE(std::string_view in, int bytes) {
   for (int k = 0; k < bytes; ++k)
     v |= static_cast<uint64_t>(static_cast<uint8_t>(in[k])) << (8 * k);
   return v;
-}
-
-// Civil date (proleptic Gregorian) from days since 1970-01-01, for year/month transforms.
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
 }
 
 // ---- JSON helpers: typed getters that name the key and file in errors ---------------------------
@@ -480,7 +469,8 @@ Result<OptionalLiteral> ApplyTransform(Transform t, const OptionalLiteral& v) {
     case Transform::kMonth: {
       int64_t y;
       unsigned m;
-      CivilFromDays(days, y, m);
+      unsigned d = 0;
+      CivilFromDays(days, y, m, d);  // core/text.h
       const int64_t r = t == Transform::kYear ? y - 1970 : (y - 1970) * 12 + (m - 1);
       return OptionalLiteral(Literal::Int(static_cast<int32_t>(r)));
     }
