@@ -112,6 +112,15 @@ struct LakeQuery::Impl {
 LakeQuery::LakeQuery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LakeQuery::~LakeQuery() = default;
 
+namespace {
+// A partition column of a view: values come back as text from the path (DuckDB decodes %XX
+// escapes but keeps Hive's NULL marker literally), so map the marker to NULL and cast.
+std::string PartitionColumn(const ColumnSchema& c) {
+  return "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
+         DuckType(c.type) + ") AS " + Ident(c.name);
+}
+}  // namespace
+
 Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store) {
   auto impl = std::make_unique<Impl>();
   if (duckdb_open(nullptr, &impl->db) == DuckDBError) return Status::Internal("cannot open DuckDB");
@@ -174,10 +183,7 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
         if (!select.empty()) select += ", ";
         bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
         if (is_part) {
-          // Partition values come back as text from the path (DuckDB decodes %XX escapes but
-          // keeps Hive's NULL marker literally); map the marker to NULL and cast.
-          select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
-                    DuckType(c.type) + ") AS " + Ident(c.name);
+          select += PartitionColumn(c);
         } else if (present.count(c.name)) {
           select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
         } else {
@@ -193,8 +199,7 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
         if (!select.empty()) select += ", ";
         bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
         if (is_part) {
-          select += "CAST(NULLIF(" + Ident(c.name) + ", '__HIVE_DEFAULT_PARTITION__') AS " +
-                    DuckType(c.type) + ") AS " + Ident(c.name);
+          select += PartitionColumn(c);
         } else {
           select += Ident(c.name);
         }

@@ -704,7 +704,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
   RunSummary summary;
-  for (const auto& t : tasks) summary.before[t.id] = t.counters;
+  std::map<int64_t, TaskCounters> before;  // to report what this run added
+  for (const auto& t : tasks) before[t.id] = t.counters;
 
   std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
   std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
@@ -927,9 +928,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   for (const auto& t : summary.tasks) {
     summary.all_completed &= t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired;
     // This run's work, from the task table itself (retried and discarded work is not counted).
-    auto b = summary.before.find(t.id);
+    auto b = before.find(t.id);
     TaskCounters zero;
-    const TaskCounters& was = b == summary.before.end() ? zero : b->second;
+    const TaskCounters& was = b == before.end() ? zero : b->second;
     summary.read += t.counters.read - std::min(t.counters.read, was.read);
     summary.written += t.counters.written - std::min(t.counters.written, was.written);
     summary.skipped += t.counters.skipped - std::min(t.counters.skipped, was.skipped);

@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -48,7 +47,6 @@ struct RunSummary {
   bool all_completed = false;  // every task COMPLETED (or RETIRED)
   // What this run added to the task counters (so the summary equals the task table).
   uint64_t read = 0, written = 0, skipped = 0, errored = 0;
-  std::map<int64_t, TaskCounters> before;  // counters of each task when the run started
   std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
   int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
 };
