@@ -382,6 +382,7 @@ Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& r
 
 Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (req.iceberg) WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     for (const CatalogFile& f : req.files) {
@@ -406,6 +407,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       WEIR_RETURN_IF_ERROR(s.status());
       WEIR_RETURN_IF_ERROR(s.Bind(1, id).Run());
     }
+    if (req.iceberg) WEIR_RETURN_IF_ERROR(MovePointerLocked(*req.iceberg));
     for (const TaskUpdate& u : req.tasks) {
       const TaskCounters& c = u.counters;
       Stmt s(db_,
@@ -484,13 +486,29 @@ Result<std::vector<CatalogFile>> Store::Files(const std::string& dataset, const 
   return out;
 }
 
-Status Store::ResetDataset(const std::string& dataset) {
+Status Store::ResetDataset(const std::string& dataset,
+                           const std::optional<std::pair<std::string, std::string>>& iceberg_table) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (iceberg_table) WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (const char* sql : {"UPDATE files SET state = 'superseded' WHERE dataset = ?",
                           "DELETE FROM tasks WHERE dataset = ?"}) {
     Stmt s(db_, sql);
     Status st = s.status().ok() ? s.Bind(1, dataset).Run() : s.status();
+    if (!st.ok()) {
+      (void)Exec("ROLLBACK");
+      return st;
+    }
+  }
+  if (iceberg_table) {
+    Stmt s(db_,
+           "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND "
+           "table_name = ?");
+    Status st = s.status().ok() ? s.Bind(1, IcebergTableRow().catalog_name)
+                                      .Bind(2, iceberg_table->first)
+                                      .Bind(3, iceberg_table->second)
+                                      .Run()
+                                : s.status();
     if (!st.ok()) {
       (void)Exec("ROLLBACK");
       return st;
@@ -547,6 +565,119 @@ Status Store::SetTableSchema(const std::string& dataset, const RecordedSchema& s
          "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
   WEIR_RETURN_IF_ERROR(s.status());
   return s.Bind(1, dataset).Bind(2, schema.columns_json).Bind(3, schema.partition_by_json).Run();
+}
+
+// --- the Iceberg catalog (Iceberg's JDBC catalog tables) ---
+
+Status Store::EnsureIcebergTables() {
+  return Exec(
+      "CREATE TABLE IF NOT EXISTS iceberg_tables (catalog_name VARCHAR(255) NOT NULL, "
+      "table_namespace VARCHAR(255) NOT NULL, table_name VARCHAR(255) NOT NULL, "
+      "metadata_location VARCHAR(1000), previous_metadata_location VARCHAR(1000), "
+      "iceberg_type VARCHAR(5), "
+      "PRIMARY KEY (catalog_name, table_namespace, table_name));"
+      "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (catalog_name VARCHAR(255) NOT NULL, "
+      "namespace VARCHAR(255) NOT NULL, property_key VARCHAR(255), property_value VARCHAR(1000), "
+      "PRIMARY KEY (catalog_name, namespace, property_key))");
+}
+
+Status Store::MovePointerLocked(const IcebergPointerMove& move) {
+  const IcebergTableRow row;  // for the catalog name
+  if (move.expected.empty()) {
+    Stmt s(db_,
+           "INSERT OR IGNORE INTO iceberg_tables (catalog_name, table_namespace, table_name, "
+           "metadata_location, previous_metadata_location, iceberg_type) "
+           "VALUES (?, ?, ?, ?, NULL, 'TABLE')");
+    WEIR_RETURN_IF_ERROR(s.status());
+    WEIR_RETURN_IF_ERROR(s.Bind(1, row.catalog_name)
+                             .Bind(2, move.table_namespace)
+                             .Bind(3, move.table_name)
+                             .Bind(4, move.new_location)
+                             .Run());
+    if (sqlite3_changes(db_) == 0) {
+      return Status::Aborted("iceberg commit conflict: table " + move.table_namespace + "." +
+                             move.table_name + " was created by another writer");
+    }
+    Stmt ns(db_,
+            "INSERT OR IGNORE INTO iceberg_namespace_properties (catalog_name, namespace, "
+            "property_key, property_value) VALUES (?, ?, 'exists', 'true')");
+    WEIR_RETURN_IF_ERROR(ns.status());
+    return ns.Bind(1, row.catalog_name).Bind(2, move.table_namespace).Run();
+  }
+  Stmt s(db_,
+         "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? "
+         "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? "
+         "AND metadata_location = ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  WEIR_RETURN_IF_ERROR(s.Bind(1, move.new_location)
+                           .Bind(2, move.expected)
+                           .Bind(3, row.catalog_name)
+                           .Bind(4, move.table_namespace)
+                           .Bind(5, move.table_name)
+                           .Bind(6, move.expected)
+                           .Run());
+  if (sqlite3_changes(db_) == 0) {
+    return Status::Aborted("iceberg commit conflict: table " + move.table_namespace + "." +
+                           move.table_name + " no longer points at " + move.expected);
+  }
+  return Status::OK();
+}
+
+Result<std::optional<IcebergTableRow>> Store::IcebergTable(const std::string& table_namespace,
+                                                           const std::string& table_name) {
+  WEIR_ASSIGN_OR_RETURN(auto all, IcebergTables());
+  for (auto& r : all) {
+    if (r.table_namespace == table_namespace && r.table_name == table_name) {
+      return std::optional<IcebergTableRow>(std::move(r));
+    }
+  }
+  return std::optional<IcebergTableRow>();
+}
+
+Result<std::vector<IcebergTableRow>> Store::IcebergTables() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
+  Stmt s(db_,
+         "SELECT catalog_name, table_namespace, table_name, COALESCE(metadata_location, ''), "
+         "COALESCE(previous_metadata_location, '') FROM iceberg_tables WHERE catalog_name = ? "
+         "ORDER BY table_namespace, table_name");
+  WEIR_RETURN_IF_ERROR(s.status());
+  s.Bind(1, IcebergTableRow().catalog_name);
+  std::vector<IcebergTableRow> out;
+  Status err;
+  while (s.Step(err)) {
+    IcebergTableRow r;
+    r.catalog_name = s.Text(0);
+    r.table_namespace = s.Text(1);
+    r.table_name = s.Text(2);
+    r.metadata_location = s.Text(3);
+    r.previous_metadata_location = s.Text(4);
+    out.push_back(std::move(r));
+  }
+  WEIR_RETURN_IF_ERROR(err);
+  return out;
+}
+
+Status Store::MoveIcebergPointer(const IcebergPointerMove& move) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status st = MovePointerLocked(move);
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK");
+    return st;
+  }
+  return Exec("COMMIT");
+}
+
+Status Store::DropIcebergTable(const std::string& table_namespace, const std::string& table_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
+  Stmt s(db_,
+         "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND "
+         "table_name = ?");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, IcebergTableRow().catalog_name).Bind(2, table_namespace).Bind(3, table_name).Run();
 }
 
 }  // namespace weir

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weir/status.h"
@@ -91,6 +92,26 @@ struct TaskUpdate {
   std::string input_id;              // when not empty: the input identity to record
 };
 
+// A row of the Iceberg catalog table. The columns are those of Iceberg's JDBC (SQL) catalog
+// (`iceberg_tables`), so a JDBC-catalog client pointed at the store's database finds weir's
+// tables. weir writes catalog_name "weir"; metadata locations are absolute paths.
+struct IcebergTableRow {
+  std::string catalog_name = "weir";
+  std::string table_namespace;
+  std::string table_name;
+  std::string metadata_location;
+  std::string previous_metadata_location;  // empty when the table has had one version only
+};
+
+// Compare-and-set of a table's metadata pointer: it moves to `new_location` only if it still is
+// `expected` (empty `expected`: the table must not exist yet, and is created). A lost race is
+// StatusCode::kAborted with "conflict" in the message; the caller re-plans on the new metadata.
+struct IcebergPointerMove {
+  std::string table_namespace, table_name;
+  std::string expected;
+  std::string new_location;
+};
+
 // One commit of a worker: the files it staged since its last commit, which may hold documents of
 // several tasks, and the new checkpoints of those tasks. All or nothing.
 struct CommitRequest {
@@ -100,6 +121,9 @@ struct CommitRequest {
   // Published files this commit replaces (record-level redrive rewrites error files): they
   // become `superseded` in the same transaction and are deleted after publication.
   std::vector<int64_t> supersede;
+  // When set, the Iceberg table's metadata pointer moves in the same transaction (see
+  // IcebergPointerMove): the snapshot and the checkpoints commit together or not at all.
+  std::optional<IcebergPointerMove> iceberg;
 };
 
 class Store {
@@ -141,7 +165,10 @@ class Store {
   // marks every file of the dataset `superseded`; DeleteSuperseded() (exec/worker_output.h) then
   // deletes them, and recovery finishes that after a crash. Never deletes a file before the
   // catalog stopped listing it as live.
-  Status ResetDataset(const std::string& dataset);
+  // `iceberg_table` (namespace, name), when given, is dropped from the Iceberg catalog in the same
+  // transaction: the next commit starts a new table.
+  Status ResetDataset(const std::string& dataset,
+                      const std::optional<std::pair<std::string, std::string>>& iceberg_table = {});
   // Deletes catalog rows of files (e.g. error files consumed by record-level redrive).
   Status DeleteFiles(const std::vector<int64_t>& file_ids);
 
@@ -156,6 +183,16 @@ class Store {
   // Records (replaces) the committed schema of a dataset. Call under the dataset lock.
   Status SetTableSchema(const std::string& dataset, const RecordedSchema& schema);
 
+  // The Iceberg catalog (tables `iceberg_tables` and `iceberg_namespace_properties`, created on
+  // first use). IcebergTable: nullopt when the table is not in the catalog.
+  Result<std::optional<IcebergTableRow>> IcebergTable(const std::string& table_namespace,
+                                                      const std::string& table_name);
+  Result<std::vector<IcebergTableRow>> IcebergTables();
+  // Moves a pointer outside a task commit (compaction, expire): one transaction.
+  Status MoveIcebergPointer(const IcebergPointerMove& move);
+  // Forgets a table (its files are the caller's business): `--restart` starts a new table.
+  Status DropIcebergTable(const std::string& table_namespace, const std::string& table_name);
+
  private:
   Store(sqlite3* db, std::string path, std::string base_dir)
       : db_(db), path_(std::move(path)), base_(std::move(base_dir)) {}
@@ -165,6 +202,8 @@ class Store {
   std::string ToStored(const std::string& path) const;
   std::string FromStored(const std::string& path) const;
   Status EnsureSchemaTable();  // caller holds mu_
+  Status EnsureIcebergTables();  // caller holds mu_
+  Status MovePointerLocked(const IcebergPointerMove& move);  // inside a transaction
 
   std::mutex mu_;
   sqlite3* db_;

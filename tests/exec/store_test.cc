@@ -201,5 +201,43 @@ TEST(StoreTest, InputIdentityIsRecordedByAttemptsAndCommits) {
   EXPECT_EQ(store->Task(id)->input_id, "[2]");
 }
 
+TEST(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
+  auto store = OpenFresh("iceberg");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t task = (*store->Tasks("ds"))[0].id;
+  auto commit = [&](const std::string& expected, const std::string& next, uint64_t offset) {
+    CommitRequest req;
+    req.dataset = "ds";
+    TaskUpdate u;
+    u.task_id = task;
+    u.seq = static_cast<int64_t>(offset);
+    u.counters.offset = offset;
+    req.tasks.push_back(u);
+    req.iceberg = IcebergPointerMove{"default", "events", expected, next};
+    return store->Commit(req, nullptr);
+  };
+  ASSERT_TRUE(commit("", "/l/events/metadata/v1.metadata.json", 10).ok());
+  // Creating it again, or moving it from a location it no longer has, is a conflict that leaves
+  // the checkpoint where the last successful commit put it.
+  Status again = commit("", "/l/events/metadata/v1.metadata.json", 20);
+  EXPECT_EQ(again.code(), StatusCode::kAborted) << again.ToString();
+  Status stale = commit("/l/events/metadata/v0.metadata.json", "/l/events/metadata/v2.metadata.json", 30);
+  EXPECT_EQ(stale.code(), StatusCode::kAborted);
+  EXPECT_NE(stale.message().find("conflict"), std::string::npos);
+  EXPECT_EQ(store->Task(task)->counters.offset, 10u);
+  ASSERT_TRUE(commit("/l/events/metadata/v1.metadata.json", "/l/events/metadata/v2.metadata.json", 40).ok());
+  EXPECT_EQ(store->Task(task)->counters.offset, 40u);
+  auto row = store->IcebergTable("default", "events");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->catalog_name, "weir");
+  EXPECT_EQ((*row)->metadata_location, "/l/events/metadata/v2.metadata.json");
+  EXPECT_EQ((*row)->previous_metadata_location, "/l/events/metadata/v1.metadata.json");
+  EXPECT_EQ(store->IcebergTables()->size(), 1u);
+  // --restart drops the table in the same transaction as the tasks.
+  ASSERT_TRUE(store->ResetDataset("ds", std::make_pair(std::string("default"), std::string("events"))).ok());
+  EXPECT_FALSE(store->IcebergTable("default", "events")->has_value());
+  EXPECT_TRUE(store->Tasks("ds")->empty());
+}
+
 }  // namespace
 }  // namespace weir
