@@ -73,6 +73,7 @@ errors:
   location: ../out/ingest/errors
 compute:
   workers: 2
+  checkpoint_seconds: 60   # a batch load: commit by size (write.roll_bytes), not every 5 s
 store: ../out/ingest/.weir
 YAML
 

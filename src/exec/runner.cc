@@ -820,8 +820,17 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }();
   WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, run_tag));
   std::map<int64_t, int> attempts_made;
+  // The workers commit together: one file per partition and one snapshot per commit.
+  CommitGroup group;
   auto worker = [&](int index) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
+    out.set_group(&group);
+    group.Join(&out);
+    struct Leave {
+      CommitGroup& g;
+      WorkerOutput* o;
+      ~Leave() { g.Leave(o); }
+    } leave{group, &out};
     ParserPtr parser;
     StateMachinePtr state_machine;
     MultiFileReaderPtr multi_file_reader;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -141,9 +142,105 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
   batch = std::move(kept);
 }
 
+void CommitGroup::Join(WorkerOutput* w) {
+  std::lock_guard<std::mutex> l(mu_);
+  members_.insert(w);
+}
+
+void CommitGroup::Leave(WorkerOutput* w) {
+  std::lock_guard<std::mutex> l(mu_);
+  members_.erase(w);
+  cv_.notify_all();
+}
+
+void CommitGroup::Notify() {
+  std::lock_guard<std::mutex> l(mu_);
+  cv_.notify_all();
+}
+
+bool CommitGroup::CompleteLocked() const {
+  for (WorkerOutput* m : members_) {
+    if (m->has_pending() && std::find(arrived_.begin(), arrived_.end(), m) == arrived_.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status CommitGroup::Commit(WorkerOutput& w) {
+  std::unique_lock<std::mutex> l(mu_);
+  // Arriving while a round is being committed: this worker belongs to the next one.
+  const uint64_t round = round_ + (leading_ ? 1 : 0);
+  arrived_.push_back(&w);
+  requested_.store(true, std::memory_order_relaxed);
+  cv_.notify_all();
+  // Wait for the round being committed (if any) to end, then for this round to be complete
+  // or committed by another participant.
+  while (round_ < round || (round_ == round && (leading_ || !CompleteLocked()))) cv_.wait(l);
+  if (round_ > round) return w.round_result_;  // another participant led this round
+  leading_ = true;
+  std::vector<WorkerOutput*> participants;
+  participants.swap(arrived_);
+  l.unlock();
+  Status st = w.CommitRound(participants);
+  for (WorkerOutput* p : participants) p->round_result_ = st;
+  l.lock();
+  leading_ = false;
+  ++round_;
+  requested_.store(!arrived_.empty(), std::memory_order_relaxed);
+  cv_.notify_all();
+  return st;
+}
+
 Status WorkerOutput::Commit() {
   if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
+  if (group_) return group_->Commit(*this);
+  return CommitAlone();
+}
+
+Status WorkerOutput::CommitRound(const std::vector<WorkerOutput*>& round) {
+  std::set<int64_t> own;
+  for (const auto& [id, p] : pending_) own.insert(id);
+  for (WorkerOutput* o : round) {
+    if (o == this) continue;
+    buffer_.MergeFrom(o->buffer_);
+    for (const auto& [id, p] : o->pending_) pending_[id] = p;
+    supersede_.insert(supersede_.end(), o->supersede_.begin(), o->supersede_.end());
+  }
+  Status st = CommitAlone();
+  if (!st.ok()) {
+    // Each participant handles the failure of its own tasks (their pending state is theirs).
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      it = own.count(it->first) ? std::next(it) : pending_.erase(it);
+    }
+    return st;
+  }
+  for (auto it = committed_seq_.begin(); it != committed_seq_.end();) {
+    bool theirs = false;
+    for (WorkerOutput* o : round) theirs |= o != this && o->pending_.count(it->first) > 0;
+    it = theirs && !own.count(it->first) ? committed_seq_.erase(it) : std::next(it);
+  }
+  for (WorkerOutput* o : round) {
+    if (o != this) o->FinishCommitted();
+  }
+  return Status::OK();
+}
+
+void WorkerOutput::FinishCommitted() {
+  for (const auto& [id, p] : pending_) committed_seq_[id] = p.update.seq + 1;
+  buffer_.Clear();
+  pending_.clear();
+  supersede_.clear();
+  last_commit_ = std::chrono::steady_clock::now();
+  has_pending_.store(false, std::memory_order_relaxed);
+}
+
+Status WorkerOutput::CommitAlone() {
+  if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
   ++commits_;
+  // Crash points count the process's commits, whichever worker leads them.
+  static std::atomic<int64_t> process_commits{0};
+  const int64_t commits_before = process_commits++;
   char stem[96];
   std::snprintf(stem, sizeof(stem), "part-%s-%06" PRId64, tag_.c_str(), commits_);
   std::vector<CatalogFile> files;
@@ -203,7 +300,7 @@ Status WorkerOutput::Commit() {
     files.push_back(std::move(f));
     errors_staged = true;
   }
-  CrashPoint("after-stage", commits_ - 1);
+  CrashPoint("after-stage", commits_before);
   if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
   if (errors_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(ErrorsStagingDir(cfg_)));
 
@@ -222,10 +319,10 @@ Status WorkerOutput::Commit() {
   }
   std::vector<int64_t> ids;
   auto publish = [&]() -> Status {
-    CrashPoint("after-commit", commits_ - 1);
+    CrashPoint("after-commit", commits_before);
     for (size_t i = 0; i < files.size(); ++i) {
       WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
-      if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
+      if (i == files.size() / 2) CrashPoint("mid-publish", commits_before);
     }
     if (!files.empty()) {
       // The renames are durable before the catalog says so.
@@ -248,6 +345,7 @@ Status WorkerOutput::Commit() {
   buffer_.Clear();
   pending_.clear();
   last_commit_ = std::chrono::steady_clock::now();
+  has_pending_.store(false, std::memory_order_relaxed);
   return Status::OK();
 }
 

@@ -4,9 +4,13 @@
 // and the crash and fault injection points the tests use. Internal to src/exec.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,10 +25,47 @@
 namespace weir {
 
 class IcebergTable;
+class WorkerOutput;
+
+// Joins the commits of a run's workers into one, so that a commit writes ONE file per partition
+// however many workers hold rows for it (file creation dominates a partitioned write, and an
+// Iceberg table wants fewer, larger files) and makes one snapshot.
+//
+// A worker whose output should be committed arrives (Commit) and the round is requested: every
+// other worker sees ShouldCommit() turn true at its next slice and arrives too. The round is
+// committed when every member has arrived or holds nothing uncommitted; the arrival that finds
+// it complete leads it: it takes the others' buffered rows, tasks and supersede lists into its
+// own output (they are blocked in Commit meanwhile, so nothing is shared while running), writes
+// and commits them as one, and hands every participant the result. A worker failing a task
+// discards only its own output, as before: outputs stay separate until a round takes them.
+//
+// Thread-safety: all methods are thread-safe. Ownership: members are not owned; a member must
+// Leave() before its WorkerOutput is destroyed.
+class CommitGroup {
+ public:
+  void Join(WorkerOutput* w);
+  void Leave(WorkerOutput* w);
+  // A round is waiting for the workers that hold uncommitted output.
+  bool Requested() const { return requested_.load(std::memory_order_relaxed); }
+  // Commits `w`'s output in the current round (see the class comment); returns that round's result.
+  Status Commit(WorkerOutput& w);
+  // A member's "holds uncommitted output" changed (a discard): a waiting round may be complete.
+  void Notify();
+
+ private:
+  bool CompleteLocked() const;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<WorkerOutput*> members_;
+  std::vector<WorkerOutput*> arrived_;
+  bool leading_ = false;
+  uint64_t round_ = 0;  // rounds completed
+  std::atomic<bool> requested_{false};
+};
 
 // Deterministic crash points for the crash tests (RocksDB-style sync points): when the
 // environment variable WEIR_CRASH_AT names a point, the process kills itself there with SIGKILL
-// once WEIR_CRASH_AFTER_COMMITS commits (default 0) were made.
+// once WEIR_CRASH_AFTER_COMMITS commits (default 0) were made by the process (all workers).
 void CrashPoint(const char* name, int64_t commits_done);
 
 // Fault injection for the retry tests: WEIR_INJECT_READ_ERRORS="2,5" makes the 2nd and 5th input
@@ -69,7 +110,7 @@ Status DeleteSuperseded(const DatasetConfig& cfg, Store& store);
 class WorkerOutput {
  public:
   // `iceberg`: the dataset's Iceberg table (shared by the run's workers; exec/iceberg_table.h),
-  // or null for a Hive table.
+  // or null for a Hive table. Commits go through `group` when one is set (set_group).
   WorkerOutput(const DatasetConfig& cfg, Store& store, std::vector<ColumnSchema> schema,
                std::string writer_tag, IcebergTable* iceberg = nullptr)
       : cfg_(cfg), store_(store),
@@ -78,6 +119,8 @@ class WorkerOutput {
         last_commit_(std::chrono::steady_clock::now()) {}
 
   PartitionedBuffer& buffer() { return buffer_; }
+  // Joins the run's commit group (null: commit alone). Call before the first Update().
+  void set_group(CommitGroup* group) { group_ = group; }
 
   // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
   // `input_id`, when not empty, is the input identity to record with it (io/file_identity.h).
@@ -97,9 +140,11 @@ class WorkerOutput {
     if (!input_id.empty()) p.update.input_id = input_id;
     p.errors += errors;
     errors.clear();
+    has_pending_.store(true, std::memory_order_relaxed);
   }
 
   bool ShouldCommit() const {
+    if (group_ && group_->Requested()) return true;
     size_t err_bytes = 0;
     for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
     if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
@@ -127,14 +172,26 @@ class WorkerOutput {
     pending_.clear();
     supersede_.clear();
     last_commit_ = std::chrono::steady_clock::now();
+    has_pending_.store(false, std::memory_order_relaxed);
+    if (group_) group_->Notify();
   }
 
   // Stages files, commits them with every pending task's checkpoint in one transaction, then
   // publishes them. On error nothing of this interval is committed (or, after the transaction,
-  // recovery finishes the publication).
+  // recovery finishes the publication). With a group, the commit is the group's round.
   Status Commit();
 
+  // Holds uncommitted output (read by the group from other threads).
+  bool has_pending() const { return has_pending_.load(std::memory_order_relaxed); }
+
  private:
+  friend class CommitGroup;
+  Status CommitAlone();
+  // The leader of a round: takes the others' output, commits all of it, finishes theirs.
+  Status CommitRound(const std::vector<WorkerOutput*>& round);
+  // A participant's output was committed by the round's leader.
+  void FinishCommitted();
+
   struct Pending {
     TaskUpdate update;
     std::string errors;
@@ -149,6 +206,9 @@ class WorkerOutput {
   std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed
   std::vector<int64_t> supersede_;
   std::chrono::steady_clock::time_point last_commit_;
+  CommitGroup* group_ = nullptr;
+  std::atomic<bool> has_pending_{false};
+  Status round_result_;  // set by a round's leader for each participant
 };
 
 

@@ -215,6 +215,36 @@ void PartitionedBuffer::Append(const ColumnBatch& batch) {
   }
 }
 
+void PartitionedBuffer::MergeFrom(PartitionedBuffer& other) {
+  for (auto& [key, part] : other.parts_) {
+    const size_t n = part->rows.num_rows();
+    if (n == 0) continue;
+    auto it = parts_.find(key);
+    if (it == parts_.end() || it->second->rows.num_rows() == 0) {
+      // Not here yet (or here but empty): take the other's buffers as they are, no copy.
+      if (it == parts_.end()) {
+        parts_.emplace(key, std::make_unique<Partition>(Partition{part->path, ColumnBatch(file_schema_), key}));
+        it = parts_.find(key);
+      }
+      std::swap(it->second->rows, part->rows);
+    } else {
+      for (size_t j = 0; j < part->rows.columns.size(); ++j) {
+        Scatter(part->rows.columns[j], n,
+                [&, j](size_t) -> ColumnBuffer& { return it->second->rows.columns[j]; });
+      }
+    }
+    rows_ += n;
+  }
+  other.Clear();
+  memo_.clear();
+  memory_ = 0;
+  for (const auto& [k, p] : parts_) {
+    if (p->rows.num_rows() == 0) continue;
+    memory_ += k.size();
+    for (const ColumnBuffer& c : p->rows.columns) memory_ += FreshCapacityBytes(c);
+  }
+}
+
 size_t PartitionedBuffer::MemoryBytes() const { return memory_; }
 
 size_t PartitionedBuffer::partition_count() const {

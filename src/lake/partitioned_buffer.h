@@ -67,6 +67,9 @@ class PartitionedBuffer {
   // Partitions holding at least one row, ordered by key (path first), so files are written in
   // a deterministic order.
   std::vector<const Partition*> Partitions() const;
+  // Moves every row of `other` (same schema and partitioning) into this buffer: one partition
+  // of the two becomes one partition here, so one file. `other` is left empty (Clear()).
+  void MergeFrom(PartitionedBuffer& other);
   // Removes every row; keeps the capacity of the partitions used since the previous Clear().
   void Clear();
 

@@ -225,6 +225,32 @@ TEST(IcebergE2E, StaleHintIsRepairedAndATakenMetadataNameIsSkipped) {
             "count_star()\n" + total + "\n");
 }
 
+// The workers of a run commit together (CommitGroup): one commit writes ONE file per partition
+// however many workers hold rows for it, and makes one snapshot.
+TEST(IcebergE2E, WorkersShareOneFilePerPartitionPerCommit) {
+  std::string dir = TempDir("iceberg-group");
+  auto rep = Generate(dir, 6000, 4, 31);
+  WriteAll(dir + "/dataset.yaml",
+           ClickstreamYaml("", "  checkpoint_seconds: 600\n"));  // under compute: (2 workers)
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  std::set<std::string> partitions;
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/lake/events/data")) {
+    if (e.path().extension() != ".parquet") continue;
+    ++files;
+    partitions.insert(e.path().parent_path().string());
+  }
+  EXPECT_EQ(files, partitions.size());
+  nlohmann::json meta = CurrentMetadata(dir);
+  ASSERT_EQ(meta["snapshots"].size(), 1u);
+  EXPECT_EQ(meta["snapshots"][0]["summary"]["added-data-files"], std::to_string(files));
+  // Both workers' tasks are in the one commit.
+  EXPECT_EQ(meta["snapshots"][0]["summary"]["weir.tasks"], "1,2,3,4");
+  Duck duck;
+  EXPECT_EQ(DuckIds(duck, dir).size(), rep.totals.valid);
+}
+
 TEST(IcebergE2E, HiveTableFormatKeepsThePlainLayoutAndIsNotMixedWithIceberg) {
   std::string dir = TempDir("iceberg-hive");
   auto rep = Generate(dir, 1500, 2, 8);
