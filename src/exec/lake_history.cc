@@ -78,25 +78,33 @@ std::optional<std::string> ValueText(Transform t, const OptionalLiteral& v) {
       return std::to_string(FloorMod(v->i, 24));
     case Transform::kDay:  // days since the epoch (a date)
       return FormatDate(static_cast<int32_t>(v->i));
-    case Transform::kYear: return std::to_string(1970 + v->i);
+    case Transform::kYear:
+      return std::to_string(1970 + v->i);
     case Transform::kMonth: {
       char buf[48];
-      std::snprintf(buf, sizeof(buf), "%04lld-%02lld", static_cast<long long>(1970 + FloorDiv(v->i, 12)),
+      std::snprintf(buf, sizeof(buf), "%04lld-%02lld",
+                    static_cast<long long>(1970 + FloorDiv(v->i, 12)),
                     static_cast<long long>(FloorMod(v->i, 12) + 1));
       return std::string(buf);
     }
     case Transform::kIdentity:
-    case Transform::kVoid: break;
+    case Transform::kVoid:
+      break;
   }
   switch (v->type) {
     case Type::kString:
-    case Type::kBinary: return v->s;
-    case Type::kBoolean: return std::string(v->i ? "true" : "false");
+    case Type::kBinary:
+      return v->s;
+    case Type::kBoolean:
+      return std::string(v->i ? "true" : "false");
     case Type::kInt:
-    case Type::kLong: return std::to_string(v->i);
-    case Type::kDate: return FormatDate(static_cast<int32_t>(v->i));
+    case Type::kLong:
+      return std::to_string(v->i);
+    case Type::kDate:
+      return FormatDate(static_cast<int32_t>(v->i));
     case Type::kTimestamp:
-    case Type::kTimestamptz: return FormatTimestampMs(FloorDiv(v->i, 1000));  // micros
+    case Type::kTimestamptz:
+      return FormatTimestampMs(FloorDiv(v->i, 1000));  // micros
     case Type::kFloat:
     case Type::kDouble: {
       char buf[40];
@@ -207,9 +215,9 @@ Result<ChangesSince> ChangedPartitions(const TableMetadata& m, int64_t since,
   ChangesSince out;
   out.since = since;
   const Snapshot* current = m.CurrentSnapshot();
-  const std::string lists = "; `weir lake snapshots` lists the snapshot ids";
   if (since != 0 && !m.SnapshotById(since) && !current) {
-    return Status::NotFound("snapshot " + Id(since) + " is not a snapshot of this table (it has "
+    return Status::NotFound("snapshot " + Id(since) +
+                            " is not a snapshot of this table (it has "
                             "no snapshot yet)");
   }
   if (!current) return out;
@@ -237,26 +245,28 @@ Result<ChangesSince> ChangedPartitions(const TableMetadata& m, int64_t since,
           "the table's first snapshots were expired (the oldest kept, " + Id(oldest->snapshot_id) +
           " of " + When(oldest->timestamp_ms) + ", has parent " + Id(*missing_parent) +
           ", which is gone), so the partitions changed since the table's start are not known; "
-          "--since " + Id(*missing_parent) + " lists those changed by every snapshot kept");
+          "--since " +
+          Id(*missing_parent) + " lists those changed by every snapshot kept");
     }
   } else if (!found) {
     if (missing_parent && *missing_parent == since) {
       out.since_expired = true;  // its child is kept: every change after it is still known
     } else if (m.SnapshotById(since)) {
-      return Status::Invalid("snapshot " + Id(since) + " is not an ancestor of the current snapshot " +
-                             Id(current->snapshot_id) + " (the table was rolled back past it)" +
-                             lists);
+      return Status::Invalid("snapshot " + Id(since) +
+                             " is not an ancestor of the current snapshot " +
+                             Id(current->snapshot_id) + " (the table was rolled back past it)");
     } else if (ListedInOlderMetadata(m, since, load)) {
       const Snapshot* oldest = chain.back();
       return Status::Invalid(
-          "snapshot " + Id(since) + " was expired, and so were the snapshots right after it, so "
+          "snapshot " + Id(since) +
+          " was expired, and so were the snapshots right after it, so "
           "the partitions changed since it are not known; the oldest snapshot kept is " +
           Id(oldest->snapshot_id) + " of " + When(oldest->timestamp_ms) +
           ": recompute everything downstream, then continue with --since " +
           Id(current->snapshot_id) + " (the current snapshot)");
     } else {
       return Status::NotFound("snapshot " + Id(since) +
-                              " is not a snapshot of this table (or was expired long ago)" + lists);
+                              " is not a snapshot of this table (or was expired long ago)");
     }
   }
   std::reverse(chain.begin(), chain.end());
@@ -290,9 +300,9 @@ Result<ChangesSince> ChangedPartitions(const TableMetadata& m, int64_t since,
         if (e.status == EntryStatus::kExisting || e.snapshot_id != s->snapshot_id) continue;
         if (e.data_file.content != 0) continue;  // delete files: weir writes none
         std::vector<std::pair<std::string, std::optional<std::string>>> values;
-        auto path = HivePartitionPath(*spec, e.data_file.partition,
-                                      default_spec ? hive_names : std::vector<std::string>(),
-                                      &values);
+        auto path =
+            HivePartitionPath(*spec, e.data_file.partition,
+                              default_spec ? hive_names : std::vector<std::string>(), &values);
         if (!path.ok()) return path.status().WithContext(mf.manifest_path);
         PartitionChange& c = by_path[*path];
         if (c.snapshots.empty()) {
@@ -327,13 +337,14 @@ Result<int64_t> SnapshotAsOf(const TableMetadata& m, int64_t timestamp_ms) {
   if (!pick) {
     const auto snaps = ListSnapshots(m);
     const SnapshotInfo& first = snaps.front();
-    const int64_t first_ms = m.snapshot_log.empty() ? first.timestamp_ms : m.snapshot_log.front().timestamp_ms;
+    const int64_t first_ms =
+        m.snapshot_log.empty() ? first.timestamp_ms : m.snapshot_log.front().timestamp_ms;
     if (first.parent_snapshot_id) {
       return Status::NotFound("the snapshots current at " + When(timestamp_ms) +
                               " were expired; the oldest kept was committed at " + When(first_ms));
     }
-    return Status::Invalid(When(timestamp_ms) + " is before the table's first snapshot, committed at " +
-                           When(first_ms) + "; `weir lake snapshots` lists the snapshots");
+    return Status::Invalid(When(timestamp_ms) +
+                           " is before the table's first snapshot, committed at " + When(first_ms));
   }
   if (!m.SnapshotById(pick->snapshot_id)) {
     return Status::NotFound("snapshot " + Id(pick->snapshot_id) + ", current at " +

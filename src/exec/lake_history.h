@@ -84,12 +84,12 @@ struct PartitionChange {
 };
 
 struct ChangesSince {
-  int64_t since = 0;            // the snapshot asked for; 0 = since the table's start
-  bool since_expired = false;   // `since` is no longer in the metadata, but its child is
-  std::optional<int64_t> to;    // the current snapshot (nullopt: the table has none)
-  std::vector<int64_t> snapshots;            // the snapshots after `since`, oldest first
-  std::vector<PartitionChange> partitions;   // sorted by path
-  int64_t manifests_read = 0;  // only manifests added by those snapshots are read
+  int64_t since = 0;               // the snapshot asked for; 0 = since the table's start
+  bool since_expired = false;      // `since` is no longer in the metadata, but its child is
+  std::optional<int64_t> to;       // the current snapshot (nullopt: the table has none)
+  std::vector<int64_t> snapshots;  // the snapshots after `since`, oldest first
+  std::vector<PartitionChange> partitions;  // sorted by path
+  int64_t manifests_read = 0;               // only manifests added by those snapshots are read
 };
 
 // The partitions changed by the snapshots after `since` up to the current one, from the

@@ -1,16 +1,16 @@
 #include "exec/query.h"
 
-#include <cctype>
-
 #include <duckdb.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <vector>
 
 #include "core/text.h"
 #include "exec/lake_check.h"
 #include "exec/lake_claim.h"
+#include "exec/lake_history.h"
 #include "exec/runner.h"
 #include "geo/geo_index.h"
 #include "geo/geodata_function.h"
@@ -110,6 +110,35 @@ struct LakeQuery::Impl {
 };
 
 LakeQuery::LakeQuery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, Store& store,
+                                                 const QueryAt& at) {
+  const std::string what = "table '" + config.write.table + "'";
+  const std::string lists = "; `weir lake snapshots " + config.file + "` lists its snapshots";
+  WEIR_ASSIGN_OR_RETURN(auto table, OpenLakeTable(config, store));
+  if (!table || table->metadata.snapshots.empty()) {
+    return Status::Invalid(what +
+                           " has no Iceberg snapshot yet, so there is nothing to travel to "
+                           "(time travel reads the snapshots `weir run` commits)");
+  }
+  int64_t id = 0;
+  if (at.snapshot_id) {
+    id = *at.snapshot_id;
+    if (!table->metadata.SnapshotById(id)) {
+      return Status::NotFound("snapshot " + std::to_string(id) + " is not a snapshot of " + what +
+                              " (or was expired)" + lists);
+    }
+  } else {
+    auto picked = SnapshotAsOf(table->metadata, *at.as_of_ms);
+    if (!picked.ok()) {
+      return Status(picked.status().code(),
+                    what + " as of the given time: " + picked.status().message() + lists);
+    }
+    id = *picked;
+  }
+  WEIR_ASSIGN_OR_RETURN(auto files, SnapshotFiles(*table, id));
+  return files;
+}
 LakeQuery::~LakeQuery() = default;
 
 namespace {
@@ -121,7 +150,8 @@ std::string PartitionColumn(const ColumnSchema& c) {
 }
 }  // namespace
 
-Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store) {
+Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store,
+                                                   const QueryAt& at) {
   auto impl = std::make_unique<Impl>();
   if (duckdb_open(nullptr, &impl->db) == DuckDBError) return Status::Internal("cannot open DuckDB");
   if (duckdb_connect(impl->db, &impl->con) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
@@ -138,7 +168,15 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   }
   if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
 
-  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
+  std::vector<CatalogFile> files;
+  // Time travel reads one Iceberg snapshot's live files; those hold the partition columns too,
+  // so they are read from the files rather than from the Hive folders.
+  const bool time_travel = at.snapshot_id || at.as_of_ms;
+  if (time_travel) {
+    WEIR_ASSIGN_OR_RETURN(files, TimeTravelFiles(config, store, at));
+  } else {
+    WEIR_ASSIGN_OR_RETURN(files, store.Files(config.name, "data", "published"));
+  }
   // A store copied from another project folder before paths were relative names the
   // original's files: never answer from them (exec/lake_claim.h).
   for (const auto& f : files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
@@ -176,13 +214,22 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
       // with the first file's schema, truncating a widened double to int64), columns a file
       // lacks come back NULL, and each column is cast to the config's current type. A column no
       // published file has yet (just added) is a typed NULL.
-      const std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
+      std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
+      bool parts_in_files = false;
+      if (time_travel && !parts.empty()) {
+        const std::string plain =
+            "read_parquet(" + list + ", union_by_name = true, hive_partitioning = false)";
+        WEIR_ASSIGN_OR_RETURN(auto in_files, impl->Columns("DESCRIBE SELECT * FROM " + plain));
+        parts_in_files = std::all_of(parts.begin(), parts.end(),
+                                     [&](const std::string& p) { return in_files.count(p) > 0; });
+        if (parts_in_files) scan = plain;
+      }
       WEIR_ASSIGN_OR_RETURN(auto present, impl->Columns("DESCRIBE SELECT * FROM " + scan));
       std::string select;
       for (const auto& c : schema) {
         if (!select.empty()) select += ", ";
         bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
-        if (is_part) {
+        if (is_part && !parts_in_files) {
           select += PartitionColumn(c);
         } else if (present.count(c.name)) {
           select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
