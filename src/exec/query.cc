@@ -115,6 +115,10 @@ Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, St
                                                  const QueryAt& at) {
   const std::string what = "table '" + config.write.table + "'";
   const std::string lists = "; `weir lake snapshots " + config.file + "` lists its snapshots";
+  if (config.write.format != "parquet") {
+    return Status::Invalid("time travel reads Iceberg snapshots, whose data files are Parquet; " +
+                           what + " is written as " + config.write.format);
+  }
   WEIR_ASSIGN_OR_RETURN(auto table, OpenLakeTable(config, store));
   if (!table || table->metadata.snapshots.empty()) {
     return Status::Invalid(what +
