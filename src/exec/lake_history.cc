@@ -5,7 +5,7 @@
 #include <set>
 
 #include "core/text.h"
-#include "io/fs.h"
+#include "exec/iceberg_table.h"
 #include "lake/iceberg_manifest.h"
 #include "lake/partitioned_buffer.h"
 #include "parse/time_util.h"
@@ -131,25 +131,14 @@ bool ListedInOlderMetadata(const TableMetadata& m, int64_t id, const MetadataFil
 
 }  // namespace
 
-MetadataFileLoader LocalMetadataLoader() {
-  return [](const std::string& location) -> Result<std::string> {
-    return fs::ReadFile(LocalPath(location));
-  };
-}
-
 Result<std::optional<LakeTable>> OpenLakeTable(const DatasetConfig& config, Store& store) {
-  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
-  if (!row || row->metadata_location.empty()) return std::optional<LakeTable>();
+  WEIR_ASSIGN_OR_RETURN(auto state, LoadIcebergTable(config, store));
+  if (!state) return std::optional<LakeTable>();
   LakeTable t;
   t.name = config.write.table;
-  t.metadata_location = row->metadata_location;
+  t.metadata_location = state->row.metadata_location;
+  t.metadata = std::move(state->metadata);
   t.load = LocalMetadataLoader();
-  auto bytes = t.load(t.metadata_location);
-  if (!bytes.ok()) {
-    return bytes.status().WithContext("table '" + t.name + "': reading its current metadata " +
-                                      t.metadata_location + " (named by the store's catalog)");
-  }
-  WEIR_ASSIGN_OR_RETURN(t.metadata, iceberg::ParseTableMetadata(*bytes, t.metadata_location));
   if (PartitionByMatchesSpec(config, t.metadata)) {
     t.hive_names = config.write.partition_by;
   } else if (const PartitionSpec* spec = t.metadata.DefaultSpec()) {
@@ -202,9 +191,12 @@ Result<std::string> HivePartitionPath(
   for (size_t i = 0; i < tuple.size(); ++i) {
     const std::string& name = use_names ? hive_names[i] : spec.fields[i].name;
     std::optional<std::string> text = ValueText(spec.fields[i].transform, tuple[i]);
+    const std::string folder = text ? HiveEscape(*text) : std::string(kHiveNull);
     if (!path.empty()) path += '/';
-    path += name + "=" + (text ? HiveEscape(*text) : std::string(kHiveNull));
-    if (values) values->emplace_back(name, std::move(text));
+    path += name + "=" + folder;
+    // NULL and "" share the Hive NULL folder (one partition for a Hive reader): report both
+    // as null so the values of one path never depend on which file came first.
+    if (values) values->emplace_back(name, folder == kHiveNull ? std::nullopt : std::move(text));
   }
   return path;
 }

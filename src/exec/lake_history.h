@@ -34,8 +34,6 @@
 
 namespace weir {
 
-inline constexpr const char* kIcebergNamespace = "default";  // weir's namespace in iceberg_tables
-
 // A table's current metadata, as the store's catalog points to it.
 struct LakeTable {
   std::string name;               // write.table
@@ -47,11 +45,9 @@ struct LakeTable {
   std::vector<std::string> hive_names;
 };
 
-// Reads local files by absolute path (and file:// URIs), for LakeTable::load.
-iceberg::MetadataFileLoader LocalMetadataLoader();
-
-// The dataset's table as the store's Iceberg catalog has it; nullopt when the table has no row
-// yet (nothing committed since it became an Iceberg table, or after `--restart`).
+// The dataset's table as the store's Iceberg catalog has it (exec/iceberg_table.h
+// LoadIcebergTable), read from local disk; nullopt when the table has no row yet (nothing
+// committed since it became an Iceberg table, a Hive table, or after `--restart`).
 Result<std::optional<LakeTable>> OpenLakeTable(const DatasetConfig& config, Store& store);
 
 // ---- snapshots ----

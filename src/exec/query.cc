@@ -9,6 +9,7 @@
 
 #include "core/text.h"
 #include "exec/lake_check.h"
+#include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/lake_history.h"
 #include "exec/runner.h"
@@ -115,9 +116,10 @@ Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, St
                                                  const QueryAt& at) {
   const std::string what = "table '" + config.write.table + "'";
   const std::string lists = "; `weir lake snapshots " + config.file + "` lists its snapshots";
-  if (config.write.format != "parquet") {
-    return Status::Invalid("time travel reads Iceberg snapshots, whose data files are Parquet; " +
-                           what + " is written as " + config.write.format);
+  if (!UsesIceberg(config)) {
+    return Status::Invalid("time travel reads Iceberg snapshots; " + what +
+                           " is a Hive table (write.table_format: " + config.write.table_format +
+                           ", write.format: " + config.write.format + ") without snapshots");
   }
   WEIR_ASSIGN_OR_RETURN(auto table, OpenLakeTable(config, store));
   if (!table || table->metadata.snapshots.empty()) {
@@ -173,10 +175,8 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
 
   std::vector<CatalogFile> files;
-  // Time travel reads one Iceberg snapshot's live files; those hold the partition columns too,
-  // so they are read from the files rather than from the Hive folders.
-  const bool time_travel = at.snapshot_id || at.as_of_ms;
-  if (time_travel) {
+  // Time travel reads one Iceberg snapshot's live files instead of the catalog's published ones.
+  if (at.snapshot_id || at.as_of_ms) {
     WEIR_ASSIGN_OR_RETURN(files, TimeTravelFiles(config, store, at));
   } else {
     WEIR_ASSIGN_OR_RETURN(files, store.Files(config.name, "data", "published"));
@@ -210,30 +210,24 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
     list += "]";
     std::string hive_types;
     for (const auto& p : parts) hive_types += (hive_types.empty() ? "" : ", ") + SqlQuote(p) + ": 'VARCHAR'";
-    std::string opts = parts.empty() ? "hive_partitioning = false"
-                                     : "hive_partitioning = true, hive_types = {" + hive_types + "}";
+    // Iceberg data files hold the partition columns themselves; Hive files only in their paths.
+    const bool parts_in_files = UsesIceberg(config);
+    std::string opts = parts.empty() || parts_in_files
+                           ? "hive_partitioning = false"
+                           : "hive_partitioning = true, hive_types = {" + hive_types + "}";
     if (config.write.format == "parquet") {
       // Files written before a compatible schema change (exec/table_schema.h) differ from newer
       // ones: union_by_name reads each file by column name (without it DuckDB reads every file
       // with the first file's schema, truncating a widened double to int64), columns a file
       // lacks come back NULL, and each column is cast to the config's current type. A column no
       // published file has yet (just added) is a typed NULL.
-      std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
-      bool parts_in_files = false;
-      if (time_travel && !parts.empty()) {
-        const std::string plain =
-            "read_parquet(" + list + ", union_by_name = true, hive_partitioning = false)";
-        WEIR_ASSIGN_OR_RETURN(auto in_files, impl->Columns("DESCRIBE SELECT * FROM " + plain));
-        parts_in_files = std::all_of(parts.begin(), parts.end(),
-                                     [&](const std::string& p) { return in_files.count(p) > 0; });
-        if (parts_in_files) scan = plain;
-      }
+      const std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
       WEIR_ASSIGN_OR_RETURN(auto present, impl->Columns("DESCRIBE SELECT * FROM " + scan));
       std::string select;
       for (const auto& c : schema) {
         if (!select.empty()) select += ", ";
-        bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
-        if (is_part && !parts_in_files) {
+        bool is_part = !parts_in_files && std::find(parts.begin(), parts.end(), c.name) != parts.end();
+        if (is_part) {
           select += PartitionColumn(c);
         } else if (present.count(c.name)) {
           select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);

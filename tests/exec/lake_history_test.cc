@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/text.h"
+#include "exec/iceberg_table.h"
 #include "io/fs.h"
 #include "lake/iceberg_datafile.h"
 #include "lake/partitioned_buffer.h"
