@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -258,6 +259,178 @@ TEST(LakeHistoryE2E, TableWithoutSnapshots) {
   r = Weir("query " + t.Yaml() + " 'SELECT 1' --snapshot 5 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("has no Iceberg snapshot yet"), std::string::npos) << r.out;
+}
+
+// ---- driven by `weir run` ----
+
+// `n` events of `type` starting at `start_ms`, one every `step_ms`, as JSON lines; ids are
+// `<prefix>-<i>`.
+std::string Events(const std::string& prefix, const std::string& type, int64_t start_ms,
+                   int64_t step_ms, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    s += "{\"id\":\"" + prefix + "-" + std::to_string(i) + "\",\"type\":\"" + type +
+         "\",\"ts\":" + std::to_string(start_ms + i * step_ms) + "}\n";
+  }
+  return s;
+}
+
+// The lake's current metadata, read from the location `weir lake snapshots --json` reports.
+iceberg::TableMetadata CurrentMetadata(const nlohmann::json& snapshots) {
+  const std::string loc = snapshots["metadata_location"];
+  auto bytes = fs::ReadFile(loc);
+  EXPECT_TRUE(bytes.ok()) << loc;
+  auto m = iceberg::ParseTableMetadata(*bytes, loc);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return *m;
+}
+
+// The Hive partitions (event_type=X/dt=YYYY-MM-DD/hr=H) and row counts of JSON-lines inputs,
+// computed by DuckDB from the input files alone.
+std::map<std::string, int64_t> InputPartitions(Duck& duck, const std::vector<std::string>& files) {
+  std::string list;
+  for (const auto& f : files) list += (list.empty() ? "'" : ", '") + f + "'";
+  auto rows = duck.Rows(
+      "SELECT 'event_type=' || type || '/dt=' || strftime(to_timestamp(ts / 1000)::DATE, "
+      "'%Y-%m-%d') || '/hr=' || hour(to_timestamp(ts / 1000)), count(*) FROM read_json([" +
+      list + "], columns = {id: 'VARCHAR', type: 'VARCHAR', ts: 'BIGINT'}) GROUP BY 1");
+  std::map<std::string, int64_t> out;
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.size(), 2u) << r[0];
+    if (r.size() == 2) out[r[0]] = std::stoll(r[1]);
+  }
+  return out;
+}
+
+// Three runs; runs 2 and 3 bring late events into the day partitions of earlier runs. The
+// partitions `lake changes --since <run 1's last snapshot>` lists are exactly those of the later
+// inputs (computed by DuckDB from the input files), with their record counts; every snapshot
+// reads exactly the rows of the files it lists; --as-of picks per the commit times.
+TEST(LakeHistoryE2E, LateEventsAcrossRunsAreTheChangedPartitions) {
+  const std::string dir = TempDir("history-runs");
+  const std::string yaml = dir + "/dataset.yaml";
+  WriteAll(yaml, std::string(kEventsYaml) + "compute: {workers: 2}\n");
+  const int64_t june1 = kJune1, june2 = kJune1 + kDayMs, june3 = kJune1 + 2 * kDayMs;
+  // Run 1: June 1 and 2.
+  WriteAll(dir + "/in/r1a.jsonl", Events("r1a", "click", june1 + 1000, 97 * 60000, 40) +
+                                      Events("r1a-v", "view", june1 + 3 * kHourMs, 53 * 60000, 30));
+  WriteAll(dir + "/in/r1b.jsonl", Events("r1b", "buy", june2 + 7 * kHourMs, 61000, 25) +
+                                      Events("r1b-c", "click", june2, 31 * 60000, 20));
+  // Run 2: June 3, plus clicks late into June 1 (hours that already hold rows, and one new).
+  WriteAll(dir + "/in/r2.jsonl", Events("r2", "view", june3 + 2 * kHourMs, 45000, 15) +
+                                     Events("r2-late", "click", june1 + 5 * kHourMs + 17, 1000, 6) +
+                                     Events("r2-late2", "click", june1 + 23 * kHourMs, 1000, 2));
+  // Run 3: views late into June 2, buys late into June 1 (a partition nobody wrote before).
+  WriteAll(dir + "/in/r3a.jsonl", Events("r3a", "view", june2 + 11 * kHourMs, 120000, 9));
+  WriteAll(dir + "/in/r3b.jsonl", Events("r3b", "buy", june1 + 8 * kHourMs + 5, 1, 4));
+  const std::vector<std::vector<std::string>> runs = {
+      {"r1a.jsonl", "r1b.jsonl"}, {"r2.jsonl"}, {"r3a.jsonl", "r3b.jsonl"}};
+
+  Duck duck;
+  std::string manifest;
+  std::vector<int64_t> last_snapshot;  // the current snapshot after each run
+  std::vector<int64_t> rows_after;     // input rows so far after each run
+  int64_t rows = 0;
+  for (const auto& run : runs) {
+    std::vector<std::string> paths;
+    for (const auto& f : run) {
+      manifest += f + "\n";
+      paths.push_back(dir + "/in/" + f);
+    }
+    WriteAll(dir + "/in/manifest.txt", manifest);
+    CmdResult r = Weir("run " + yaml + " --json --no-progress 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    for (const auto& [p, n] : InputPartitions(duck, paths)) rows += n;
+    rows_after.push_back(rows);
+    r = Weir("lake snapshots " + yaml + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    last_snapshot.push_back(nlohmann::json::parse(r.out)["current_snapshot_id"].get<int64_t>());
+  }
+
+  // Changes after run 1 = the partitions of runs 2 and 3's inputs, with their row counts.
+  std::map<std::string, int64_t> expected =
+      InputPartitions(duck, {dir + "/in/r2.jsonl", dir + "/in/r3a.jsonl", dir + "/in/r3b.jsonl"});
+  ASSERT_GE(expected.size(), 5u);
+  ASSERT_TRUE(expected.count("event_type=click/dt=2024-06-01/hr=5"));  // late, into an old hour
+  CmdResult r =
+      Weir("lake changes " + yaml + " --since " + std::to_string(last_snapshot[0]) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto changes = nlohmann::json::parse(r.out);
+  EXPECT_EQ(changes["to"], last_snapshot[2]);
+  std::map<std::string, int64_t> got;
+  for (const auto& p : changes["partitions"]) {
+    got[p["partition"]] = p["added_records"].get<int64_t>();
+    EXPECT_EQ(p["deleted_files"], 0) << p.dump();
+  }
+  EXPECT_EQ(got, expected);
+  // After run 2: only run 3's partitions.
+  r = Weir("lake changes " + yaml + " --since " + std::to_string(last_snapshot[1]) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  got.clear();
+  const auto after_run2 = nlohmann::json::parse(r.out);
+  EXPECT_EQ(after_run2["since"], last_snapshot[1]);
+  for (const auto& p : after_run2["partitions"]) {
+    got[p["partition"]] = p["added_records"].get<int64_t>();
+  }
+  EXPECT_EQ(got, InputPartitions(duck, {dir + "/in/r3a.jsonl", dir + "/in/r3b.jsonl"}));
+
+  // Every changed partition is a folder weir wrote: the Hive path matches the file paths.
+  r = Weir("lake snapshots " + yaml + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto snaps = nlohmann::json::parse(r.out);
+  const iceberg::TableMetadata m = CurrentMetadata(snaps);
+  auto load = [](const std::string& l) { return fs::ReadFile(l); };
+  auto live = iceberg::LiveEntries(m, last_snapshot[2], load);
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  std::set<std::string> folders;
+  for (const auto& e : *live) {
+    const std::string rel = e.data_file.file_path.substr(e.data_file.file_path.find("/data/") + 6);
+    folders.insert(rel.substr(0, rel.rfind('/')));
+  }
+  for (const auto& [p, n] : expected) EXPECT_TRUE(folders.count(p)) << p;
+
+  // Time travel: each snapshot's query counts exactly the rows DuckDB counts in the files it
+  // lists; the last snapshot of each run holds exactly the inputs so far.
+  ASSERT_GE(snaps["snapshots"].size(), 3u);
+  std::map<int64_t, int64_t> count_of;
+  for (const auto& s : snaps["snapshots"]) {
+    const int64_t id = s["snapshot_id"];
+    auto files = iceberg::LiveEntries(m, id, load);
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    std::string list;
+    for (const auto& e : *files) list += (list.empty() ? "'" : ", '") + e.data_file.file_path + "'";
+    const int64_t expected_rows =
+        list.empty() ? 0
+                     : std::stoll(duck.One("SELECT count(*) FROM read_parquet([" + list + "])"));
+    r = Weir("query " + yaml + " 'SELECT count(*) FROM events' --format csv --snapshot " +
+             std::to_string(id));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(CountOf(r.out), expected_rows) << "snapshot " << id;
+    EXPECT_EQ(s["total_records"], expected_rows) << "snapshot " << id;
+    count_of[id] = expected_rows;
+  }
+  for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(count_of[last_snapshot[i]], rows_after[i]);
+
+  // --as-of each snapshot-log time reads the last snapshot committed at or before it.
+  for (size_t i = 0; i < m.snapshot_log.size(); ++i) {
+    const int64_t t = m.snapshot_log[i].timestamp_ms;
+    int64_t want = 0;
+    for (const auto& e : m.snapshot_log) {
+      if (e.timestamp_ms <= t) want = e.snapshot_id;
+    }
+    r = Weir("query " + yaml + " 'SELECT count(*) FROM events' --format csv --as-of " +
+             std::to_string(t));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(CountOf(r.out), count_of[want]) << "as of " << t;
+  }
+  r = Weir("query " + yaml + " 'SELECT 1' --as-of " +
+           std::to_string(m.snapshot_log.front().timestamp_ms - 1) + " 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("is before the table's first snapshot"), std::string::npos) << r.out;
+  // The current view and the current snapshot agree.
+  r = Weir("query " + yaml + " 'SELECT count(*) FROM events' --format csv");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(CountOf(r.out), rows);
 }
 
 }  // namespace
