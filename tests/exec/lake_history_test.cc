@@ -456,9 +456,18 @@ TEST(LakeHistory, HivePathOfATupleIsTheWritersFolder) {
     for (size_t i = 0; i < names.size(); ++i) {
       folder += (i ? "/" : "") + names[i] + "=" + PartitionValueText(data[col_of[i]], 0);
     }
-    auto path = HivePartitionPath(spec, described->partition, names);
+    std::vector<std::pair<std::string, std::optional<std::string>>> values;
+    auto path = HivePartitionPath(spec, described->partition, names, &values);
     ASSERT_TRUE(path.ok()) << path.status().ToString();
     EXPECT_EQ(*path, folder);
+    // NULL and "" share the Hive NULL folder; both report a null value, others their text.
+    ASSERT_EQ(values.size(), names.size());
+    EXPECT_EQ(values[0].first, "event_type");
+    if (r.event && !r.event->empty()) {
+      EXPECT_EQ(values[0].second, r.event);
+    } else {
+      EXPECT_EQ(values[0].second, std::nullopt);
+    }
   }
   // A spec whose field count differs from the names given uses the spec's own names.
   PartitionSpec one{0, {{1, 1000, "event_type", Transform::kIdentity}}};
