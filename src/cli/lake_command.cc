@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/text.h"
+#include "exec/iceberg_table.h"
 #include "exec/lake_check.h"
 #include "exec/lake_history.h"
 #include "exec/runner.h"
@@ -86,6 +87,11 @@ bool OpenTable(const OpenedDataset& ds, std::optional<LakeTable>& table, int& ex
 }
 
 std::string NoSnapshotYet(const DatasetConfig& c) {
+  if (!UsesIceberg(c)) {
+    return "table '" + c.write.table + "' of dataset '" + c.name +
+           "' is a Hive table (write.table_format: " + c.write.table_format +
+           "), which has no snapshots";
+  }
   return "table '" + c.write.table + "' of dataset '" + c.name +
          "' has no Iceberg snapshot yet (nothing committed since it became an Iceberg table, or "
          "it was reset by --restart)";

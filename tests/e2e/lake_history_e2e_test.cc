@@ -259,6 +259,22 @@ TEST(LakeHistoryE2E, TableWithoutSnapshots) {
   r = Weir("query " + t.Yaml() + " 'SELECT 1' --snapshot 5 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("has no Iceberg snapshot yet"), std::string::npos) << r.out;
+
+  // A Hive table has no snapshots at all, and says so.
+  std::string hive = kEventsYaml;
+  const std::string table_line = "  table: events\n";
+  hive.replace(hive.find(table_line), table_line.size(), table_line + "  table_format: hive\n");
+  WriteAll(t.Yaml(), hive);
+  r = Weir("query " + t.Yaml() + " 'SELECT 1' --as-of 2024-06-01 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("time travel reads Iceberg snapshots; table 'events' is a Hive table"),
+            std::string::npos)
+      << r.out;
+  r = Weir("lake snapshots " + t.Yaml());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("is a Hive table (write.table_format: hive), which has no snapshots"),
+            std::string::npos)
+      << r.out;
 }
 
 // ---- driven by `weir run` ----
