@@ -1,9 +1,10 @@
 #include "exec/query.h"
 
+#include <cctype>
+
 #include <duckdb.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <vector>
 
@@ -112,6 +113,8 @@ struct LakeQuery::Impl {
 
 LakeQuery::LakeQuery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+LakeQuery::~LakeQuery() = default;
+
 Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, Store& store,
                                                  const QueryAt& at) {
   const std::string what = "table '" + config.write.table + "'";
@@ -145,7 +148,6 @@ Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, St
   WEIR_ASSIGN_OR_RETURN(auto files, SnapshotFiles(*table, id));
   return files;
 }
-LakeQuery::~LakeQuery() = default;
 
 namespace {
 // A partition column of a view: values come back as text from the path (DuckDB decodes %XX
