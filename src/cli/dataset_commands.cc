@@ -15,6 +15,7 @@
 #include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/lake_check.h"
+#include "exec/lake_history.h"
 #include "exec/parser_source.h"
 #include "exec/query.h"
 #include "exec/reader_task.h"
@@ -508,12 +509,32 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("query", "Run SQL (DuckDB) over the dataset's committed lake files");
   struct Args {
     std::string file, sql, format = "table";
+    std::optional<int64_t> snapshot;
+    std::string as_of;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("FILE", a->file, "dataset YAML file")->required();
   cmd->add_option("SQL", a->sql, "the query; the table is a view named after write.table, errors are <table>_errors")->required();
   cmd->add_option("--format", a->format, "output format")->check(CLI::IsMember({"table", "csv", "json"}));
+  auto* snap =
+      cmd->add_option("--snapshot", a->snapshot,
+                      "read the table as of this Iceberg snapshot id (`weir lake snapshots`)");
+  cmd->add_option("--as-of", a->as_of,
+                  "read the table as it was at this time: ISO 8601 (2024-06-01T12:00:00Z), a date, "
+                  "or epoch milliseconds")
+      ->excludes(snap);
   cmd->callback([a, &exit_code] {
+    QueryAt at;
+    at.snapshot_id = a->snapshot;
+    if (!a->as_of.empty()) {
+      auto ms = ParseAsOfTime(a->as_of);
+      if (!ms.ok()) {
+        PrintError(ms.status().message());
+        exit_code = kExitBadConfig;
+        return;
+      }
+      at.as_of_ms = *ms;
+    }
     auto ds = OpenDatasetOrReport(a->file);
     if (!ds.ok()) {
       exit_code = ds.exit_code;
@@ -521,7 +542,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     }
     auto& cfg = ds.config;
     auto& store = ds.store;
-    auto q = LakeQuery::Open(*cfg, *store);
+    auto q = LakeQuery::Open(*cfg, *store, at);
     if (!q.ok()) {
       PrintError(q.status().message());
       exit_code = kExitFailed;

@@ -12,6 +12,7 @@
 #include "exec/lake_check.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
+#include "exec/lake_history.h"
 #include "exec/runner.h"
 #include "geo/geo_index.h"
 #include "geo/geodata_function.h"
@@ -111,7 +112,42 @@ struct LakeQuery::Impl {
 };
 
 LakeQuery::LakeQuery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 LakeQuery::~LakeQuery() = default;
+
+Result<std::vector<CatalogFile>> TimeTravelFiles(const DatasetConfig& config, Store& store,
+                                                 const QueryAt& at) {
+  const std::string what = "table '" + config.write.table + "'";
+  const std::string lists = "; `weir lake snapshots " + config.file + "` lists its snapshots";
+  if (!UsesIceberg(config)) {
+    return Status::Invalid("time travel reads Iceberg snapshots; " + what +
+                           " is a Hive table (write.table_format: " + config.write.table_format +
+                           ", write.format: " + config.write.format + ") without snapshots");
+  }
+  WEIR_ASSIGN_OR_RETURN(auto table, OpenLakeTable(config, store));
+  if (!table || table->metadata.snapshots.empty()) {
+    return Status::Invalid(what +
+                           " has no Iceberg snapshot yet, so there is nothing to travel to "
+                           "(time travel reads the snapshots `weir run` commits)");
+  }
+  int64_t id = 0;
+  if (at.snapshot_id) {
+    id = *at.snapshot_id;
+    if (!table->metadata.SnapshotById(id)) {
+      return Status::NotFound("snapshot " + std::to_string(id) + " is not a snapshot of " + what +
+                              " (or was expired)" + lists);
+    }
+  } else {
+    auto picked = SnapshotAsOf(table->metadata, *at.as_of_ms);
+    if (!picked.ok()) {
+      return Status(picked.status().code(),
+                    what + " as of the given time: " + picked.status().message() + lists);
+    }
+    id = *picked;
+  }
+  WEIR_ASSIGN_OR_RETURN(auto files, SnapshotFiles(*table, id));
+  return files;
+}
 
 namespace {
 // A partition column of a view: values come back as text from the path (DuckDB decodes %XX
@@ -122,7 +158,8 @@ std::string PartitionColumn(const ColumnSchema& c) {
 }
 }  // namespace
 
-Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store) {
+Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, Store& store,
+                                                   const QueryAt& at) {
   auto impl = std::make_unique<Impl>();
   if (duckdb_open(nullptr, &impl->db) == DuckDBError) return Status::Internal("cannot open DuckDB");
   if (duckdb_connect(impl->db, &impl->con) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
@@ -139,7 +176,13 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   }
   if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
 
-  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "published"));
+  std::vector<CatalogFile> files;
+  // Time travel reads one Iceberg snapshot's live files instead of the catalog's published ones.
+  if (at.snapshot_id || at.as_of_ms) {
+    WEIR_ASSIGN_OR_RETURN(files, TimeTravelFiles(config, store, at));
+  } else {
+    WEIR_ASSIGN_OR_RETURN(files, store.Files(config.name, "data", "published"));
+  }
   // A store copied from another project folder before paths were relative names the
   // original's files: never answer from them (exec/lake_claim.h).
   for (const auto& f : files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
