@@ -1,0 +1,171 @@
+// http_server.h: the HTTP/1.1 server weir's network endpoints share (the Iceberg REST catalog of
+// `weir serve --catalog` today; the web console and the REST API later).
+//
+// Three pieces, usable on their own:
+//   - HttpRequest / HttpResponse: plain values a handler reads and returns. Handlers never see
+//     sockets, so they are unit-tested by calling them.
+//   - Router: maps (method, path) to a handler. Patterns are literal segments and `{name}`
+//     captures ("/v1/namespaces/{namespace}/tables/{table}"); a capture matches one whole path
+//     segment, percent-decoded, so "%2F" stays inside its segment instead of splitting the path.
+//     A path with no route is 404; a path whose routes all have other methods is 405 with their
+//     `Allow` list; HEAD is answered by the GET route (body dropped by the transport).
+//   - HttpServer: listens on one address and serves a Router. HTTP parsing is cpp-httplib's (the
+//     project's HTTP dependency, see DESIGN's dependency table: weir does not parse HTTP itself);
+//     this class owns the parts weir decides: routing, the request filter (authentication), the
+//     error body format, limits, one log line per request and shutdown. cpp-httplib stays out of
+//     this header.
+//
+// Limits (HttpServerOptions): request bodies over `max_body_bytes` get 413 without being read
+// into memory; a request line over 8 KiB gets 414, a malformed request 400; a client that sends
+// nothing for `read_timeout_seconds` is disconnected; a keep-alive connection serves at most
+// `keep_alive_max_requests` requests and closes after `keep_alive_timeout_seconds` idle.
+// Connections are served by a fixed pool of `threads` threads; further connections wait in the
+// accept queue.
+//
+// Ownership: HttpServer owns its router, listening socket and threads. Thread-safety: a Router is
+// read-only once serving starts (handlers run concurrently on pool threads, so they must be
+// thread-safe themselves); HttpServer::Stop() may be called from any thread; everything else from
+// the thread that owns the server.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir::net {
+
+struct HttpRequest {
+  std::string method;  // "GET", "HEAD", "POST", ...
+  std::string path;    // the request target's path, still percent-encoded ("/v1/a%1Fb")
+  // Query parameters, percent-decoded ("+" is a space); the first value of a repeated name.
+  std::map<std::string, std::string> query;
+  // Header names lower-cased; the first value of a repeated header.
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::string remote;  // "127.0.0.1:54321"
+  // Filled by the Router: the `{name}` captures of the matched pattern, percent-decoded.
+  std::map<std::string, std::string> params;
+
+  // The header (any case) or "" when absent.
+  std::string Header(std::string_view name) const;
+  // The capture or query parameter, or "" when absent.
+  std::string Param(const std::string& name) const;
+  std::string Query(const std::string& name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers ("ETag", ...)
+
+  static HttpResponse Json(int status, std::string body);
+  static HttpResponse Empty(int status);  // 204, 304, or a HEAD answer
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Decodes %XX escapes (and nothing else: "+" stays "+", as in a path). Invalid when an escape is
+// not two hex digits.
+Result<std::string> PercentDecode(std::string_view s);
+
+class Router {
+ public:
+  // Adds a route. `pattern` starts with "/"; a segment "{name}" captures one path segment.
+  // Adding the same method and pattern twice replaces the handler.
+  void Add(std::string method, std::string pattern, HttpHandler handler);
+
+  // What a request resolves to.
+  struct Match {
+    const HttpHandler* handler = nullptr;        // null: no route for this method
+    std::map<std::string, std::string> params;   // decoded captures of the matched route
+    std::vector<std::string> allowed;            // methods the path has (for 405 and OPTIONS)
+    bool bad_escape = false;                     // a segment had an invalid %XX escape (400)
+  };
+  // `path` is percent-encoded, without the query. HEAD falls back to GET.
+  Match Find(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // literal, or "{name}"
+    HttpHandler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+// Renders an error response for a status and message (the transport's own errors: 400, 404,
+// 405, 413, 414, 500). Each API picks its error body format (the Iceberg catalog uses the
+// `{"error":{...}}` of its spec).
+using HttpErrorRenderer = std::function<HttpResponse(int status, const std::string& message)>;
+// Runs before routing for every request; a response ends the request there (401 for a missing
+// token), nullopt lets it through.
+using HttpFilter = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+
+// One line per request, as the transport writes it to the log sink.
+struct HttpLogEntry {
+  std::string remote, method, target;  // target: path and query as received
+  int status = 0;
+  uint64_t response_bytes = 0;
+  double millis = 0;  // time in weir's handler (0 for requests refused before routing)
+};
+std::string FormatLogLine(const HttpLogEntry& e);  // "127.0.0.1:5 GET /v1/config 200 120B 0.3ms"
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";  // an IP address; "0.0.0.0" or "::" listen everywhere
+  int port = 8181;                 // 0: any free port (see HttpServer::port())
+  int threads = 4;
+  size_t max_body_bytes = 1 << 20;
+  int read_timeout_seconds = 10;
+  int write_timeout_seconds = 10;
+  int keep_alive_timeout_seconds = 5;
+  int keep_alive_max_requests = 100;
+  HttpErrorRenderer render_error;  // empty: a plain-text body
+  HttpFilter filter;               // empty: every request is routed
+  // Where log lines go; empty: stderr.
+  std::function<void(const std::string& line)> log;
+};
+
+class HttpServer {
+ public:
+  HttpServer(Router router, HttpServerOptions options);
+  // Serve() must have returned before the server is destroyed.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; IOError naming the address when it cannot (in use, not local).
+  Status Bind();
+  // The bound port (after Bind(); the chosen one when options.port was 0).
+  int port() const { return port_; }
+  // Serves until Stop() is called or `stop_requested` (polled every 100 ms; may be empty) turns
+  // true, then returns once the connections in progress finished (at most about the keep-alive
+  // timeout later). Call after Bind(), once.
+  Status Serve(const std::function<bool()>& stop_requested = {});
+  // Makes Serve() return; safe from any thread, also before Serve() started.
+  void Stop();
+
+  // Handles one request without a socket: filter, routing, handler, error rendering. What the
+  // transport calls for every request; public so that tests check routing and error bodies
+  // without a network.
+  HttpResponse Handle(HttpRequest& request) const;
+
+ private:
+  struct Impl;
+  Router router_;
+  HttpServerOptions options_;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace weir::net
