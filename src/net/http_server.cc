@@ -1,11 +1,22 @@
 #include "net/http_server.h"
 
-#include <httplib.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <arpa/inet.h>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
+#include <list>
+#include <mutex>
 #include <thread>
 
 namespace weir::net {
@@ -47,16 +58,114 @@ bool IsCapture(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
-const char* ReasonPhrase(int status) {
+// The reason phrase of the status line (RFC 9110 section 15).
+const char* StatusText(int status) {
   switch (status) {
-    case 400: return "bad request";
-    case 404: return "not found";
-    case 405: return "method not allowed";
-    case 413: return "request body too large";
-    case 414: return "request line too long";
-    case 416: return "range not satisfiable";
-    default: return status >= 500 ? "internal server error" : "request refused";
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
   }
+}
+
+// RFC 9110 5.6.2 token characters (method names, header field names).
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// True when the comma-separated list `value` has `token` (case-insensitive).
+bool ListHas(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    std::string_view item = Trim(value.substr(0, comma));
+    if (Lower(item) == token) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// Query parameters: "a=1&b=x%20y" with "+" as a space; a malformed escape is an error.
+Status ParseQuery(std::string_view q, std::map<std::string, std::string>* out) {
+  while (!q.empty()) {
+    const size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    if (!pair.empty()) {
+      const size_t eq = pair.find('=');
+      std::string key(pair.substr(0, eq));
+      std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+      for (char& c : key) c = c == '+' ? ' ' : c;
+      for (char& c : value) c = c == '+' ? ' ' : c;
+      auto k = PercentDecode(key);
+      if (!k.ok()) return k.status();
+      auto v = PercentDecode(value);
+      if (!v.ok()) return v.status();
+      out->emplace(std::move(k).value(), std::move(v).value());
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return Status::OK();
+}
+
+std::string HttpDate() {
+  char buf[64];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string PeerName(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    port = ntohs(a->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    port = ntohs(a->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return "?";
 }
 
 std::string JoinAllowed(const std::vector<std::string>& methods) {
@@ -67,10 +176,6 @@ std::string JoinAllowed(const std::vector<std::string>& methods) {
   }
   return out;
 }
-
-// The time in the handler of the request this pool thread is serving, for the log line
-// (cpp-httplib calls the logger on the same thread right after writing the response).
-thread_local double t_handler_millis = 0;
 
 }  // namespace
 
@@ -204,15 +309,159 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   return m;
 }
 
+// ---- the request parser ----------------------------------------------------------------------
+
+size_t FindHeadEnd(std::string_view buf) {
+  // The head ends at the first empty line: "\n\r\n" or "\n\n" (bare LF line ends).
+  for (size_t i = 0; i < buf.size(); ++i) {
+    if (buf[i] != '\n') continue;
+    if (i + 1 < buf.size() && buf[i + 1] == '\n') return i + 2;
+    if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
+  }
+  return std::string_view::npos;
+}
+
+RequestHead ParseRequestHead(std::string_view head, HttpRequest* out, const HttpLimits& limits) {
+  RequestHead h;
+  auto fail = [&h](int status, std::string why) {
+    h.error_status = status;
+    h.error = std::move(why);
+    h.keep_alive = false;
+    return h;
+  };
+  if (head.size() > limits.max_header_bytes) {
+    return fail(431, "request head over " + std::to_string(limits.max_header_bytes) + " bytes");
+  }
+  // Split into lines; CRLF or a bare LF ends a line, a CR anywhere else is refused (a framing
+  // ambiguity other parsers may read differently).
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start < head.size()) {
+    size_t nl = head.find('\n', start);
+    if (nl == std::string_view::npos) nl = head.size();
+    std::string_view line = head.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\r') != std::string_view::npos) return fail(400, "bare CR in the request head");
+    lines.push_back(line);
+    start = nl + 1;
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.empty()) return fail(400, "empty request");
+
+  // request-line = method SP request-target SP HTTP-version
+  const std::string_view line = lines[0];
+  if (line.size() > limits.max_request_line) {
+    return fail(414, "request line over " + std::to_string(limits.max_request_line) + " bytes");
+  }
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail(400, "malformed request line (expected 'METHOD TARGET HTTP/1.1')");
+  }
+  const std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!IsToken(method)) return fail(400, "malformed method");
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return fail(400, "malformed HTTP version '" + std::string(version.substr(0, 16)) + "'");
+  }
+  if (version[5] != '1') return fail(505, "only HTTP/1.0 and HTTP/1.1 are served");
+  const bool http10 = version == "HTTP/1.0";
+  for (char c : target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return fail(400, "control character in the request target");
+    }
+  }
+  out->method = std::string(method);
+  out->target = std::string(target);
+  // absolute-form (RFC 9112 3.2.2) is accepted; the authority is not used.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.substr(0, scheme.size()) == scheme) {
+      const size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  if (target.empty() || (target[0] != '/' && !(target == "*" && method == "OPTIONS"))) {
+    return fail(400, "request target must be a path starting with '/'");
+  }
+  target = target.substr(0, target.find('#'));
+  const size_t q = target.find('?');
+  out->path = std::string(target.substr(0, q));
+  out->query.clear();
+  if (q != std::string_view::npos) {
+    Status st = ParseQuery(target.substr(q + 1), &out->query);
+    if (!st.ok()) return fail(400, "malformed query: " + st.message());
+  }
+
+  // field-line = field-name ":" OWS field-value OWS
+  out->headers.clear();
+  if (lines.size() - 1 > limits.max_header_fields) {
+    return fail(431, "more than " + std::to_string(limits.max_header_fields) + " header fields");
+  }
+  bool has_length = false, has_transfer_encoding = false;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string_view field = lines[i];
+    if (field.empty()) return fail(400, "empty line inside the request head");
+    if (field[0] == ' ' || field[0] == '\t') {
+      return fail(400, "obsolete line folding in header fields");
+    }
+    const size_t colon = field.find(':');
+    if (colon == std::string_view::npos || !IsToken(field.substr(0, colon))) {
+      return fail(400, "malformed header field '" + std::string(field.substr(0, 64)) + "'");
+    }
+    const std::string name = Lower(field.substr(0, colon));
+    const std::string_view value = Trim(field.substr(colon + 1));
+    for (char c : value) {
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+        return fail(400, "control character in header field '" + name + "'");
+      }
+    }
+    if (name == "content-length") {
+      if (value.empty() || value.size() > 18 ||
+          value.find_first_not_of("0123456789") != std::string_view::npos) {
+        return fail(400, "malformed Content-Length '" + std::string(value.substr(0, 32)) + "'");
+      }
+      const size_t n = std::stoull(std::string(value));
+      if (has_length && n != h.content_length) return fail(400, "conflicting Content-Length fields");
+      has_length = true;
+      h.content_length = n;
+    } else if (name == "transfer-encoding") {
+      has_transfer_encoding = true;
+    } else if (name == "connection") {
+      if (ListHas(value, "close")) h.keep_alive = false;
+      if (http10 && ListHas(value, "keep-alive")) out->headers["connection"] = "keep-alive";
+    } else if (name == "expect") {
+      if (Lower(value) != "100-continue") {
+        return fail(417, "unsupported expectation '" + std::string(value.substr(0, 64)) + "'");
+      }
+      h.expect_continue = true;
+    }
+    // The first value of a repeated field is the one handlers see.
+    out->headers.emplace(name, std::string(value));
+  }
+  if (has_transfer_encoding) {
+    if (has_length) return fail(400, "both Transfer-Encoding and Content-Length");
+    return fail(501, "Transfer-Encoding (chunked request bodies) is not supported: send the body "
+                     "with Content-Length");
+  }
+  if (http10 && !ListHas(out->Header("connection"), "keep-alive")) h.keep_alive = false;
+  return h;
+}
+
 // ---- HttpServer ----------------------------------------------------------------------------
 
-struct HttpServer::Impl {
-  httplib::Server server;
-  std::atomic<bool> listening{false};
+// One accepted connection: its socket and read buffer, served by its own thread.
+struct HttpServer::Connection {
+  int fd = -1;
+  std::string remote;
+  std::string buf;  // bytes read and not yet consumed (pipelined requests wait here)
+  std::thread thread;
+  std::atomic<bool> done{false};
 };
 
 HttpServer::HttpServer(Router router, HttpServerOptions options)
-    : router_(std::move(router)), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+    : router_(std::move(router)), options_(std::move(options)) {
   if (!options_.log) {
     options_.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   }
@@ -227,7 +476,10 @@ HttpServer::HttpServer(Router router, HttpServerOptions options)
   }
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
 HttpResponse HttpServer::Handle(HttpRequest& request) const {
   if (options_.filter) {
@@ -262,132 +514,296 @@ HttpResponse HttpServer::Handle(HttpRequest& request) const {
 }
 
 Status HttpServer::Bind() {
-  httplib::Server& s = impl_->server;
-  // The pool is cpp-httplib's TaskQueue interface, which takes ownership of a raw pointer.
-  const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_payload_max_length(options_.max_body_bytes);
-  s.set_read_timeout(options_.read_timeout_seconds, 0);
-  s.set_write_timeout(options_.write_timeout_seconds, 0);
-  s.set_keep_alive_timeout(options_.keep_alive_timeout_seconds);
-  s.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options_.keep_alive_max_requests)));
-
-  // Every request whose method cpp-httplib routes lands in one handler that does weir's routing:
-  // the pattern only has to match any path. It is applied after the body was read (or refused
-  // with 413), so a keep-alive connection never sees a leftover body as its next request.
-  auto handler = [this](const httplib::Request& in, httplib::Response& out) {
-    const auto start = std::chrono::steady_clock::now();
-    HttpRequest req;
-    req.method = in.method;
-    req.path = in.target.substr(0, in.target.find('?'));
-    for (const auto& [k, v] : in.params) req.query.emplace(k, v);
-    for (const auto& [k, v] : in.headers) req.headers.emplace(Lower(k), v);
-    req.body = in.body;
-    req.remote = in.remote_addr + ":" + std::to_string(in.remote_port);
-    HttpResponse r = Handle(req);
-    out.status = r.status;
-    for (auto& [k, v] : r.headers) out.set_header(k, v);
-    if (!r.body.empty() || !r.content_type.empty()) {
-      out.set_content(std::move(r.body), r.content_type.empty() ? "text/plain" : r.content_type);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(),
+                               &hints, &found);
+  if (rc != 0) {
+    return Status::IOError("cannot listen on " + where + ": " + ::gai_strerror(rc), false);
+  }
+  std::string last_error = "no address";
+  for (addrinfo* ai = found; ai; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
     }
-    t_handler_millis =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
-  };
-  const std::string any_path = "/[\\s\\S]*";
-  s.Get(any_path, handler);  // GET and HEAD
-  s.Post(any_path, handler);
-  s.Put(any_path, handler);
-  s.Patch(any_path, handler);
-  s.Delete(any_path, handler);
-  s.Options(any_path, handler);
-
-  // Errors the transport produces itself (400 malformed, 413, 414, and methods it has no route
-  // kind for: TRACE, CONNECT) get the API's error body. Responses from Handle() already have one.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& in,
-                                                                  httplib::Response& out) {
-    if (!out.body.empty() || out.status == 405) return httplib::Server::HandlerResponse::Unhandled;
-    HttpResponse r;
-    if (out.status == 404 && !in.method.empty() && !in.target.empty() && in.target[0] == '/') {
-      // A method cpp-httplib does not route: weir's router decides (405 on a known path).
-      HttpRequest req;
-      req.method = in.method;
-      req.path = in.target.substr(0, in.target.find('?'));
-      for (const auto& [k, v] : in.headers) req.headers.emplace(Lower(k), v);
-      r = Handle(req);
-    } else {
-      r = options_.render_error(out.status, ReasonPhrase(out.status));
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      continue;
     }
-    out.status = r.status;
-    for (auto& [k, v] : r.headers) out.set_header(k, v);
-    out.set_content(std::move(r.body), r.content_type.empty() ? "text/plain" : r.content_type);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  s.set_exception_handler(
-      [this](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
-        HttpResponse r = options_.render_error(500, "internal error");
-        out.status = 500;
-        out.set_content(std::move(r.body), r.content_type);
-      });
-  s.set_logger([this](const httplib::Request& in, const httplib::Response& out) {
-    HttpLogEntry e;
-    if (!in.remote_addr.empty()) e.remote = in.remote_addr + ":" + std::to_string(in.remote_port);
-    e.method = in.method;
-    e.target = in.target;
-    e.status = out.status;
-    e.response_bytes = in.method == "HEAD" ? 0 : out.body.size();
-    e.millis = t_handler_millis;
-    t_handler_millis = 0;
-    options_.log(FormatLogLine(e));
-  });
-
-  const int port = options_.port == 0 ? s.bind_to_any_port(options_.host)
-                                      : (s.bind_to_port(options_.host, options_.port)
-                                             ? options_.port
-                                             : -1);
-  if (port <= 0) {
-    return Status::IOError("cannot listen on " + options_.host + ":" +
-                               std::to_string(options_.port) +
-                               ": the address is in use or not an address of this machine; "
-                               "pick another with --listen HOST:PORT",
+    listen_fd_ = fd;
+    break;
+  }
+  ::freeaddrinfo(found);
+  if (listen_fd_ < 0) {
+    return Status::IOError("cannot listen on " + where + ": " + last_error +
+                               " (another server on that port, or not an address of this "
+                               "machine); pick another with --listen HOST:PORT",
                            false);
   }
-  port_ = port;
-  impl_->listening = true;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return Status::IOError(std::string("eventfd: ") + std::strerror(errno), false);
   return Status::OK();
 }
 
 Status HttpServer::Serve(const std::function<bool()>& stop_requested) {
-  if (!impl_->listening) return Status::Invalid("HttpServer::Serve called before Bind()");
-  std::atomic<bool> done{false};
-  // cpp-httplib's accept loop blocks in accept(2); stop() closes the listening socket to end it.
-  // It may only be called once the loop runs (is_running()), and only once.
-  std::thread watcher([&] {
-    bool stopped = false;
-    while (!done) {
-      if (!stopped && (stop_ || (stop_requested && stop_requested())) &&
-          impl_->server.is_running()) {
-        impl_->server.stop();
-        stopped = true;
+  if (listen_fd_ < 0) return Status::Invalid("HttpServer::Serve called before Bind()");
+  std::list<Connection> connections;
+  auto reap = [&connections](bool all) {
+    for (auto it = connections.begin(); it != connections.end();) {
+      if (all || it->done) {
+        it->thread.join();
+        it = connections.erase(it);
+      } else {
+        ++it;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-  });
-  const bool clean = impl_->server.listen_after_bind();
-  done = true;
-  watcher.join();
-  impl_->listening = false;
-  if (!clean && !stop_) {
-    // The loop also ends with false when stop() closed the socket under accept(); only an
-    // accept error with no stop requested is a failure.
-    if (!(stop_requested && stop_requested())) {
-      return Status::IOError("the HTTP server's accept loop failed on " + options_.host + ":" +
-                             std::to_string(port_));
+  };
+  Status result;
+  while (true) {
+    if (stop_ || (stop_requested && stop_requested())) break;
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    const int n = ::poll(fds, 2, 100);
+    reap(false);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      result = Status::IOError(std::string("poll on the listening socket: ") + std::strerror(errno));
+      break;
     }
+    if (n == 0 || !(fds[0].revents & POLLIN)) continue;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      // Transient (the peer gave up, out of descriptors for a moment): keep serving.
+      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Connection& c = connections.emplace_back();
+    c.fd = fd;
+    c.remote = PeerName(addr);
+    if (static_cast<int>(connections.size()) > std::max(1, options_.max_connections)) {
+      HttpRequest none;
+      WriteResponse(c, none,
+                    options_.render_error(503, "too many connections (" +
+                                                   std::to_string(options_.max_connections) +
+                                                   "); retry shortly"),
+                    false, 0);
+      ::close(c.fd);
+      connections.pop_back();
+      continue;
+    }
+    c.thread = std::thread([this, &c] {
+      ServeConnection(c);
+      ::close(c.fd);
+      c.done = true;
+    });
   }
-  return Status::OK();
+  // Stop: no new connections; wake every connection thread (the eventfd stays readable).
+  stop_ = true;
+  const uint64_t one = 1;
+  if (::write(wake_fd_, &one, sizeof(one)) < 0) {
+    // Already readable (counter saturated) is fine; anything else leaves threads to time out.
+  }
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  reap(true);
+  return result;
 }
 
-void HttpServer::Stop() { stop_ = true; }
+void HttpServer::Stop() {
+  stop_ = true;
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+bool HttpServer::WriteAll(int fd, std::string_view bytes) const {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, options_.write_timeout_seconds * 1000) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+void HttpServer::WriteResponse(Connection& c, const HttpRequest& req, const HttpResponse& r,
+                               bool keep_alive, double millis) {
+  // 1xx, 204 and 304 have no body (RFC 9112 6.3); HEAD announces the body's length only.
+  const bool bodiless = r.status == 204 || r.status == 304 || r.status < 200;
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + StatusText(r.status) + "\r\n";
+  out += "Date: " + HttpDate() + "\r\n";
+  if (!bodiless) {
+    if (!r.content_type.empty()) out += "Content-Type: " + r.content_type + "\r\n";
+    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  }
+  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += "\r\n";
+  const bool send_body = !bodiless && req.method != "HEAD";
+  if (send_body) out += r.body;
+  WriteAll(c.fd, out);
+  HttpLogEntry e;
+  e.remote = c.remote;
+  e.method = req.method;
+  e.target = req.target.empty() ? req.path : req.target;
+  e.status = r.status;
+  e.response_bytes = send_body ? r.body.size() : 0;
+  e.millis = millis;
+  options_.log(FormatLogLine(e));
+}
+
+void HttpServer::ServeConnection(Connection& c) {
+  const HttpLimits limits;
+  int served = 0;
+  // Waits until the socket has bytes (true) or the timeout, a stop or an error (false). While
+  // `idle`, a stop ends the wait at once; mid-request the client gets its answer first.
+  auto wait_readable = [&](int timeout_seconds, bool idle) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return false;
+      pollfd fds[2] = {{c.fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      const int n = ::poll(fds, idle ? 2 : 1, static_cast<int>(left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) return true;
+      if (idle && (fds[1].revents & POLLIN)) return false;
+    }
+  };
+  // Reads what is available into the buffer; false on EOF or error.
+  auto fill = [&]() {
+    char tmp[16384];
+    while (true) {
+      const ssize_t n = ::recv(c.fd, tmp, sizeof(tmp), 0);
+      if (n > 0) {
+        c.buf.append(tmp, static_cast<size_t>(n));
+        return true;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return false;
+    }
+  };
+  // Closing after an error answer: stop sending, then read and drop what the client still sends
+  // (a refused body) for a moment, so the close does not reset the connection before the client
+  // read the answer.
+  auto linger_close = [&]() {
+    ::shutdown(c.fd, SHUT_WR);
+    size_t dropped = 0;
+    char tmp[16384];
+    while (dropped < (4u << 20)) {
+      pollfd p{c.fd, POLLIN, 0};
+      if (::poll(&p, 1, 1000) <= 0) break;
+      const ssize_t n = ::recv(c.fd, tmp, sizeof(tmp), 0);
+      if (n <= 0) break;
+      dropped += static_cast<size_t>(n);
+    }
+  };
+  auto refuse = [&](HttpRequest& req, int status, const std::string& message) {
+    WriteResponse(c, req, options_.render_error(status, message), false, 0);
+    linger_close();
+  };
+
+  while (true) {
+    // Empty lines before a request line are ignored (RFC 9112 2.2).
+    size_t skip = 0;
+    while (skip < c.buf.size() && (c.buf[skip] == '\r' || c.buf[skip] == '\n')) ++skip;
+    c.buf.erase(0, skip);
+    size_t head_end = FindHeadEnd(c.buf);
+    while (head_end == std::string::npos) {
+      if (c.buf.size() > limits.max_header_bytes) {
+        HttpRequest req;
+        const bool long_line = c.buf.find('\n') == std::string::npos &&
+                               c.buf.size() > limits.max_request_line;
+        refuse(req, long_line ? 414 : 431,
+               long_line ? "request line too long" : "request head too large");
+        return;
+      }
+      if (stop_ && c.buf.empty()) return;
+      const bool waiting_idle = c.buf.empty();
+      if (!wait_readable(waiting_idle && served > 0 ? options_.keep_alive_timeout_seconds
+                                                    : options_.read_timeout_seconds,
+                         waiting_idle)) {
+        if (!c.buf.empty() && !stop_) {
+          HttpRequest req;
+          refuse(req, 408, "request not complete after " +
+                               std::to_string(options_.read_timeout_seconds) + " s");
+        }
+        return;
+      }
+      if (!fill()) return;
+      skip = 0;
+      while (skip < c.buf.size() && (c.buf[skip] == '\r' || c.buf[skip] == '\n')) ++skip;
+      c.buf.erase(0, skip);
+      head_end = FindHeadEnd(c.buf);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    HttpRequest req;
+    req.remote = c.remote;
+    RequestHead head = ParseRequestHead(std::string_view(c.buf).substr(0, head_end), &req, limits);
+    c.buf.erase(0, head_end);
+    if (head.error_status) {
+      refuse(req, head.error_status, head.error);
+      return;
+    }
+    if (head.content_length > options_.max_body_bytes) {
+      refuse(req, 413, "request body of " + std::to_string(head.content_length) +
+                           " bytes is over the limit of " + std::to_string(options_.max_body_bytes));
+      return;
+    }
+    if (head.expect_continue && c.buf.size() < head.content_length) {
+      if (!WriteAll(c.fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
+    }
+    while (c.buf.size() < head.content_length) {
+      if (!wait_readable(options_.read_timeout_seconds, false)) {
+        refuse(req, 408, "request body not complete after " +
+                             std::to_string(options_.read_timeout_seconds) + " s");
+        return;
+      }
+      if (!fill()) return;
+    }
+    req.body = c.buf.substr(0, head.content_length);
+    c.buf.erase(0, head.content_length);
+    HttpResponse r = Handle(req);
+    ++served;
+    const bool keep = head.keep_alive && !stop_ && served < options_.keep_alive_max_requests;
+    const double millis =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    WriteResponse(c, req, r, keep, millis);
+    if (!keep) {
+      ::shutdown(c.fd, SHUT_WR);
+      return;
+    }
+  }
+}
 
 }  // namespace weir::net

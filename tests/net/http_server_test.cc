@@ -38,6 +38,111 @@ TEST(PercentDecode, RefusesTruncatedOrNonHexEscapes) {
   EXPECT_NE(PercentDecode("a%4").status().message().find("byte 1"), std::string::npos);
 }
 
+// ---- ParseRequestHead / FindHeadEnd ---------------------------------------------------------
+
+RequestHead Parse(const std::string& head, HttpRequest* req, const HttpLimits& limits = {}) {
+  return ParseRequestHead(head, req, limits);
+}
+
+TEST(ParseRequestHead, ReadsTheRequestLineQueryAndHeaders) {
+  HttpRequest req;
+  RequestHead h = Parse(
+      "GET /v1/namespaces?parent=a%1Fb&x=1+2&flag HTTP/1.1\r\nHost: h\r\n"
+      "X-Mixed-Case:  v a l \t\r\nx-mixed-case: second\r\n\r\n",
+      &req);
+  ASSERT_EQ(h.error_status, 0) << h.error;
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.target, "/v1/namespaces?parent=a%1Fb&x=1+2&flag");
+  EXPECT_EQ(req.path, "/v1/namespaces");
+  EXPECT_EQ(req.Query("parent"), "a\x1f" "b");
+  EXPECT_EQ(req.Query("x"), "1 2");
+  EXPECT_EQ(req.query.count("flag"), 1u);
+  EXPECT_EQ(req.Header("x-MIXED-case"), "v a l");  // trimmed; the first of repeated fields
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_EQ(h.content_length, 0u);
+}
+
+TEST(ParseRequestHead, KeepAliveFollowsVersionAndConnection) {
+  HttpRequest req;
+  EXPECT_FALSE(Parse("GET / HTTP/1.1\r\nConnection: Keep-Alive, CLOSE\r\n\r\n", &req).keep_alive);
+  EXPECT_FALSE(Parse("GET / HTTP/1.0\r\n\r\n", &req).keep_alive);
+  EXPECT_TRUE(Parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &req).keep_alive);
+}
+
+TEST(ParseRequestHead, AcceptsBareLfLineEndsAndAbsoluteForm) {
+  HttpRequest req;
+  RequestHead h = Parse("GET http://127.0.0.1:8181/v1/config?x=1 HTTP/1.1\nHost: h\n\n", &req);
+  ASSERT_EQ(h.error_status, 0) << h.error;
+  EXPECT_EQ(req.path, "/v1/config");
+  EXPECT_EQ(req.Query("x"), "1");
+  EXPECT_EQ(req.Header("host"), "h");
+}
+
+TEST(ParseRequestHead, FramesBodiesByContentLengthOnly) {
+  HttpRequest req;
+  RequestHead ok = Parse("POST /x HTTP/1.1\r\nContent-Length: 12\r\ncontent-length: 12\r\n\r\n", &req);
+  EXPECT_EQ(ok.error_status, 0);
+  EXPECT_EQ(ok.content_length, 12u);
+  for (const char* bad : {"Content-Length: 12\r\nContent-Length: 13", "Content-Length: +5",
+                          "Content-Length: 1 2", "Content-Length: ", "Content-Length: 0x10",
+                          "Content-Length: 99999999999999999999",
+                          "Transfer-Encoding: chunked\r\nContent-Length: 5"}) {
+    RequestHead h = Parse(std::string("POST /x HTTP/1.1\r\n") + bad + "\r\n\r\n", &req);
+    EXPECT_EQ(h.error_status, 400) << bad;
+    EXPECT_FALSE(h.keep_alive) << bad;
+  }
+  RequestHead chunked = Parse("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &req);
+  EXPECT_EQ(chunked.error_status, 501);
+  EXPECT_NE(chunked.error.find("send the body with Content-Length"), std::string::npos);
+}
+
+TEST(ParseRequestHead, RefusesAmbiguousOrMalformedHeads) {
+  HttpRequest req;
+  const std::pair<const char*, int> cases[] = {
+      {"GET /x HTTP/1.1\r\nHost : h\r\n\r\n", 400},           // space before the colon
+      {"GET /x HTTP/1.1\r\nA: 1\r\n  folded\r\n\r\n", 400},   // obsolete line folding
+      {"GET /x HTTP/1.1\r\nA: 1\rB: 2\r\n\r\n", 400},          // bare CR
+      {"GET /x HTTP/1.1\r\nA: \x01\r\n\r\n", 400},            // control character
+      {"GET /x HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+      {"GET  /x HTTP/1.1\r\n\r\n", 400},                      // two spaces
+      {"GET /x\r\n\r\n", 400},                                 // HTTP/0.9
+      {"GET x HTTP/1.1\r\n\r\n", 400},                         // not a path
+      {"G(T /x HTTP/1.1\r\n\r\n", 400},                        // not a token
+      {"GET /x HTTP/1.1x\r\n\r\n", 400},
+      {"GET /x HTTP/2.0\r\n\r\n", 505},
+      {"GET /x?a=%zz HTTP/1.1\r\n\r\n", 400},
+      {"PUT /x HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", 417},
+  };
+  for (const auto& [head, status] : cases) {
+    EXPECT_EQ(Parse(head, &req).error_status, status) << head;
+  }
+  HttpRequest opts;
+  EXPECT_EQ(Parse("OPTIONS * HTTP/1.1\r\n\r\n", &opts).error_status, 0);
+  EXPECT_TRUE(Parse("PUT /x HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n", &req).expect_continue);
+}
+
+TEST(ParseRequestHead, EnforcesItsLimits) {
+  HttpRequest req;
+  HttpLimits limits;
+  limits.max_request_line = 32;
+  limits.max_header_fields = 2;
+  limits.max_header_bytes = 200;
+  EXPECT_EQ(Parse("GET /" + std::string(40, 'a') + " HTTP/1.1\r\n\r\n", &req, limits).error_status,
+            414);
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &req, limits).error_status,
+            431);
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nA: " + std::string(200, 'x') + "\r\n\r\n", &req, limits)
+                .error_status,
+            431);
+}
+
+TEST(FindHeadEnd, FindsTheBlankLineWithCrlfOrLf) {
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nA: 1\r\n\r\nBODY"), 24u);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\nA: 1\n\nBODY"), 21u);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nA: 1\r\n"), std::string::npos);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nA: 1\r\n\r"), std::string::npos);
+}
+
 // ---- Router -----------------------------------------------------------------------------------
 
 HttpHandler Reply(std::string text) {
@@ -194,7 +299,7 @@ class LiveServer {
     o.host = "127.0.0.1";
     o.port = 0;
     o.keep_alive_timeout_seconds = 1;
-    o.read_timeout_seconds = 2;
+    o.read_timeout_seconds = 1;
     o.log = [this](const std::string& line) {
       std::lock_guard<std::mutex> lock(mu_);
       log_.push_back(line);
@@ -356,7 +461,8 @@ TEST(HttpServerLive, BodiesOverTheLimitAre413WithTheApiErrorBody) {
   c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n" + std::string(17, 'x'));
   auto r = c.Read();
   EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(r.body, R"({"status":413,"message":"request body too large"})");
+  EXPECT_EQ(r.body,
+            R"({"status":413,"message":"request body of 17 bytes is over the limit of 16"})");
   RawClient ok(s.port());
   ok.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\n\r\n" + std::string(16, 'y'));
   EXPECT_EQ(ok.Read().status, 200);
@@ -369,7 +475,9 @@ TEST(HttpServerLive, MalformedRequestsAre400AndOddMethodsAre405) {
     c.Send("GARBAGE\r\n\r\n");
     auto r = c.Read();
     EXPECT_EQ(r.status, 400);
-    EXPECT_EQ(r.body, R"({"status":400,"message":"bad request"})");
+    EXPECT_EQ(r.body,
+              R"x({"status":400,"message":"malformed request line (expected 'METHOD TARGET HTTP/1.1')"})x");
+    EXPECT_TRUE(c.Closed());
   }
   {
     RawClient c(s.port());
@@ -430,6 +538,51 @@ TEST(HttpServerLive, StopEndsServeWithAnIdleKeepAliveConnectionOpen) {
   EXPECT_TRUE(s->serve_status().ok()) << s->serve_status().ToString();
   RawClient after(s->port());
   EXPECT_FALSE(after.connected());  // the listening socket is gone
+}
+
+TEST(HttpServerLive, ExpectContinueGetsA100BeforeTheBody) {
+  LiveServer s(EchoRouter());
+  RawClient c(s.port());
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  auto interim = c.Read(/*head_only=*/true);
+  EXPECT_EQ(interim.status, 100);
+  c.Send("abc");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "got 3: abc q=");
+}
+
+TEST(HttpServerLive, ChunkedBodiesAre501AndTheConnectionCloses) {
+  LiveServer s(EchoRouter());
+  RawClient c(s.port());
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.headers.find("connection: close"), std::string::npos);
+  EXPECT_TRUE(c.Closed());
+}
+
+TEST(HttpServerLive, AnIncompleteRequestGets408AfterTheReadTimeout) {
+  LiveServer s(EchoRouter());
+  RawClient c(s.port());
+  c.Send("GET /v1/config HTTP/1.1\r\nHost: x\r\n");  // no blank line
+  const auto start = std::chrono::steady_clock::now();
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 408);
+  EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 0.9);
+}
+
+TEST(HttpServerLive, ConnectionsOverTheLimitGet503) {
+  HttpServerOptions o = JsonErrors();
+  o.max_connections = 1;
+  LiveServer s(EchoRouter(), o);
+  RawClient first(s.port());
+  first.Send("GET /v1/config HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(first.Read().status, 200);  // stays open (keep-alive)
+  RawClient second(s.port());
+  auto r = second.Read();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("too many connections (1)"), std::string::npos) << r.body;
 }
 
 TEST(HttpServerLive, BindReportsAnAddressInUse) {
