@@ -4,8 +4,9 @@
 //
 // Usage: node iceberg_js_catalog.mjs NODE_MODULES_DIR BASE_URL TOKEN NAMESPACE TABLE
 // TOKEN may be "" (no authentication). iceberg-js's loadTable() returns the `metadata` object
-// only, so the client's fetch is wrapped to also keep the LoadTableResult's `metadata-location`
-// exactly as the server sent it.
+// only, so the client's fetch is wrapped to also keep the LoadTableResult exactly as the server
+// sent it (`raw`): JSON.parse turns 63-bit snapshot ids into doubles, so the exact ids can only be
+// compared on the wire text.
 const [nodeModules, baseUrl, token, namespace, table] = process.argv.slice(2)
 const { IcebergRestCatalog, IcebergError } =
   await import(`${nodeModules}/iceberg-js/dist/index.mjs`)
@@ -42,7 +43,7 @@ try {
   out.missingTableExists = await catalog.tableExists({ namespace: [namespace], name: 'no_such_table' })
   const metadata = await catalog.loadTable({ namespace: [namespace], name: table })
   const raw = bodies.findLast(b => b.method === 'GET' && b.url.endsWith(`/tables/${table}`))
-  out.load = { metadata, metadataLocation: JSON.parse(raw.text)['metadata-location'] }
+  out.load = { metadata, metadataLocation: JSON.parse(raw.text)['metadata-location'], raw: raw.text }
   out.missingTable = await failure(catalog.loadTable({ namespace: [namespace], name: 'no_such_table' }))
   out.createNamespace = await failure(catalog.createNamespace({ namespace: ['new_ns'] }))
   out.dropTable = await failure(catalog.dropTable({ namespace: [namespace], name: table }))
