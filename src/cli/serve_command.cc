@@ -85,7 +85,8 @@ int Serve(const std::string& file, const std::string& listen, const std::string&
     return kExitBadConfig;
   }
   if (token.empty() && !IsLoopback(host)) {
-    PrintWarning("listening on " + host + " without --token: anyone who reaches this address can "
+    PrintWarning("listening on " + host +
+                 " without --token: anyone who reaches this address can "
                  "read every table's metadata and file locations");
   }
 
@@ -104,8 +105,9 @@ int Serve(const std::string& file, const std::string& listen, const std::string&
   }
   InstallStopHandlers();
   auto tables = store->IcebergTables();
-  const std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                          ":" + std::to_string(http.port());
+  const std::string url = "http://" +
+                          (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                          std::to_string(http.port());
   std::printf("weir serve: Iceberg REST catalog of store %s at %s (read-only, %zu table%s%s)\n",
               store->path().c_str(), url.c_str(), tables.ok() ? tables->size() : 0,
               tables.ok() && tables->size() == 1 ? "" : "s",
@@ -119,7 +121,9 @@ int Serve(const std::string& file, const std::string& listen, const std::string&
   }
   if (StopRequested()) {
     std::fprintf(stderr, "weir serve: stopped by %s\n",
-                 StopSignal() == SIGINT ? "SIGINT" : StopSignal() == SIGTERM ? "SIGTERM" : "a signal");
+                 StopSignal() == SIGINT    ? "SIGINT"
+                 : StopSignal() == SIGTERM ? "SIGTERM"
+                                           : "a signal");
   }
   return 0;
 }

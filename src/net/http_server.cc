@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -61,28 +61,50 @@ bool IsCapture(const std::string& segment) {
 // The reason phrase of the status line (RFC 9110 section 15).
 const char* StatusText(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -423,7 +445,8 @@ RequestHead ParseRequestHead(std::string_view head, HttpRequest* out, const Http
         return fail(400, "malformed Content-Length '" + std::string(value.substr(0, 32)) + "'");
       }
       const size_t n = std::stoull(std::string(value));
-      if (has_length && n != h.content_length) return fail(400, "conflicting Content-Length fields");
+      if (has_length && n != h.content_length)
+        return fail(400, "conflicting Content-Length fields");
       has_length = true;
       h.content_length = n;
     } else if (name == "transfer-encoding") {
@@ -442,8 +465,9 @@ RequestHead ParseRequestHead(std::string_view head, HttpRequest* out, const Http
   }
   if (has_transfer_encoding) {
     if (has_length) return fail(400, "both Transfer-Encoding and Content-Length");
-    return fail(501, "Transfer-Encoding (chunked request bodies) is not supported: send the body "
-                     "with Content-Length");
+    return fail(501,
+                "Transfer-Encoding (chunked request bodies) is not supported: send the body "
+                "with Content-Length");
   }
   if (http10 && !ListHas(out->Header("connection"), "keep-alive")) h.keep_alive = false;
   return h;
@@ -495,11 +519,11 @@ HttpResponse HttpServer::Handle(HttpRequest& request) const {
       return options_.render_error(404, "no such resource: " + request.path);
     }
     const std::string allow = JoinAllowed(m.allowed);
-    HttpResponse r = request.method == "OPTIONS"
-                         ? HttpResponse::Empty(204)
-                         : options_.render_error(405, "method " + request.method +
-                                                          " is not allowed on " + request.path +
-                                                          " (allowed: " + allow + ")");
+    HttpResponse r =
+        request.method == "OPTIONS"
+            ? HttpResponse::Empty(204)
+            : options_.render_error(405, "method " + request.method + " is not allowed on " +
+                                             request.path + " (allowed: " + allow + ")");
     r.headers.emplace_back("Allow", allow);
     return r;
   }
@@ -520,8 +544,8 @@ Status HttpServer::Bind() {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(),
-                               &hints, &found);
+  const int rc =
+      ::getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
   if (rc != 0) {
     return Status::IOError("cannot listen on " + where + ": " + ::gai_strerror(rc), false);
   }
@@ -581,7 +605,8 @@ Status HttpServer::Serve(const std::function<bool()>& stop_requested) {
     reap(false);
     if (n < 0) {
       if (errno == EINTR) continue;
-      result = Status::IOError(std::string("poll on the listening socket: ") + std::strerror(errno));
+      result =
+          Status::IOError(std::string("poll on the listening socket: ") + std::strerror(errno));
       break;
     }
     if (n == 0 || !(fds[0].revents & POLLIN)) continue;
@@ -590,11 +615,15 @@ Status HttpServer::Serve(const std::function<bool()>& stop_requested) {
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
     if (fd < 0) {
       // Transient (the peer gave up, out of descriptors for a moment): keep serving.
-      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (errno == EMFILE || errno == ENFILE)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // A client that stops reading cannot hold a thread forever: a blocked send(2) gives up.
+    const timeval send_timeout{options_.write_timeout_seconds, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
     Connection& c = connections.emplace_back();
     c.fd = fd;
     c.remote = PeerName(addr);
@@ -742,8 +771,8 @@ void HttpServer::ServeConnection(Connection& c) {
     while (head_end == std::string::npos) {
       if (c.buf.size() > limits.max_header_bytes) {
         HttpRequest req;
-        const bool long_line = c.buf.find('\n') == std::string::npos &&
-                               c.buf.size() > limits.max_request_line;
+        const bool long_line =
+            c.buf.find('\n') == std::string::npos && c.buf.size() > limits.max_request_line;
         refuse(req, long_line ? 414 : 431,
                long_line ? "request line too long" : "request head too large");
         return;
@@ -755,8 +784,9 @@ void HttpServer::ServeConnection(Connection& c) {
                          waiting_idle)) {
         if (!c.buf.empty() && !stop_) {
           HttpRequest req;
-          refuse(req, 408, "request not complete after " +
-                               std::to_string(options_.read_timeout_seconds) + " s");
+          refuse(
+              req, 408,
+              "request not complete after " + std::to_string(options_.read_timeout_seconds) + " s");
         }
         return;
       }
@@ -776,8 +806,9 @@ void HttpServer::ServeConnection(Connection& c) {
       return;
     }
     if (head.content_length > options_.max_body_bytes) {
-      refuse(req, 413, "request body of " + std::to_string(head.content_length) +
-                           " bytes is over the limit of " + std::to_string(options_.max_body_bytes));
+      refuse(req, 413,
+             "request body of " + std::to_string(head.content_length) +
+                 " bytes is over the limit of " + std::to_string(options_.max_body_bytes));
       return;
     }
     if (head.expect_continue && c.buf.size() < head.content_length) {
@@ -785,8 +816,9 @@ void HttpServer::ServeConnection(Connection& c) {
     }
     while (c.buf.size() < head.content_length) {
       if (!wait_readable(options_.read_timeout_seconds, false)) {
-        refuse(req, 408, "request body not complete after " +
-                             std::to_string(options_.read_timeout_seconds) + " s");
+        refuse(req, 408,
+               "request body not complete after " + std::to_string(options_.read_timeout_seconds) +
+                   " s");
         return;
       }
       if (!fill()) return;

@@ -99,10 +99,10 @@ class Router {
 
   // What a request resolves to.
   struct Match {
-    const HttpHandler* handler = nullptr;        // null: no route for this method
-    std::map<std::string, std::string> params;   // decoded captures of the matched route
-    std::vector<std::string> allowed;            // methods the path has (for 405 and OPTIONS)
-    bool bad_escape = false;                     // a segment had an invalid %XX escape (400)
+    const HttpHandler* handler = nullptr;       // null: no route for this method
+    std::map<std::string, std::string> params;  // decoded captures of the matched route
+    std::vector<std::string> allowed;           // methods the path has (for 405 and OPTIONS)
+    bool bad_escape = false;                    // a segment had an invalid %XX escape (400)
   };
   // `path` is percent-encoded, without the query. HEAD falls back to GET.
   Match Find(std::string_view method, std::string_view path) const;
@@ -164,7 +164,7 @@ std::string FormatLogLine(const HttpLogEntry& e);  // "127.0.0.1:5 GET /v1/confi
 struct HttpServerOptions {
   std::string host = "127.0.0.1";  // an IP address; "0.0.0.0" or "::" listen everywhere
   int port = 8181;                 // 0: any free port (see HttpServer::port())
-  int max_connections = 64;  // open connections served at once; more are answered 503
+  int max_connections = 64;        // open connections served at once; more are answered 503
   size_t max_body_bytes = 1 << 20;
   int read_timeout_seconds = 10;
   int write_timeout_seconds = 10;
@@ -205,8 +205,8 @@ class HttpServer {
   void ServeConnection(Connection& c);
   // Writes all of `bytes`; false when the peer is gone or the write timed out.
   bool WriteAll(int fd, std::string_view bytes) const;
-  void WriteResponse(Connection& c, const HttpRequest& req, const HttpResponse& r,
-                     bool keep_alive, double millis);
+  void WriteResponse(Connection& c, const HttpRequest& req, const HttpResponse& r, bool keep_alive,
+                     double millis);
 
   Router router_;
   HttpServerOptions options_;

@@ -145,15 +145,28 @@ Result<std::string> LocalPath(const std::string& location) {
 
 std::string StatusType(int status) {
   switch (status) {
-    case 400: return "BadRequestException";
-    case 401: return "NotAuthorizedException";
-    case 403: return "ForbiddenException";
-    case 404: return "NotFoundException";
-    case 405: return "UnsupportedOperationException";
-    case 406: return "UnsupportedOperationException";
-    case 413: return "BadRequestException";
-    case 414: return "BadRequestException";
-    default: return status >= 500 ? "InternalServerError" : "BadRequestException";
+    case 400:
+      return "BadRequestException";
+    case 401:
+      return "NotAuthorizedException";
+    case 403:
+      return "ForbiddenException";
+    case 404:
+      return "NotFoundException";
+    case 405:
+      return "UnsupportedOperationException";
+    case 406:
+      return "UnsupportedOperationException";
+    case 413:
+      return "BadRequestException";
+    case 414:
+      return "BadRequestException";
+    case 501:
+      return "UnsupportedOperationException";
+    case 503:
+      return "ServiceUnavailableException";
+    default:
+      return status >= 500 ? "InternalServerError" : "BadRequestException";
   }
 }
 
@@ -248,9 +261,8 @@ void RestCatalog::AddRoutes(net::Router& router) const {
 HttpResponse RestCatalog::Config(const HttpRequest&) const {
   ojson endpoints = ojson::array();
   for (const char* e : kEndpoints) endpoints.push_back(e);
-  ojson body = {{"defaults", ojson::object()},
-                {"overrides", ojson::object()},
-                {"endpoints", endpoints}};
+  ojson body = {
+      {"defaults", ojson::object()}, {"overrides", ojson::object()}, {"endpoints", endpoints}};
   return HttpResponse::Json(200, body.dump());
 }
 
@@ -273,7 +285,8 @@ HttpResponse RestCatalog::ListNamespaces(const HttpRequest& req) const {
     const Levels ns = NamespaceFromStored(t.table_namespace);
     if (!HasPrefix(ns, parent)) continue;
     parent_exists = true;
-    if (ns.size() > parent.size()) children.insert(Levels(ns.begin(), ns.begin() + parent.size() + 1));
+    if (ns.size() > parent.size())
+      children.insert(Levels(ns.begin(), ns.begin() + parent.size() + 1));
   }
   if (!parent_exists) {
     return Error(404, "NoSuchNamespaceException",
@@ -293,7 +306,8 @@ HttpResponse RestCatalog::LoadNamespace(const HttpRequest& req, bool head) const
   auto tables = store_.IcebergTables();
   if (!tables.ok()) return Error(500, "InternalServerError", tables.status().message());
   bool exists = false;
-  for (const auto& t : *tables) exists = exists || HasPrefix(NamespaceFromStored(t.table_namespace), ns);
+  for (const auto& t : *tables)
+    exists = exists || HasPrefix(NamespaceFromStored(t.table_namespace), ns);
   if (!exists) {
     return Error(404, "NoSuchNamespaceException",
                  "namespace " + Display(ns) + " does not exist in this catalog");
@@ -301,8 +315,7 @@ HttpResponse RestCatalog::LoadNamespace(const HttpRequest& req, bool head) const
   if (head) return HttpResponse::Empty(204);
   // weir keeps no namespace properties: an empty object ("supported, none set") rather than
   // null, which some clients do not accept.
-  return HttpResponse::Json(200,
-                            ojson{{"namespace", ns}, {"properties", ojson::object()}}.dump());
+  return HttpResponse::Json(200, ojson{{"namespace", ns}, {"properties", ojson::object()}}.dump());
 }
 
 HttpResponse RestCatalog::ListTables(const HttpRequest& req) const {
@@ -343,8 +356,8 @@ HttpResponse RestCatalog::LoadTable(const HttpRequest& req, bool head) const {
     return Error(404, "NoSuchTableException",
                  "table " + display +
                      " does not exist in this catalog (a weir dataset's table appears after "
-                     "its first commit; GET /v1/namespaces/" + Join(ns, "\x1f") +
-                     "/tables lists the tables)");
+                     "its first commit; GET /v1/namespaces/" +
+                     Join(ns, "\x1f") + "/tables lists the tables)");
   }
   if (head) return HttpResponse::Empty(204);
   const std::string location = (*row)->metadata_location;
@@ -355,7 +368,8 @@ HttpResponse RestCatalog::LoadTable(const HttpRequest& req, bool head) const {
     return r;
   }
   auto path = LocalPath(location);
-  if (!path.ok()) return Error(500, "InternalServerError", "table " + display + ": " + path.status().message());
+  if (!path.ok())
+    return Error(500, "InternalServerError", "table " + display + ": " + path.status().message());
   auto text = fs::ReadFile(*path);
   if (!text.ok()) {
     return Error(500, "InternalServerError",
@@ -368,8 +382,10 @@ HttpResponse RestCatalog::LoadTable(const HttpRequest& req, bool head) const {
   auto parsed = iceberg::ParseTableMetadata(*text, location);
   if (!parsed.ok()) {
     return Error(500, "InternalServerError",
-                 "table " + display + ": its current metadata file is not valid Iceberg table "
-                 "metadata: " + parsed.status().message());
+                 "table " + display +
+                     ": its current metadata file is not valid Iceberg table "
+                     "metadata: " +
+                     parsed.status().message());
   }
   ojson metadata = ojson::parse(*text, nullptr, /*allow_exceptions=*/false);
   ojson body = {{"metadata-location", location},

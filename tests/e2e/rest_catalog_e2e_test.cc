@@ -70,8 +70,8 @@ class WeirServe {
   int SignalAndWait(int sig, double seconds) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int>(seconds * 1000));
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -223,8 +223,10 @@ TEST(RestCatalogE2E, ErrorBodiesAre404NoSuchTable401And405InTheSpecsShape) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(missing->get_header_value("Content-Type"), "application/json");
-  EXPECT_EQ(json::parse(missing->body),
-            json::parse(R"x({"error":{"message":"table default.nope does not exist in this catalog (a weir dataset's table appears after its first commit; GET /v1/namespaces/default/tables lists the tables)","type":"NoSuchTableException","code":404}})x"));
+  EXPECT_EQ(
+      json::parse(missing->body),
+      json::parse(
+          R"x({"error":{"message":"table default.nope does not exist in this catalog (a weir dataset's table appears after its first commit; GET /v1/namespaces/default/tables lists the tables)","type":"NoSuchTableException","code":404}})x"));
 
   auto no_ns = c.Get("/v1/namespaces/nope/tables", auth);
   ASSERT_TRUE(no_ns);
@@ -267,7 +269,8 @@ TEST(RestCatalogE2E, ErrorBodiesAre404NoSuchTable401And405InTheSpecsShape) {
   const std::string text = ReadAll(log);
   EXPECT_NE(text.find(" GET /v1/namespaces 401 "), std::string::npos) << text;
   EXPECT_NE(text.find(" POST /v1/namespaces 405 "), std::string::npos) << text;
-  EXPECT_NE(text.find(" HEAD /v1/namespaces/default/tables/events 204 "), std::string::npos) << text;
+  EXPECT_NE(text.find(" HEAD /v1/namespaces/default/tables/events 204 "), std::string::npos)
+      << text;
   fs::remove_all(p.dir);
 }
 
@@ -286,8 +289,8 @@ TEST(RestCatalogE2E, RefusesBadArgumentsWithoutCreatingAStore) {
   // A port already taken is reported with what to do.
   WeirServe first;
   ASSERT_TRUE(first.Start({"--catalog", p.yaml}, p.dir + "/first.log"));
-  CmdResult taken = Weir("serve --catalog " + p.yaml + " --listen 127.0.0.1:" +
-                         std::to_string(first.port()) + " 2>&1");
+  CmdResult taken = Weir("serve --catalog " + p.yaml +
+                         " --listen 127.0.0.1:" + std::to_string(first.port()) + " 2>&1");
   EXPECT_EQ(taken.exit_code, 1);
   EXPECT_NE(taken.out.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
             std::string::npos)

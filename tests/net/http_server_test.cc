@@ -24,7 +24,9 @@ namespace {
 
 TEST(PercentDecode, DecodesEscapesAndLeavesPlusAlone) {
   EXPECT_EQ(*PercentDecode("%41b"), "Ab");
-  EXPECT_EQ(*PercentDecode("a%1Fb"), "a\x1f" "b");
+  EXPECT_EQ(*PercentDecode("a%1Fb"),
+            "a\x1f"
+            "b");
   EXPECT_EQ(*PercentDecode("a%2fb"), "a/b");
   EXPECT_EQ(*PercentDecode("a+b"), "a+b");
   EXPECT_EQ(*PercentDecode(""), "");
@@ -54,7 +56,9 @@ TEST(ParseRequestHead, ReadsTheRequestLineQueryAndHeaders) {
   EXPECT_EQ(req.method, "GET");
   EXPECT_EQ(req.target, "/v1/namespaces?parent=a%1Fb&x=1+2&flag");
   EXPECT_EQ(req.path, "/v1/namespaces");
-  EXPECT_EQ(req.Query("parent"), "a\x1f" "b");
+  EXPECT_EQ(req.Query("parent"),
+            "a\x1f"
+            "b");
   EXPECT_EQ(req.Query("x"), "1 2");
   EXPECT_EQ(req.query.count("flag"), 1u);
   EXPECT_EQ(req.Header("x-MIXED-case"), "v a l");  // trimmed; the first of repeated fields
@@ -80,13 +84,14 @@ TEST(ParseRequestHead, AcceptsBareLfLineEndsAndAbsoluteForm) {
 
 TEST(ParseRequestHead, FramesBodiesByContentLengthOnly) {
   HttpRequest req;
-  RequestHead ok = Parse("POST /x HTTP/1.1\r\nContent-Length: 12\r\ncontent-length: 12\r\n\r\n", &req);
+  RequestHead ok =
+      Parse("POST /x HTTP/1.1\r\nContent-Length: 12\r\ncontent-length: 12\r\n\r\n", &req);
   EXPECT_EQ(ok.error_status, 0);
   EXPECT_EQ(ok.content_length, 12u);
-  for (const char* bad : {"Content-Length: 12\r\nContent-Length: 13", "Content-Length: +5",
-                          "Content-Length: 1 2", "Content-Length: ", "Content-Length: 0x10",
-                          "Content-Length: 99999999999999999999",
-                          "Transfer-Encoding: chunked\r\nContent-Length: 5"}) {
+  for (const char* bad :
+       {"Content-Length: 12\r\nContent-Length: 13", "Content-Length: +5", "Content-Length: 1 2",
+        "Content-Length: ", "Content-Length: 0x10", "Content-Length: 99999999999999999999",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5"}) {
     RequestHead h = Parse(std::string("POST /x HTTP/1.1\r\n") + bad + "\r\n\r\n", &req);
     EXPECT_EQ(h.error_status, 400) << bad;
     EXPECT_FALSE(h.keep_alive) << bad;
@@ -99,15 +104,15 @@ TEST(ParseRequestHead, FramesBodiesByContentLengthOnly) {
 TEST(ParseRequestHead, RefusesAmbiguousOrMalformedHeads) {
   HttpRequest req;
   const std::pair<const char*, int> cases[] = {
-      {"GET /x HTTP/1.1\r\nHost : h\r\n\r\n", 400},           // space before the colon
-      {"GET /x HTTP/1.1\r\nA: 1\r\n  folded\r\n\r\n", 400},   // obsolete line folding
-      {"GET /x HTTP/1.1\r\nA: 1\rB: 2\r\n\r\n", 400},          // bare CR
-      {"GET /x HTTP/1.1\r\nA: \x01\r\n\r\n", 400},            // control character
+      {"GET /x HTTP/1.1\r\nHost : h\r\n\r\n", 400},          // space before the colon
+      {"GET /x HTTP/1.1\r\nA: 1\r\n  folded\r\n\r\n", 400},  // obsolete line folding
+      {"GET /x HTTP/1.1\r\nA: 1\rB: 2\r\n\r\n", 400},        // bare CR
+      {"GET /x HTTP/1.1\r\nA: \x01\r\n\r\n", 400},           // control character
       {"GET /x HTTP/1.1\r\nNoColon\r\n\r\n", 400},
-      {"GET  /x HTTP/1.1\r\n\r\n", 400},                      // two spaces
-      {"GET /x\r\n\r\n", 400},                                 // HTTP/0.9
-      {"GET x HTTP/1.1\r\n\r\n", 400},                         // not a path
-      {"G(T /x HTTP/1.1\r\n\r\n", 400},                        // not a token
+      {"GET  /x HTTP/1.1\r\n\r\n", 400},  // two spaces
+      {"GET /x\r\n\r\n", 400},            // HTTP/0.9
+      {"GET x HTTP/1.1\r\n\r\n", 400},    // not a path
+      {"G(T /x HTTP/1.1\r\n\r\n", 400},   // not a token
       {"GET /x HTTP/1.1x\r\n\r\n", 400},
       {"GET /x HTTP/2.0\r\n\r\n", 505},
       {"GET /x?a=%zz HTTP/1.1\r\n\r\n", 400},
@@ -178,7 +183,9 @@ TEST(Router, MatchesLiteralsAndDecodesEachCaptureOnItsOwn) {
             "table|namespace=default;table=events;");
   // %2F is a slash inside one segment, not a path separator; %1F is the namespace separator.
   EXPECT_EQ(Call(r, "GET", "/v1/namespaces/a%2Fb/tables/t%20x"), "table|namespace=a/b;table=t x;");
-  EXPECT_EQ(Call(r, "GET", "/v1/namespaces/a%1Fb"), "ns|namespace=a\x1f" "b;");
+  EXPECT_EQ(Call(r, "GET", "/v1/namespaces/a%1Fb"),
+            "ns|namespace=a\x1f"
+            "b;");
 }
 
 TEST(Router, UnknownPathsTrailingSlashesAndEmptyCapturesDoNotMatch) {
@@ -224,8 +231,8 @@ TEST(Router, AddingARouteAgainReplacesItsHandler) {
 HttpServerOptions JsonErrors() {
   HttpServerOptions o;
   o.render_error = [](int status, const std::string& message) {
-    return HttpResponse::Json(status, "{\"status\":" + std::to_string(status) + ",\"message\":\"" +
-                                          message + "\"}");
+    return HttpResponse::Json(
+        status, "{\"status\":" + std::to_string(status) + ",\"message\":\"" + message + "\"}");
   };
   o.log = [](const std::string&) {};
   return o;
@@ -244,8 +251,9 @@ TEST(HttpServerHandle, RendersNotFoundMethodNotAllowedAndBadEscapes) {
   req.path = "/v1/config";
   r = server.Handle(req);
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(r.body,
-            R"x({"status":405,"message":"method PATCH is not allowed on /v1/config (allowed: GET, HEAD)"})x");
+  EXPECT_EQ(
+      r.body,
+      R"x({"status":405,"message":"method PATCH is not allowed on /v1/config (allowed: GET, HEAD)"})x");
   ASSERT_EQ(r.headers.size(), 1u);
   EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD"}));
 
@@ -262,9 +270,8 @@ TEST(HttpServerHandle, RendersNotFoundMethodNotAllowedAndBadEscapes) {
 
 TEST(HttpServerHandle, TheFilterRunsFirstAndAThrowingHandlerIsA500) {
   Router router = TestRouter();
-  router.Add("GET", "/boom", [](const HttpRequest&) -> HttpResponse {
-    throw std::runtime_error("disk on fire");
-  });
+  router.Add("GET", "/boom",
+             [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("disk on fire"); });
   HttpServerOptions o = JsonErrors();
   o.filter = [](const HttpRequest& r) -> std::optional<HttpResponse> {
     if (r.Header("X-Key") == "k") return std::nullopt;
@@ -307,7 +314,8 @@ class LiveServer {
     server_ = std::make_unique<HttpServer>(std::move(router), std::move(o));
     Status st = server_->Bind();
     EXPECT_TRUE(st.ok()) << st.ToString();
-    thread_ = std::thread([this] { serve_status_ = server_->Serve([this] { return stop_.load(); }); });
+    thread_ =
+        std::thread([this] { serve_status_ = server_->Serve([this] { return stop_.load(); }); });
   }
   ~LiveServer() { Stop(); }
   void Stop() {
@@ -404,8 +412,8 @@ class RawClient {
 Router EchoRouter() {
   Router r = TestRouter();
   r.Add("POST", "/echo", [](const HttpRequest& req) {
-    return HttpResponse::Json(200, "got " + std::to_string(req.body.size()) + ": " + req.body +
-                                       " q=" + req.Query("q"));
+    return HttpResponse::Json(
+        200, "got " + std::to_string(req.body.size()) + ": " + req.body + " q=" + req.Query("q"));
   });
   return r;
 }
@@ -420,8 +428,9 @@ TEST(HttpServerLive, KeepAliveServesSeveralRequestsOnOneConnectionAndLogsEach) {
   EXPECT_EQ(r1.body, "config|");
   EXPECT_NE(r1.headers.find("content-type: application/json"), std::string::npos);
   // Pipelined: two requests in one write, the POST with a Content-Length body and a query.
-  c.Send("POST /echo?q=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-         "GET /v1/namespaces/n/tables/t HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.Send(
+      "POST /echo?q=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /v1/namespaces/n/tables/t HTTP/1.1\r\nHost: x\r\n\r\n");
   auto r2 = c.Read();
   EXPECT_EQ(r2.status, 200);
   EXPECT_EQ(r2.body, "got 5: hello q=a b");
@@ -475,8 +484,9 @@ TEST(HttpServerLive, MalformedRequestsAre400AndOddMethodsAre405) {
     c.Send("GARBAGE\r\n\r\n");
     auto r = c.Read();
     EXPECT_EQ(r.status, 400);
-    EXPECT_EQ(r.body,
-              R"x({"status":400,"message":"malformed request line (expected 'METHOD TARGET HTTP/1.1')"})x");
+    EXPECT_EQ(
+        r.body,
+        R"x({"status":400,"message":"malformed request line (expected 'METHOD TARGET HTTP/1.1')"})x");
     EXPECT_TRUE(c.Closed());
   }
   {
@@ -503,8 +513,9 @@ TEST(HttpServerLive, MalformedRequestsAre400AndOddMethodsAre405) {
 TEST(HttpServerLive, HeadAnswersWithHeadersOnly) {
   LiveServer s(EchoRouter());
   RawClient c(s.port());
-  c.Send("HEAD /v1/namespaces/n/tables/t HTTP/1.1\r\nHost: x\r\n\r\n"
-         "GET /v1/config HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.Send(
+      "HEAD /v1/namespaces/n/tables/t HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/config HTTP/1.1\r\nHost: x\r\n\r\n");
   // The HEAD response announces the GET body's length but carries no body, so the next response
   // follows right after its headers.
   auto h = c.Read(/*head=*/true);
@@ -555,7 +566,8 @@ TEST(HttpServerLive, ExpectContinueGetsA100BeforeTheBody) {
 TEST(HttpServerLive, ChunkedBodiesAre501AndTheConnectionCloses) {
   LiveServer s(EchoRouter());
   RawClient c(s.port());
-  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   auto r = c.Read();
   EXPECT_EQ(r.status, 501);
   EXPECT_NE(r.headers.find("connection: close"), std::string::npos);

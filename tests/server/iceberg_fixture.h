@@ -17,8 +17,8 @@
 namespace weir::fixture {
 
 struct FixtureTable {
-  std::string location;           // table folder (absolute)
-  std::string metadata_location;  // current vN.metadata.json (absolute)
+  std::string location;                         // table folder (absolute)
+  std::string metadata_location;                // current vN.metadata.json (absolute)
   std::vector<std::string> metadata_locations;  // every version, v1 first
   iceberg::TableMetadata metadata;
 };
@@ -31,9 +31,8 @@ inline Result<FixtureTable> MakeIcebergTable(Store& store, const std::string& ns
   namespace fs = std::filesystem;
   FixtureTable t;
   t.location = (fs::path(dir) / name).string();
-  const std::vector<ColumnSchema> columns = {{"id", ColumnType::kInt64},
-                                             {"event", ColumnType::kString},
-                                             {"ts", ColumnType::kTimestampMs}};
+  const std::vector<ColumnSchema> columns = {
+      {"id", ColumnType::kInt64}, {"event", ColumnType::kString}, {"ts", ColumnType::kTimestampMs}};
   iceberg::Schema schema = iceberg::SchemaFromColumns(columns);
   iceberg::PartitionSpec spec{0, {{2, 0, "event", iceberg::Transform::kIdentity}}};
   WEIR_ASSIGN_OR_RETURN(iceberg::TableMetadata meta,

@@ -109,8 +109,9 @@ TEST_F(RestCatalogTest, ListsNamespacesLevelByLevel) {
   EXPECT_EQ(json::parse(below.body), json::parse(R"({"namespaces":[["a","b"]]})"));
   auto leaf = Send("GET", "/v1/namespaces?parent=a%1Fb");
   EXPECT_EQ(json::parse(leaf.body), json::parse(R"({"namespaces":[]})"));
-  EXPECT_EQ(ErrorMessage(Send("GET", "/v1/namespaces?parent=nope"), 404, "NoSuchNamespaceException"),
-            "namespace nope does not exist in this catalog");
+  EXPECT_EQ(
+      ErrorMessage(Send("GET", "/v1/namespaces?parent=nope"), 404, "NoSuchNamespaceException"),
+      "namespace nope does not exist in this catalog");
 }
 
 TEST_F(RestCatalogTest, LoadsAndChecksNamespaces) {
@@ -164,9 +165,9 @@ TEST_F(RestCatalogTest, LoadTableFollowsThePointerOnEveryRequestAndAnswers304For
   auto clicks = fixture::MakeIcebergTable(*store_, "default", "clicks2", dir_.string(), 1);
   ASSERT_TRUE(clicks.ok());
   const std::string old_location = json::parse(first.body)["metadata-location"];
-  ASSERT_TRUE(store_->MoveIcebergPointer({"default", "clicks", old_location,
-                                          clicks->metadata_location})
-                  .ok());
+  ASSERT_TRUE(
+      store_->MoveIcebergPointer({"default", "clicks", old_location, clicks->metadata_location})
+          .ok());
   auto moved = Send("GET", "/v1/namespaces/default/tables/clicks", {{"if-none-match", etag}});
   EXPECT_EQ(moved.status, 200);
   EXPECT_EQ(json::parse(moved.body)["metadata-location"], clicks->metadata_location);
@@ -174,10 +175,10 @@ TEST_F(RestCatalogTest, LoadTableFollowsThePointerOnEveryRequestAndAnswers304For
 }
 
 TEST_F(RestCatalogTest, MissingTablesAre404NoSuchTable) {
-  EXPECT_EQ(ErrorMessage(Send("GET", "/v1/namespaces/default/tables/nope"), 404,
-                         "NoSuchTableException"),
-            "table default.nope does not exist in this catalog (a weir dataset's table appears "
-            "after its first commit; GET /v1/namespaces/default/tables lists the tables)");
+  EXPECT_EQ(
+      ErrorMessage(Send("GET", "/v1/namespaces/default/tables/nope"), 404, "NoSuchTableException"),
+      "table default.nope does not exist in this catalog (a weir dataset's table appears "
+      "after its first commit; GET /v1/namespaces/default/tables lists the tables)");
   ErrorMessage(Send("GET", "/v1/namespaces/nope/tables/events"), 404, "NoSuchTableException");
   EXPECT_EQ(Send("HEAD", "/v1/namespaces/default/tables/events").status, 204);
   EXPECT_EQ(Send("HEAD", "/v1/namespaces/default/tables/nope").status, 404);
@@ -185,15 +186,15 @@ TEST_F(RestCatalogTest, MissingTablesAre404NoSuchTable) {
 
 TEST_F(RestCatalogTest, ADamagedMetadataFileIsA500NamingIt) {
   std::ofstream(events_.metadata_location, std::ios::trunc) << "{\"format-version\": 2";
-  const std::string msg = ErrorMessage(Send("GET", "/v1/namespaces/default/tables/events"), 500,
-                                       "InternalServerError");
+  const std::string msg =
+      ErrorMessage(Send("GET", "/v1/namespaces/default/tables/events"), 500, "InternalServerError");
   EXPECT_NE(msg.find("table default.events: its current metadata file is not valid Iceberg"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find(events_.metadata_location), std::string::npos) << msg;
   fs::remove(events_.metadata_location);
-  const std::string gone = ErrorMessage(Send("GET", "/v1/namespaces/default/tables/events"), 500,
-                                        "InternalServerError");
+  const std::string gone =
+      ErrorMessage(Send("GET", "/v1/namespaces/default/tables/events"), 500, "InternalServerError");
   EXPECT_NE(gone.find("cannot read its current metadata file " + events_.metadata_location),
             std::string::npos)
       << gone;
@@ -210,10 +211,9 @@ TEST_F(RestCatalogTest, WritesAre405SayingTheCatalogIsReadOnly) {
            {"POST", "/v1/namespaces/default/register"},
            {"POST", "/v1/tables/rename"},
            {"POST", "/v1/transactions/commit"}}) {
-    const std::string msg =
-        ErrorMessage(Send(method, path), 405, "UnsupportedOperationException");
-    EXPECT_EQ(msg.rfind(method + " " + path + " is refused: weir's Iceberg catalog is read-only", 0),
-              0u)
+    const std::string msg = ErrorMessage(Send(method, path), 405, "UnsupportedOperationException");
+    EXPECT_EQ(
+        msg.rfind(method + " " + path + " is refused: weir's Iceberg catalog is read-only", 0), 0u)
         << msg;
   }
   // A method the spec has no endpoint for: the router's 405, with the same explanation.
@@ -236,8 +236,8 @@ TEST_F(RestCatalogTest, UnknownPathsAre404InTheSpecsFormat) {
 TEST_F(RestCatalogTest, WithATokenEveryRequestNeedsIt) {
   Rebuild("s3cret-token");
   auto none = Send("GET", "/v1/config");
-  EXPECT_EQ(ErrorMessage(none, 401, "NotAuthorizedException").rfind(
-                "this catalog requires a bearer token", 0),
+  EXPECT_EQ(ErrorMessage(none, 401, "NotAuthorizedException")
+                .rfind("this catalog requires a bearer token", 0),
             0u);
   EXPECT_EQ(Header(none, "WWW-Authenticate"), "Bearer realm=\"weir\"");
   auto basic = Send("GET", "/v1/config", {{"authorization", "Basic czNjcmV0"}});
