@@ -69,7 +69,7 @@ int Serve(const std::string& file, const std::string& listen, const std::string&
   if (IsSqliteFile(file)) {
     // A store opened by path alone: the catalog reads only absolute metadata locations, so no
     // base folder is needed (and none is recorded).
-    auto s = Store::Open(file);
+    auto s = Store::Open(std::filesystem::absolute(file).lexically_normal().string());
     if (!s.ok()) {
       PrintError(s.status().message());
       return kExitFailed;
