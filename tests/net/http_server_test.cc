@@ -597,6 +597,30 @@ TEST(HttpServerLive, ConnectionsOverTheLimitGet503) {
   EXPECT_NE(r.body.find("too many connections (1)"), std::string::npos) << r.body;
 }
 
+TEST(HttpServerLive, ConcurrentKeepAliveClientsAllGetTheirOwnAnswers) {
+  LiveServer s(EchoRouter());
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      RawClient c(s.port());
+      for (int i = 0; i < 25; ++i) {
+        const std::string body = "c" + std::to_string(t) + "-" + std::to_string(i);
+        c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+        auto r = c.Read();
+        if (r.status != 200 || r.body != "got " + std::to_string(body.size()) + ": " + body + " q=") {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  s.Stop();
+  EXPECT_EQ(s.Log().size(), 200u);
+}
+
 TEST(HttpServerLive, BindReportsAnAddressInUse) {
   LiveServer first(EchoRouter());
   HttpServerOptions o = JsonErrors();

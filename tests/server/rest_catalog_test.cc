@@ -8,7 +8,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "iceberg_fixture.h"
 
@@ -172,6 +175,40 @@ TEST_F(RestCatalogTest, LoadTableFollowsThePointerOnEveryRequestAndAnswers304For
   EXPECT_EQ(moved.status, 200);
   EXPECT_EQ(json::parse(moved.body)["metadata-location"], clicks->metadata_location);
   EXPECT_NE(Header(moved, "ETag"), etag);
+}
+
+// Invariant 3 for catalog readers: while commits move the pointer, every load answers one
+// committed version whole (the metadata files are complete before the pointer names them).
+TEST_F(RestCatalogTest, LoadsDuringCommitsAlwaysAnswerOneCommittedVersionWhole) {
+  std::atomic<bool> done{false};
+  Status writer_status;
+  std::thread writer([&] {
+    for (int i = 0; i < 15 && writer_status.ok(); ++i) {
+      writer_status = fixture::AppendSnapshot(*store_, "default", "events", events_);
+    }
+    done = true;
+  });
+  int loads = 0;
+  std::set<std::string> seen;
+  while (!done || loads < 5) {
+    auto r = Send("GET", "/v1/namespaces/default/tables/events");
+    ASSERT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    const std::string location = j["metadata-location"];
+    std::ifstream in(location);
+    ASSERT_EQ(j["metadata"], json::parse(in)) << location;
+    // vN holds exactly N snapshots: the answer is that version, not a mix.
+    const size_t v = std::stoul(location.substr(location.rfind("/v") + 2));
+    EXPECT_EQ(j["metadata"]["snapshots"].size(), v) << location;
+    seen.insert(location);
+    ++loads;
+  }
+  writer.join();
+  ASSERT_TRUE(writer_status.ok()) << writer_status.ToString();
+  EXPECT_GE(seen.size(), 2u);  // the loads did see commits happen
+  EXPECT_EQ(json::parse(Send("GET", "/v1/namespaces/default/tables/events").body)
+                ["metadata-location"],
+            events_.metadata_location);
 }
 
 TEST_F(RestCatalogTest, MissingTablesAre404NoSuchTable) {
