@@ -19,8 +19,8 @@ echo; echo "== weir query: top event types"
 "$weir" query dataset.yaml "SELECT event_type, count(*) AS events FROM events GROUP BY 1 ORDER BY 2 DESC LIMIT 8"
 echo; echo "== weir errors (first 3 of the malformed lines, with exact byte offsets)"
 "$weir" errors dataset.yaml --limit 3
-echo; echo "== the lake is plain Hive-partitioned Parquet:"
+echo; echo "== the lake is an Apache Iceberg table (Parquet data files in Hive-style partition folders):"
 # Collected first: `find | head` would end find with SIGPIPE, which pipefail turns into a failure.
 mapfile -t parts < <(find lake/events -name '*.parquet' | sort)
 printf '%s\n' "${parts[@]:0:3}"
-echo "... ${#parts[@]} files in $(find lake/events -mindepth 2 -type d | wc -l) partitions"
+echo "... ${#parts[@]} files in $(find lake/events/data -mindepth 2 -type d | wc -l) partitions; snapshots: $(ls lake/events/metadata/snap-*.avro | wc -l), current metadata: v$(cat lake/events/metadata/version-hint.text).metadata.json"

@@ -843,6 +843,18 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   if (auto v = L.Path(m, "location")) w->location = *v;
   if (auto v = L.Identifier(m, "table")) w->table = *v;
   if (auto v = L.Enum(m, "format")) w->format = *v;
+  // Iceberg by default for Parquet; JSON-lines files can only be a Hive-style table.
+  w->table_format = w->format == "parquet" ? "iceberg" : "hive";
+  if (const Field* tf = m.Get("table_format")) {
+    if (auto v = L.Enum(m, "table_format")) {
+      w->table_format = *v;
+      if (*v == "iceberg" && w->format != "parquet") {
+        L.Error(tf->line, "write.table_format",
+                "Iceberg tables hold Parquet data files, but write.format is '" + w->format +
+                    "'; use format: parquet, or table_format: hive for JSON-lines files");
+      }
+    }
+  }
   if (auto v = L.Enum(m, "compression")) w->compression = *v;
   if (auto v = L.Size(m, "roll_bytes")) w->roll_bytes = *v;
   if (auto v = L.Int(m, "roll_records")) w->roll_records = static_cast<uint64_t>(*v);

@@ -77,6 +77,9 @@ struct WriteConfig {
   std::string location;        // absolute lake root; the table lives at location/table/
   std::string table;
   std::string format = "parquet";  // parquet | jsonl
+  // iceberg (the default for parquet): an Iceberg v2 table, exec/iceberg_table.h | hive (the
+  // default for jsonl): partition folders only weir's catalog describes
+  std::string table_format = "iceberg";
   std::string compression = "zstd";  // parquet page compression: zstd | none
   std::vector<std::string> partition_by;  // column names, in path order
   std::vector<ColumnConfig> columns;      // in the order they were written in the YAML

@@ -123,6 +123,11 @@ std::vector<MapSpec> BuildSchema() {
                   Key("table", K::kIdentifier, kRequired, "", "Table name."),
                   Key("format", K::kEnum, kOptional, "parquet", "File format.")
                       .Choices({"parquet", "jsonl"}, "format"),
+                  Key("table_format", K::kEnum, kOptional, "iceberg",
+                      "`iceberg`: an Apache Iceberg v2 table (snapshots in `<table>/metadata/`, "
+                      "data files in `<table>/data/`; needs format parquet). `hive`: plain "
+                      "Hive-style partition folders, as before Iceberg (the default for jsonl).")
+                      .Choices({"iceberg", "hive"}, "table format"),
                   Key("compression", K::kEnum, kOptional, "zstd", "Parquet page compression.")
                       .Choices({"zstd", "none"}, "compression"),
                   Key("partition_by", K::kIdentifierList, kOptional, "",

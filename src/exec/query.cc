@@ -10,6 +10,7 @@
 
 #include "core/text.h"
 #include "exec/lake_check.h"
+#include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
 #include "geo/geo_index.h"
@@ -168,8 +169,11 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
     list += "]";
     std::string hive_types;
     for (const auto& p : parts) hive_types += (hive_types.empty() ? "" : ", ") + SqlQuote(p) + ": 'VARCHAR'";
-    std::string opts = parts.empty() ? "hive_partitioning = false"
-                                     : "hive_partitioning = true, hive_types = {" + hive_types + "}";
+    // Iceberg data files hold the partition columns themselves; Hive files only in their paths.
+    const bool parts_in_files = UsesIceberg(config);
+    std::string opts = parts.empty() || parts_in_files
+                           ? "hive_partitioning = false"
+                           : "hive_partitioning = true, hive_types = {" + hive_types + "}";
     if (config.write.format == "parquet") {
       // Files written before a compatible schema change (exec/table_schema.h) differ from newer
       // ones: union_by_name reads each file by column name (without it DuckDB reads every file
@@ -181,7 +185,7 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
       std::string select;
       for (const auto& c : schema) {
         if (!select.empty()) select += ", ";
-        bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
+        bool is_part = !parts_in_files && std::find(parts.begin(), parts.end(), c.name) != parts.end();
         if (is_part) {
           select += PartitionColumn(c);
         } else if (present.count(c.name)) {

@@ -29,6 +29,7 @@
 #include "exec/reader_task.h"
 #include "exec/table_schema.h"
 #include "exec/transforms.h"
+#include "exec/iceberg_table.h"
 #include "exec/worker_output.h"
 #include "io/file_identity.h"
 #include "io/fs.h"
@@ -567,8 +568,32 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
   // Whatever is still staged was never committed: a crash before its commit. Discard it.
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(DataStagingDir(config)));
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(config)));
-  return Status::OK();
+  return RecoverIcebergTable(config, store);
 }
+
+namespace {
+
+// Opens the dataset's Iceberg table for a run or redrive (null for Hive tables). A table written
+// as Hive files before Iceberg became the default is not silently mixed with Iceberg files.
+Result<std::unique_ptr<IcebergTable>> OpenIcebergTable(const DatasetConfig& config, Store& store,
+                                                       const std::vector<ColumnSchema>& schema,
+                                                       const std::string& run_tag) {
+  if (!UsesIceberg(config)) return std::unique_ptr<IcebergTable>();
+  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  if (!row) {
+    WEIR_ASSIGN_OR_RETURN(auto published, store.Files(config.name, "data", "published"));
+    if (!published.empty()) {
+      return Status::Invalid(
+          "table " + config.write.table + " holds " + std::to_string(published.size()) +
+          " data file(s) written as a Hive table (before Iceberg tables became the default for "
+          "Parquet). Set write.table_format: hive to keep writing it that way, or `weir run "
+          "--restart` to write it again as an Iceberg table");
+    }
+  }
+  return IcebergTable::Open(config, store, schema, run_tag);
+}
+
+}  // namespace
 
 Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
@@ -631,7 +656,8 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   ErrorRedriveSummary summary;
   std::string tag = "redrive-" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::system_clock::now().time_since_epoch()).count());
-  WorkerOutput out(config_, store_, schema, tag);
+  WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, tag));
+  WorkerOutput out(config_, store_, schema, tag, iceberg.get());
   for (auto& [task_id, list] : refs) {
     std::sort(list.begin(), list.end(),
               [](const auto& a, const auto& b) { return a.start < b.start; });
@@ -688,7 +714,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     for (const auto& f : all_files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config_, f.path));
     // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
     // are files deleted (by the recovery below, or by the next run's after a crash).
-    WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name));
+    std::optional<std::pair<std::string, std::string>> iceberg_table;
+    if (UsesIceberg(config_)) iceberg_table.emplace(kIcebergNamespace, config_.write.table);
+    WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name, iceberg_table));
     CrashPoint("after-reset", 0);
   }
   WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
@@ -790,9 +818,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
             std::chrono::system_clock::now().time_since_epoch()).count()));
     return std::string(b);
   }();
+  WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, run_tag));
   std::map<int64_t, int> attempts_made;
   auto worker = [&](int index) {
-    WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index));
+    WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
     ParserPtr parser;
     StateMachinePtr state_machine;
     MultiFileReaderPtr multi_file_reader;

@@ -89,7 +89,19 @@ Status CheckTableSchemaChange(const DatasetConfig& config, const TableSchemaReco
   for (const auto& col : next.columns) {
     auto old = std::find_if(committed.columns.begin(), committed.columns.end(),
                             [&](const ColumnSchema& c) { return c.name == col.name; });
-    if (old == committed.columns.end() || IsCompatibleTypeChange(old->type, col.type)) continue;
+    if (old == committed.columns.end() || old->type == col.type) continue;
+    if (config.write.table_format == "iceberg") {
+      // Iceberg's type promotions (int -> long, float -> double, decimal precision) do not
+      // include any change weir's column types could make: long -> double is not one.
+      return Status::Invalid(
+          "write.columns." + col.name + ": type changed from " + ColumnTypeName(old->type) +
+          " to " + ColumnTypeName(col.type) + ", but the Iceberg table '" + config.write.table +
+          "' has files with " + col.name + " as " + ColumnTypeName(old->type) +
+          ", and Iceberg allows no such type change in place (other engines read the column by "
+          "its field id and its table type). Add the new values as a new column, or: " +
+          WhatToDo(config));
+    }
+    if (IsCompatibleTypeChange(old->type, col.type)) continue;
     return Status::Invalid(
         "write.columns." + col.name + ": type changed from " + ColumnTypeName(old->type) + " to " +
         ColumnTypeName(col.type) + ", but table '" + config.write.table +

@@ -12,6 +12,8 @@
 //   - removing a column (it stays recorded with its type, so it cannot come back as another type);
 //   - widening a type: int64 -> double; int64, double or bool -> json (old values become JSON
 //     numbers or booleans).
+// Iceberg tables (write.table_format: iceberg) accept no type change at all: Iceberg's type
+// promotions include none of the above (exec/iceberg_table.h checks the same on the metadata).
 // Incompatible (refused with the column, the old and new type and what to do): any other type
 // change (string -> int64, double -> int64, string -> json, json -> string, ...), and any change of
 // write.partition_by (added, removed, reordered partition columns).

@@ -9,11 +9,13 @@
 #include <cstdlib>
 
 #include "core/text.h"
+#include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
 #include "io/file_identity.h"
 #include "io/fs.h"
 #include "lake/file_writer.h"
+#include "lake/iceberg_datafile.h"
 
 namespace weir {
 
@@ -147,14 +149,30 @@ Status WorkerOutput::Commit() {
   std::vector<CatalogFile> files;
   bool data_staged = false, errors_staged = false;
   const int64_t first_task = pending_.empty() ? 0 : pending_.begin()->first;
+  std::vector<iceberg::DataFile> described;  // Iceberg tables: the snapshot's new files
   if (buffer_.rows() > 0) {
     LakeFileOptions o;
     o.format = cfg_.write.format;
     o.compression = cfg_.write.compression;
     o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
     o.file_stem = stem;
+    if (iceberg_) {
+      o.rel_prefix = TableDataPrefix(cfg_);
+      o.field_ids = iceberg_->FieldIds(buffer_.file_schema());
+      o.timestamp_micros = true;
+    }
     WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
     for (auto& s : staged) {
+      if (iceberg_) {
+        std::vector<const ColumnBuffer*> cols;
+        for (const auto& c : s.data->columns) cols.push_back(&c);
+        WEIR_ASSIGN_OR_RETURN(
+            auto df, iceberg::DescribeDataFile(iceberg_->schema(), iceberg_->spec(),
+                                               buffer_.file_schema(), cols,
+                                               TableDir(cfg_) + "/" + s.rel_path,
+                                               static_cast<int64_t>(s.bytes)));
+        described.push_back(std::move(df));
+      }
       CatalogFile f;
       f.task_id = first_task;
       f.kind = "data";
@@ -203,16 +221,26 @@ Status WorkerOutput::Commit() {
     req.tasks.push_back(u);
   }
   std::vector<int64_t> ids;
-  WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
-  CrashPoint("after-commit", commits_ - 1);
-  for (size_t i = 0; i < files.size(); ++i) {
-    WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
-    if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
-  }
-  if (!files.empty()) {
-    // The renames are durable before the catalog says so.
-    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
-    WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+  auto publish = [&]() -> Status {
+    CrashPoint("after-commit", commits_ - 1);
+    for (size_t i = 0; i < files.size(); ++i) {
+      WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
+      if (i == files.size() / 2) CrashPoint("mid-publish", commits_ - 1);
+    }
+    if (!files.empty()) {
+      // The renames are durable before the catalog says so.
+      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
+      WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+    }
+    return Status::OK();
+  };
+  if (iceberg_ && !described.empty()) {
+    // One snapshot per commit that adds rows; error files and checkpoint-only commits do not
+    // change the table.
+    WEIR_RETURN_IF_ERROR(iceberg_->Commit(req, described, &ids, publish));
+  } else {
+    WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
+    WEIR_RETURN_IF_ERROR(publish());
   }
   WEIR_RETURN_IF_ERROR(DeleteSuperseded(cfg_, store_));
   supersede_.clear();

@@ -20,6 +20,8 @@
 
 namespace weir {
 
+class IcebergTable;
+
 // Deterministic crash points for the crash tests (RocksDB-style sync points): when the
 // environment variable WEIR_CRASH_AT names a point, the process kills itself there with SIGKILL
 // once WEIR_CRASH_AFTER_COMMITS commits (default 0) were made.
@@ -66,10 +68,14 @@ Status DeleteSuperseded(const DatasetConfig& cfg, Store& store);
 // owned by one worker.
 class WorkerOutput {
  public:
+  // `iceberg`: the dataset's Iceberg table (shared by the run's workers; exec/iceberg_table.h),
+  // or null for a Hive table.
   WorkerOutput(const DatasetConfig& cfg, Store& store, std::vector<ColumnSchema> schema,
-               std::string writer_tag)
-      : cfg_(cfg), store_(store), buffer_(std::move(schema), cfg.write.partition_by),
-        tag_(std::move(writer_tag)), last_commit_(std::chrono::steady_clock::now()) {}
+               std::string writer_tag, IcebergTable* iceberg = nullptr)
+      : cfg_(cfg), store_(store),
+        buffer_(std::move(schema), cfg.write.partition_by, iceberg != nullptr),
+        tag_(std::move(writer_tag)), iceberg_(iceberg),
+        last_commit_(std::chrono::steady_clock::now()) {}
 
   PartitionedBuffer& buffer() { return buffer_; }
 
@@ -137,6 +143,7 @@ class WorkerOutput {
   Store& store_;
   PartitionedBuffer buffer_;
   std::string tag_;
+  IcebergTable* iceberg_;
   int64_t commits_ = 0;
   std::map<int64_t, Pending> pending_;
   std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed

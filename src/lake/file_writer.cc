@@ -57,20 +57,47 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
   ParquetWriteOptions popts;
   popts.compression = options.compression == "none" ? ParquetWriteOptions::Compression::kNone
                                                     : ParquetWriteOptions::Compression::kZstd;
+  popts.field_ids = options.field_ids;
+  popts.timestamp_micros = options.timestamp_micros;
+  std::vector<ColumnBuffer> micros;  // scaled copies of timestamp columns, reused per partition
   size_t i = 0;
+  const PartitionedBuffer::Partition* prev = nullptr;
+  int shared = 0;
   for (const PartitionedBuffer::Partition* p : buf.Partitions()) {
     if (p->rows.num_rows() == 0) continue;
     StagedFile f;
     f.partition = p->path;
-    f.rel_path = (p->path.empty() ? "" : p->path + "/") + options.file_stem + ext;
+    // Partitions that share a folder (NULL and "" in Iceberg tables) get distinct file names.
+    const bool shared_folder = (prev != nullptr && prev->path == p->path);
+    shared = shared_folder ? shared + 1 : 0;
+    prev = p;
+    f.rel_path = options.rel_prefix + (p->path.empty() ? "" : p->path + "/") + options.file_stem +
+                 (shared ? "-" + std::to_string(shared) : "") + ext;
     // The staged name never ends in .parquet/.jsonl, so no glob over the lake can match it even
     // if the staging folder were placed inside the table.
     f.staging_path = options.staging_dir + "/" + options.file_stem + "-" + std::to_string(i++) +
                      ext + ".staged";
     f.rows = p->rows.num_rows();
+    f.data = &p->rows;
     if (parquet) {
       std::vector<const ColumnBuffer*> cols;
-      for (const auto& c : p->rows.columns) cols.push_back(&c);
+      micros.clear();
+      micros.reserve(p->rows.columns.size());
+      for (const auto& c : p->rows.columns) {
+        if (options.timestamp_micros && c.type() == ColumnType::kTimestampMs) {
+          ColumnBuffer& m = micros.emplace_back(ColumnType::kTimestampMs);
+          for (size_t r = 0; r < c.size(); ++r) {
+            if (c.IsNull(r)) {
+              m.AppendNull();
+            } else {
+              m.AppendInt64(c.Int64At(r) * 1000);
+            }
+          }
+          cols.push_back(&m);
+        } else {
+          cols.push_back(&c);
+        }
+      }
       WEIR_ASSIGN_OR_RETURN(f.bytes, WriteParquetFile(f.staging_path, buf.file_schema(), cols, popts));
     } else {
       std::string data = EncodeJsonLines(buf.file_schema(), p->rows);

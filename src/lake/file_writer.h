@@ -20,6 +20,7 @@ struct StagedFile {
   std::string staging_path;  // absolute path where it was written
   uint64_t rows = 0;
   uint64_t bytes = 0;
+  const ColumnBatch* data = nullptr;  // the rows written (the buffer's; valid until it changes)
 };
 
 struct LakeFileOptions {
@@ -27,6 +28,11 @@ struct LakeFileOptions {
   std::string compression = "zstd";   // zstd | none (parquet)
   std::string staging_dir;            // absolute; created if missing
   std::string file_stem;              // e.g. "part-00003-000001"; the extension is added
+  std::string rel_prefix;             // before the partition path in rel_path ("data/": Iceberg)
+  std::vector<int32_t> field_ids;     // Parquet field ids of the buffer's file_schema() (Iceberg)
+  // Parquet timestamps as TIMESTAMP(MICROS) (values * 1000), as Iceberg's timestamptz requires;
+  // otherwise TIMESTAMP(MILLIS), weir's own unit.
+  bool timestamp_micros = false;
 };
 
 // Encodes every partition of `buf` into one file each in options.staging_dir.

@@ -43,6 +43,7 @@ constexpr int32_t kRepOptional = 1;
 constexpr int32_t kConvUtf8 = 0;
 constexpr int32_t kConvDate = 6;
 constexpr int32_t kConvTimestampMillis = 9;
+constexpr int32_t kConvTimestampMicros = 10;
 constexpr int32_t kConvJson = 19;
 // enum Encoding.
 constexpr int32_t kEncPlain = 0;
@@ -610,7 +611,7 @@ class ChunkEncoder {
   bool compress_ = false;  // zstd for the current chunk
 };
 
-void WriteLogicalType(CompactWriter* w, ColumnType t) {
+void WriteLogicalType(CompactWriter* w, ColumnType t, bool micros) {
   // LogicalType is a Thrift union: exactly one field, an (often empty) struct.
   switch (t) {
     case ColumnType::kString:
@@ -636,7 +637,7 @@ void WriteLogicalType(CompactWriter* w, ColumnType t) {
       w->BeginStructField(8);  // TIMESTAMP: TimestampType
       w->FieldBool(1, true);   // isAdjustedToUTC
       w->BeginStructField(2);  // unit: TimeUnit (union)
-      w->BeginStructField(1);  // MILLIS: MilliSeconds
+      w->BeginStructField(micros ? 2 : 1);  // MICROS: MicroSeconds | MILLIS: MilliSeconds
       w->EndStruct();
       w->EndStruct();
       w->EndStruct();
@@ -650,6 +651,7 @@ void WriteLogicalType(CompactWriter* w, ColumnType t) {
 }
 
 void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<int32_t>& field_ids,
+                 bool micros,
                  const std::vector<RowGroupMeta>& groups,
                  const std::vector<std::vector<int32_t>>& chunk_encodings, int64_t num_rows,
                  std::string* out) {
@@ -672,11 +674,13 @@ void WriteFooter(const std::vector<ColumnSchema>& schema, const std::vector<int3
       case ColumnType::kString: w.FieldI32(6, kConvUtf8); break;
       case ColumnType::kJson: w.FieldI32(6, kConvJson); break;
       case ColumnType::kDate: w.FieldI32(6, kConvDate); break;
-      case ColumnType::kTimestampMs: w.FieldI32(6, kConvTimestampMillis); break;
+      case ColumnType::kTimestampMs:
+        w.FieldI32(6, micros ? kConvTimestampMicros : kConvTimestampMillis);
+        break;
       default: break;
     }
     if (!field_ids.empty()) w.FieldI32(9, field_ids[i]);  // field_id (Iceberg column ids)
-    WriteLogicalType(&w, c.type);
+    WriteLogicalType(&w, c.type, micros);
     w.EndStruct();
   }
   w.FieldI64(3, num_rows);
@@ -824,7 +828,7 @@ Result<std::string> EncodeParquet(const std::vector<ColumnSchema>& schema,
       }
     }
   }
-  WriteFooter(schema, options.field_ids, groups, encodings, static_cast<int64_t>(num_rows), &out);
+  WriteFooter(schema, options.field_ids, options.timestamp_micros, groups, encodings, static_cast<int64_t>(num_rows), &out);
   return out;
 }
 

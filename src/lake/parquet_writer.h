@@ -47,6 +47,9 @@ struct ParquetWriteOptions {
   // default) writes none. Iceberg tables need them: engines map Parquet columns to table columns
   // by these ids (iceberg::Schema field ids), not by name.
   std::vector<int32_t> field_ids;
+  // Timestamp columns hold MICROseconds (the caller scaled them) and are declared
+  // TIMESTAMP(MICROS): Iceberg's timestamptz is microseconds in data files. Default: MILLIS.
+  bool timestamp_micros = false;
 };
 
 // Writes rows [0, columns[0]->size()) of the given columns as one Parquet file at `path`

@@ -75,15 +75,18 @@ size_t FreshCapacityBytes(const ColumnBuffer& c) {
 }  // namespace
 
 PartitionedBuffer::PartitionedBuffer(std::vector<ColumnSchema> schema,
-                                     const std::vector<std::string>& partition_by)
-    : schema_(std::move(schema)), partition_by_(partition_by) {
+                                     const std::vector<std::string>& partition_by,
+                                     bool keep_partition_columns)
+    : schema_(std::move(schema)), partition_by_(partition_by),
+      keep_partition_columns_(keep_partition_columns) {
   for (const auto& p : partition_by_) {
     for (size_t i = 0; i < schema_.size(); ++i) {
       if (schema_[i].name == p) part_cols_.push_back(i);
     }
   }
   for (size_t i = 0; i < schema_.size(); ++i) {
-    if (std::find(part_cols_.begin(), part_cols_.end(), i) == part_cols_.end()) {
+    if (keep_partition_columns ||
+        std::find(part_cols_.begin(), part_cols_.end(), i) == part_cols_.end()) {
       data_cols_.push_back(i);
       file_schema_.push_back(schema_[i]);
     }
@@ -180,9 +183,17 @@ void PartitionedBuffer::Append(const ColumnBatch& batch) {
         key.push_back('=');
         key += PartitionValueText(batch.columns[part_cols_[k]], r);
       }
+      const size_t path_size = key.size();
+      if (keep_partition_columns_) {
+        // Hive writes NULL and "" as the same folder name, but they are different partition
+        // values for a table whose files hold the column (Iceberg): separate files.
+        key.push_back('\0');
+        for (size_t c : part_cols_) key.push_back(batch.columns[c].IsNull(r) ? 'n' : 'v');
+      }
       auto it = parts_.find(key);
       if (it == parts_.end()) {
-        auto p = std::make_unique<Partition>(Partition{key, ColumnBatch(file_schema_)});
+        auto p = std::make_unique<Partition>(
+            Partition{key.substr(0, path_size), ColumnBatch(file_schema_), key});
         it = parts_.emplace(key, std::move(p)).first;
       }
       part = it->second.get();
@@ -219,7 +230,7 @@ std::vector<const PartitionedBuffer::Partition*> PartitionedBuffer::Partitions()
     if (p->rows.num_rows() > 0) out.push_back(p.get());
   }
   std::sort(out.begin(), out.end(),
-            [](const Partition* a, const Partition* b) { return a->path < b->path; });
+            [](const Partition* a, const Partition* b) { return a->key < b->key; });
   return out;
 }
 

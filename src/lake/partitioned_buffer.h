@@ -1,8 +1,9 @@
 // Rows of one task waiting to be written to the lake, grouped by Hive partition.
 //
 // Append() takes projected batches (full schema, partition columns included) and gathers each
-// row into the buffer of its partition; the partition columns are dropped from the buffered data
-// because the Hive layout carries them in the path (col=value/...), as Hive, Spark and DuckDB do.
+// row into the buffer of its partition; for Hive tables the partition columns are dropped from
+// the buffered data because the layout carries them in the path (col=value/...), as Hive, Spark
+// and DuckDB do; Iceberg tables keep them (keep_partition_columns).
 //
 // Memory reuse: Clear() empties the partitions that received rows since the previous Clear() but
 // keeps them and their buffers' capacity, and drops only partitions that stayed empty. The next
@@ -39,12 +40,19 @@ class PartitionedBuffer {
   struct Partition {
     std::string path;  // "event_type=click/dt=2024-06-01", or "" when unpartitioned
     ColumnBatch rows;
+    // Identifies the partition: the path, plus (when partition columns are kept) which values
+    // are NULL, since NULL and "" share a Hive folder name. Two partitions may share a path.
+    std::string key;
   };
 
   // `partition_by` must name columns of `schema` (validated by the config loader).
-  PartitionedBuffer(std::vector<ColumnSchema> schema, const std::vector<std::string>& partition_by);
+  // `keep_partition_columns`: files hold the partition columns too (Iceberg data files carry
+  // every column of the table, as Spark's and Iceberg's own writers do).
+  PartitionedBuffer(std::vector<ColumnSchema> schema, const std::vector<std::string>& partition_by,
+                    bool keep_partition_columns = false);
 
-  // Columns written into files: the schema minus the partition columns.
+  // Columns written into files: the schema minus the partition columns (all of it when they
+  // are kept).
   const std::vector<ColumnSchema>& file_schema() const { return file_schema_; }
   const std::vector<ColumnSchema>& schema() const { return schema_; }
   const std::vector<std::string>& partition_by() const { return partition_by_; }
@@ -56,8 +64,8 @@ class PartitionedBuffer {
   // Approximate heap bytes of the buffered rows, for roll-by-size and memory accounting: per
   // buffer, the capacity growing it from empty would have reached (see the class comment).
   size_t MemoryBytes() const;
-  // Partitions holding at least one row, ordered by path, so files are written in a
-  // deterministic order.
+  // Partitions holding at least one row, ordered by key (path first), so files are written in
+  // a deterministic order.
   std::vector<const Partition*> Partitions() const;
   // Removes every row; keeps the capacity of the partitions used since the previous Clear().
   void Clear();
@@ -66,6 +74,7 @@ class PartitionedBuffer {
   std::vector<ColumnSchema> schema_;
   std::vector<ColumnSchema> file_schema_;
   std::vector<std::string> partition_by_;
+  bool keep_partition_columns_ = false;
   std::vector<size_t> part_cols_;  // indexes in schema_ of the partition columns
   std::vector<size_t> data_cols_;  // indexes in schema_ of the file columns
   std::unordered_map<std::string, std::unique_ptr<Partition>> parts_;

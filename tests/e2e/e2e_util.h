@@ -223,4 +223,23 @@ class LocalHttpServer {
   int port_ = -1;
 };
 
+// ---- the npm peers (scripts/install-deps.sh installs them into third_party/node) ----
+
+inline std::string NodeModules() { return WEIR_SOURCE_DIR "/third_party/node/node_modules"; }
+
+inline bool HaveIcebird() {
+  return std::filesystem::exists(NodeModules() + "/icebird/src/index.js") &&
+         std::system("node --version >/dev/null 2>&1") == 0;
+}
+
+// Reads an Iceberg table over HTTP with the npm package `icebird` (tests/lake/icebird_read.mjs):
+// on success `out` is a JSON array of the rows. `metadata_file` ("" = follow version-hint.text)
+// picks a version; `map` ("PREFIX=URL") redirects locations the metadata names (local paths) to
+// the HTTP server.
+inline CmdResult IcebirdRead(const std::string& table_url, const std::string& metadata_file = "",
+                             const std::string& map = "") {
+  return RunCmd("node " WEIR_SOURCE_DIR "/tests/lake/icebird_read.mjs '" + NodeModules() + "' '" +
+                table_url + "' '" + metadata_file + "' '" + map + "'");
+}
+
 }  // namespace weir::e2e

@@ -54,8 +54,8 @@ TEST(GeoE2E, DatasetEnrichesColumnsAndPartitionsByCountry) {
             "paris,France,FRA,Europe\n"
             "tokyo,Japan,JPN,Asia\n");
   // The lake is partitioned by the enriched column; points in no polygon go to the NULL partition.
-  EXPECT_TRUE(std::filesystem::exists(dir + "/lake/visits/iso_a3=FRA"));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/lake/visits/iso_a3=__HIVE_DEFAULT_PARTITION__"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/lake/visits/data/iso_a3=FRA"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/lake/visits/data/iso_a3=__HIVE_DEFAULT_PARTITION__"));
   // geodata() in SQL over the same layers agrees with the enrichment done at write time.
   auto g = Weir("query " + dir + "/dataset.yaml \"SELECT count(*) FROM visits WHERE lon IS NOT NULL AND "
                 "geodata(lon, lat).iso_a3 IS NOT DISTINCT FROM iso_a3\" --format csv");

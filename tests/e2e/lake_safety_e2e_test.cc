@@ -11,7 +11,8 @@
 namespace weir::e2e {
 namespace {
 
-std::string Dataset(const std::string& columns, const std::string& partition = "") {
+std::string Dataset(const std::string& columns, const std::string& partition = "",
+                    const std::string& extra_write = "") {
   return "name: pay\n"
          "read: {connector: files, location: in, manifest: in/manifest.txt, parser: jsonl}\n"
          "write:\n"
@@ -19,6 +20,7 @@ std::string Dataset(const std::string& columns, const std::string& partition = "
          "  location: lake\n"
          "  table: payments\n" +
          (partition.empty() ? std::string() : "  partition_by: [" + partition + "]\n") +
+         extra_write +
          "  columns:\n" + columns;
 }
 
@@ -46,17 +48,19 @@ std::string Yaml(const std::string& dir) { return dir + "/dataset.yaml"; }
 
 // Regression: int64 -> double, then the documented fix-and-`weir redrive --errors`, made every
 // `weir query` fail (DuckDB read all files with the first file's schema, or failed to bind).
+// Widening is a Hive-table feature: Iceberg tables refuse it (IcebergTableRefusesTypeChanges...).
+const char* kHive = "  table_format: hive\n";
 TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
   std::string dir = TempDir("schema-widen");
   WriteInputs(dir);
-  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n"));
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n", "", kHive));
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
   EXPECT_EQ(Weir("query " + Yaml(dir) + " 'SELECT count(*) FROM payments' --format csv").out,
             "count_star()\n32\n");
 
   // Widen amount and add a column; redrive the fractional amounts.
   WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: double}\n" +
-                              "    note:   {path: /note, type: string}\n"));
+                              "    note:   {path: /note, type: string}\n", "", kHive));
   CmdResult v = Weir("validate " + Yaml(dir) + " 2>&1");
   EXPECT_EQ(v.exit_code, 0) << v.out;
   CmdResult rd = Weir("redrive " + Yaml(dir) + " --errors --json 2>&1");
@@ -79,7 +83,7 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
 
   // A new run over new input writes the current schema; the table still reads.
   WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: json}\n" +
-                              "    note:   {path: /note, type: string}\n"));
+                              "    note:   {path: /note, type: string}\n", "", kHive));
   WriteInputs(dir, "q");  // q0, q1 (and a manifest naming only them)
   WriteAll(dir + "/in/manifest.txt", "p0.jsonl\np1.jsonl\nq0.jsonl\nq1.jsonl\n");
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json 2>&1").exit_code, 0);
@@ -87,6 +91,50 @@ TEST(SchemaChangeE2E, WidenedTypeAndAddedColumnStayQueryable) {
            " 'SELECT count(*), count(amount) FROM payments' --format csv 2>&1");
   ASSERT_EQ(q.exit_code, 0) << q.out;
   EXPECT_EQ(q.out, "count_star(),count(amount)\n80,80\n");
+}
+
+// An Iceberg table takes an added column as a new schema with a new field id, and refuses the
+// type changes Iceberg cannot make in place (long -> double included) in validate, run and
+// redrive alike, before anything is written.
+TEST(SchemaChangeE2E, IcebergTableRefusesTypeChangesAndAddsColumnsWithNewFieldIds) {
+  std::string dir = TempDir("schema-iceberg");
+  WriteInputs(dir);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n"));
+  ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: double}\n"));
+  for (const std::string cmd : {"validate", "run", "redrive"}) {
+    CmdResult r = Weir(cmd + " " + Yaml(dir) + (cmd == "redrive" ? " --errors" : "") + " 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("write.columns.amount: type changed from int64 to double, but the Iceberg "
+                         "table 'payments'"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("weir run --restart"), std::string::npos) << r.out;
+  }
+  // Adding a column: schema 1 with field id 3, and only new files carry it.
+  WriteAll(Yaml(dir), Dataset(std::string(kIdCol) + "    amount: {path: /amount, type: int64}\n" +
+                              "    note:   {path: /note, type: string}\n"));
+  WriteInputs(dir, "q");
+  WriteAll(dir + "/in/manifest.txt", "p0.jsonl\np1.jsonl\nq0.jsonl\nq1.jsonl\n");
+  CmdResult r = Weir("run " + Yaml(dir) + " --json 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string hint = ReadAll(dir + "/lake/payments/metadata/version-hint.text");
+  auto meta = nlohmann::json::parse(
+      ReadAll(dir + "/lake/payments/metadata/v" + hint + ".metadata.json"));
+  EXPECT_EQ(meta["current-schema-id"], 1);
+  EXPECT_EQ(meta["last-column-id"], 3);
+  ASSERT_EQ(meta["schemas"].size(), 2u);
+  EXPECT_EQ(meta["schemas"][1]["fields"][2]["name"], "note");
+  EXPECT_EQ(meta["schemas"][1]["fields"][2]["id"], 3);
+  Duck duck;
+  const std::string schema = "parquet_schema('" + dir + "/lake/payments/data/*.parquet')";
+  EXPECT_EQ(duck.One("SELECT count(*) > 0 AND bool_and(field_id = 3) FROM " + schema +
+                     " WHERE name = 'note'"),
+            "true");
+  EXPECT_EQ(duck.One("SELECT bool_and(field_id = 1) FROM " + schema + " WHERE name = 'id'"), "true");
+  CmdResult q = Weir("query " + Yaml(dir) +
+                     " 'SELECT count(*), count(note) FROM payments' --format csv 2>&1");
+  EXPECT_EQ(q.out, "count_star(),count(note)\n64,32\n");
 }
 
 // Regression: incompatible changes were accepted by validate, run and redrive, and then broke
@@ -130,7 +178,7 @@ TEST(SchemaChangeE2E, IncompatibleChangesAreRefused) {
 
   // Nothing was written and the table still reads.
   Duck duck;
-  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + dir + "/lake/payments/*/*.parquet')"),
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + dir + "/lake/payments/data/*/*.parquet')"),
             "40");
   WriteAll(Yaml(dir),
            Dataset(std::string(kIdCol) + kDayCol + "    amount: {path: /amount, type: double}\n",
@@ -238,7 +286,7 @@ TEST(JsonNumbersE2E, OutOfRangeNumbersParseAndKeepTheirText) {
   ASSERT_EQ(Weir("run " + Yaml(dir) + " --json").exit_code, 0);  // record c is an error record
   Duck duck;
   auto rows = duck.Rows("SELECT id, CAST(raw AS VARCHAR) FROM read_parquet('" + dir +
-                        "/lake/payments/*.parquet') ORDER BY id");
+                        "/lake/payments/data/*.parquet') ORDER BY id");
   ASSERT_EQ(rows.size(), 2u) << rows[0][0];
   EXPECT_EQ(rows[0][1], "{\"x\":1e400}");
   EXPECT_EQ(rows[1][1], "[-1e400,1]");

@@ -405,7 +405,7 @@ TEST(MultilineE2E, JsonlPrettyPrintedObjects) {
   Duck duck;
   std::vector<std::string> got;
   for (auto& row : duck.Rows("SELECT id || '|' || n FROM read_parquet('" + dir +
-                             "/lake/objs/*.parquet')")) {
+                             "/lake/objs/data/*.parquet')")) {
     got.push_back(row[0]);
   }
   std::sort(got.begin(), got.end());
@@ -477,7 +477,7 @@ TEST(MultilineE2E, LogfilePluginStartRegexRecords) {
   auto r = Weir("run " + dir + "/dataset.yaml --json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   Duck duck;
-  const std::string glob = "read_parquet('" + dir + "/lake/ev/*.parquet')";
+  const std::string glob = "read_parquet('" + dir + "/lake/ev/data/*.parquet')";
   EXPECT_EQ(duck.One("SELECT count(*) FROM " + glob), std::to_string(events));
   EXPECT_EQ(duck.One("SELECT count(*) FROM " + glob + " WHERE trace LIKE 'java.lang.RuntimeException: e%\n\tat A.b(A.java:1)'"),
             std::to_string(traces));
@@ -529,7 +529,7 @@ TEST(MultilineE2E, LinesParserGetsWholeRecords) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   Duck duck;
   std::vector<std::string> got;
-  for (auto& row : duck.Rows("SELECT line FROM read_parquet('" + dir + "/lake/l/*.parquet')")) {
+  for (auto& row : duck.Rows("SELECT line FROM read_parquet('" + dir + "/lake/l/data/*.parquet')")) {
     got.push_back(row[0]);
   }
   std::sort(got.begin(), got.end());

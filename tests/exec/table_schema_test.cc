@@ -17,10 +17,13 @@ ColumnConfig Col(std::string name, ColumnType type) {
   return c;
 }
 
-DatasetConfig Config(std::vector<ColumnConfig> cols, std::vector<std::string> parts = {}) {
+// A Hive table unless `table_format` says otherwise: widening is a Hive-table feature.
+DatasetConfig Config(std::vector<ColumnConfig> cols, std::vector<std::string> parts = {},
+                     const std::string& table_format = "hive") {
   DatasetConfig c;
   c.name = "ds";
   c.write.table = "t";
+  c.write.table_format = table_format;
   c.write.columns = std::move(cols);
   c.write.partition_by = std::move(parts);
   return c;
@@ -90,6 +93,15 @@ TEST(TableSchemaTest, RecordedOnFirstRunAndIncompatibleChangesRefused) {
       Config({Col("id", ColumnType::kString), Col("n", ColumnType::kInt64)}, {"id"});
   st = EnsureTableSchema(parts, *store);
   EXPECT_NE(st.message().find("write.partition_by: changed from [] to [id]"), std::string::npos)
+      << st.message();
+
+  // An Iceberg table refuses even the widening Hive tables take (Iceberg has no long -> double).
+  DatasetConfig iceberg_v2 =
+      Config({Col("n", ColumnType::kDouble), Col("extra", ColumnType::kBool)}, {}, "iceberg");
+  st = EnsureTableSchema(iceberg_v2, *store);
+  EXPECT_NE(st.message().find("write.columns.n: type changed from int64 to double, but the "
+                              "Iceberg table 't'"),
+            std::string::npos)
       << st.message();
 
   // Compatible: widen n, drop id, add a column. The dropped column stays recorded, so it

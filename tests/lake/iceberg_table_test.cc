@@ -123,13 +123,6 @@ TEST(IcebergDataFile, RefusesMixedPartitionsAndUnknownColumns) {
 
 // ---- icebird ------------------------------------------------------------------------------------
 
-std::string NodeModules() { return WEIR_SOURCE_DIR "/third_party/node/node_modules"; }
-
-bool HaveIcebird() {
-  return fs::exists(NodeModules() + "/icebird/src/index.js") &&
-         std::system("node --version >/dev/null 2>&1") == 0;
-}
-
 // Writes a planned metadata file under the table folder (location prefix -> local folder).
 void WritePlanned(const SnapshotPlan& plan, const std::string& location,
                   const fs::path& table_dir) {
@@ -145,17 +138,14 @@ void WritePlanned(const SnapshotPlan& plan, const std::string& location,
 
 nlohmann::json ReadWithIcebird(const std::string& table_url,
                                const std::string& metadata_file = "") {
-  const std::string cmd = "node " WEIR_SOURCE_DIR "/tests/lake/icebird_read.mjs '" + NodeModules() +
-                          "' '" + table_url + "'" +
-                          (metadata_file.empty() ? "" : " '" + metadata_file + "'");
-  e2e::CmdResult r = e2e::RunCmd(cmd);
-  EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
+  e2e::CmdResult r = e2e::IcebirdRead(table_url, metadata_file);
+  EXPECT_EQ(r.exit_code, 0) << table_url << "\n" << r.out;
   if (r.exit_code != 0) return nlohmann::json::array();
   return nlohmann::json::parse(r.out);
 }
 
 TEST(IcebergIcebird, ReadsATableWeirWroteIncludingTimeTravel) {
-  if (!HaveIcebird())
+  if (!e2e::HaveIcebird())
     FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
   const fs::path dir = e2e::TempDir("iceberg-icebird");
   const fs::path table_dir = dir / "events";

@@ -1,0 +1,325 @@
+#include "exec/iceberg_table.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <map>
+
+#include "exec/lake_claim.h"
+#include "exec/runner.h"
+#include "exec/worker_output.h"
+#include "io/fs.h"
+
+namespace weir {
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const ColumnConfig* FindColumn(const DatasetConfig& c, const std::string& name) {
+  for (const auto& col : c.write.columns) {
+    if (col.name == name) return &col;
+  }
+  return nullptr;
+}
+
+// The partition fields the config asks for, with source ids from `schema` and no field ids.
+// date_of columns map to the `day` transform of their source (hidden partitioning; the folder
+// text YYYY-MM-DD is exactly the day). hour_of columns (the UTC hour 0-23) map to `hour` of
+// their source only when the same source's day is a partition field too: only then does a
+// folder hold a single epoch hour. Otherwise they are identity partitions on the column itself.
+Result<std::vector<iceberg::PartitionField>> WantedPartitionFields(const DatasetConfig& config,
+                                                                   const iceberg::Schema& schema) {
+  std::vector<iceberg::PartitionField> out;
+  for (const auto& name : config.write.partition_by) {
+    const ColumnConfig* col = FindColumn(config, name);
+    iceberg::PartitionField f;
+    f.name = name;
+    const iceberg::NestedField* source = schema.FindByName(name);
+    if (col && col->source == ColumnSource::kDateOf && schema.FindByName(col->from)) {
+      source = schema.FindByName(col->from);
+      f.transform = iceberg::Transform::kDay;
+    } else if (col && col->source == ColumnSource::kHourOf && schema.FindByName(col->from)) {
+      bool day_too = false;
+      for (const auto& other : config.write.partition_by) {
+        const ColumnConfig* o = FindColumn(config, other);
+        day_too |= o && o->source == ColumnSource::kDateOf && o->from == col->from;
+      }
+      if (day_too) {
+        source = schema.FindByName(col->from);
+        f.transform = iceberg::Transform::kHour;
+      }
+    }
+    if (source == nullptr) {
+      return Status::Invalid("write.partition_by: column '" + name +
+                             "' is not a column of the table");
+    }
+    f.source_id = source->id;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+bool SameFields(const std::vector<iceberg::PartitionField>& a,
+                const std::vector<iceberg::PartitionField>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].source_id != b[i].source_id || a[i].transform != b[i].transform ||
+        a[i].name != b[i].name) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Writes `bytes` at `path` only if no file has that name (link(2) of a temporary file fails
+// with EEXIST instead of replacing). Returns false when the name was taken.
+Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp-" + iceberg::NewUuid();
+  WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, bytes));
+  const int rc = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
+  (void)::unlink(tmp.c_str());
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  return fs::ErrnoStatus("creating", path, err);
+}
+
+std::string ReplaceVersion(const std::string& location, int64_t version) {
+  const size_t slash = location.rfind('/');
+  return location.substr(0, slash + 1) + "v" + std::to_string(version) + ".metadata.json";
+}
+
+}  // namespace
+
+std::string IcebergMetadataDir(const DatasetConfig& c) { return TableDir(c) + "/metadata"; }
+
+std::string TableDataPrefix(const DatasetConfig& c) { return UsesIceberg(c) ? "data/" : ""; }
+
+iceberg::MetadataFileLoader LocalMetadataLoader() {
+  return [](const std::string& location) -> Result<std::string> {
+    std::string path = location;
+    if (path.rfind("file://", 0) == 0) path = path.substr(7);
+    return fs::ReadFile(path);
+  };
+}
+
+Result<std::optional<IcebergTableState>> LoadIcebergTable(const DatasetConfig& config,
+                                                          Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  if (!row) return std::optional<IcebergTableState>();
+  const std::string dir = IcebergMetadataDir(config) + "/";
+  if (row->metadata_location.rfind(dir, 0) != 0) {
+    return Status::Invalid(
+        "the store's Iceberg catalog says table " + std::string(kIcebergNamespace) + "." +
+        config.write.table + " is at " + row->metadata_location + ", outside this dataset's table "
+        "folder " + TableDir(config) +
+        ": the project folder (or the store) was copied or moved, and the table's metadata still "
+        "names the original's files. `weir run --restart` starts the table over in this folder");
+  }
+  auto text = fs::ReadFile(row->metadata_location);
+  if (!text.ok()) {
+    return Status::Corruption("the current metadata of Iceberg table " + config.write.table +
+                              " (" + row->metadata_location +
+                              ", named by the store's catalog) cannot be read: " +
+                              text.status().message() +
+                              ". Restore the file, or `weir run --restart` to load the dataset again");
+  }
+  WEIR_ASSIGN_OR_RETURN(auto metadata, iceberg::ParseTableMetadata(*text, row->metadata_location));
+  return std::optional<IcebergTableState>(IcebergTableState{std::move(*row), std::move(metadata)});
+}
+
+Result<IcebergLayout> IcebergLayoutFor(const DatasetConfig& config,
+                                       const std::vector<ColumnSchema>& columns,
+                                       const iceberg::TableMetadata* committed) {
+  IcebergLayout out;
+  if (committed == nullptr) {
+    out.schema = iceberg::SchemaFromColumns(columns, 0);
+    WEIR_ASSIGN_OR_RETURN(out.spec.fields, WantedPartitionFields(config, out.schema));
+    out.schema_changed = true;
+    return out;
+  }
+  const iceberg::Schema* current = committed->CurrentSchema();
+  if (current == nullptr) return Status::Corruption("Iceberg metadata without a current schema");
+  iceberg::Schema next = *current;
+  int next_id = std::max(committed->last_column_id, current->HighestFieldId());
+  for (const auto& c : columns) {
+    const iceberg::Type want = iceberg::TypeForColumn(c.type);
+    if (const iceberg::NestedField* f = current->FindByName(c.name)) {
+      if (f->type != want) {
+        return Status::Invalid(
+            "write.columns." + c.name + ": the Iceberg table " + config.write.table +
+            " holds this column as " + iceberg::TypeName(f->type) + ", and the config now makes it " +
+            iceberg::TypeName(want) + " (" + ColumnTypeName(c.type) +
+            "); Iceberg cannot change a column's type in place. Give the new values a new column "
+            "name, or `weir run --restart` to write the table again with the new type");
+      }
+      continue;
+    }
+    iceberg::NestedField f;
+    f.id = ++next_id;
+    f.name = c.name;
+    f.type = want;
+    next.fields.push_back(std::move(f));
+    out.schema_changed = true;
+  }
+  if (out.schema_changed) {
+    int max_schema = 0;
+    for (const auto& s : committed->schemas) max_schema = std::max(max_schema, s.schema_id);
+    next.schema_id = max_schema + 1;
+  }
+  out.schema = std::move(next);
+  WEIR_ASSIGN_OR_RETURN(auto wanted, WantedPartitionFields(config, out.schema));
+  const iceberg::PartitionSpec* spec = committed->DefaultSpec();
+  if (spec == nullptr || !SameFields(spec->fields, wanted)) {
+    return Status::Invalid(
+        "write.partition_by: the Iceberg table " + config.write.table +
+        " is partitioned differently from what the config now asks; weir does not change a "
+        "table's partitioning in place. Write to a new table (write.table), or `weir run "
+        "--restart` to write this one again");
+  }
+  out.spec = *spec;
+  return out;
+}
+
+Result<std::unique_ptr<IcebergTable>> IcebergTable::Open(const DatasetConfig& config, Store& store,
+                                                         const std::vector<ColumnSchema>& columns,
+                                                         std::string run_tag) {
+  std::unique_ptr<IcebergTable> t(new IcebergTable(config, store));
+  t->run_tag_ = std::move(run_tag);
+  t->columns_ = columns;
+  WEIR_RETURN_IF_ERROR(t->Reload());
+  return t;
+}
+
+Status IcebergTable::Reload() {
+  WEIR_ASSIGN_OR_RETURN(current_, LoadIcebergTable(config_, store_));
+  WEIR_ASSIGN_OR_RETURN(layout_,
+                        IcebergLayoutFor(config_, columns_, current_ ? &current_->metadata : nullptr));
+  return Status::OK();
+}
+
+std::vector<int32_t> IcebergTable::FieldIds(const std::vector<ColumnSchema>& columns) const {
+  std::vector<int32_t> ids;
+  for (const auto& c : columns) {
+    const iceberg::NestedField* f = layout_.schema.FindByName(c.name);
+    ids.push_back(f ? f->id : 0);
+  }
+  return ids;
+}
+
+Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataFile>& added,
+                            std::vector<int64_t>* file_ids, const std::function<Status()>& publish) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto loader = LocalMetadataLoader();
+  std::string task_list;
+  for (const auto& u : req.tasks) task_list += (task_list.empty() ? "" : ",") + std::to_string(u.task_id);
+  for (int attempt = 0;; ++attempt) {
+    const int64_t now = NowMs();
+    iceberg::TableMetadata base;
+    std::string base_location;
+    if (!current_) {
+      std::map<std::string, std::string> props = {
+          {"write.format.default", "parquet"},
+          {"write.parquet.compression-codec", config_.write.compression == "none" ? "uncompressed" : "zstd"},
+          {"weir.dataset", config_.name},
+      };
+      WEIR_ASSIGN_OR_RETURN(base, iceberg::NewTableMetadata(TableDir(config_), iceberg::NewUuid(),
+                                                            layout_.schema, layout_.spec,
+                                                            iceberg::SortOrder{}, props, now));
+      layout_.spec = *base.DefaultSpec();  // with the field ids NewTableMetadata assigned
+    } else {
+      base = current_->metadata;
+      base_location = current_->row.metadata_location;
+      if (!(*base.CurrentSchema() == layout_.schema)) {
+        base.schemas.push_back(layout_.schema);
+        base.current_schema_id = layout_.schema.schema_id;
+        base.last_column_id = std::max(base.last_column_id, layout_.schema.HighestFieldId());
+      }
+    }
+    iceberg::SnapshotUpdate u;
+    u.operation = "append";
+    u.added = added;
+    u.timestamp_ms = std::max(now, base.last_updated_ms);
+    u.extra_summary = {{"weir.dataset", config_.name},
+                       {"weir.run", run_tag_},
+                       {"weir.tasks", task_list}};
+    WEIR_ASSIGN_OR_RETURN(auto plan, iceberg::PlanSnapshot(base, base_location, u, loader));
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(IcebergMetadataDir(config_)));
+    std::string location = plan.metadata_location;
+    for (auto& f : plan.files) {
+      if (f.location == plan.metadata_location) continue;
+      WEIR_RETURN_IF_ERROR(fs::WriteFile(f.location, f.bytes));  // uuid names: never taken
+    }
+    // The metadata JSON under the first free v<N> name.
+    for (int64_t version = plan.version;; ++version) {
+      location = ReplaceVersion(plan.metadata_location, version);
+      WEIR_ASSIGN_OR_RETURN(bool created, WriteNewFile(location, plan.files.back().bytes));
+      if (created) break;
+      if (version > plan.version + 1000) {
+        return Status::Internal("no free metadata file name after " + location);
+      }
+    }
+    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(location));
+    req.iceberg = IcebergPointerMove{kIcebergNamespace, config_.write.table, base_location, location};
+    if (file_ids) file_ids->clear();
+    Status st = store_.Commit(req, file_ids);
+    if (st.code() == StatusCode::kAborted && attempt < 20) {
+      // Another writer moved the pointer first: plan again on its metadata. What this attempt
+      // wrote is an orphan no snapshot references.
+      WEIR_RETURN_IF_ERROR(Reload());
+      continue;
+    }
+    WEIR_RETURN_IF_ERROR(st);
+    IcebergTableState next;
+    next.row.table_namespace = kIcebergNamespace;
+    next.row.table_name = config_.write.table;
+    next.row.metadata_location = location;
+    next.row.previous_metadata_location = base_location;
+    next.metadata = std::move(plan.metadata);
+    current_ = std::move(next);
+    layout_.schema_changed = false;
+    WEIR_RETURN_IF_ERROR(publish());
+    return WriteVersionHint(config_, location);
+  }
+}
+
+Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location) {
+  WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(metadata_location));
+  const std::string hint = IcebergMetadataDir(config) + "/version-hint.text";
+  const std::string tmp = hint + ".tmp";
+  WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, std::to_string(version)));
+  return fs::Rename(tmp, hint);
+}
+
+Status RecoverIcebergTable(const DatasetConfig& config, Store& store) {
+  if (!UsesIceberg(config)) return Status::OK();
+  const std::string dir = IcebergMetadataDir(config);
+  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  if (!row) {
+    // A table dropped by --restart, or a first commit that never happened: nothing in it is
+    // part of any table, and the next commit starts again at v1.
+    if (fs::Exists(dir)) {
+      WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, dir));
+      WEIR_RETURN_IF_ERROR(fs::RemoveTree(dir));
+    }
+    return Status::OK();
+  }
+  WEIR_ASSIGN_OR_RETURN(auto state, LoadIcebergTable(config, store));
+  (void)state;
+  WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(row->metadata_location));
+  auto hint = fs::ReadFile(dir + "/version-hint.text");
+  if (!hint.ok() || *hint != std::to_string(version)) {
+    WEIR_RETURN_IF_ERROR(WriteVersionHint(config, row->metadata_location));
+  }
+  return Status::OK();
+}
+
+}  // namespace weir

@@ -1,0 +1,116 @@
+// A dataset's lake table as an Apache Iceberg v2 table (write.table_format: iceberg, the default
+// for Parquet): the commit path that turns each weir commit into one Iceberg snapshot, and the
+// recovery that keeps the table's files consistent with the store after a crash.
+//
+// Layout (docs/lake.md): <location>/<table>/data/<hive partition path>/<file>.parquet holds the
+// data files (every column of the table, partition columns included, with Iceberg field ids);
+// <location>/<table>/metadata/ holds v<N>.metadata.json, manifest lists (snap-*.avro), manifests
+// (*-m<k>.avro) and version-hint.text (N of the current metadata, for readers that open a table
+// by path).
+//
+// Commit protocol (one weir commit = one snapshot):
+//   1. data files are staged as for Hive tables (exec/worker_output.h);
+//   2. under the table's commit lock, the snapshot is planned on the current metadata and its
+//      manifests, manifest list and v<N>.metadata.json are written (never overwriting a file:
+//      a name already taken, by a crashed commit or a concurrent writer, moves on to N+1);
+//   3. ONE store transaction records the files, the task checkpoints AND moves the table's
+//      pointer in `iceberg_tables` from the metadata it was planned on to the new one
+//      (compare-and-set; a lost race re-plans on the winner's metadata);
+//   4. the staged data files are renamed into data/ and marked published;
+//   5. version-hint.text is rewritten (atomically) to N.
+// A crash before 3 leaves orphan files no snapshot references (invisible; `weir lake expire`
+// removes them); a crash after 3 is finished by recovery (publication, then the hint).
+//
+// Thread-safety: IcebergTable is shared by the worker threads of one run; Commit() serialises
+// them with an internal mutex held from planning to the hint, so hints only ever move forward
+// and a hint never names a snapshot whose data files are still staged.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/column.h"
+#include "core/config.h"
+#include "exec/store.h"
+#include "lake/iceberg.h"
+#include "lake/iceberg_commit.h"
+#include "weir/status.h"
+
+namespace weir {
+
+// The catalog namespace of every weir table (Iceberg identifier default.<write.table>).
+inline constexpr char kIcebergNamespace[] = "default";
+
+inline bool UsesIceberg(const DatasetConfig& c) { return c.write.table_format == "iceberg"; }
+std::string IcebergMetadataDir(const DatasetConfig& c);  // <table>/metadata
+// Where data files go relative to the table folder: "data/" for Iceberg tables, "" for Hive.
+std::string TableDataPrefix(const DatasetConfig& c);
+
+// Reads metadata and manifest files from local disk (the loader PlanSnapshot and LiveEntries take).
+iceberg::MetadataFileLoader LocalMetadataLoader();
+
+// The table's catalog row and its current metadata; nullopt when the table has no commit yet.
+struct IcebergTableState {
+  IcebergTableRow row;
+  iceberg::TableMetadata metadata;
+};
+Result<std::optional<IcebergTableState>> LoadIcebergTable(const DatasetConfig& config, Store& store);
+
+// The Iceberg schema and partition spec the config asks for, given the committed metadata (field
+// ids of known columns are kept; new columns get new ids). Invalid, with what to do, for a change
+// Iceberg cannot take in place (a column's type, the partitioning).
+struct IcebergLayout {
+  iceberg::Schema schema;
+  iceberg::PartitionSpec spec;
+  bool schema_changed = false;  // a new schema must be added to the metadata
+};
+Result<IcebergLayout> IcebergLayoutFor(const DatasetConfig& config,
+                                       const std::vector<ColumnSchema>& columns,
+                                       const iceberg::TableMetadata* committed);
+
+class IcebergTable {
+ public:
+  // Loads the table (or prepares a new one) for the columns the run writes. Refuses a table whose
+  // catalog row points outside this dataset's table folder (a copied project folder).
+  static Result<std::unique_ptr<IcebergTable>> Open(const DatasetConfig& config, Store& store,
+                                                    const std::vector<ColumnSchema>& columns,
+                                                    std::string run_tag);
+
+  // Parquet field ids of `columns` (the data file columns, in order).
+  std::vector<int32_t> FieldIds(const std::vector<ColumnSchema>& columns) const;
+  const iceberg::Schema& schema() const { return layout_.schema; }
+  const iceberg::PartitionSpec& spec() const { return layout_.spec; }
+
+  // Commits `req` (files and checkpoints) together with a snapshot adding `added` (their
+  // file_path values are the files' final paths). `publish` runs after the store transaction,
+  // still under the commit lock: it renames the staged files and marks them published; then
+  // the version hint moves. Retries planning on a compare-and-set conflict.
+  Status Commit(CommitRequest& req, const std::vector<iceberg::DataFile>& added,
+                std::vector<int64_t>* file_ids, const std::function<Status()>& publish);
+
+ private:
+  IcebergTable(const DatasetConfig& config, Store& store) : config_(config), store_(store) {}
+  Status Reload();
+
+  const DatasetConfig& config_;
+  Store& store_;
+  std::string run_tag_;
+  std::vector<ColumnSchema> columns_;
+  IcebergLayout layout_;
+  std::mutex mu_;
+  std::optional<IcebergTableState> current_;  // nullopt: no commit yet
+};
+
+// Recovery, under the dataset lock, after publications were finished: rewrites a stale or
+// missing version-hint.text, and removes the metadata folder of a table the catalog no longer
+// has (dropped by --restart, or never committed).
+Status RecoverIcebergTable(const DatasetConfig& config, Store& store);
+
+// Writes <table>/metadata/version-hint.text = N of `metadata_location`, atomically.
+Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location);
+
+}  // namespace weir
