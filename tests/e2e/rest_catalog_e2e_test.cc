@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "../server/iceberg_fixture.h"
+#include "clickstream_util.h"
 #include "e2e_util.h"
 
 namespace weir::e2e {
@@ -135,9 +137,10 @@ Project MakeProject(const std::string& name) {
   return p;
 }
 
-json ReadWithIcebergJs(const std::string& url, const std::string& token) {
+json ReadWithIcebergJs(const std::string& url, const std::string& token,
+                       const std::string& table = "events") {
   const std::string cmd = "node " WEIR_SOURCE_DIR "/tests/e2e/iceberg_js_catalog.mjs '" +
-                          NodeModules() + "' '" + url + "' '" + token + "' default events";
+                          NodeModules() + "' '" + url + "' '" + token + "' default " + table;
   CmdResult r = RunCmd(cmd);
   EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
   if (r.exit_code != 0) return json::object();
@@ -207,6 +210,86 @@ TEST(RestCatalogE2E, IcebergJsReadsNamespacesTablesAndTheExactMetadata) {
   EXPECT_NE(text.find("stopped by SIGTERM"), std::string::npos) << text;
   EXPECT_NE(text.find(" GET /v1/namespaces/default/tables/events 200 "), std::string::npos) << text;
   fs::remove_all(p.dir);
+}
+
+// The store's pointer for default.<table>, read with Python's sqlite3 module: not through weir.
+std::string StorePointer(const std::string& store_path, const std::string& table) {
+  CmdResult r = RunCmd(
+      "/usr/bin/python3 -c \"import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+      "print(c.execute('SELECT metadata_location FROM iceberg_tables WHERE "
+      "catalog_name=\\'weir\\' AND table_namespace=\\'default\\' AND "
+      "table_name=?', (sys.argv[2],)).fetchone()[0])\" '" +
+      store_path + "' '" + table + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::string s = r.out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+// The whole path: `weir run` commits Iceberg snapshots, `weir serve` serves them, iceberg-js reads
+// them; a second run while the server is up is visible to the next load.
+TEST(RestCatalogE2E, IcebergJsReadsWhatWeirRunCommittedAndSeesTheNextRun) {
+  if (!HaveIcebergJs()) {
+    FAIL() << "node or the npm package iceberg-js is missing: run scripts/install-deps.sh";
+  }
+  const std::string dir = TempDir("rest-catalog-run");
+  auto rep = Generate(dir, 3000, 3, 7);
+  // The first run sees two of the three input files; the second run the third one too.
+  const std::string full_manifest = ReadAll(dir + "/data/manifest.txt");
+  std::string first_manifest;
+  int files = 0;
+  for (size_t pos = 0; pos < full_manifest.size();) {
+    const size_t nl = full_manifest.find('\n', pos);
+    const std::string line = full_manifest.substr(pos, nl - pos);
+    if (line.empty() || line[0] == '#' || ++files <= 2) first_manifest += line + "\n";
+    pos = nl == std::string::npos ? full_manifest.size() : nl + 1;
+  }
+  WriteAll(dir + "/data/manifest.txt", first_manifest);
+  WriteAll(dir + "/dataset.yaml", ClickstreamYaml("  roll_records: 600\n"));
+  auto run1 = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(run1["_exit"], 0) << run1.dump();
+
+  WeirServe serve;
+  const std::string log = dir + "/serve.log";
+  ASSERT_TRUE(serve.Start({"--catalog", dir + "/dataset.yaml"}, log)) << ReadAll(log);
+  const std::string store_path = dir + "/.weir/store.db";
+
+  json first = ReadWithIcebergJs(serve.url(), "");
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first["namespaces"], json::parse(R"([["default"]])"));
+  EXPECT_EQ(first["tables"], json::parse(R"([{"namespace":["default"],"name":"events"}])"));
+  const std::string pointer1 = StorePointer(store_path, "events");
+  EXPECT_EQ(first["load"]["metadataLocation"], pointer1);
+  const json raw1 = json::parse(first["load"]["raw"].get<std::string>());
+  const json file1 = json::parse(ReadAll(pointer1));
+  EXPECT_EQ(raw1["metadata"], file1);
+  EXPECT_EQ(first["load"]["metadata"]["schemas"], file1["schemas"]);
+  EXPECT_EQ(first["load"]["metadata"]["current-snapshot-id"].get<double>(),
+            file1["current-snapshot-id"].get<double>());
+  std::set<std::string> names;
+  for (const auto& f : file1["schemas"].back()["fields"]) names.insert(f["name"]);
+  EXPECT_TRUE(names.count("id") && names.count("created_at") && names.count("event_type"));
+  ASSERT_GE(file1["snapshots"].size(), 2u);
+  const uint64_t rows1 =
+      std::stoull(file1["snapshots"].back()["summary"]["total-records"].get<std::string>());
+  EXPECT_GT(rows1, 0u);
+  EXPECT_LT(rows1, rep.totals.valid);
+
+  // A second run while the catalog is served: the next load follows the moved pointer.
+  WriteAll(dir + "/data/manifest.txt", full_manifest);
+  auto run2 = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(run2["_exit"], 0) << run2.dump();
+  json second = ReadWithIcebergJs(serve.url(), "");
+  ASSERT_FALSE(second.empty());
+  const std::string pointer2 = StorePointer(store_path, "events");
+  EXPECT_NE(pointer2, pointer1);
+  EXPECT_EQ(second["load"]["metadataLocation"], pointer2);
+  const json raw2 = json::parse(second["load"]["raw"].get<std::string>());
+  EXPECT_EQ(raw2["metadata"], json::parse(ReadAll(pointer2)));
+  EXPECT_EQ(raw2["metadata"]["snapshots"].back()["summary"]["total-records"],
+            std::to_string(rep.totals.valid));
+  EXPECT_EQ(serve.SignalAndWait(SIGTERM, 10), 0);
+  fs::remove_all(dir);
 }
 
 // The error bodies exactly, through a plain HTTP client (no catalog library in between).
