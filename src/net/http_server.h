@@ -5,7 +5,7 @@
 //   - HttpRequest / HttpResponse: plain values a handler reads and returns. Handlers never see
 //     sockets, so they are unit-tested by calling them.
 //   - ParseRequestHead / FindHeadEnd: the request parser (request line, header fields, framing
-//     decisions), pure functions over bytes.
+//     decisions), pure functions over bytes (http_request.cc; the rest is in http_server.cc).
 //   - Router: maps (method, path) to a handler. Patterns are literal segments and `{name}`
 //     captures ("/v1/namespaces/{namespace}/tables/{table}"); a capture matches one whole path
 //     segment, percent-decoded, so "%2F" stays inside its segment instead of splitting the path.
