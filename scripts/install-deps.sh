@@ -55,12 +55,16 @@ if [ -z "${DUCKDB_ROOT:-}" ]; then
 fi
 
 # Test and benchmark peers from npm: s3rver (S3), @duckdb/node-api (independent lake reader, bench
-# peer) and icebird (independent Iceberg table reader, tests/lake/icebird_read.mjs).
+# peer), icebird (independent Iceberg table reader, tests/lake/icebird_read.mjs) and iceberg-js
+# (independent Iceberg REST catalog client, tests/e2e/iceberg_js_catalog.mjs; 0.8.1 is the last
+# release that runs on Node 20).
 nodedir="$here/third_party/node"
-if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ] || [ ! -d "$nodedir/node_modules/icebird" ]; then
+if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ] || [ ! -d "$nodedir/node_modules/icebird" ] \
+   || [ "$(node -p 'require(process.argv[1]).version' "$nodedir/node_modules/iceberg-js/package.json" 2>/dev/null)" != "0.8.1" ]; then
   echo "install-deps: installing npm test peers"
   mkdir -p "$nodedir"
   (cd "$nodedir" && [ -f package.json ] || echo '{"name":"weir-peers","private":true}' > "$nodedir/package.json")
-  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" "icebird@0.3.1" >/dev/null)
+  (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" "icebird@0.3.1" \
+     "iceberg-js@0.8.1" >/dev/null)
 fi
 exit 0

@@ -18,5 +18,6 @@ void AddQueryCommand(CLI::App& app, int& exit_code);
 void AddLakeCommand(CLI::App& app, int& exit_code);  // src/cli/lake_command.cc
 void AddGenCommand(CLI::App& app, int& exit_code);  // src/cli/gen_command.cc
 void AddGeoCommand(CLI::App& app, int& exit_code);  // src/cli/geo_command.cc
+void AddServeCommand(CLI::App& app, int& exit_code);  // src/cli/serve_command.cc
 
 }  // namespace weir::cli

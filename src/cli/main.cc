@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   weir::cli::AddLakeCommand(app, exit_code);
   weir::cli::AddGenCommand(app, exit_code);
   weir::cli::AddGeoCommand(app, exit_code);
+  weir::cli::AddServeCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
