@@ -196,7 +196,8 @@ INSTANTIATE_TEST_SUITE_P(CommitSteps, IcebergCrashE2E,
 TEST(IcebergE2E, StaleHintIsRepairedAndATakenMetadataNameIsSkipped) {
   std::string dir = TempDir("iceberg-hint");
   Generate(dir, 1200, 2, 12);
-  WriteAll(dir + "/dataset.yaml", ClickstreamYaml());
+  // Several commits, so the hint has a version to go stale from.
+  WriteAll(dir + "/dataset.yaml", ClickstreamYaml("  roll_records: 300\n"));
   ASSERT_EQ(RunJson(dir + "/dataset.yaml")["_exit"], 0);
   const std::string hint = ReadAll(MetadataDir(dir) + "/version-hint.text");
   ASSERT_NE(hint, "1");
