@@ -1,6 +1,6 @@
 // weir lake ...: commands about a dataset's lake table itself: `check` (files against the
-// catalog), `snapshots` and `changes` (its Iceberg history, exec/lake_history.h); compaction and
-// expiry belong here too. Thin: the logic lives in exec/.
+// catalog), `snapshots` and `changes` (its Iceberg history, exec/lake_history.h), `compact` and
+// `expire` (exec/lake_maintenance.h). Thin: the logic lives in exec/.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -11,6 +11,7 @@
 #include "exec/iceberg_table.h"
 #include "exec/lake_check.h"
 #include "exec/lake_history.h"
+#include "exec/lake_maintenance.h"
 #include "exec/runner.h"
 
 namespace weir::cli {
@@ -226,15 +227,140 @@ int LakeChanges(const std::string& file, int64_t since, bool json) {
   return 0;
 }
 
+int LakeCompact(const std::string& file, const std::string& partition, int64_t target_mb,
+                bool json) {
+  auto ds = OpenDatasetOrReport(file);
+  if (!ds.ok()) return ds.exit_code;
+  CompactOptions o;
+  o.partition = partition;
+  if (target_mb > 0) o.target_file_bytes = static_cast<uint64_t>(target_mb) << 20;
+  auto report = CompactTable(*ds.config, *ds.store, o);
+  if (!report.ok()) {
+    PrintError(report.status().message());
+    return kExitFailed;
+  }
+  const auto& r = *report;
+  const uint64_t target = o.target_file_bytes ? o.target_file_bytes
+                                              : ds.config->write.target_file_mb << 20;
+  if (json) {
+    OrderedJson parts = OrderedJson::array();
+    for (const auto& p : r.partitions) {
+      parts.push_back({{"partition", p.partition},
+                       {"files_before", p.files_before},
+                       {"files_after", p.files_after},
+                       {"rewritten_files", p.rewritten_files},
+                       {"new_files", p.new_files},
+                       {"rows", p.rows},
+                       {"bytes_read", p.bytes_read},
+                       {"bytes_written", p.bytes_written},
+                       {"seconds", p.seconds},
+                       {"mb_per_s", p.MbPerSecond()}});
+    }
+    OrderedJson out = {{"dataset", ds.config->name},
+                       {"table", ds.config->write.table},
+                       {"target_file_bytes", target},
+                       {"snapshot_id", OptionalId(r.snapshot_id)},
+                       {"metadata_location", r.metadata_location},
+                       {"attempts", r.attempts},
+                       {"skipped_partitions", r.skipped_partitions},
+                       {"seconds", r.seconds},
+                       {"partitions", parts}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  for (const auto& p : r.partitions) {
+    std::printf("%s  files %lld -> %lld (%lld rewritten into %lld)  %s rows  %.1f MB -> %.1f MB  "
+                "%.1f MB/s\n",
+                p.partition.empty() ? "(whole table)" : p.partition.c_str(),
+                static_cast<long long>(p.files_before), static_cast<long long>(p.files_after),
+                static_cast<long long>(p.rewritten_files), static_cast<long long>(p.new_files),
+                FormatCount(static_cast<uint64_t>(p.rows)).c_str(), p.bytes_read / 1048576.0,
+                p.bytes_written / 1048576.0, p.MbPerSecond());
+  }
+  if (!r.snapshot_id) {
+    std::printf("nothing to compact in table '%s'%s: no partition has 2 or more data files "
+                "smaller than %llu MB\n",
+                ds.config->write.table.c_str(),
+                partition.empty() ? "" : (" (partitions matching '" + partition + "')").c_str(),
+                static_cast<unsigned long long>(target >> 20));
+  } else {
+    std::printf("compacted %zu partition(s) of table '%s' in %.2f s as snapshot %lld (replace)%s\n",
+                r.partitions.size(), ds.config->write.table.c_str(), r.seconds,
+                static_cast<long long>(*r.snapshot_id),
+                r.attempts > 1 ? (", after " + std::to_string(r.attempts - 1) +
+                                  " lost race(s) with concurrent commits").c_str()
+                               : "");
+  }
+  return 0;
+}
+
+int LakeExpire(const std::string& file, const std::string& older_than, int retain_last,
+               bool dry_run, bool json) {
+  auto age = ParseAge(older_than);
+  if (!age.ok()) {
+    PrintError("--older-than: " + age.status().message());
+    return 2;
+  }
+  auto ds = OpenDatasetOrReport(file);
+  if (!ds.ok()) return ds.exit_code;
+  ExpireOptions o;
+  o.older_than_ms = *age;
+  o.retain_last = retain_last;
+  o.dry_run = dry_run;
+  auto report = ExpireSnapshots(*ds.config, *ds.store, o);
+  if (!report.ok()) {
+    PrintError(report.status().message());
+    return kExitFailed;
+  }
+  const auto& r = *report;
+  if (json) {
+    OrderedJson out = {{"dataset", ds.config->name},
+                       {"table", ds.config->write.table},
+                       {"dry_run", dry_run},
+                       {"expired_snapshots", r.expired_snapshots},
+                       {"retained_snapshots", r.retained_snapshots},
+                       {"metadata_location", r.metadata_location},
+                       {"data_files", r.data_files},
+                       {"manifests", r.manifests},
+                       {"manifest_lists", r.manifest_lists},
+                       {"metadata_files", r.metadata_files},
+                       {"orphans", r.orphans},
+                       {"bytes", r.bytes}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  const char* verb = dry_run ? "would delete" : "deleted";
+  for (const auto* list : {&r.data_files, &r.manifests, &r.manifest_lists, &r.metadata_files,
+                           &r.orphans}) {
+    const char* kind = list == &r.data_files       ? "data"
+                       : list == &r.manifests      ? "manifest"
+                       : list == &r.manifest_lists ? "manifest-list"
+                       : list == &r.metadata_files ? "metadata"
+                                                   : "orphan";
+    for (const auto& p : *list) std::printf("%s %s %s\n", verb, kind, p.c_str());
+  }
+  std::printf("%s %zu snapshot(s) of table '%s', kept %lld; %s %zu data file(s), %zu manifest(s), "
+              "%zu manifest list(s), %zu metadata file(s), %zu orphan(s) (%.1f MB)\n",
+              dry_run ? "would expire" : "expired", r.expired_snapshots.size(),
+              ds.config->write.table.c_str(), static_cast<long long>(r.retained_snapshots), verb,
+              r.data_files.size(), r.manifests.size(), r.manifest_lists.size(),
+              r.metadata_files.size(), r.orphans.size(), r.bytes / 1048576.0);
+  return 0;
+}
+
 }  // namespace
 
 void AddLakeCommand(CLI::App& app, int& exit_code) {
-  auto* lake = app.add_subcommand("lake", "Inspect a dataset's lake files");
+  auto* lake = app.add_subcommand("lake", "Inspect and maintain a dataset's lake table");
   lake->require_subcommand(1);
   struct Args {
     std::string file;
     bool json = false;
     int64_t since = 0;
+    std::string partition, older_than;
+    int64_t target_mb = 0;
+    int retain_last = 1;
+    bool dry_run = false;
   };
   auto a = std::make_shared<Args>();
   auto* check = lake->add_subcommand("check",
@@ -260,6 +386,36 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
                       "start");
   changes->add_flag("--json", a->json, "print the result as JSON");
   changes->callback([a, &exit_code] { exit_code = LakeChanges(a->file, a->since, a->json); });
+
+  auto* compact = lake->add_subcommand(
+      "compact",
+      "Rewrite each partition's small data files into files of about the target size (sorted "
+      "by write.sort_by) as one Iceberg replace snapshot; safe while `weir run` commits");
+  compact->add_option("FILE", a->file, "dataset YAML file")->required();
+  compact->add_option("--partition", a->partition,
+                      "only partitions whose path has these col=value parts, e.g. 'dt=2025-11-20'");
+  compact->add_option("--target-file-mb", a->target_mb,
+                      "target file size in MB (default: write.target_file_mb, 128)")
+      ->check(CLI::Range(1, 1048576));
+  compact->add_flag("--json", a->json, "print the result as JSON");
+  compact->callback([a, &exit_code] {
+    exit_code = LakeCompact(a->file, a->partition, a->target_mb, a->json);
+  });
+
+  auto* expire = lake->add_subcommand(
+      "expire",
+      "Remove snapshots older than --older-than (keeping the current one and the last N), then "
+      "delete the files only they referenced, and old orphan files");
+  expire->add_option("FILE", a->file, "dataset YAML file")->required();
+  expire->add_option("--older-than", a->older_than, "age: 7d, 36h, 90m, 45s")->required();
+  expire->add_option("--retain-last", a->retain_last,
+                     "always keep this many most recent snapshots (default 1)")
+      ->check(CLI::Range(1, 1000000));
+  expire->add_flag("--dry-run", a->dry_run, "list what would be removed; change nothing");
+  expire->add_flag("--json", a->json, "print the result as JSON");
+  expire->callback([a, &exit_code] {
+    exit_code = LakeExpire(a->file, a->older_than, a->retain_last, a->dry_run, a->json);
+  });
 }
 
 }  // namespace weir::cli

@@ -826,6 +826,51 @@ void ParsePartitionBy(Loader& L, const MapView& m, const std::set<std::string>& 
   }
 }
 
+// write.sort_by: declared columns (compaction orders rewritten files by them), no duplicates.
+void ParseSortBy(Loader& L, const MapView& m, const std::set<std::string>& broken, WriteConfig* w) {
+  int line = 0;
+  std::string key;
+  auto list = L.List(m, "sort_by", &line, &key, "column names");
+  if (!list) return;
+  const std::vector<std::string> names = ColumnNames(w->columns);
+  std::set<std::string> seen;
+  for (const auto& item : *list) {
+    const int item_line = LineOf(item, line);
+    if (!item.IsScalar()) {
+      L.Error(item_line, key, "expected a column name, got " + Describe(item));
+      continue;
+    }
+    const std::string name = item.Scalar();
+    if (broken.count(name) != 0) continue;
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      L.Error(item_line, key,
+              "unknown column '" + name + "'" + DidYouMean(name, names) +
+                  "; sort_by names columns of write.columns");
+      continue;
+    }
+    if (!seen.insert(name).second) {
+      L.Error(item_line, key, "column '" + name + "' is listed twice");
+      continue;
+    }
+    w->sort_by.push_back(name);
+  }
+}
+
+// write.compaction: {auto, min_files}; unknown keys are refused by CheckMap ("did you mean").
+void ParseCompaction(Loader& L, const MapView& m, WriteConfig* w) {
+  const Field* f = m.Get("compaction");
+  if (f == nullptr) return;
+  auto c = L.CheckMap(f->value, DatasetMapSpec("write.compaction"), "write.compaction", f->key_line);
+  if (!c) return;
+  if (auto v = L.Bool(*c, "auto")) w->compaction_auto = *v;
+  if (auto v = L.Int(*c, "min_files")) w->compaction_min_files = static_cast<int>(*v);
+  if (w->compaction_auto && w->table_format != "iceberg") {
+    L.Error(f->key_line, "write.compaction.auto",
+            "compaction rewrites Iceberg tables only, and write.table_format is '" +
+                w->table_format + "'; remove write.compaction or use an Iceberg table");
+  }
+}
+
 // Returns whether the columns map was usable (so checks naming columns make sense).
 bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& parser,
                 bool has_transforms, WriteConfig* w, std::map<std::string, ColumnInfo>* info,
@@ -858,10 +903,13 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   if (auto v = L.Enum(m, "compression")) w->compression = *v;
   if (auto v = L.Size(m, "roll_bytes")) w->roll_bytes = *v;
   if (auto v = L.Int(m, "roll_records")) w->roll_records = static_cast<uint64_t>(*v);
+  if (auto v = L.Int(m, "target_file_mb")) w->target_file_mb = static_cast<uint64_t>(*v);
+  ParseCompaction(L, m, w);
   const Field* f = m.Get("columns");
   if (f == nullptr || !ParseColumns(L, *f, parser, &w->columns, info, broken)) return false;
   CheckDerived(L, w->columns, *info, *broken);
   ParsePartitionBy(L, m, *broken, has_transforms, w);
+  ParseSortBy(L, m, *broken, w);
   return true;
 }
 

@@ -85,6 +85,12 @@ struct WriteConfig {
   std::vector<ColumnConfig> columns;      // in the order they were written in the YAML
   uint64_t roll_bytes = 128ull << 20;     // buffered bytes per task before files are written
   uint64_t roll_records = 0;              // 0 = no record limit
+  // Compaction (exec/lake_maintenance.h): the size files are rewritten to, the order of rows in
+  // rewritten files, and compaction after each run.
+  uint64_t target_file_mb = 128;
+  std::vector<std::string> sort_by;       // column names; empty: rows keep no particular order
+  bool compaction_auto = false;           // write.compaction.auto
+  int compaction_min_files = 8;           // write.compaction.min_files
 };
 
 struct ErrorsConfig {

@@ -138,10 +138,29 @@ std::vector<MapSpec> BuildSchema() {
                   Key("roll_records", K::kInt, kOptional, "0",
                       "Buffered records per task before files are written; 0 means no limit.")
                       .Range(0, std::nullopt),
+                  Key("target_file_mb", K::kInt, kOptional, "128",
+                      "Size (MiB) `weir lake compact` rewrites small data files to (Iceberg "
+                      "tables).")
+                      .Range(1, 1048576),
+                  Key("sort_by", K::kIdentifierList, kOptional, "",
+                      "Columns that order the rows of files written by compaction (declared "
+                      "columns, no duplicates); unsorted when absent."),
+                  Key("compaction", K::kMap, kOptional, "",
+                      "Compaction after each `weir run` (Iceberg tables)."),
                   Key("columns", K::kColumns, kRequired, "",
                       "The table's columns, in this order: a non-empty map of column name "
                       "(`[A-Za-z_][A-Za-z0-9_]*`) to column definition."),
               }});
+  s.push_back(MapSpec{
+      "write.compaction",
+      "Automatic compaction: after a run's commits, partitions with `min_files` or more data "
+      "files smaller than `write.target_file_mb` are compacted (as `weir lake compact`).",
+      {
+          Key("auto", K::kBool, kOptional, "false", "Compact at the end of every `weir run`."),
+          Key("min_files", K::kInt, kOptional, "8",
+              "Small files a partition must have before it is compacted.")
+              .Range(2, 1000000),
+      }});
   s.push_back(MapSpec{
       "write.columns.<name>",
       "One column: either taken from the document (`path`, `type`, `required`) or derived from "

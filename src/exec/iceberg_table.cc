@@ -251,7 +251,17 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
     u.extra_summary = {{"weir.dataset", config_.name},
                        {"weir.run", run_tag_},
                        {"weir.tasks", task_list}};
-    WEIR_ASSIGN_OR_RETURN(auto plan, iceberg::PlanSnapshot(base, base_location, u, loader));
+    auto planned = iceberg::PlanSnapshot(base, base_location, u, loader);
+    if (!planned.ok() && current_ && attempt < 20) {
+      // `weir lake expire` (another process) may have removed the files of the snapshot this
+      // cached metadata names, once a compaction had moved the table on: plan on the new one.
+      auto row = store_.IcebergTable(kIcebergNamespace, config_.write.table);
+      if (row.ok() && *row && (*row)->metadata_location != base_location) {
+        WEIR_RETURN_IF_ERROR(Reload());
+        continue;
+      }
+    }
+    WEIR_ASSIGN_OR_RETURN(auto plan, std::move(planned));
     WEIR_RETURN_IF_ERROR(fs::CreateDirs(IcebergMetadataDir(config_)));
     std::string location = plan.metadata_location;
     for (auto& f : plan.files) {

@@ -25,6 +25,7 @@
 #include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/lake_claim.h"
+#include "exec/lake_maintenance.h"
 #include "exec/parser_source.h"
 #include "exec/reader_task.h"
 #include "exec/table_schema.h"
@@ -960,6 +961,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
+  // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
+  // failure leaves the committed data as it is and is reported, not fatal.
+  if (config_.write.compaction_auto && StopSignal() == 0) {
+    auto compacted = AutoCompact(config_, store_, run_tag);
+    if (!compacted.ok()) {
+      summary.warnings.push_back("write.compaction.auto: compaction failed (the run's data is "
+                                 "committed; `weir lake compact` retries): " +
+                                 compacted.status().message());
+    }
+  }
 
   WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
   summary.all_completed = true;

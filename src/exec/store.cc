@@ -407,6 +407,15 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       WEIR_RETURN_IF_ERROR(s.status());
       WEIR_RETURN_IF_ERROR(s.Bind(1, id).Run());
     }
+    for (int64_t id : req.replaced) {
+      // Only a live file can be replaced: a lost race with another compaction aborts.
+      Stmt s(db_, "UPDATE files SET state = 'replaced' WHERE id = ? AND state = 'published'");
+      WEIR_RETURN_IF_ERROR(s.status());
+      WEIR_RETURN_IF_ERROR(s.Bind(1, id).Run());
+      if (sqlite3_changes(db_) != 1) {
+        return Status::Aborted("conflict: file " + std::to_string(id) + " is no longer live");
+      }
+    }
     if (req.iceberg) WEIR_RETURN_IF_ERROR(MovePointerLocked(*req.iceberg));
     for (const TaskUpdate& u : req.tasks) {
       const TaskCounters& c = u.counters;

@@ -78,7 +78,9 @@ struct CatalogFile {
   std::string path;       // absolute final path
   std::string staging;    // absolute staging path
   uint64_t rows = 0, bytes = 0;
-  std::string state;      // "pending", "published" or "superseded" (about to be deleted)
+  // "pending", "published", "superseded" (about to be deleted) or "replaced" (rewritten by
+  // compaction; kept for older snapshots until `weir lake expire`)
+  std::string state;
 };
 
 // The new state of one task in a commit.
@@ -121,6 +123,10 @@ struct CommitRequest {
   // Published files this commit replaces (record-level redrive rewrites error files): they
   // become `superseded` in the same transaction and are deleted after publication.
   std::vector<int64_t> supersede;
+  // Published data files a compaction rewrote (exec/lake_maintenance.h): they become `replaced`
+  // in the same transaction (no longer read; older snapshots still reference them, so they stay
+  // on disk until `weir lake expire` deletes them and their rows).
+  std::vector<int64_t> replaced;
   // When set, the Iceberg table's metadata pointer moves in the same transaction (see
   // IcebergPointerMove): the snapshot and the checkpoints commit together or not at all.
   std::optional<IcebergPointerMove> iceberg;

@@ -1,5 +1,7 @@
 #include "lake/iceberg_commit.h"
 
+#include <cstdlib>
+
 #include <set>
 
 namespace weir::iceberg {
@@ -77,6 +79,24 @@ Result<std::vector<ManifestEntry>> LiveEntries(const TableMetadata& m, int64_t s
     }
   }
   return out;
+}
+
+size_t MaxPreviousMetadataVersions(const TableMetadata& m) {
+  auto it = m.properties.find("write.metadata.previous-versions-max");
+  if (it != m.properties.end()) {
+    char* end = nullptr;
+    const long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (end && *end == '\0' && v >= 1) return static_cast<size_t>(v);
+  }
+  return kDefaultPreviousMetadataVersions;
+}
+
+void TrimMetadataLog(TableMetadata& m) {
+  const size_t max = MaxPreviousMetadataVersions(m);
+  if (m.metadata_log.size() > max) {
+    m.metadata_log.erase(m.metadata_log.begin(),
+                         m.metadata_log.end() - static_cast<std::ptrdiff_t>(max));
+  }
 }
 
 Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::string& current_location,
@@ -263,6 +283,7 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current, const std::strin
   m.snapshot_log.push_back({u.timestamp_ms, snapshot_id});
   if (!current_location.empty())
     m.metadata_log.push_back({current.last_updated_ms, current_location});
+  TrimMetadataLog(m);
 
   plan.version = version;
   plan.snapshot_id = snapshot_id;

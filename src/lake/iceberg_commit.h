@@ -61,6 +61,14 @@ Result<SnapshotPlan> PlanSnapshot(const TableMetadata& current,
                                   const std::string& current_metadata_location,
                                   const SnapshotUpdate& update, const MetadataFileLoader& load);
 
+// The metadata-log keeps the last `write.metadata.previous-versions-max` (a table property, as in
+// Iceberg's Java library; default 100) earlier metadata files: every commit appends one, and
+// without a bound the metadata JSON (rewritten by every commit) would grow forever. Files that
+// drop out of the log are no longer referenced; `weir lake expire` deletes them.
+inline constexpr size_t kDefaultPreviousMetadataVersions = 100;
+size_t MaxPreviousMetadataVersions(const TableMetadata& m);
+void TrimMetadataLog(TableMetadata& m);  // drops the oldest entries beyond the maximum
+
 // The version N of ".../v<N>.metadata.json"; Invalid for any other name.
 Result<int64_t> MetadataVersion(const std::string& metadata_location);
 
