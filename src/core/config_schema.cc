@@ -141,7 +141,7 @@ std::vector<MapSpec> BuildSchema() {
                   Key("target_file_mb", K::kInt, kOptional, "128",
                       "Size (MiB) `weir lake compact` rewrites small data files to (Iceberg "
                       "tables).")
-                      .Range(1, 1048576),
+                      .Range(1, std::nullopt),
                   Key("sort_by", K::kIdentifierList, kOptional, "",
                       "Columns that order the rows of files written by compaction (declared "
                       "columns, no duplicates); unsorted when absent."),
@@ -159,7 +159,7 @@ std::vector<MapSpec> BuildSchema() {
           Key("auto", K::kBool, kOptional, "false", "Compact at the end of every `weir run`."),
           Key("min_files", K::kInt, kOptional, "8",
               "Small files a partition must have before it is compacted.")
-              .Range(2, 1000000),
+              .Range(2, std::nullopt),
       }});
   s.push_back(MapSpec{
       "write.columns.<name>",
