@@ -29,10 +29,11 @@ namespace sfs = std::filesystem;
 // A clickstream dataset in its own folder with generated input.
 struct Project {
   std::string dir;
+  std::vector<std::string> event_types;  // most frequent first
   explicit Project(const std::string& name, uint64_t events, int files, const std::string& write,
                    const std::string& extra = "") {
     dir = TempDir(name);
-    Generate(dir, events, files, 7, /*malformed=*/0.0);
+    event_types = Generate(dir, events, files, 7, /*malformed=*/0.0).event_types;
     WriteAll(Yaml(), ClickstreamYaml(write, extra));
   }
   std::string Yaml() const { return dir + "/dataset.yaml"; }
@@ -148,8 +149,8 @@ void SetOld(const std::string& path, int days) {
 TEST(LakeMaintenanceE2E, CompactionDuringARunningWriterLosesAndDuplicatesNothing) {
   // Many small commits (roll_records) so the run commits all the time while compaction runs.
   const std::string write = "  roll_records: 300\n  sort_by: [user_id]\n";
-  Project p("compact-concurrent", 30000, 6, write);
-  Project ref("compact-reference", 30000, 6, write);  // same input, never compacted
+  Project p("compact-concurrent", 20000, 6, write);
+  Project ref("compact-reference", 20000, 6, write);  // same input, never compacted
 
   std::atomic<bool> done{false};
   CmdResult run;
@@ -158,8 +159,12 @@ TEST(LakeMaintenanceE2E, CompactionDuringARunningWriterLosesAndDuplicatesNothing
     done = true;
   });
   int compactions = 0, during = 0, lost_races = 0;
-  while (!done) {
-    CmdResult c = Weir("lake compact " + p.Yaml() + " --target-file-mb 1 --json");
+  // One event type at a time (--partition), so each compaction is short and many of them
+  // commit between the run's commits.
+  for (size_t round = 0; !done; ++round) {
+    const std::string type = p.event_types[round % std::min<size_t>(4, p.event_types.size())];
+    CmdResult c = Weir("lake compact " + p.Yaml() + " --target-file-mb 1 --json --partition "
+                       "event_type=" + type);
     ASSERT_EQ(c.exit_code, 0) << c.out;
     auto j = JsonOf(c);
     if (!j["snapshot_id"].is_null()) {
@@ -174,7 +179,7 @@ TEST(LakeMaintenanceE2E, CompactionDuringARunningWriterLosesAndDuplicatesNothing
   CmdResult last = Weir("lake compact " + p.Yaml() + " --target-file-mb 1 --json");
   ASSERT_EQ(last.exit_code, 0) << last.out;
   compactions += JsonOf(last)["snapshot_id"].is_null() ? 0 : 1;
-  EXPECT_GE(during, 1) << "no compaction committed while the run was committing";
+  EXPECT_GE(during, 2) << "too few compactions committed while the run was committing";
   std::printf("compactions: %d (%d during the run, %d lost races re-planned)\n", compactions,
               during, lost_races);
 
@@ -184,7 +189,7 @@ TEST(LakeMaintenanceE2E, CompactionDuringARunningWriterLosesAndDuplicatesNothing
   // icebird reads exactly the same ids (duplicates in the input included) from the current
   // snapshot.
   const auto ids = QueryIds(ref);
-  ASSERT_GT(ids.size(), 29000u);
+  ASSERT_GT(ids.size(), 19000u);
   EXPECT_EQ(IcebirdIds(p), ids);
 
   // Every snapshot is readable with its summary's row count; a replace reads exactly the rows
