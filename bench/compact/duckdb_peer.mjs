@@ -2,7 +2,8 @@
 //
 //   node duckdb_peer.mjs --lake TABLE_DIR --out DIR [--threads N] [--json FILE]
 //
-// For every partition folder under TABLE_DIR/data (a folder holding *.parquet files), one
+// For every partition folder under TABLE_DIR/data holding 2 or more *.parquet files (the ones
+// `weir lake compact` rewrites when every file is below the target), one
 //   COPY (SELECT * FROM read_parquet([its files]) ORDER BY user_id)
 //     TO 'DIR/<partition>/part.parquet' (FORMAT parquet, COMPRESSION zstd)
 // in one DuckDB instance (SET threads=N). Prints and writes {seconds, partitions, files_in,
@@ -50,7 +51,8 @@ function partitions(dir, out = new Map()) {
 }
 
 const data = join(resolve(args.lake), 'data');
-const parts = partitions(data);
+// The partitions weir compacts: those with 2 or more small files (all are small here).
+const parts = new Map([...partitions(data)].filter(([, files]) => files.length >= 2));
 let filesIn = 0, bytesIn = 0;
 for (const files of parts.values()) {
   filesIn += files.length;

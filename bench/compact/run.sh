@@ -7,7 +7,7 @@
 #    (seed COMPACT_SEED) into bench/out/compact/data.
 # 2. bench/compact/dataset.yaml is (re)written: the click-stream columns, partition_by
 #    [event_type, dt], write.sort_by [user_id], 2 workers, and write.roll_records COMPACT_ROLL
-#    (default 40000) so the run commits often: every commit writes one small file per partition
+#    (default 75000) so the run commits often: every commit writes one small file per partition
 #    it touched, which leaves ~10,000 small data files (the count is printed).
 # 3. `weir run --restart` loads it (not measured).
 # 4. DuckDB peer (duckdb_peer.mjs, 2 threads): per partition folder,
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out="$repo/bench/out/compact"
 count=${COMPACT_COUNT:-1000000}
-roll=${COMPACT_ROLL:-40000}
+roll=${COMPACT_ROLL:-75000}
 seed=${COMPACT_SEED:-20240612}
 threads=${COMPACT_THREADS:-2}
 
@@ -89,7 +89,7 @@ rows_before=$(count_rows)
 files_before=$(find "$out/lake/events/data" -name '*.parquet' | wc -l)
 bytes_before=$(find "$out/lake/events/data" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "   $rows_before rows in $files_before data files ($((bytes_before / 1048576)) MB)"
-cat $(find "$out/lake/events/data" -name '*.parquet') >/dev/null  # page cache for both sides
+find "$out/lake/events/data" -name '*.parquet' -exec cat {} + >/dev/null  # page cache for both sides
 
 echo "== DuckDB: COPY ... ORDER BY user_id per partition (load average $(loadavg))"
 duck_load=$(loadavg)

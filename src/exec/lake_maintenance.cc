@@ -221,8 +221,12 @@ struct Rewritten {
   CompactedPartition stats;
 };
 
+// Removes the new files of `r` under either name: only for files no commit has recorded.
 void RemoveStaged(const Rewritten& r) {
-  for (const auto& f : r.files) (void)::unlink(f.staging.c_str());
+  for (const auto& f : r.files) {
+    (void)::unlink(f.staging.c_str());
+    (void)::unlink(f.path.c_str());
+  }
 }
 
 class Rewriter {
@@ -525,6 +529,23 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
     }
     done.push_back(std::move(*r));
   }
+  // The new files get their final names BEFORE the commit, so the commit can record them as
+  // published in the same transaction that retires the rewritten ones: a `weir query` (which
+  // reads the store's published files) sees the old files or the new ones, never neither or
+  // both. Until the commit no snapshot and no store row names them; if it never happens they
+  // are deleted below, or (after a crash) found by `weir lake check` as orphans and removed by
+  // `weir lake expire`.
+  for (auto& r : done) {
+    for (auto& f : r.files) {
+      Status st = fs::Rename(f.staging, f.path);
+      if (!st.ok()) {
+        cleanup();
+        return st;
+      }
+      f.staging = f.path;
+      f.state = "published";
+    }
+  }
   if (!done.empty()) {
     WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(done.front().group.folder));
   }
@@ -597,17 +618,6 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
       cleanup();
       return st.WithContext("committing the compaction of table " + config.write.table);
     }
-    // Published: the hidden files get their names. A crash here is finished by recovery.
-    for (const auto& f : req.files) {
-      if (fs::Exists(f.staging)) {
-        WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
-      } else if (!fs::Exists(f.path)) {
-        return Status::Corruption("compacted file " + f.path + " is neither at " + f.staging +
-                                  " nor in place after its commit");
-      }
-    }
-    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(req.files.front().path));
-    WEIR_RETURN_IF_ERROR(store.MarkPublished(ids));
     WEIR_RETURN_IF_ERROR(UpdateHint(config, store, location));
     report.snapshot_id = plan->snapshot_id;
     report.metadata_location = location;

@@ -15,12 +15,14 @@
 // on disk (older snapshots reference them) until expire removes them.
 //
 // New files are written next to the files they replace, under a hidden name
-// (data/<partition>/.compact-<tag>-<k>.parquet.staged) that no reader or glob over the lake
-// matches, and are renamed to their final name after the commit. They are recorded `pending` in
-// the commit's transaction, so a crash after it is finished by the next run's recovery (which
-// renames pending files into place); a crash before it leaves hidden orphans that expire removes
-// once they are older than its threshold. They are deliberately not in the run's staging folder
-// (<location>/_staging/<table>/), which a starting `weir run` empties.
+// (data/<partition>/.compact-<tag>-<k>.parquet.staged) that no reader, glob or `lake check`
+// looks at, and renamed to their final name (compact-<tag>-<k>.parquet) just BEFORE the commit,
+// which records them `published` in the same transaction that marks the rewritten files
+// `replaced`: `weir query`, which reads the store's published files, sees the old files or the
+// new ones, never neither or both. Until the commit nothing references them; a lost partition or
+// a failure deletes them, and a crash leaves orphans (`weir lake check` lists them, expire
+// removes them once older than its threshold). They are deliberately not in the run's staging
+// folder (<location>/_staging/<table>/), which a starting `weir run` empties.
 //
 // Expire removes snapshots older than a threshold (always keeping the current one, the last N
 // and those a branch or tag names), commits the new metadata (compare-and-set; the metadata-log

@@ -388,7 +388,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
     for (const CatalogFile& f : req.files) {
       Stmt s(db_,
              "INSERT INTO files(dataset, task_id, commit_seq, kind, partition, path, staging, "
-             "n_rows, n_bytes, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')");
+             "n_rows, n_bytes, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       WEIR_RETURN_IF_ERROR(s.status());
       WEIR_RETURN_IF_ERROR(s.Bind(1, req.dataset)
                                .Bind(2, f.task_id)
@@ -399,6 +399,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
                                .Bind(7, ToStored(f.staging))
                                .Bind(8, static_cast<int64_t>(f.rows))
                                .Bind(9, static_cast<int64_t>(f.bytes))
+                               // Already in place (compaction): published at once.
+                               .Bind(10, std::string(f.state == "published" ? "published" : "pending"))
                                .Run());
       if (file_ids) file_ids->push_back(sqlite3_last_insert_rowid(db_));
     }

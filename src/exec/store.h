@@ -119,7 +119,9 @@ struct IcebergPointerMove {
 struct CommitRequest {
   std::string dataset;
   std::vector<TaskUpdate> tasks;
-  std::vector<CatalogFile> files;  // written to staging, not yet published
+  // Written to staging, not yet published: recorded `pending`. A file whose `state` is
+  // "published" is already at its final path (compaction) and is recorded `published`.
+  std::vector<CatalogFile> files;
   // Published files this commit replaces (record-level redrive rewrites error files): they
   // become `superseded` in the same transaction and are deleted after publication.
   std::vector<int64_t> supersede;
