@@ -6,8 +6,8 @@
 # 1. `weir gen events` writes COMPACT_COUNT events (default 1,000,000, ~250 MB) in 8 files
 #    (seed COMPACT_SEED) into bench/out/compact/data.
 # 2. bench/compact/dataset.yaml is (re)written: the click-stream columns, partition_by
-#    [event_type, dt], write.sort_by [user_id], 2 workers, and write.roll_records COMPACT_ROLL
-#    (default 75000) so the run commits often: every commit writes one small file per partition
+#    [dt], write.sort_by [user_id], 2 workers, and write.roll_records COMPACT_ROLL
+#    (default 450) so the run commits often: every commit writes one small file per partition
 #    it touched, which leaves ~10,000 small data files (the count is printed).
 # 3. `weir run --restart` loads it (not measured).
 # 4. DuckDB peer (duckdb_peer.mjs, 2 threads): per partition folder,
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out="$repo/bench/out/compact"
 count=${COMPACT_COUNT:-1000000}
-roll=${COMPACT_ROLL:-75000}
+roll=${COMPACT_ROLL:-450}
 seed=${COMPACT_SEED:-20240612}
 threads=${COMPACT_THREADS:-2}
 
@@ -60,7 +60,7 @@ write:
   location: ../out/compact/lake
   table: events
   format: parquet
-  partition_by: [event_type, dt]
+  partition_by: [dt]
   sort_by: [user_id]
   roll_records: $roll
   columns:

@@ -53,7 +53,8 @@ Result<LakeCheckReport> CheckLake(const DatasetConfig& config, Store& store) {
   std::set<std::string> known;
   for (const auto& f : files) {
     // Pending files are published by the next run's recovery; superseded ones are about to be
-    // deleted. Neither is an orphan, and only published ones must be in place.
+    // deleted; replaced ones (compaction) wait for `weir lake expire`. None is an orphan, and
+    // only published ones must be in place.
     known.insert(f.path);
     if (f.state != "published") continue;
     ++report.files_checked;
