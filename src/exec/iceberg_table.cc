@@ -1,11 +1,13 @@
 #include "exec/iceberg_table.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 #include "exec/lake_claim.h"
@@ -215,9 +217,27 @@ std::vector<int32_t> IcebergTable::FieldIds(const std::vector<ColumnSchema>& col
   return ids;
 }
 
+Result<std::unique_ptr<CommitGate>> CommitGate::Acquire(const DatasetConfig& config) {
+  const std::string dir = std::filesystem::path(config.store).parent_path().string();
+  WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
+  const std::string path = dir + "/" + config.name + ".commit.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fs::ErrnoStatus("opening", path, errno);
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(fd);
+    return fs::ErrnoStatus("locking", path, err);
+  }
+  return std::unique_ptr<CommitGate>(new CommitGate(fd));
+}
+
+CommitGate::~CommitGate() { ::close(fd_); }
+
 Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataFile>& added,
                             std::vector<int64_t>* file_ids, const std::function<Status()>& publish) {
   std::lock_guard<std::mutex> lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(auto gate, CommitGate::Acquire(config_));
   const auto loader = LocalMetadataLoader();
   std::string task_list;
   for (const auto& u : req.tasks) task_list += (task_list.empty() ? "" : ",") + std::to_string(u.task_id);

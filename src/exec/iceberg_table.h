@@ -72,6 +72,25 @@ Result<IcebergLayout> IcebergLayoutFor(const DatasetConfig& config,
                                        const std::vector<ColumnSchema>& columns,
                                        const iceberg::TableMetadata* committed);
 
+// A cross-process lock around one commit's planning, compare-and-set and publication: flock(2)
+// on <store folder>/<dataset>.commit.lock. Commits stay optimistic (the compare-and-set decides;
+// a process that does not take the gate is still correct); the gate only keeps a writer that
+// keeps losing races from starving: `weir lake compact`/`expire` beside a run that commits every
+// few hundred milliseconds take it after a few lost races, and the run's commits, which always
+// pass through it, then wait for the one commit it guards. Not the dataset lock (DatasetLock),
+// which a run holds for its whole run. Owns the descriptor; released by the destructor.
+class CommitGate {
+ public:
+  static Result<std::unique_ptr<CommitGate>> Acquire(const DatasetConfig& config);
+  ~CommitGate();
+  CommitGate(const CommitGate&) = delete;
+  CommitGate& operator=(const CommitGate&) = delete;
+
+ private:
+  explicit CommitGate(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 class IcebergTable {
  public:
   // Loads the table (or prepares a new one) for the columns the run writes. Refuses a table whose

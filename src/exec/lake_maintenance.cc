@@ -30,6 +30,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Optimistic first; after this many lost races a commit takes the CommitGate (iceberg_table.h)
+// so that a run committing every few hundred milliseconds cannot starve it.
+constexpr int kGateAfterLostRaces = 3;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -553,8 +557,21 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
   // Commit: plan on the current metadata, compare-and-set; on a lost race re-plan with the
   // partitions whose rewritten files are all still live.
   const auto loader = LocalMetadataLoader();
+  // After a lost race only the metadata is re-read: planning itself refuses a removed file that
+  // is no longer live, and so does the store transaction. Only then (rare: another compaction
+  // took some of the same files) are the live files listed again to drop those partitions.
+  bool check_live = false;
+  std::unique_ptr<CommitGate> gate;  // taken after kGateAfterLostRaces lost races
   for (int attempt = 1;; ++attempt) {
     report.attempts = attempt;
+    if (attempt > kGateAfterLostRaces && !gate) {
+      auto g = CommitGate::Acquire(config);
+      if (!g.ok()) {
+        cleanup();
+        return g.status();
+      }
+      gate = std::move(*g);
+    }
     if (attempt > 1) {
       WEIR_ASSIGN_OR_RETURN(state, LoadIcebergTable(config, store));
       if (!state) {
@@ -562,6 +579,9 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
         return Status::Aborted("table " + config.write.table +
                                " was dropped (--restart) while it was being compacted");
       }
+    }
+    if (attempt > 1 && check_live) {
+      check_live = false;
       WEIR_ASSIGN_OR_RETURN(live, LiveFiles(config, store, *state));
       std::vector<Rewritten> still;
       for (auto& r : done) {
@@ -592,6 +612,11 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
     }
     u.extra_summary = {{"weir.dataset", config.name}, {"weir.run", "compact-" + tag}};
     auto plan = iceberg::PlanSnapshot(state->metadata, state->row.metadata_location, u, loader);
+    if (!plan.ok() && plan.status().code() == StatusCode::kInvalidArgument &&
+        plan.status().message().find("cannot remove") != std::string::npos && attempt < 100) {
+      check_live = true;
+      continue;
+    }
     if (!plan.ok()) {
       // An expire that ran meanwhile may have deleted what this (now old) metadata names.
       auto row = store.IcebergTable(kIcebergNamespace, config.write.table);
@@ -613,7 +638,10 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
                                      state->row.metadata_location, location};
     std::vector<int64_t> ids;
     Status st = store.Commit(req, &ids);
-    if (st.code() == StatusCode::kAborted && attempt < 100) continue;  // a concurrent commit won
+    if (st.code() == StatusCode::kAborted && attempt < 100) {  // a concurrent commit won
+      check_live = st.message().find("no longer live") != std::string::npos;
+      continue;
+    }
     if (!st.ok()) {
       cleanup();
       return st.WithContext("committing the compaction of table " + config.write.table);
@@ -624,6 +652,7 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
     for (const auto& r : done) report.partitions.push_back(r.stats);
     break;
   }
+  gate.reset();
   std::sort(report.partitions.begin(), report.partitions.end(),
             [](const auto& a, const auto& b) { return a.partition < b.partition; });
   report.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -776,8 +805,12 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
   std::string old_location;
   iceberg::TableMetadata next;
   std::string location;
+  std::unique_ptr<CommitGate> gate;  // taken after kGateAfterLostRaces lost races
   for (int attempt = 1;; ++attempt) {
     report.attempts = attempt;
+    if (attempt > kGateAfterLostRaces && !gate && !options.dry_run) {
+      WEIR_ASSIGN_OR_RETURN(gate, CommitGate::Acquire(config));
+    }
     WEIR_ASSIGN_OR_RETURN(state, LoadIcebergTable(config, store));
     if (!state) return report;  // no table yet: nothing to expire
     old_metadata = state->metadata;
@@ -826,6 +859,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     WEIR_RETURN_IF_ERROR(UpdateHint(config, store, location));
     break;
   }
+  gate.reset();  // deleting files needs no gate: nothing a commit writes is touched
   report.metadata_location = location;
 
   // 2. What the retained snapshots reference, and what only the expired ones did.
