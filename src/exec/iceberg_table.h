@@ -107,7 +107,8 @@ class IcebergTable {
   // Commits `req` (files and checkpoints) together with a snapshot adding `added` (their
   // file_path values are the files' final paths). `publish` runs after the store transaction,
   // still under the commit lock: it renames the staged files and marks them published; then
-  // the version hint moves. Retries planning on a compare-and-set conflict.
+  // the version hint moves. Retries planning on a compare-and-set conflict. Holds the
+  // CommitGate from planning to the hint (so maintenance commits that take it are not starved).
   Status Commit(CommitRequest& req, const std::vector<iceberg::DataFile>& added,
                 std::vector<int64_t>* file_ids, const std::function<Status()>& publish);
 
