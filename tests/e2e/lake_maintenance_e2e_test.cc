@@ -95,15 +95,33 @@ std::map<std::string, int> FilesPerPartition(const Project& p, int64_t snapshot 
 }
 
 // The ids icebird reads (through version-hint.text), sorted.
-std::vector<std::string> IcebirdIds(const Project& p) {
+std::vector<std::string> IcebirdIds(const Project& p, const std::string& metadata_file = "") {
   LocalHttpServer server;
   EXPECT_TRUE(server.Start(p.dir, p.dir + "/http.log"));
-  CmdResult r = IcebirdRead(server.base_url() + "lake/events", "", p.dir + "/=" + server.base_url());
+  CmdResult r = IcebirdRead(server.base_url() + "lake/events", metadata_file,
+                            p.dir + "/=" + server.base_url());
   EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 2000);
   std::vector<std::string> ids;
   if (r.exit_code != 0) return ids;
   for (const auto& row : nlohmann::json::parse(r.out)) ids.push_back(row["id"].get<std::string>());
   std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// icebird reads the current snapshot of a metadata file; to read another retained snapshot it is
+// given a copy of the current metadata whose current snapshot (and main branch) is that one,
+// written next to it for the read and removed after.
+std::vector<std::string> IcebirdSnapshotIds(const Project& p, int64_t snapshot) {
+  CmdResult r = Weir("lake snapshots " + p.Yaml() + " --json");
+  const std::string loc = JsonOf(r)["metadata_location"].get<std::string>();
+  nlohmann::json m = nlohmann::json::parse(ReadAll(loc));
+  m["current-snapshot-id"] = snapshot;
+  m["refs"]["main"]["snapshot-id"] = snapshot;
+  const std::string name = "v999999.metadata.json";
+  const std::string path = p.Table() + "/metadata/" + name;
+  WriteAll(path, m.dump());
+  auto ids = IcebirdIds(p, name);
+  sfs::remove(path);
   return ids;
 }
 
@@ -353,8 +371,10 @@ TEST(LakeMaintenanceE2E, ExpireKeepsRetainedSnapshotsReadableAndRemovesExpiredFi
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[0].id, snaps[snaps.size() - 2].id);
   EXPECT_EQ(kept[1].id, snaps.back().id);
+  const auto current_ids = QueryIds(p);
   for (const auto& s : kept) {
     EXPECT_EQ(Fingerprint(p, "--snapshot " + std::to_string(s.id)), want) << s.id;
+    EXPECT_EQ(IcebirdSnapshotIds(p, s.id), current_ids) << "icebird, snapshot " << s.id;
   }
   for (size_t i = 0; i + 2 < snaps.size(); ++i) {
     EXPECT_NE(Weir("query " + p.Yaml() + " 'SELECT 1' --snapshot " + std::to_string(snaps[i].id) +
