@@ -264,43 +264,49 @@ class Rewriter {
     }
     const std::string source = "read_parquet([" + list + "], union_by_name = true)";
     // Columns a file set lacks (added to the table after these files were written) read as NULL.
-    std::set<std::string> present;
-    {
-      duckdb_result r;
-      WEIR_RETURN_IF_ERROR(duck_.Query("DESCRIBE SELECT * FROM " + source, &r));
-      for (idx_t row = 0; row < duckdb_row_count(&r); ++row) {
-        char* v = duckdb_value_varchar(&r, 0, row);
-        if (v) present.insert(v);
-        duckdb_free(v);
-      }
-      duckdb_destroy_result(&r);
-    }
-    std::string select;
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      const auto& c = columns_[i];
-      select += i ? ", " : "";
-      if (present.count(c.name)) {
-        select += "CAST(" + Ident(c.name) + " AS " + CastType(c.type) + ")";
-      } else {
-        select += std::string("CAST(NULL AS ") + CastType(c.type) + ")";
-      }
-      select += " AS c" + std::to_string(i);
-    }
-    std::string order;
-    for (const auto& name : config_.write.sort_by) {
+    // Assumed present first: listing them (DESCRIBE) reads every file's footer once more, which
+    // is most of the cost with many small files; only a query that names a missing column pays
+    // for it.
+    auto build_sql = [&](const std::set<std::string>* present) {
+      std::string select;
       for (size_t i = 0; i < columns_.size(); ++i) {
-        if (columns_[i].name == name) order += (order.empty() ? "" : ", ") + ("c" + std::to_string(i));
+        const auto& c = columns_[i];
+        select += i ? ", " : "";
+        if (!present || present->count(c.name)) {
+          select += "CAST(" + Ident(c.name) + " AS " + CastType(c.type) + ")";
+        } else {
+          select += std::string("CAST(NULL AS ") + CastType(c.type) + ")";
+        }
+        select += " AS c" + std::to_string(i);
       }
-    }
-    const std::string sql =
-        "SELECT " + select + " FROM " + source + (order.empty() ? "" : " ORDER BY " + order);
+      std::string order;
+      for (const auto& name : config_.write.sort_by) {
+        for (size_t i = 0; i < columns_.size(); ++i) {
+          if (columns_[i].name == name) {
+            order += (order.empty() ? "" : ", ") + ("c" + std::to_string(i));
+          }
+        }
+      }
+      return "SELECT " + select + " FROM " + source + (order.empty() ? "" : " ORDER BY " + order);
+    };
     // Files of about the target size: the input split into ceil(bytes / target) runs of rows.
     const int64_t nfiles = std::max<int64_t>(
         1, static_cast<int64_t>((static_cast<uint64_t>(out.stats.bytes_read) + target_ - 1) / target_));
     const int64_t per_file = std::max<int64_t>(1, (rows_in + nfiles - 1) / nfiles);
 
     duckdb_result r;
-    WEIR_RETURN_IF_ERROR(duck_.Query(sql, &r));
+    if (!duck_.Query(build_sql(nullptr), &r).ok()) {
+      std::set<std::string> present;
+      duckdb_result d;
+      WEIR_RETURN_IF_ERROR(duck_.Query("DESCRIBE SELECT * FROM " + source, &d));
+      for (idx_t row = 0; row < duckdb_row_count(&d); ++row) {
+        char* v = duckdb_value_varchar(&d, 0, row);
+        if (v) present.insert(v);
+        duckdb_free(v);
+      }
+      duckdb_destroy_result(&d);
+      WEIR_RETURN_IF_ERROR(duck_.Query(build_sql(&present), &r));
+    }
     std::vector<ColumnBuffer> cols;
     auto reset = [&]() {
       cols.clear();
