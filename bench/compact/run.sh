@@ -7,7 +7,7 @@
 #    (seed COMPACT_SEED) into bench/out/compact/data.
 # 2. bench/compact/dataset.yaml is (re)written: the click-stream columns, partition_by
 #    [dt], write.sort_by [user_id], 2 workers, and write.roll_records COMPACT_ROLL
-#    (default 450) so the run commits often: every commit writes one small file per partition
+#    (default 430) so the run commits often: every commit writes one small file per partition
 #    it touched, which leaves ~10,000 small data files (the count is printed).
 # 3. `weir run --restart` loads it (not measured).
 # 4. DuckDB peer (duckdb_peer.mjs, 2 threads): per partition folder,
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out="$repo/bench/out/compact"
 count=${COMPACT_COUNT:-1000000}
-roll=${COMPACT_ROLL:-450}
+roll=${COMPACT_ROLL:-430}
 seed=${COMPACT_SEED:-20240612}
 threads=${COMPACT_THREADS:-2}
 
