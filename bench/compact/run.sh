@@ -117,7 +117,7 @@ if (ok === '1') {
   const sum = (k) => c.partitions.reduce((s, p) => s + p[k], 0);
   weir = { seconds: c.seconds, partitions: c.partitions.length, files_in: sum('rewritten_files'),
            files_out: sum('new_files'), bytes_in: sum('bytes_read'), bytes_out: sum('bytes_written'),
-           rows: sum('rows'), snapshot_id: c.snapshot_id };
+           rows: sum('rows') };
   weir.mb_per_s = weir.bytes_in / 1048576 / weir.seconds;
 }
 const warn = (l) => (Number(l) > 1.5 ? ` (load ${l}: figures not comparable)` : '');

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -134,12 +134,24 @@ Result<std::vector<ColumnSchema>> FileColumns(const DatasetConfig& config, Store
     }
     ColumnType t;
     switch (f.type) {
-      case iceberg::Type::kString: t = ColumnType::kString; break;
-      case iceberg::Type::kLong: t = ColumnType::kInt64; break;
-      case iceberg::Type::kDouble: t = ColumnType::kDouble; break;
-      case iceberg::Type::kBoolean: t = ColumnType::kBool; break;
-      case iceberg::Type::kDate: t = ColumnType::kDate; break;
-      case iceberg::Type::kTimestamptz: t = ColumnType::kTimestampMs; break;
+      case iceberg::Type::kString:
+        t = ColumnType::kString;
+        break;
+      case iceberg::Type::kLong:
+        t = ColumnType::kInt64;
+        break;
+      case iceberg::Type::kDouble:
+        t = ColumnType::kDouble;
+        break;
+      case iceberg::Type::kBoolean:
+        t = ColumnType::kBool;
+        break;
+      case iceberg::Type::kDate:
+        t = ColumnType::kDate;
+        break;
+      case iceberg::Type::kTimestamptz:
+        t = ColumnType::kTimestampMs;
+        break;
       default:
         return Status::Invalid("table " + config.write.table + ": column '" + f.name +
                                "' has Iceberg type " + iceberg::TypeName(f.type) +
@@ -153,12 +165,18 @@ Result<std::vector<ColumnSchema>> FileColumns(const DatasetConfig& config, Store
 const char* CastType(ColumnType t) {
   switch (t) {
     case ColumnType::kString:
-    case ColumnType::kJson: return "VARCHAR";
-    case ColumnType::kInt64: return "BIGINT";
-    case ColumnType::kDouble: return "DOUBLE";
-    case ColumnType::kBool: return "BOOLEAN";
-    case ColumnType::kTimestampMs: return "TIMESTAMPTZ";
-    case ColumnType::kDate: return "DATE";
+    case ColumnType::kJson:
+      return "VARCHAR";
+    case ColumnType::kInt64:
+      return "BIGINT";
+    case ColumnType::kDouble:
+      return "DOUBLE";
+    case ColumnType::kBool:
+      return "BOOLEAN";
+    case ColumnType::kTimestampMs:
+      return "TIMESTAMPTZ";
+    case ColumnType::kDate:
+      return "DATE";
   }
   return "VARCHAR";
 }
@@ -172,7 +190,8 @@ class Duck {
   }
   Status Open() {
     if (duckdb_open(nullptr, &db_) == DuckDBError) return Status::Internal("cannot open DuckDB");
-    if (duckdb_connect(db_, &con_) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
+    if (duckdb_connect(db_, &con_) == DuckDBError)
+      return Status::Internal("cannot connect to DuckDB");
     return Status::OK();
   }
   // Runs `sql`; the caller destroys `r` (also on error, which is returned with the message).
@@ -236,10 +255,14 @@ void RemoveStaged(const Rewritten& r) {
 class Rewriter {
  public:
   Rewriter(const DatasetConfig& config, const iceberg::Schema& schema,
-           const iceberg::PartitionSpec& spec, std::vector<ColumnSchema> columns,
-           uint64_t target, std::string tag)
-      : config_(config), schema_(schema), spec_(spec), columns_(std::move(columns)),
-        target_(target), tag_(std::move(tag)) {
+           const iceberg::PartitionSpec& spec, std::vector<ColumnSchema> columns, uint64_t target,
+           std::string tag)
+      : config_(config),
+        schema_(schema),
+        spec_(spec),
+        columns_(std::move(columns)),
+        target_(target),
+        tag_(std::move(tag)) {
     for (const auto& c : columns_) {
       const iceberg::NestedField* f = schema_.FindByName(c.name);
       field_ids_.push_back(f ? f->id : 0);
@@ -291,7 +314,8 @@ class Rewriter {
     };
     // Files of about the target size: the input split into ceil(bytes / target) runs of rows.
     const int64_t nfiles = std::max<int64_t>(
-        1, static_cast<int64_t>((static_cast<uint64_t>(out.stats.bytes_read) + target_ - 1) / target_));
+        1, static_cast<int64_t>((static_cast<uint64_t>(out.stats.bytes_read) + target_ - 1) /
+                                target_));
     const int64_t per_file = std::max<int64_t>(1, (rows_in + nfiles - 1) / nfiles);
 
     duckdb_result r;
@@ -345,9 +369,15 @@ class Rewriter {
               b.AppendString(std::string_view(duckdb_string_t_data(s), duckdb_string_t_length(*s)));
               break;
             }
-            case ColumnType::kInt64: b.AppendInt64(static_cast<int64_t*>(data[c])[row]); break;
-            case ColumnType::kDouble: b.AppendDouble(static_cast<double*>(data[c])[row]); break;
-            case ColumnType::kBool: b.AppendBool(static_cast<bool*>(data[c])[row]); break;
+            case ColumnType::kInt64:
+              b.AppendInt64(static_cast<int64_t*>(data[c])[row]);
+              break;
+            case ColumnType::kDouble:
+              b.AppendDouble(static_cast<double*>(data[c])[row]);
+              break;
+            case ColumnType::kBool:
+              b.AppendBool(static_cast<bool*>(data[c])[row]);
+              break;
             case ColumnType::kDate:
               b.AppendDate(static_cast<duckdb_date*>(data[c])[row].days);
               break;
@@ -390,8 +420,9 @@ class Rewriter {
     f.path = out.group.folder + "/" + name;
     f.staging = out.group.folder + "/." + name + ".staged";
     ParquetWriteOptions popts;
-    popts.compression = config_.write.compression == "none" ? ParquetWriteOptions::Compression::kNone
-                                                            : ParquetWriteOptions::Compression::kZstd;
+    popts.compression = config_.write.compression == "none"
+                            ? ParquetWriteOptions::Compression::kNone
+                            : ParquetWriteOptions::Compression::kZstd;
     popts.field_ids = field_ids_;
     popts.timestamp_micros = true;
     std::vector<ColumnBuffer> micros;
@@ -440,9 +471,9 @@ Result<std::map<std::string, LiveFile>> LiveFiles(const DatasetConfig& config, S
                                                   const IcebergTableState& state) {
   std::map<std::string, LiveFile> out;
   if (!state.metadata.current_snapshot_id) return out;
-  WEIR_ASSIGN_OR_RETURN(auto entries, iceberg::LiveEntries(state.metadata,
-                                                           *state.metadata.current_snapshot_id,
-                                                           LocalMetadataLoader()));
+  WEIR_ASSIGN_OR_RETURN(auto entries,
+                        iceberg::LiveEntries(state.metadata, *state.metadata.current_snapshot_id,
+                                             LocalMetadataLoader()));
   WEIR_ASSIGN_OR_RETURN(auto published, store.Files(config.name, "data", "published"));
   std::map<std::string, CatalogFile> by_path;
   for (auto& f : published) by_path.emplace(f.path, std::move(f));
@@ -486,8 +517,8 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
                            "' is a Hive table (write.table_format: " + config.write.table_format +
                            "); compaction rewrites Iceberg tables only");
   }
-  const uint64_t target = options.target_file_bytes ? options.target_file_bytes
-                                                    : config.write.target_file_mb << 20;
+  const uint64_t target =
+      options.target_file_bytes ? options.target_file_bytes : config.write.target_file_mb << 20;
   const std::string tag = options.tag.empty() ? NewTag() : options.tag;
   WEIR_ASSIGN_OR_RETURN(auto state, LoadIcebergTable(config, store));
   if (!state || !state->metadata.current_snapshot_id) return report;
@@ -637,9 +668,9 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
       if (f.location == plan->metadata_location) continue;
       WEIR_RETURN_IF_ERROR(fs::WriteFile(f.location, f.bytes));  // uuid names: never taken
     }
-    WEIR_ASSIGN_OR_RETURN(std::string location,
-                          WriteMetadataJson(IcebergMetadataDir(config), plan->version,
-                                            plan->files.back().bytes));
+    WEIR_ASSIGN_OR_RETURN(
+        std::string location,
+        WriteMetadataJson(IcebergMetadataDir(config), plan->version, plan->files.back().bytes));
     req.iceberg = IcebergPointerMove{kIcebergNamespace, config.write.table,
                                      state->row.metadata_location, location};
     std::vector<int64_t> ids;
@@ -679,25 +710,35 @@ Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store,
 
 Result<int64_t> ParseAge(const std::string& text) {
   if (text.size() < 2) {
-    return Status::Invalid("'" + text + "' is not an age; write a number and a unit: 7d, 36h, "
+    return Status::Invalid("'" + text +
+                           "' is not an age; write a number and a unit: 7d, 36h, "
                            "90m or 45s");
   }
   const char unit = text.back();
   int64_t mult = 0;
   switch (unit) {
-    case 'd': mult = 24LL * 3600 * 1000; break;
-    case 'h': mult = 3600LL * 1000; break;
-    case 'm': mult = 60LL * 1000; break;
-    case 's': mult = 1000; break;
-    default: break;
+    case 'd':
+      mult = 24LL * 3600 * 1000;
+      break;
+    case 'h':
+      mult = 3600LL * 1000;
+      break;
+    case 'm':
+      mult = 60LL * 1000;
+      break;
+    case 's':
+      mult = 1000;
+      break;
+    default:
+      break;
   }
   const std::string num = text.substr(0, text.size() - 1);
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(num.c_str(), &end, 10);
-  if (mult == 0 || num.empty() || !end || *end != '\0' || errno != 0 || v < 0 ||
-      v > (1LL << 40)) {
-    return Status::Invalid("'" + text + "' is not an age; write a number and a unit: 7d, 36h, "
+  if (mult == 0 || num.empty() || !end || *end != '\0' || errno != 0 || v < 0 || v > (1LL << 40)) {
+    return Status::Invalid("'" + text +
+                           "' is not an age; write a number and a unit: 7d, 36h, "
                            "90m or 45s");
   }
   return static_cast<int64_t>(v) * mult;
@@ -742,7 +783,8 @@ Status AddReferences(const iceberg::TableMetadata& m, int64_t id, bool live_only
       if (tolerant) continue;
       return bytes.status().WithContext("manifest of snapshot " + std::to_string(id));
     }
-    WEIR_ASSIGN_OR_RETURN(auto entries, iceberg::ReadManifest(*bytes, ptypes, mf, mf.manifest_path));
+    WEIR_ASSIGN_OR_RETURN(auto entries,
+                          iceberg::ReadManifest(*bytes, ptypes, mf, mf.manifest_path));
     for (const auto& e : entries) {
       if (live_only && e.status == iceberg::EntryStatus::kDeleted) continue;
       refs.data_files.insert(LocalPath(e.data_file.file_path));
@@ -759,9 +801,8 @@ std::set<int64_t> Retained(const iceberg::TableMetadata& m, int64_t cutoff_ms, i
   for (const auto& [name, ref] : m.refs) keep.insert(ref.snapshot_id);
   std::vector<const iceberg::Snapshot*> by_seq;
   for (const auto& s : m.snapshots) by_seq.push_back(&s);
-  std::sort(by_seq.begin(), by_seq.end(), [](const auto* a, const auto* b) {
-    return a->sequence_number > b->sequence_number;
-  });
+  std::sort(by_seq.begin(), by_seq.end(),
+            [](const auto* a, const auto* b) { return a->sequence_number > b->sequence_number; });
   for (size_t i = 0; i < by_seq.size(); ++i) {
     if (static_cast<int>(i) < retain_last || by_seq[i]->timestamp_ms >= cutoff_ms) {
       keep.insert(by_seq[i]->snapshot_id);
@@ -840,10 +881,9 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     next.metadata_log.push_back({old_metadata.last_updated_ms, old_location});
     // Earlier metadata files older than the threshold describe expired states of the table
     // (their snapshots' files are about to go): they leave the log, and are deleted below.
-    next.metadata_log.erase(
-        std::remove_if(next.metadata_log.begin(), next.metadata_log.end(),
-                       [&](const auto& e) { return e.timestamp_ms < cutoff; }),
-        next.metadata_log.end());
+    next.metadata_log.erase(std::remove_if(next.metadata_log.begin(), next.metadata_log.end(),
+                                           [&](const auto& e) { return e.timestamp_ms < cutoff; }),
+                            next.metadata_log.end());
     iceberg::TrimMetadataLog(next);
     next.last_updated_ms = std::max(now, old_metadata.last_updated_ms);
     location = old_location;
@@ -853,8 +893,8 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
       break;
     }
     WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(old_location));
-    WEIR_ASSIGN_OR_RETURN(location, WriteMetadataJson(meta_dir, version + 1,
-                                                      iceberg::TableMetadataToJson(next)));
+    WEIR_ASSIGN_OR_RETURN(
+        location, WriteMetadataJson(meta_dir, version + 1, iceberg::TableMetadataToJson(next)));
     Status st = store.MoveIcebergPointer(
         IcebergPointerMove{kIcebergNamespace, config.write.table, old_location, location});
     if (st.code() == StatusCode::kAborted && attempt < 100) {

@@ -63,7 +63,7 @@ struct CompactOptions {
 };
 
 struct CompactedPartition {
-  std::string partition;   // Hive path ("" unpartitioned)
+  std::string partition;     // Hive path ("" unpartitioned)
   int64_t files_before = 0;  // live data files in the partition before
   int64_t files_after = 0;   // and after
   int64_t rewritten_files = 0, new_files = 0;
@@ -79,7 +79,7 @@ struct CompactReport {
   std::vector<CompactedPartition> partitions;  // those rewritten and committed, by path
   std::optional<int64_t> snapshot_id;          // the replace snapshot (none: nothing to do)
   std::string metadata_location;
-  int attempts = 0;        // commit attempts (> 1: lost races with concurrent commits)
+  int attempts = 0;                // commit attempts (> 1: lost races with concurrent commits)
   int64_t skipped_partitions = 0;  // dropped because a concurrent commit changed their files
   double seconds = 0;
 };
@@ -89,7 +89,8 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
 
 // write.compaction.auto: compacts the partitions with write.compaction.min_files or more small
 // files. A no-op (empty report) when auto compaction is off or the table is not Iceberg.
-Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store, const std::string& tag);
+Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store,
+                                  const std::string& tag);
 
 // Orphans younger than this are never deleted, whatever --older-than says: a writer's
 // uncommitted manifests and metadata, and compaction's hidden new files, are that young.
@@ -97,9 +98,9 @@ inline constexpr int64_t kMinOrphanAgeSeconds = 3600;
 
 struct ExpireOptions {
   int64_t older_than_ms = 7LL * 24 * 3600 * 1000;  // snapshots and orphans older than this go
-  int retain_last = 1;    // always keep this many most recent snapshots (>= 1)
-  bool dry_run = false;   // report what would be removed; change nothing
-  int64_t now_ms = 0;     // 0: the clock (tests pass a time)
+  int retain_last = 1;   // always keep this many most recent snapshots (>= 1)
+  bool dry_run = false;  // report what would be removed; change nothing
+  int64_t now_ms = 0;    // 0: the clock (tests pass a time)
 };
 
 struct ExpireReport {

@@ -182,8 +182,10 @@ TEST(LakeMaintenanceE2E, CompactionDuringARunningWriterLosesAndDuplicatesNothing
   // commit between the run's commits.
   for (size_t round = 0; !done; ++round) {
     const std::string type = p.event_types[round % std::min<size_t>(4, p.event_types.size())];
-    CmdResult c = Weir("lake compact " + p.Yaml() + " --target-file-mb 1 --json --partition "
-                       "event_type=" + type);
+    CmdResult c = Weir("lake compact " + p.Yaml() +
+                       " --target-file-mb 1 --json --partition "
+                       "event_type=" +
+                       type);
     ASSERT_EQ(c.exit_code, 0) << c.out;
     auto j = JsonOf(c);
     if (!j["snapshot_id"].is_null()) {
@@ -354,7 +356,8 @@ TEST(LakeMaintenanceE2E, ExpireKeepsRetainedSnapshotsReadableAndRemovesExpiredFi
   for (const auto& f : {old_data, old_hidden, old_manifest}) SetOld(f, 30);
 
   // --dry-run lists and changes nothing.
-  CmdResult dry = Weir("lake expire " + p.Yaml() + " --older-than 0s --retain-last 2 --dry-run --json");
+  CmdResult dry =
+      Weir("lake expire " + p.Yaml() + " --older-than 0s --retain-last 2 --dry-run --json");
   ASSERT_EQ(dry.exit_code, 0) << dry.out;
   auto dj = JsonOf(dry);
   EXPECT_EQ(dj["expired_snapshots"].size(), snaps.size() - 2);
@@ -516,7 +519,8 @@ TEST(LakeMaintenanceE2E, CompactionAfterAnAddedColumnKeepsOldRowsNull) {
   ASSERT_TRUE(gen::GenerateEvents(o).ok());
   std::string manifest = ReadAll(p.dir + "/data/manifest.txt");
   for (const auto& e : sfs::directory_iterator(p.dir + "/data2")) {
-    if (e.path().extension() == ".jsonl") manifest += "../data2/" + e.path().filename().string() + "\n";
+    if (e.path().extension() == ".jsonl")
+      manifest += "../data2/" + e.path().filename().string() + "\n";
   }
   WriteAll(p.dir + "/data/manifest.txt", manifest);
   std::string yaml = ReadAll(p.Yaml());
@@ -548,7 +552,8 @@ TEST(LakeMaintenanceE2E, BadMaintenanceKeysAreRejected) {
     std::string write, want1, want2;
   };
   const std::vector<Case> cases = {
-      {"  sort_by: [user_idd]\n", "write.sort_by", "unknown column 'user_idd' (did you mean 'user_id'?)"},
+      {"  sort_by: [user_idd]\n", "write.sort_by",
+       "unknown column 'user_idd' (did you mean 'user_id'?)"},
       {"  sort_by: user_id\n", "write.sort_by", "expected a list of column names"},
       {"  sort_by: [user_id, user_id]\n", "write.sort_by", "listed twice"},
       {"  compaction: {auto: true, min_file: 3}\n", "write.compaction.min_file",
@@ -569,8 +574,7 @@ TEST(LakeMaintenanceE2E, BadMaintenanceKeysAreRejected) {
     EXPECT_NE(r.out.find(c.want2), std::string::npos) << c.write << r.out;
   }
   // JSON-lines (Hive) tables cannot be compacted automatically.
-  WriteAll(dir + "/dataset.yaml",
-           ClickstreamYaml("  compaction: {auto: true}\n"));
+  WriteAll(dir + "/dataset.yaml", ClickstreamYaml("  compaction: {auto: true}\n"));
   std::string text = ReadAll(dir + "/dataset.yaml");
   text.replace(text.find("format: parquet"), 15, "format: jsonl");
   WriteAll(dir + "/dataset.yaml", text);

@@ -55,8 +55,8 @@ TEST(LakeMaintenance, MetadataLogIsBoundedByThePropertyOrOneHundred) {
 // rewritten ones `replaced` (not read, not deleted), and a second replace of the same file (a
 // lost race with another compaction) aborts with nothing changed.
 TEST(LakeMaintenance, ReplacingFilesInTheStoreIsAllOrNothing) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("weir-maint-store-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("weir-maint-store-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto store = Store::Open((dir / "store.db").string());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -95,7 +95,8 @@ TEST(LakeMaintenance, ReplacingFilesInTheStoreIsAllOrNothing) {
   EXPECT_EQ(s.Files("d", "data", "replaced")->size(), 2u);
 
   // The same files again: aborted (a conflict), and the second new file is not recorded.
-  compact.files[0].path = compact.files[0].staging = "/lake/t/data/dt=2025-11-20/compact-y-0.parquet";
+  compact.files[0].path = compact.files[0].staging =
+      "/lake/t/data/dt=2025-11-20/compact-y-0.parquet";
   Status st = s.Commit(compact, &new_ids);
   EXPECT_EQ(st.code(), StatusCode::kAborted) << st.ToString();
   EXPECT_NE(st.message().find("conflict"), std::string::npos);
