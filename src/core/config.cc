@@ -860,7 +860,8 @@ void ParseSortBy(Loader& L, const MapView& m, const std::set<std::string>& broke
 void ParseCompaction(Loader& L, const MapView& m, WriteConfig* w) {
   const Field* f = m.Get("compaction");
   if (f == nullptr) return;
-  auto c = L.CheckMap(f->value, DatasetMapSpec("write.compaction"), "write.compaction", f->key_line);
+  auto c =
+      L.CheckMap(f->value, DatasetMapSpec("write.compaction"), "write.compaction", f->key_line);
   if (!c) return;
   if (auto v = L.Bool(*c, "auto")) w->compaction_auto = *v;
   if (auto v = L.Int(*c, "min_files")) w->compaction_min_files = static_cast<int>(*v);

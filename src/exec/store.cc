@@ -400,7 +400,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
                                .Bind(8, static_cast<int64_t>(f.rows))
                                .Bind(9, static_cast<int64_t>(f.bytes))
                                // Already in place (compaction): published at once.
-                               .Bind(10, std::string(f.state == "published" ? "published" : "pending"))
+                               .Bind(10, std::string(f.state == "published" ? "published"
+                                                                             : "pending"))
                                .Run());
       if (file_ids) file_ids->push_back(sqlite3_last_insert_rowid(db_));
     }
