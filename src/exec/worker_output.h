@@ -24,6 +24,7 @@
 
 namespace weir {
 
+class DedupIndex;
 class IcebergTable;
 class WorkerOutput;
 
@@ -121,6 +122,12 @@ class WorkerOutput {
   PartitionedBuffer& buffer() { return buffer_; }
   // Joins the run's commit group (null: commit alone). Call before the first Update().
   void set_group(CommitGroup* group) { group_ = group; }
+  // The run's dedup index (write.dedup; null: none). Call before the first Append().
+  void set_dedup(DedupIndex* dedup) { dedup_ = dedup; }
+
+  // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
+  // finds, buffers the rest, and returns how many were dropped.
+  Result<size_t> Append(ColumnBatch& batch);
 
   // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
   // `input_id`, when not empty, is the input identity to record with it (io/file_identity.h).
@@ -171,6 +178,7 @@ class WorkerOutput {
     buffer_.Clear();
     pending_.clear();
     supersede_.clear();
+    ForgetDedupKeys();
     last_commit_ = std::chrono::steady_clock::now();
     has_pending_.store(false, std::memory_order_relaxed);
     if (group_) group_->Notify();
@@ -191,6 +199,7 @@ class WorkerOutput {
   Status CommitRound(const std::vector<WorkerOutput*>& round);
   // A participant's output was committed by the round's leader.
   void FinishCommitted();
+  void ForgetDedupKeys();
 
   struct Pending {
     TaskUpdate update;
@@ -207,6 +216,8 @@ class WorkerOutput {
   std::vector<int64_t> supersede_;
   std::chrono::steady_clock::time_point last_commit_;
   CommitGroup* group_ = nullptr;
+  DedupIndex* dedup_ = nullptr;
+  std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)
   std::atomic<bool> has_pending_{false};
   Status round_result_;  // set by a round's leader for each participant
 };

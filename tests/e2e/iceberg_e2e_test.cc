@@ -243,6 +243,10 @@ TEST(IcebergE2E, WorkersShareOneFilePerPartitionPerCommit) {
     partitions.insert(e.path().parent_path().string());
   }
   EXPECT_EQ(files, partitions.size());
+  // The run reports the same files per partition (`--json` files section).
+  EXPECT_EQ(j["files"]["data_files"], files);
+  EXPECT_EQ(j["files"]["partitions"], partitions.size());
+  EXPECT_EQ(j["files"]["max_per_partition"], 1);
   nlohmann::json meta = CurrentMetadata(dir);
   ASSERT_EQ(meta["snapshots"].size(), 1u);
   EXPECT_EQ(meta["snapshots"][0]["summary"]["added-data-files"], std::to_string(files));
