@@ -885,8 +885,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         }
       }
     };
-    auto commit_now = [&]() {
-      Status st = out.Commit();
+    auto commit_now = [&](bool request = true) {
+      Status st = out.Commit(request);
       if (st.ok()) return;
       // A failed commit fails every task in it; they resume from their checkpoints on redrive.
       std::vector<int64_t> ids = out.PendingTasks();
@@ -962,10 +962,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         std::lock_guard<std::mutex> l(mu);
         last = queue.empty();
       }
-      if (last || out.ShouldCommit()) commit_now();
+      // Out of tasks: join the others' next commit instead of forcing one (the last worker to
+      // finish commits everything together). Due by size or time: commit now.
+      if (out.ShouldCommit()) {
+        commit_now();
+      } else if (last) {
+        commit_now(/*request=*/StopRequested());
+      }
     }
     // Whatever is still buffered (the queue emptied while this worker ran its last task).
-    commit_now();
+    commit_now(/*request=*/StopRequested());
   };
   int n = options.workers > 0 ? options.workers : config_.compute.workers;
   n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));

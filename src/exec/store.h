@@ -183,7 +183,8 @@ class Store {
   Status ResetDataset(const std::string& dataset,
                       const std::optional<std::pair<std::string, std::string>>& iceberg_table = {});
   // write.dedup index lookups: for each key (hi, lo), the time recorded for it, or INT64_MIN
-  // when the index does not have it. `out` is resized to keys.size().
+  // when the index does not have it. `out` is resized to keys.size(). Each dataset's index is
+  // its own table `"dedup_keys:<dataset>"` (k_hi, k_lo, time_ms), created by its first commit.
   Status DedupLookup(const std::string& dataset, const std::vector<DedupKey>& keys,
                      std::vector<int64_t>* out);
   // Keys in a dataset's dedup index (for `weir tasks`-style reporting and tests).

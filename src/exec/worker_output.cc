@@ -177,19 +177,24 @@ void CommitGroup::Notify() {
 
 bool CommitGroup::CompleteLocked() const {
   for (WorkerOutput* m : members_) {
-    if (m->has_pending() && std::find(arrived_.begin(), arrived_.end(), m) == arrived_.end()) {
-      return false;
-    }
+    // A requested round waits only for members holding output. Arrivals that did not ask
+    // (workers out of tasks) wait for every member still running to arrive or leave: one that
+    // holds nothing yet may be about to buffer the rest of the load.
+    const bool needed = requesting_ > 0 ? m->has_pending() : true;
+    if (needed && std::find(arrived_.begin(), arrived_.end(), m) == arrived_.end()) return false;
   }
   return true;
 }
 
-Status CommitGroup::Commit(WorkerOutput& w) {
+Status CommitGroup::Commit(WorkerOutput& w, bool request) {
   std::unique_lock<std::mutex> l(mu_);
   // Arriving while a round is being committed: this worker belongs to the next one.
   const uint64_t round = round_ + (leading_ ? 1 : 0);
   arrived_.push_back(&w);
-  requested_.store(true, std::memory_order_relaxed);
+  if (request) {
+    ++requesting_;
+    requested_.store(true, std::memory_order_relaxed);
+  }
   cv_.notify_all();
   // Wait for the round being committed (if any) to end, then for this round to be complete
   // or committed by another participant.
@@ -198,20 +203,21 @@ Status CommitGroup::Commit(WorkerOutput& w) {
   leading_ = true;
   std::vector<WorkerOutput*> participants;
   participants.swap(arrived_);
+  requesting_ = 0;
   l.unlock();
   Status st = w.CommitRound(participants);
   for (WorkerOutput* p : participants) p->round_result_ = st;
   l.lock();
   leading_ = false;
   ++round_;
-  requested_.store(!arrived_.empty(), std::memory_order_relaxed);
+  requested_.store(requesting_ > 0, std::memory_order_relaxed);
   cv_.notify_all();
   return st;
 }
 
-Status WorkerOutput::Commit() {
+Status WorkerOutput::Commit(bool request) {
   if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
-  if (group_) return group_->Commit(*this);
+  if (group_) return group_->Commit(*this, request);
   return CommitAlone();
 }
 

@@ -33,8 +33,9 @@ class WorkerOutput;
 // Iceberg table wants fewer, larger files) and makes one snapshot.
 //
 // A worker whose output should be committed arrives (Commit) and the round is requested: every
-// other worker sees ShouldCommit() turn true at its next slice and arrives too. The round is
-// committed when every member has arrived or holds nothing uncommitted; the arrival that finds
+// other worker sees ShouldCommit() turn true at its next slice and arrives too. A requested round
+// is committed when every member has arrived or holds nothing uncommitted; a round nobody asked
+// for (only workers out of tasks arrived) when every member has arrived or left; the arrival that finds
 // it complete leads it: it takes the others' buffered rows, tasks and supersede lists into its
 // own output (they are blocked in Commit meanwhile, so nothing is shared while running), writes
 // and commits them as one, and hands every participant the result. A worker failing a task
@@ -49,7 +50,10 @@ class CommitGroup {
   // A round is waiting for the workers that hold uncommitted output.
   bool Requested() const { return requested_.load(std::memory_order_relaxed); }
   // Commits `w`'s output in the current round (see the class comment); returns that round's result.
-  Status Commit(WorkerOutput& w);
+  // `request`: ask the other members to commit now. A worker that ran out of tasks arrives
+  // without asking: it waits for the others to commit when they would anyway (by size, time, or
+  // running out of tasks too), so a batch load is one commit, not one per worker finishing.
+  Status Commit(WorkerOutput& w, bool request = true);
   // A member's "holds uncommitted output" changed (a discard): a waiting round may be complete.
   void Notify();
 
@@ -61,6 +65,7 @@ class CommitGroup {
   std::vector<WorkerOutput*> arrived_;
   bool leading_ = false;
   uint64_t round_ = 0;  // rounds completed
+  size_t requesting_ = 0;  // arrivals in arrived_ that asked for the round
   std::atomic<bool> requested_{false};
 };
 
@@ -186,8 +191,9 @@ class WorkerOutput {
 
   // Stages files, commits them with every pending task's checkpoint in one transaction, then
   // publishes them. On error nothing of this interval is committed (or, after the transaction,
-  // recovery finishes the publication). With a group, the commit is the group's round.
-  Status Commit();
+  // recovery finishes the publication). With a group, the commit is the group's round;
+  // `request` false joins the next round without asking for it (CommitGroup::Commit).
+  Status Commit(bool request = true);
 
   // Holds uncommitted output (read by the group from other threads).
   bool has_pending() const { return has_pending_.load(std::memory_order_relaxed); }
