@@ -295,6 +295,10 @@ Status WorkerOutput::CommitAlone() {
                                                buffer_.file_schema(), cols,
                                                TableDir(cfg_) + "/" + s.rel_path,
                                                static_cast<int64_t>(s.bytes)));
+        for (size_t c = 0; c < o.field_ids.size() && c < s.column_bytes.size(); ++c) {
+          df.column_sizes[o.field_ids[c]] = s.column_bytes[c];
+        }
+        df.split_offsets = s.split_offsets;
         described.push_back(std::move(df));
       }
       CatalogFile f;

@@ -98,7 +98,11 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
           cols.push_back(&c);
         }
       }
-      WEIR_ASSIGN_OR_RETURN(f.bytes, WriteParquetFile(f.staging_path, buf.file_schema(), cols, popts));
+      ParquetFileLayout layout;
+      WEIR_ASSIGN_OR_RETURN(f.bytes,
+                            WriteParquetFile(f.staging_path, buf.file_schema(), cols, popts, &layout));
+      f.column_bytes = std::move(layout.column_bytes);
+      f.split_offsets = std::move(layout.row_group_offsets);
     } else {
       std::string data = EncodeJsonLines(buf.file_schema(), p->rows);
       WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging_path, data));

@@ -21,6 +21,10 @@ struct StagedFile {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   const ColumnBatch* data = nullptr;  // the rows written (the buffer's; valid until it changes)
+  // Parquet: compressed bytes per column of file_schema() and row-group offsets (Iceberg's
+  // column_sizes and split_offsets); empty for JSON lines.
+  std::vector<int64_t> column_bytes;
+  std::vector<int64_t> split_offsets;
 };
 
 struct LakeFileOptions {
