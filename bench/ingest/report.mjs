@@ -34,13 +34,16 @@ function parseTime(f) {
   };
 }
 
+// Error records: the lines of the published errors-*.jsonl files (not the folder's
+// _weir_owner.json claim, nor anything still under _staging).
 function countLines(dir) {
   if (!existsSync(dir)) return null;
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) n += countLines(p) || 0;
-    else if (statSync(p).size > 0) n += readFileSync(p, 'utf8').split('\n').filter((l) => l).length;
+    if (e.isDirectory()) n += e.name === '_staging' ? 0 : countLines(p) || 0;
+    else if (e.name.endsWith('.jsonl') && statSync(p).size > 0)
+      n += readFileSync(p, 'utf8').split('\n').filter((l) => l).length;
   }
   return n;
 }

@@ -46,7 +46,14 @@ echo "== generating $count events in $files files (seed $seed)"
 [ -f "$out/data/gen-summary.json" ] || die "generator wrote no gen-summary.json"
 
 # Relative paths resolve against this file's folder; the content is the same on every run.
-cat >"$here/dataset.yaml" <<'YAML'
+# A batch load commits by size: the two workers' buffers together (2 x roll_bytes) hold the whole
+# input, so the table gets one commit, one file per partition (INGEST_ROLL_BYTES overrides).
+roll_bytes=${INGEST_ROLL_BYTES:-256MiB}
+# INGEST_DEDUP=1 adds write.dedup on id (the cost of exact deduplication; DuckDB does none).
+dedup_line=""
+[ "${INGEST_DEDUP:-0}" = 1 ] && dedup_line="  dedup: {key: [id], within: 30d}
+"
+cat >"$here/dataset.yaml" <<YAML
 # Written by bench/ingest/run.sh: the click-stream dataset over the generated benchmark files.
 name: ingest-bench
 read:
@@ -60,7 +67,8 @@ write:
   table: events
   format: parquet
   partition_by: [event_type, dt]
-  columns:
+  roll_bytes: ${roll_bytes}
+${dedup_line}  columns:
     id:         {path: /data/id, type: string, required: true}
     event_type: {path: /data/type, type: string, required: true}
     created_at: {path: /meta/created_at, type: timestamp_ms, required: true}

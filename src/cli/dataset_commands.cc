@@ -41,6 +41,7 @@ nlohmann::json TaskJson(const TaskRow& t) {
           {"read", t.counters.read},
           {"written", t.counters.written},
           {"skipped", t.counters.skipped},
+          {"duplicates", t.counters.duplicates},
           {"errored", t.counters.errored},
           {"bytes", t.counters.bytes},
           {"files", t.counters.files},
@@ -52,28 +53,38 @@ nlohmann::json TaskJson(const TaskRow& t) {
 
 void PrintTaskTable(const std::vector<TaskRow>& tasks) {
   size_t wf = 4;
-  for (const auto& t : tasks) wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
-  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n", "id", static_cast<int>(wf),
-              "file", "status", "read", "written", "skipped", "errored", "bytes", "duration", "reason");
+  bool dups = false;  // the duplicates column shows only where write.dedup dropped records
+  for (const auto& t : tasks) {
+    wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
+    dups |= t.counters.duplicates > 0;
+  }
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  ", "id", static_cast<int>(wf), "file", "status",
+              "read", "written", "skipped");
+  if (dups) std::printf("%10s  ", "duplicates");
+  std::printf("%9s  %10s  %8s  %s\n", "errored", "bytes", "duration", "reason");
   TaskCounters tot;
   for (const auto& t : tasks) {
     std::string f = t.entry.size() > wf ? "..." + t.entry.substr(t.entry.size() - wf + 3) : t.entry;
-    std::printf("%4lld  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s  %8s  %s\n",
-                static_cast<long long>(t.id), static_cast<int>(wf), f.c_str(),
-                TaskStatusName(t.status), HumanCount(t.counters.read).c_str(),
-                HumanCount(t.counters.written).c_str(), HumanCount(t.counters.skipped).c_str(),
-                HumanCount(t.counters.errored).c_str(), HumanBytes(t.counters.bytes).c_str(),
+    std::printf("%4lld  %-*s  %-11s  %11s  %11s  %9s  ", static_cast<long long>(t.id),
+                static_cast<int>(wf), f.c_str(), TaskStatusName(t.status),
+                HumanCount(t.counters.read).c_str(), HumanCount(t.counters.written).c_str(),
+                HumanCount(t.counters.skipped).c_str());
+    if (dups) std::printf("%10s  ", HumanCount(t.counters.duplicates).c_str());
+    std::printf("%9s  %10s  %8s  %s\n", HumanCount(t.counters.errored).c_str(),
+                HumanBytes(t.counters.bytes).c_str(),
                 HumanDuration(t.duration_ms / 1000.0).c_str(), t.reason.c_str());
     tot.read += t.counters.read;
     tot.written += t.counters.written;
     tot.skipped += t.counters.skipped;
+    tot.duplicates += t.counters.duplicates;
     tot.errored += t.counters.errored;
     tot.bytes += t.counters.bytes;
   }
-  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  %9s  %10s\n", "", static_cast<int>(wf), "total",
-              "", HumanCount(tot.read).c_str(), HumanCount(tot.written).c_str(),
-              HumanCount(tot.skipped).c_str(), HumanCount(tot.errored).c_str(),
-              HumanBytes(tot.bytes).c_str());
+  std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  ", "", static_cast<int>(wf), "total", "",
+              HumanCount(tot.read).c_str(), HumanCount(tot.written).c_str(),
+              HumanCount(tot.skipped).c_str());
+  if (dups) std::printf("%10s  ", HumanCount(tot.duplicates).c_str());
+  std::printf("%9s  %10s\n", HumanCount(tot.errored).c_str(), HumanBytes(tot.bytes).c_str());
 }
 
 // Redraws one status line on stderr while the run goes on.
@@ -151,7 +162,17 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
     j["tasks_run"] = s.tasks_run;
     j["seconds"] = s.seconds;
     j["all_completed"] = s.all_completed;
-    j["run"] = {{"read", s.read}, {"written", s.written}, {"skipped", s.skipped}, {"errored", s.errored}};
+    j["run"] = {{"read", s.read},         {"written", s.written},       {"skipped", s.skipped},
+                {"duplicates", s.duplicates}, {"errored", s.errored}};
+    uint64_t data_files = 0, most = 0;
+    for (const auto& [p, n] : s.files_per_partition) {
+      data_files += n;
+      most = std::max(most, n);
+    }
+    j["files"] = {{"data_files", data_files},
+                  {"partitions", s.files_per_partition.size()},
+                  {"max_per_partition", most},
+                  {"per_partition", s.files_per_partition}};
     j["status_counts"] = by_status;
     if (s.interrupted_by) j["interrupted_by"] = SignalName(s.interrupted_by);
     j["warnings"] = s.warnings;
@@ -162,10 +183,12 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
       tot.read += t.counters.read;
       tot.written += t.counters.written;
       tot.skipped += t.counters.skipped;
+      tot.duplicates += t.counters.duplicates;
       tot.errored += t.counters.errored;
       tot.bytes += t.counters.bytes;
     }
-    j["totals"] = {{"read", tot.read}, {"written", tot.written}, {"skipped", tot.skipped},
+    j["totals"] = {{"read", tot.read},       {"written", tot.written},
+                   {"skipped", tot.skipped}, {"duplicates", tot.duplicates},
                    {"errored", tot.errored}, {"bytes", tot.bytes}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -190,6 +213,20 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                   HumanCount(s.errored).c_str(),
                   HumanCount(static_cast<uint64_t>(s.seconds > 0 ? s.read / s.seconds : 0)).c_str(),
                   counts.c_str());
+      if (s.duplicates > 0) {
+        std::printf("write.dedup: %s duplicate record(s) not written (counted in skipped)\n",
+                    HumanCount(s.duplicates).c_str());
+      }
+      if (!s.files_per_partition.empty()) {
+        uint64_t data_files = 0, most = 0;
+        for (const auto& [p, n] : s.files_per_partition) {
+          data_files += n;
+          most = std::max(most, n);
+        }
+        std::printf("lake: %s data file(s) in %s partition(s), at most %s per partition\n",
+                    HumanCount(data_files).c_str(),
+                    HumanCount(s.files_per_partition.size()).c_str(), HumanCount(most).c_str());
+      }
       if (s.interrupted_by) {
         std::printf("interrupted by %s: what was read is committed; `weir run %s` resumes\n",
                     SignalName(s.interrupted_by), file.c_str());

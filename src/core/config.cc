@@ -117,6 +117,10 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
   return static_cast<uint64_t>(bytes);
 }
 
+constexpr std::pair<std::string_view, int64_t> kDurationUnits[] = {
+    {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
+    {"m", 60000LL},        {"s", 1000LL},     {"ms", 1LL}};
+
 // A map of the file after its keys were checked against its MapSpec.
 struct Field {
   std::string key;
@@ -411,6 +415,25 @@ class Loader {
             "'" + *s +
                 "' is not a size; expected a byte count or a number with a unit (B, KB, "
                 "MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 16MiB");
+      return std::nullopt;
+    }
+    if (*out == 0) {
+      Error(v->line, v->key, "must be greater than 0");
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  std::optional<int64_t> Duration(const MapView& m, std::string_view key) {
+    auto v = Lookup(m, key);
+    if (!v) return std::nullopt;
+    auto s = Scalar(*v, "a duration");
+    if (!s) return std::nullopt;
+    auto out = ParseDurationMs(*s);
+    if (!out) {
+      Error(v->line, v->key,
+            "'" + *s + "' is not a duration; expected a whole number with a unit (ms, s, m, h, d, w), "
+                      "e.g. 30s or 7d");
       return std::nullopt;
     }
     if (*out == 0) {
@@ -872,6 +895,83 @@ void ParseCompaction(Loader& L, const MapView& m, WriteConfig* w) {
   }
 }
 
+// write.dedup: key columns and the time column must be declared columns of suitable types.
+void ParseDedup(Loader& L, const Field& f, const std::set<std::string>& broken, WriteConfig* w) {
+  auto m = L.CheckMap(f.value, DatasetMapSpec("write.dedup"), "write.dedup", f.key_line);
+  if (!m) return;
+  DedupConfig d;
+  bool ok = true;
+  const std::vector<std::string> names = ColumnNames(w->columns);
+  auto find = [&](const std::string& name) {
+    return std::find_if(w->columns.begin(), w->columns.end(),
+                        [&](const ColumnConfig& c) { return c.name == name; });
+  };
+  int line = 0;
+  std::string key;
+  if (auto list = L.List(*m, "key", &line, &key, "column names")) {
+    std::set<std::string> seen;
+    for (const auto& item : *list) {
+      const int item_line = LineOf(item, line);
+      if (!item.IsScalar()) {
+        L.Error(item_line, key, "expected a column name, got " + Describe(item));
+        ok = false;
+        continue;
+      }
+      const std::string name = item.Scalar();
+      if (broken.count(name) != 0) {
+        ok = false;
+        continue;
+      }
+      auto it = find(name);
+      if (it == w->columns.end()) {
+        L.Error(item_line, key, "unknown column '" + name + "'" + DidYouMean(name, names));
+        ok = false;
+      } else if (it->type == ColumnType::kJson || it->type == ColumnType::kDouble) {
+        L.Error(item_line, key,
+                "column '" + name + "' has type " + TypeSpelling(*it) +
+                    "; key columns cannot be json or double (compare them as text or integers)");
+        ok = false;
+      } else if (!seen.insert(name).second) {
+        L.Error(item_line, key, "column '" + name + "' is listed twice");
+        ok = false;
+      } else {
+        d.key.push_back(name);
+      }
+    }
+    if (list->size() == 0) {
+      L.Error(line, key, "needs at least one column");
+      ok = false;
+    }
+  }
+  if (auto v = L.Duration(*m, "within")) d.within_ms = *v;
+  if (const Field* t = m->Get("time")) {
+    if (auto name = L.Identifier(*m, "time")) {
+      auto it = find(*name);
+      if (broken.count(*name) != 0) {
+        ok = false;
+      } else if (it == w->columns.end()) {
+        L.Error(t->line, "write.dedup.time", "unknown column '" + *name + "'" + DidYouMean(*name, names));
+        ok = false;
+      } else if (it->type != ColumnType::kTimestampMs) {
+        L.Error(t->line, "write.dedup.time",
+                "column '" + *name + "' has type " + TypeSpelling(*it) +
+                    "; expected a timestamp_ms or timestamp column");
+        ok = false;
+      } else {
+        d.time = *name;
+      }
+    }
+  } else {
+    for (const auto& c : w->columns) {
+      if (c.source == ColumnSource::kPath && c.type == ColumnType::kTimestampMs) {
+        d.time = c.name;
+        break;
+      }
+    }
+  }
+  if (ok) w->dedup = d;
+}
+
 // Returns whether the columns map was usable (so checks naming columns make sense).
 bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& parser,
                 bool has_transforms, WriteConfig* w, std::map<std::string, ColumnInfo>* info,
@@ -911,6 +1011,7 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   CheckDerived(L, w->columns, *info, *broken);
   ParsePartitionBy(L, m, *broken, has_transforms, w);
   ParseSortBy(L, m, *broken, w);
+  if (const Field* d = m.Get("dedup")) ParseDedup(L, *d, *broken, w);
   return true;
 }
 
@@ -1069,6 +1170,29 @@ std::string YamlReason(const YAML::Exception& e) {
 }
 
 }  // namespace
+
+std::optional<int64_t> ParseDurationMs(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i == 0 || i > 12) return std::nullopt;
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + i, v);
+  std::string_view unit = s.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  for (const auto& [name, mult] : kDurationUnits) {
+    if (unit == name) return v * mult;
+  }
+  return std::nullopt;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  for (const auto& [name, mult] : kDurationUnits) {
+    if (ms != 0 && ms % mult == 0) return std::to_string(ms / mult) + std::string(name);
+  }
+  return std::to_string(ms) + "ms";
+}
 
 Result<DatasetConfig> ParseDatasetConfig(const std::string& yaml_text, const std::string& path) {
   std::error_code ec;

@@ -72,6 +72,14 @@ struct TransformConfig {
   std::optional<GeoTransformConfig> geo;
 };
 
+// write.dedup: records whose `key` columns match a record already written (committed, or earlier
+// in the same run) with a `time` less than `within_ms` apart are dropped (exec/dedup.h).
+struct DedupConfig {
+  std::vector<std::string> key;  // column names
+  int64_t within_ms = 7 * 86400000LL;
+  std::string time;  // a timestamp column; empty: the time the record was read
+};
+
 struct WriteConfig {
   std::string connector = "lake";
   std::string location;        // absolute lake root; the table lives at location/table/
@@ -91,6 +99,7 @@ struct WriteConfig {
   std::vector<std::string> sort_by;       // column names; empty: rows keep no particular order
   bool compaction_auto = false;           // write.compaction.auto
   int compaction_min_files = 8;           // write.compaction.min_files
+  std::optional<DedupConfig> dedup;
 };
 
 struct ErrorsConfig {
@@ -117,6 +126,12 @@ struct DatasetConfig {
   std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
   std::vector<std::string> plugins;  // absolute paths of parser plugins (docs/sdk.md)
 };
+
+// "500ms", "30s", "5m", "12h", "7d", "2w" (a non-negative integer and a unit) in milliseconds;
+// nullopt for anything else (a bare number has no unit and is refused: 30 what?).
+std::optional<int64_t> ParseDurationMs(std::string_view s);
+// The shortest exact spelling ParseDurationMs reads back: 604800000 -> "7d", 90000 -> "90s".
+std::string FormatDurationMs(int64_t ms);
 
 // Loads and validates a dataset file. Errors look like:
 //   "dataset.yaml:12: write.partition_by: unknown column 'dte' (did you mean 'dt'?)"

@@ -150,6 +150,11 @@ std::vector<MapSpec> BuildSchema() {
                   Key("columns", K::kColumns, kRequired, "",
                       "The table's columns, in this order: a non-empty map of column name "
                       "(`[A-Za-z_][A-Za-z0-9_]*`) to column definition."),
+                  Key("dedup", K::kMap, kOptional, "",
+                      "Deduplication by key: a record whose key was already written to the table "
+                      "(in this run or a committed one) with a time less than `within` apart is "
+                      "not written and counts as a duplicate. Exact under any number of workers, "
+                      "runs and crashes (the key index commits with the lake commit)."),
               }});
   s.push_back(MapSpec{
       "write.compaction",
@@ -160,6 +165,21 @@ std::vector<MapSpec> BuildSchema() {
           Key("min_files", K::kInt, kOptional, "8",
               "Small files a partition must have before it is compacted.")
               .Range(2, std::nullopt),
+      }});
+  s.push_back(MapSpec{
+      "write.dedup",
+      "Deduplication (docs/lake.md#deduplication).",
+      {
+          Key("key", K::kIdentifierList, kRequired, "",
+              "Columns whose values together identify a record, e.g. `[id]`; declared columns, "
+              "not of type `json` or `double`."),
+          Key("within", K::kDuration, kOptional, "7d",
+              "Two records with the same key are duplicates when their `time` values are less "
+              "than this apart. Keys older than the newest committed time minus `within` leave "
+              "the index, so set it above the lateness you expect."),
+          Key("time", K::kIdentifier, kOptional, "",
+              "A `timestamp_ms` or `timestamp` column giving each record's time; default: the "
+              "first such column; without one, the time the record was read."),
       }});
   s.push_back(MapSpec{
       "write.columns.<name>",
@@ -272,6 +292,8 @@ std::string KeySpec::TypeText() const {
       return range("number");
     case ValueKind::kSize:
       return "size";
+    case ValueKind::kDuration:
+      return "duration";
     case ValueKind::kChar:
       return "character";
     case ValueKind::kMap:

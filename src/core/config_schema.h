@@ -26,6 +26,7 @@ enum class ValueKind {
   kInt,             // integer, optionally within [min, max]
   kNumber,          // real number, optionally within [min, max]
   kSize,            // byte count: integer, or a string with unit (KB, MB, GB, KiB, MiB, GiB, ...)
+  kDuration,        // a number with a unit: 500ms, 30s, 5m, 12h, 7d, 2w
   kChar,            // one character ("\t" allowed)
   kMap,             // a nested map, described by its own MapSpec (path = parent.key)
   kColumns,         // map of column name -> column map (MapSpec "write.columns.<name>")

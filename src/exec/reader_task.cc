@@ -711,8 +711,11 @@ class ReaderTaskExecutor::Impl {
       RemoveRows(*batch_, drop);
       counters_.errored += rejected_.size();
     }
-    counters_.written += batch_->num_rows();
-    out_.buffer().Append(*batch_);
+    const size_t rows = batch_->num_rows();
+    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(*batch_));
+    counters_.written += rows - duplicates;
+    counters_.skipped += duplicates;
+    counters_.duplicates += duplicates;
     batch_ = std::make_unique<ColumnBatch>(projector_->schema());
     row_units_.clear();
     if (move_checkpoint) {

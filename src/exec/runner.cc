@@ -30,6 +30,7 @@
 #include "exec/reader_task.h"
 #include "exec/table_schema.h"
 #include "exec/transforms.h"
+#include "exec/dedup.h"
 #include "exec/iceberg_table.h"
 #include "exec/worker_output.h"
 #include "io/file_identity.h"
@@ -144,7 +145,7 @@ class TaskExecutor {
     }
     std::string error_lines;
     uint64_t before_written = counters_.written, before_skipped = counters_.skipped;
-    ProcessSlice(recs, error_lines);
+    WEIR_RETURN_IF_ERROR(ProcessSlice(recs, error_lines));
     counters_.read -= recs.size();
     counters_.errored -= recs.size();
     *fixed += counters_.written - before_written;
@@ -263,7 +264,7 @@ class TaskExecutor {
           n = std::min<size_t>(n, room);
         }
         if (n > 0) {
-          ProcessSlice(std::span<const RecordView>(recs.data() + i, n), error_lines);
+          WEIR_RETURN_IF_ERROR(ProcessSlice(std::span<const RecordView>(recs.data() + i, n), error_lines));
           counters_.offset = counters_.bytes = recs[i + n - 1].end_offset;
           counters_.record_number += n;
           i += n;
@@ -286,7 +287,7 @@ class TaskExecutor {
     return Status::OK();
   }
 
-  void ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
+  Status ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
     // One batch per task, cleared per slice: its buffers keep their capacity, so slices after
     // the first do not regrow (and page-fault) every column again.
     const size_t projected = projector_->schema().size();
@@ -309,12 +310,14 @@ class TaskExecutor {
     rejected_.clear();
     transforms_.Apply(batch, rejected_);
     if (!rejected_.empty()) DropRejectedRows(recs, batch, error_lines);
-    out_.buffer().Append(batch);
+    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(batch));
     counters_.read += recs.size();
-    counters_.written += docs - rejected_.size();
-    counters_.skipped += skips_.size();
+    counters_.written += docs - rejected_.size() - duplicates;
+    counters_.skipped += skips_.size() + duplicates;
+    counters_.duplicates += duplicates;
     counters_.errored += errors_.size() + rejected_.size();
     progress_.records.fetch_add(recs.size());
+    return Status::OK();
   }
 
   // The SDK path: the user's (or a built-in) parser turns each record into a Document, which the
@@ -659,6 +662,8 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
                                     std::chrono::system_clock::now().time_since_epoch()).count());
   WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, tag));
   WorkerOutput out(config_, store_, schema, tag, iceberg.get());
+  auto dedup = DedupIndex::Create(config_, store_);
+  out.set_dedup(dedup.get());
   for (auto& [task_id, list] : refs) {
     std::sort(list.begin(), list.end(),
               [](const auto& a, const auto& b) { return a.start < b.start; });
@@ -735,6 +740,11 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   RunSummary summary;
   std::map<int64_t, TaskCounters> before;  // to report what this run added
   for (const auto& t : tasks) before[t.id] = t.counters;
+  int64_t last_file_before = 0;  // data files with larger ids are this run's
+  {
+    WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "data", ""));
+    for (const auto& f : files) last_file_before = std::max(last_file_before, f.id);
+  }
 
   std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
   std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
@@ -823,9 +833,11 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   std::map<int64_t, int> attempts_made;
   // The workers commit together: one file per partition and one snapshot per commit.
   CommitGroup group;
+  auto dedup = DedupIndex::Create(config_, store_);
   auto worker = [&](int index) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
     out.set_group(&group);
+    out.set_dedup(dedup.get());
     group.Join(&out);
     struct Leave {
       CommitGroup& g;
@@ -874,8 +886,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         }
       }
     };
-    auto commit_now = [&]() {
-      Status st = out.Commit();
+    auto commit_now = [&](bool request = true) {
+      Status st = out.Commit(request);
       if (st.ok()) return;
       // A failed commit fails every task in it; they resume from their checkpoints on redrive.
       std::vector<int64_t> ids = out.PendingTasks();
@@ -951,10 +963,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         std::lock_guard<std::mutex> l(mu);
         last = queue.empty();
       }
-      if (last || out.ShouldCommit()) commit_now();
+      // Out of tasks: join the others' next commit instead of forcing one (the last worker to
+      // finish commits everything together). Due by size or time: commit now.
+      if (out.ShouldCommit()) {
+        commit_now();
+      } else if (last) {
+        commit_now(/*request=*/StopRequested());
+      }
     }
     // Whatever is still buffered (the queue emptied while this worker ran its last task).
-    commit_now();
+    commit_now(/*request=*/StopRequested());
   };
   int n = options.workers > 0 ? options.workers : config_.compute.workers;
   n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
@@ -984,6 +1002,13 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     summary.written += t.counters.written - std::min(t.counters.written, was.written);
     summary.skipped += t.counters.skipped - std::min(t.counters.skipped, was.skipped);
     summary.errored += t.counters.errored - std::min(t.counters.errored, was.errored);
+    summary.duplicates += t.counters.duplicates - std::min(t.counters.duplicates, was.duplicates);
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(auto files, store_.Files(config_.name, "data", ""));
+    for (const auto& f : files) {
+      if (f.id > last_file_before) summary.files_per_partition[f.partition]++;
+    }
   }
   summary.interrupted_by = StopSignal();
   summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct RunSummary {
   bool all_completed = false;  // every task COMPLETED (or RETIRED)
   // What this run added to the task counters (so the summary equals the task table).
   uint64_t read = 0, written = 0, skipped = 0, errored = 0;
+  uint64_t duplicates = 0;  // write.dedup drops (part of skipped)
+  // Lake data files this run committed, by partition path ("" for an unpartitioned table):
+  // with workers committing together, at most one per partition and commit.
+  std::map<std::string, uint64_t> files_per_partition;
   std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
   int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
 };

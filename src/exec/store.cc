@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <tuple>
@@ -67,7 +69,10 @@ class Stmt {
     }
     return err;
   }
+  // Makes the statement runnable again with new bindings (a loop over many keys).
+  void Reset() { sqlite3_reset(st_); }
   int64_t Int(int col) const { return sqlite3_column_int64(st_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
   std::string Text(int col) const {
     const unsigned char* t = sqlite3_column_text(st_, col);
     return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
@@ -81,7 +86,15 @@ class Stmt {
 
 constexpr const char* kTaskCols =
     "id, dataset, entry, path, status, attempts, seq, ck_offset, ck_record, n_read, n_written, "
-    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state, input_id";
+    "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state, input_id, "
+    "n_duplicates";
+
+// The dataset's dedup index table (or one of its indexes, `suffix`), quoted: dataset names are
+// [A-Za-z0-9_.-]+, so they never hold a double quote. One table per dataset makes --restart a
+// DROP TABLE and keeps the dataset name out of every key row.
+std::string DedupTableName(const std::string& dataset, const std::string& suffix = "") {
+  return "\"dedup_keys:" + dataset + (suffix.empty() ? "" : ":" + suffix) + "\"";
+}
 
 TaskRow ReadTask(const Stmt& s) {
   TaskRow t;
@@ -105,6 +118,7 @@ TaskRow ReadTask(const Stmt& s) {
   t.updated_at = s.Text(17);
   t.counters.state = s.Text(18);
   t.input_id = s.Text(19);
+  t.counters.duplicates = static_cast<uint64_t>(s.Int(20));
   return t;
 }
 
@@ -256,7 +270,9 @@ Status Store::Exec(const std::string& sql) {
 
 Status Store::Migrate() {
   // WAL + synchronous=FULL: a returned COMMIT is durable, which the publication step relies on.
-  WEIR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+  // A 64 MiB page cache (the default is 2 MiB): write.dedup probes and inserts one key per
+  // record, and with the default cache most of them re-read pages through pread.
+  WEIR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"));
   WEIR_RETURN_IF_ERROR(Exec(R"sql(
 CREATE TABLE IF NOT EXISTS tasks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -282,7 +298,7 @@ CREATE INDEX IF NOT EXISTS files_by_dataset ON files(dataset, kind, state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql"));
   // Stores created by older versions gain the columns added since.
-  for (const char* col : {"ck_state", "input_id"}) {
+  for (const char* col : {"ck_state", "input_id", "n_duplicates"}) {
     Stmt s(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = ?");
     WEIR_RETURN_IF_ERROR(s.status());
     s.Bind(1, std::string(col));
@@ -290,7 +306,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     bool has = s.Step(err);
     WEIR_RETURN_IF_ERROR(err);
     if (!has) {
-      Status st = Exec(std::string("ALTER TABLE tasks ADD COLUMN ") + col + " TEXT NOT NULL DEFAULT ''");
+      const std::string type = std::string(col).rfind("n_", 0) == 0 ? " INTEGER NOT NULL DEFAULT 0"
+                                                                   : " TEXT NOT NULL DEFAULT ''";
+      Status st = Exec(std::string("ALTER TABLE tasks ADD COLUMN ") + col + type);
       // Another process opening the same old store may have added it first.
       if (!st.ok() && st.message().find("duplicate column") == std::string::npos) return st;
     }
@@ -427,7 +445,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
              "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = ?, duration_ms = ?, "
              "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ?, "
-             "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END WHERE id = ?");
+             "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END, n_duplicates = ? WHERE id = ?");
       WEIR_RETURN_IF_ERROR(s.status());
       s.Bind(1, u.seq)
           .Bind(2, static_cast<int64_t>(c.offset))
@@ -442,8 +460,41 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       if (u.status) {
         s.Bind(11, std::string(TaskStatusName(*u.status))).Bind(12, int64_t{1}).Bind(13, u.reason);
       }
-      s.Bind(14, c.state).Bind(15, u.input_id).Bind(16, u.input_id).Bind(17, u.task_id);
+      s.Bind(14, c.state).Bind(15, u.input_id).Bind(16, u.input_id);
+      s.Bind(17, static_cast<int64_t>(c.duplicates)).Bind(18, u.task_id);
       WEIR_RETURN_IF_ERROR(s.Run());
+    }
+    if (!req.dedup_keys.empty()) {
+      const std::string table = DedupTableName(req.dataset);
+      WEIR_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS " + table +
+                                " (k_hi INTEGER NOT NULL, k_lo INTEGER NOT NULL, time_ms INTEGER "
+                                "NOT NULL, PRIMARY KEY (k_hi, k_lo)) WITHOUT ROWID; "
+                                "CREATE INDEX IF NOT EXISTS " + DedupTableName(req.dataset, "by_time") +
+                                " ON " + table + "(time_ms)"));
+      // In key order, inserts walk the b-tree forward instead of touching pages at random.
+      std::vector<DedupKey> keys = req.dedup_keys;
+      std::sort(keys.begin(), keys.end(), [](const DedupKey& x, const DedupKey& y) {
+        return std::make_pair(static_cast<int64_t>(x.hi), static_cast<int64_t>(x.lo)) <
+               std::make_pair(static_cast<int64_t>(y.hi), static_cast<int64_t>(y.lo));
+      });
+      const std::string insert = "INSERT INTO " + table +
+                                 "(k_hi, k_lo, time_ms) VALUES (?, ?, ?) ON CONFLICT(k_hi, k_lo) "
+                                 "DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)";
+      Stmt s(db_, insert.c_str());
+      WEIR_RETURN_IF_ERROR(s.status());
+      for (const DedupKey& k : keys) {
+        s.Bind(1, static_cast<int64_t>(k.hi)).Bind(2, static_cast<int64_t>(k.lo)).Bind(3, k.time_ms);
+        WEIR_RETURN_IF_ERROR(s.Run());
+        s.Reset();
+      }
+      if (req.dedup_within_ms > 0) {
+        // The newest time comes from the time index: one seek, not a scan.
+        const std::string evict = "DELETE FROM " + table +
+                                  " WHERE time_ms < (SELECT max(time_ms) FROM " + table + ") - ?";
+        Stmt e(db_, evict.c_str());
+        WEIR_RETURN_IF_ERROR(e.status());
+        WEIR_RETURN_IF_ERROR(e.Bind(1, req.dedup_within_ms).Run());
+      }
     }
     return Status::OK();
   };
@@ -503,6 +554,11 @@ Status Store::ResetDataset(const std::string& dataset,
   std::lock_guard<std::mutex> lock(mu_);
   if (iceberg_table) WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // Dropping the dataset's dedup table is one catalog change, however many keys it holds.
+  if (Status st = Exec("DROP TABLE IF EXISTS " + DedupTableName(dataset)); !st.ok()) {
+    (void)Exec("ROLLBACK");
+    return st;
+  }
   for (const char* sql : {"UPDATE files SET state = 'superseded' WHERE dataset = ?",
                           "DELETE FROM tasks WHERE dataset = ?"}) {
     Stmt s(db_, sql);
@@ -527,6 +583,53 @@ Status Store::ResetDataset(const std::string& dataset,
     }
   }
   return Exec("COMMIT");
+}
+
+Status Store::DedupLookup(const std::string& dataset, const std::vector<DedupKey>& keys,
+                          std::vector<int64_t>* out) {
+  out->assign(keys.size(), INT64_MIN);
+  if (keys.empty()) return Status::OK();
+  // Sorted probes walk the primary-key b-tree in order, so neighbouring probes share pages.
+  std::vector<uint32_t> order(keys.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return static_cast<int64_t>(keys[a].hi) < static_cast<int64_t>(keys[b].hi);
+  });
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string sql =
+      "SELECT time_ms FROM " + DedupTableName(dataset) + " WHERE k_hi = ? AND k_lo = ?";
+  Stmt s(db_, sql.c_str());
+  if (!s.status().ok()) {
+    // No table yet: no commit has written a key.
+    if (std::string(sqlite3_errmsg(db_)).find("no such table") != std::string::npos) {
+      return Status::OK();
+    }
+    return s.status();
+  }
+  for (uint32_t i : order) {
+    s.Bind(1, static_cast<int64_t>(keys[i].hi)).Bind(2, static_cast<int64_t>(keys[i].lo));
+    Status err;
+    if (s.Step(err)) (*out)[i] = s.Int(0);
+    WEIR_RETURN_IF_ERROR(err);
+    s.Reset();
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> Store::DedupKeyCount(const std::string& dataset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string sql = "SELECT count(*) FROM " + DedupTableName(dataset);
+  Stmt s(db_, sql.c_str());
+  if (!s.status().ok()) {
+    if (std::string(sqlite3_errmsg(db_)).find("no such table") != std::string::npos) {
+      return uint64_t{0};
+    }
+    return s.status();
+  }
+  Status err;
+  uint64_t n = s.Step(err) ? static_cast<uint64_t>(s.Int(0)) : 0;
+  WEIR_RETURN_IF_ERROR(err);
+  return n;
 }
 
 Status Store::DeleteFiles(const std::vector<int64_t>& file_ids) {

@@ -46,6 +46,7 @@ struct TaskCounters {
   uint64_t offset = 0;         // checkpoint: decompressed byte offset of the next record
   uint64_t record_number = 0;  // checkpoint: number of the next record
   uint64_t read = 0, written = 0, skipped = 0, errored = 0;
+  uint64_t duplicates = 0;     // records write.dedup dropped (counted in skipped too)
   uint64_t bytes = 0;          // decompressed bytes consumed (== offset at the end)
   uint64_t files = 0;          // lake files published
   // checkpoint of multi-record readers (state machines, multi-file readers): per-file offsets
@@ -116,6 +117,13 @@ struct IcebergPointerMove {
 
 // One commit of a worker: the files it staged since its last commit, which may hold documents of
 // several tasks, and the new checkpoints of those tasks. All or nothing.
+// One key of a dataset's deduplication index (write.dedup, exec/dedup.h): a 128-bit hash of the
+// key columns' values and the newest time a record with that key was written.
+struct DedupKey {
+  uint64_t hi = 0, lo = 0;
+  int64_t time_ms = 0;
+};
+
 struct CommitRequest {
   std::string dataset;
   std::vector<TaskUpdate> tasks;
@@ -132,6 +140,11 @@ struct CommitRequest {
   // When set, the Iceberg table's metadata pointer moves in the same transaction (see
   // IcebergPointerMove): the snapshot and the checkpoints commit together or not at all.
   std::optional<IcebergPointerMove> iceberg;
+  // write.dedup: keys of the rows this commit writes, added to the dataset's index in the same
+  // transaction (an existing key keeps the newer time). When dedup_within_ms > 0, keys older
+  // than the index's newest time minus it are evicted in that transaction too.
+  std::vector<DedupKey> dedup_keys;
+  int64_t dedup_within_ms = 0;
 };
 
 class Store {
@@ -169,14 +182,22 @@ class Store {
   // Files of a dataset by kind ("" = all kinds) and state ("" = all states).
   Result<std::vector<CatalogFile>> Files(const std::string& dataset, const std::string& kind,
                                          const std::string& state);
-  // Starts a dataset over (--restart), crash-safe: in ONE transaction forgets every task and
-  // marks every file of the dataset `superseded`; DeleteSuperseded() (exec/worker_output.h) then
+  // Starts a dataset over (--restart), crash-safe: in ONE transaction forgets every task, its
+  // dedup index, and marks every file of the dataset `superseded`; DeleteSuperseded() (exec/worker_output.h) then
   // deletes them, and recovery finishes that after a crash. Never deletes a file before the
   // catalog stopped listing it as live.
   // `iceberg_table` (namespace, name), when given, is dropped from the Iceberg catalog in the same
   // transaction: the next commit starts a new table.
   Status ResetDataset(const std::string& dataset,
                       const std::optional<std::pair<std::string, std::string>>& iceberg_table = {});
+  // write.dedup index lookups: for each key (hi, lo), the time recorded for it, or INT64_MIN
+  // when the index does not have it. `out` is resized to keys.size(). Each dataset's index is
+  // its own table `"dedup_keys:<dataset>"` (k_hi, k_lo, time_ms), created by its first commit.
+  Status DedupLookup(const std::string& dataset, const std::vector<DedupKey>& keys,
+                     std::vector<int64_t>* out);
+  // Keys in a dataset's dedup index (for `weir tasks`-style reporting and tests).
+  Result<uint64_t> DedupKeyCount(const std::string& dataset);
+
   // Deletes catalog rows of files (e.g. error files consumed by record-level redrive).
   Status DeleteFiles(const std::vector<int64_t>& file_ids);
 

@@ -1,5 +1,7 @@
 #include "exec/worker_output.h"
 
+#include "exec/dedup.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cstdlib>
 
 #include "core/text.h"
+#include "exec/dedup.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
@@ -142,6 +145,20 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
   batch = std::move(kept);
 }
 
+Result<size_t> WorkerOutput::Append(ColumnBatch& batch) {
+  size_t dropped = 0;
+  if (dedup_ != nullptr) {
+    WEIR_ASSIGN_OR_RETURN(dropped, dedup_->Filter(batch, dedup_keys_));
+  }
+  buffer_.Append(batch);
+  return dropped;
+}
+
+void WorkerOutput::ForgetDedupKeys() {
+  if (dedup_ != nullptr) dedup_->Forget(dedup_keys_);
+  dedup_keys_.clear();
+}
+
 void CommitGroup::Join(WorkerOutput* w) {
   std::lock_guard<std::mutex> l(mu_);
   members_.insert(w);
@@ -160,19 +177,24 @@ void CommitGroup::Notify() {
 
 bool CommitGroup::CompleteLocked() const {
   for (WorkerOutput* m : members_) {
-    if (m->has_pending() && std::find(arrived_.begin(), arrived_.end(), m) == arrived_.end()) {
-      return false;
-    }
+    // A requested round waits only for members holding output. Arrivals that did not ask
+    // (workers out of tasks) wait for every member still running to arrive or leave: one that
+    // holds nothing yet may be about to buffer the rest of the load.
+    const bool needed = requesting_ > 0 ? m->has_pending() : true;
+    if (needed && std::find(arrived_.begin(), arrived_.end(), m) == arrived_.end()) return false;
   }
   return true;
 }
 
-Status CommitGroup::Commit(WorkerOutput& w) {
+Status CommitGroup::Commit(WorkerOutput& w, bool request) {
   std::unique_lock<std::mutex> l(mu_);
   // Arriving while a round is being committed: this worker belongs to the next one.
   const uint64_t round = round_ + (leading_ ? 1 : 0);
   arrived_.push_back(&w);
-  requested_.store(true, std::memory_order_relaxed);
+  if (request) {
+    ++requesting_;
+    requested_.store(true, std::memory_order_relaxed);
+  }
   cv_.notify_all();
   // Wait for the round being committed (if any) to end, then for this round to be complete
   // or committed by another participant.
@@ -181,31 +203,34 @@ Status CommitGroup::Commit(WorkerOutput& w) {
   leading_ = true;
   std::vector<WorkerOutput*> participants;
   participants.swap(arrived_);
+  requesting_ = 0;
   l.unlock();
   Status st = w.CommitRound(participants);
   for (WorkerOutput* p : participants) p->round_result_ = st;
   l.lock();
   leading_ = false;
   ++round_;
-  requested_.store(!arrived_.empty(), std::memory_order_relaxed);
+  requested_.store(requesting_ > 0, std::memory_order_relaxed);
   cv_.notify_all();
   return st;
 }
 
-Status WorkerOutput::Commit() {
+Status WorkerOutput::Commit(bool request) {
   if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
-  if (group_) return group_->Commit(*this);
+  if (group_) return group_->Commit(*this, request);
   return CommitAlone();
 }
 
 Status WorkerOutput::CommitRound(const std::vector<WorkerOutput*>& round) {
   std::set<int64_t> own;
   for (const auto& [id, p] : pending_) own.insert(id);
+  const size_t own_keys = dedup_keys_.size();
   for (WorkerOutput* o : round) {
     if (o == this) continue;
     buffer_.MergeFrom(o->buffer_);
     for (const auto& [id, p] : o->pending_) pending_[id] = p;
     supersede_.insert(supersede_.end(), o->supersede_.begin(), o->supersede_.end());
+    dedup_keys_.insert(dedup_keys_.end(), o->dedup_keys_.begin(), o->dedup_keys_.end());
   }
   Status st = CommitAlone();
   if (!st.ok()) {
@@ -213,6 +238,7 @@ Status WorkerOutput::CommitRound(const std::vector<WorkerOutput*>& round) {
     for (auto it = pending_.begin(); it != pending_.end();) {
       it = own.count(it->first) ? std::next(it) : pending_.erase(it);
     }
+    dedup_keys_.resize(own_keys);
     return st;
   }
   for (auto it = committed_seq_.begin(); it != committed_seq_.end();) {
@@ -228,6 +254,7 @@ Status WorkerOutput::CommitRound(const std::vector<WorkerOutput*>& round) {
 
 void WorkerOutput::FinishCommitted() {
   for (const auto& [id, p] : pending_) committed_seq_[id] = p.update.seq + 1;
+  dedup_keys_.clear();  // the leader's commit stored them and released them from the index
   buffer_.Clear();
   pending_.clear();
   supersede_.clear();
@@ -268,6 +295,10 @@ Status WorkerOutput::CommitAlone() {
                                                buffer_.file_schema(), cols,
                                                TableDir(cfg_) + "/" + s.rel_path,
                                                static_cast<int64_t>(s.bytes)));
+        for (size_t c = 0; c < o.field_ids.size() && c < s.column_bytes.size(); ++c) {
+          df.column_sizes[o.field_ids[c]] = s.column_bytes[c];
+        }
+        df.split_offsets = s.split_offsets;
         described.push_back(std::move(df));
       }
       CatalogFile f;
@@ -308,6 +339,10 @@ Status WorkerOutput::CommitAlone() {
   req.dataset = cfg_.name;
   req.files = files;
   req.supersede = supersede_;
+  if (dedup_ != nullptr) {
+    req.dedup_keys = dedup_keys_;
+    req.dedup_within_ms = dedup_->within_ms();
+  }
   uint64_t data_files = 0;
   for (const auto& f : files) data_files += f.kind == "data";
   for (auto& [id, p] : pending_) {
@@ -339,6 +374,8 @@ Status WorkerOutput::CommitAlone() {
     WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
     WEIR_RETURN_IF_ERROR(publish());
   }
+  if (dedup_ != nullptr) dedup_->Committed(dedup_keys_);
+  dedup_keys_.clear();
   WEIR_RETURN_IF_ERROR(DeleteSuperseded(cfg_, store_));
   supersede_.clear();
   for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;

@@ -24,6 +24,7 @@
 
 namespace weir {
 
+class DedupIndex;
 class IcebergTable;
 class WorkerOutput;
 
@@ -32,8 +33,9 @@ class WorkerOutput;
 // Iceberg table wants fewer, larger files) and makes one snapshot.
 //
 // A worker whose output should be committed arrives (Commit) and the round is requested: every
-// other worker sees ShouldCommit() turn true at its next slice and arrives too. The round is
-// committed when every member has arrived or holds nothing uncommitted; the arrival that finds
+// other worker sees ShouldCommit() turn true at its next slice and arrives too. A requested round
+// is committed when every member has arrived or holds nothing uncommitted; a round nobody asked
+// for (only workers out of tasks arrived) when every member has arrived or left; the arrival that finds
 // it complete leads it: it takes the others' buffered rows, tasks and supersede lists into its
 // own output (they are blocked in Commit meanwhile, so nothing is shared while running), writes
 // and commits them as one, and hands every participant the result. A worker failing a task
@@ -48,7 +50,10 @@ class CommitGroup {
   // A round is waiting for the workers that hold uncommitted output.
   bool Requested() const { return requested_.load(std::memory_order_relaxed); }
   // Commits `w`'s output in the current round (see the class comment); returns that round's result.
-  Status Commit(WorkerOutput& w);
+  // `request`: ask the other members to commit now. A worker that ran out of tasks arrives
+  // without asking: it waits for the others to commit when they would anyway (by size, time, or
+  // running out of tasks too), so a batch load is one commit, not one per worker finishing.
+  Status Commit(WorkerOutput& w, bool request = true);
   // A member's "holds uncommitted output" changed (a discard): a waiting round may be complete.
   void Notify();
 
@@ -60,6 +65,7 @@ class CommitGroup {
   std::vector<WorkerOutput*> arrived_;
   bool leading_ = false;
   uint64_t round_ = 0;  // rounds completed
+  size_t requesting_ = 0;  // arrivals in arrived_ that asked for the round
   std::atomic<bool> requested_{false};
 };
 
@@ -121,6 +127,12 @@ class WorkerOutput {
   PartitionedBuffer& buffer() { return buffer_; }
   // Joins the run's commit group (null: commit alone). Call before the first Update().
   void set_group(CommitGroup* group) { group_ = group; }
+  // The run's dedup index (write.dedup; null: none). Call before the first Append().
+  void set_dedup(DedupIndex* dedup) { dedup_ = dedup; }
+
+  // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
+  // finds, buffers the rest, and returns how many were dropped.
+  Result<size_t> Append(ColumnBatch& batch);
 
   // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
   // `input_id`, when not empty, is the input identity to record with it (io/file_identity.h).
@@ -171,6 +183,7 @@ class WorkerOutput {
     buffer_.Clear();
     pending_.clear();
     supersede_.clear();
+    ForgetDedupKeys();
     last_commit_ = std::chrono::steady_clock::now();
     has_pending_.store(false, std::memory_order_relaxed);
     if (group_) group_->Notify();
@@ -178,8 +191,9 @@ class WorkerOutput {
 
   // Stages files, commits them with every pending task's checkpoint in one transaction, then
   // publishes them. On error nothing of this interval is committed (or, after the transaction,
-  // recovery finishes the publication). With a group, the commit is the group's round.
-  Status Commit();
+  // recovery finishes the publication). With a group, the commit is the group's round;
+  // `request` false joins the next round without asking for it (CommitGroup::Commit).
+  Status Commit(bool request = true);
 
   // Holds uncommitted output (read by the group from other threads).
   bool has_pending() const { return has_pending_.load(std::memory_order_relaxed); }
@@ -191,6 +205,7 @@ class WorkerOutput {
   Status CommitRound(const std::vector<WorkerOutput*>& round);
   // A participant's output was committed by the round's leader.
   void FinishCommitted();
+  void ForgetDedupKeys();
 
   struct Pending {
     TaskUpdate update;
@@ -207,6 +222,8 @@ class WorkerOutput {
   std::vector<int64_t> supersede_;
   std::chrono::steady_clock::time_point last_commit_;
   CommitGroup* group_ = nullptr;
+  DedupIndex* dedup_ = nullptr;
+  std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)
   std::atomic<bool> has_pending_{false};
   Status round_result_;  // set by a round's leader for each participant
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct StagedFile {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   const ColumnBatch* data = nullptr;  // the rows written (the buffer's; valid until it changes)
+  std::shared_ptr<ColumnBatch> owned;  // `data`'s rows when a partition was rolled into several files
+  // Parquet: compressed bytes per column of file_schema() and row-group offsets (Iceberg's
+  // column_sizes and split_offsets); empty for JSON lines.
+  std::vector<int64_t> column_bytes;
+  std::vector<int64_t> split_offsets;
 };
 
 struct LakeFileOptions {
@@ -33,9 +39,13 @@ struct LakeFileOptions {
   // Parquet timestamps as TIMESTAMP(MICROS) (values * 1000), as Iceberg's timestamptz requires;
   // otherwise TIMESTAMP(MILLIS), weir's own unit.
   bool timestamp_micros = false;
+  // write.target_file_mb: a partition whose file is expected to be larger is written as several
+  // files of about this size (0: one file per partition, whatever its size).
+  uint64_t target_file_bytes = 0;
 };
 
-// Encodes every partition of `buf` into one file each in options.staging_dir.
+// Encodes every partition of `buf` into one file each in options.staging_dir (several when it
+// is larger than options.target_file_bytes).
 Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
                                                  const LakeFileOptions& options);
 

@@ -7,8 +7,8 @@
 // boolean, double (NaN excluded; -0.0 orders before +0.0), string/json up to kMaxStringBound bytes
 // whole; a longer string's lower bound is its prefix cut at a UTF-8 character boundary and its
 // upper bound is omitted (a truncated upper bound would need an incremented prefix; omitting it
-// is valid and only costs pruning). column_sizes are left to the caller (the Parquet writer knows
-// the chunk sizes; this function does not).
+// is valid and only costs pruning). column_sizes and split_offsets are left to the caller (the Parquet
+// writer reports them: ParquetFileLayout).
 //
 // Thread-safety: pure function.
 #pragma once

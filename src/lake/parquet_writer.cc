@@ -795,7 +795,7 @@ Status Validate(const std::vector<ColumnSchema>& schema,
 
 Result<std::string> EncodeParquet(const std::vector<ColumnSchema>& schema,
                                   const std::vector<const ColumnBuffer*>& columns,
-                                  const ParquetWriteOptions& options) {
+                                  const ParquetWriteOptions& options, ParquetFileLayout* layout) {
   WEIR_RETURN_IF_ERROR(Validate(schema, columns, options));
   const size_t num_rows = columns[0]->size();
 
@@ -829,13 +829,21 @@ Result<std::string> EncodeParquet(const std::vector<ColumnSchema>& schema,
     }
   }
   WriteFooter(schema, options.field_ids, options.timestamp_micros, groups, encodings, static_cast<int64_t>(num_rows), &out);
+  if (layout != nullptr) {
+    layout->column_bytes.assign(columns.size(), 0);
+    layout->row_group_offsets.clear();
+    for (const RowGroupMeta& rg : groups) {
+      layout->row_group_offsets.push_back(rg.file_offset);
+      for (size_t c = 0; c < rg.chunks.size(); ++c) layout->column_bytes[c] += rg.chunks[c].total_compressed;
+    }
+  }
   return out;
 }
 
 Result<uint64_t> WriteParquetFile(const std::string& path, const std::vector<ColumnSchema>& schema,
                                   const std::vector<const ColumnBuffer*>& columns,
-                                  const ParquetWriteOptions& options) {
-  WEIR_ASSIGN_OR_RETURN(std::string data, EncodeParquet(schema, columns, options));
+                                  const ParquetWriteOptions& options, ParquetFileLayout* layout) {
+  WEIR_ASSIGN_OR_RETURN(std::string data, EncodeParquet(schema, columns, options, layout));
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return Status::IOError("open " + path + ": " + std::strerror(errno));

@@ -52,16 +52,27 @@ struct ParquetWriteOptions {
   bool timestamp_micros = false;
 };
 
+// Where the bytes of a written file are, for table metadata (Iceberg's column_sizes and
+// split_offsets): compressed bytes of each column over all row groups (schema order), and the
+// offset of each row group's first page.
+struct ParquetFileLayout {
+  std::vector<int64_t> column_bytes;
+  std::vector<int64_t> row_group_offsets;
+};
+
 // Writes rows [0, columns[0]->size()) of the given columns as one Parquet file at `path`
 // (created/truncated; the caller handles staging and atomic publication; no fsync here).
 // All columns must be equally long and match the schema's types. Returns the file size in bytes.
+// `layout`, when given, receives where the bytes went.
 Result<uint64_t> WriteParquetFile(const std::string& path, const std::vector<ColumnSchema>& schema,
                                   const std::vector<const ColumnBuffer*>& columns,
-                                  const ParquetWriteOptions& options);
+                                  const ParquetWriteOptions& options,
+                                  ParquetFileLayout* layout = nullptr);
 
 // Same, but into memory (the caller may write it to S3 later, and tests use it).
 Result<std::string> EncodeParquet(const std::vector<ColumnSchema>& schema,
                                   const std::vector<const ColumnBuffer*>& columns,
-                                  const ParquetWriteOptions& options);
+                                  const ParquetWriteOptions& options,
+                                  ParquetFileLayout* layout = nullptr);
 
 }  // namespace weir

@@ -712,3 +712,49 @@ TEST(DatasetConfigErrorTest, MultilineRejectedWithCsvAndWarc) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(DurationTest, ParsesUnitsAndRefusesBareNumbers) {
+  EXPECT_EQ(ParseDurationMs("500ms"), 500);
+  EXPECT_EQ(ParseDurationMs("30s"), 30000);
+  EXPECT_EQ(ParseDurationMs("5m"), 300000);
+  EXPECT_EQ(ParseDurationMs("12h"), 43200000);
+  EXPECT_EQ(ParseDurationMs("7d"), 604800000);
+  EXPECT_EQ(ParseDurationMs(" 2w "), 1209600000);
+  EXPECT_EQ(ParseDurationMs("30"), std::nullopt);
+  EXPECT_EQ(ParseDurationMs("1.5h"), std::nullopt);
+  EXPECT_EQ(ParseDurationMs("-1s"), std::nullopt);
+  EXPECT_EQ(ParseDurationMs("3 days"), std::nullopt);
+  EXPECT_EQ(FormatDurationMs(604800000), "1w");
+  EXPECT_EQ(FormatDurationMs(90000), "90s");
+  EXPECT_EQ(FormatDurationMs(1500), "1500ms");
+  for (const char* s : {"250ms", "45s", "90m", "36h", "3d"}) {
+    EXPECT_EQ(ParseDurationMs(FormatDurationMs(*ParseDurationMs(s))), ParseDurationMs(s)) << s;
+  }
+}
+
+TEST(DedupConfigTest, DefaultsToSevenDaysAndTheFirstTimestampColumn) {
+  auto c = ParseDatasetConfig(R"(name: d
+read: {connector: files, location: data, manifest: m.txt, parser: jsonl}
+write:
+  connector: lake
+  location: lake
+  table: t
+  dedup: {key: [id, src]}
+  columns:
+    id: {path: /id, type: string}
+    src: {path: /src, type: int64}
+    seen: {path: /seen, type: timestamp}
+    t: {path: /t, type: timestamp_ms}
+)", "/tmp/d.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->write.dedup.has_value());
+  EXPECT_EQ(c->write.dedup->key, (std::vector<std::string>{"id", "src"}));
+  EXPECT_EQ(c->write.dedup->within_ms, 7 * 86400000LL);
+  EXPECT_EQ(c->write.dedup->time, "seen");
+}
+
+}  // namespace
+}  // namespace weir

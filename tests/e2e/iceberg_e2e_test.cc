@@ -226,6 +226,27 @@ TEST(IcebergE2E, StaleHintIsRepairedAndATakenMetadataNameIsSkipped) {
             "count_star()\n" + total + "\n");
 }
 
+// A worker that runs out of tasks joins the others' next commit instead of forcing one: with a
+// small file and a big one on two workers, the run is still ONE snapshot and one file per
+// partition (before, the worker done first made every worker commit, then the other committed
+// the rest: twice the files for a batch load).
+TEST(IcebergE2E, AWorkerOutOfTasksWaitsForTheOthersCommit) {
+  std::string dir = TempDir("iceberg-uneven");
+  Generate(dir + "/big", 30000, 1, 41, 0.0);
+  Generate(dir + "/small", 50, 1, 42, 0.0);
+  fs::create_directories(dir + "/data");
+  fs::copy_file(dir + "/small/data/events-0000.jsonl", dir + "/data/small.jsonl");
+  fs::copy_file(dir + "/big/data/events-0000.jsonl", dir + "/data/big.jsonl");
+  WriteAll(dir + "/data/manifest.txt", "small.jsonl\nbig.jsonl\n");
+  WriteAll(dir + "/dataset.yaml", ClickstreamYaml("", "  checkpoint_seconds: 600\n"));
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  nlohmann::json meta = CurrentMetadata(dir);
+  EXPECT_EQ(meta["snapshots"].size(), 1u);
+  EXPECT_EQ(j["files"]["max_per_partition"], 1);
+  EXPECT_EQ(meta["snapshots"][0]["summary"]["weir.tasks"], "1,2");
+}
+
 // The workers of a run commit together (CommitGroup): one commit writes ONE file per partition
 // however many workers hold rows for it, and makes one snapshot.
 TEST(IcebergE2E, WorkersShareOneFilePerPartitionPerCommit) {
@@ -243,6 +264,10 @@ TEST(IcebergE2E, WorkersShareOneFilePerPartitionPerCommit) {
     partitions.insert(e.path().parent_path().string());
   }
   EXPECT_EQ(files, partitions.size());
+  // The run reports the same files per partition (`--json` files section).
+  EXPECT_EQ(j["files"]["data_files"], files);
+  EXPECT_EQ(j["files"]["partitions"], partitions.size());
+  EXPECT_EQ(j["files"]["max_per_partition"], 1);
   nlohmann::json meta = CurrentMetadata(dir);
   ASSERT_EQ(meta["snapshots"].size(), 1u);
   EXPECT_EQ(meta["snapshots"][0]["summary"]["added-data-files"], std::to_string(files));

@@ -600,5 +600,39 @@ TEST(ParquetWriter, FieldIdsAreWrittenOnlyWhenAsked) {
   EXPECT_NE(r.status().message().find("2 field ids for 3 columns"), std::string::npos);
 }
 
+// The layout the writer reports (Iceberg's column_sizes and split_offsets) is what DuckDB finds
+// in the file's footer: compressed bytes per column over all row groups, and each row group's
+// first page offset.
+TEST(ParquetWriter, ReportedLayoutMatchesTheFooter) {
+  Table t;
+  t.Add("id", ColumnType::kInt64);
+  t.Add("event", ColumnType::kString);
+  for (int i = 0; i < 5000; ++i) {
+    t.cols[0].AppendInt64(i * 7);
+    t.cols[1].AppendString("event-" + std::to_string(i % 37));
+  }
+  ParquetWriteOptions o;
+  o.row_group_rows = 2000;  // three row groups
+  ParquetFileLayout layout;
+  const std::string path = TempPath("layout.parquet");
+  auto size = WriteParquetFile(path, t.schema, t.Ptrs(), o, &layout);
+  ASSERT_TRUE(size.ok());
+  auto rows = QueryStrings("SELECT path_in_schema, sum(total_compressed_size) FROM parquet_metadata('" +
+                           path + "') GROUP BY ALL ORDER BY 1");
+  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(layout.column_bytes.size(), 2u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"event", std::to_string(layout.column_bytes[1])}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"id", std::to_string(layout.column_bytes[0])}));
+  auto groups = QueryStrings("SELECT row_group_id, min(coalesce(dictionary_page_offset, data_page_offset)) "
+                             "FROM parquet_metadata('" + path + "') GROUP BY ALL ORDER BY 1");
+  ASSERT_EQ(groups.size(), 3u);
+  ASSERT_EQ(layout.row_group_offsets.size(), 3u);
+  EXPECT_EQ(layout.row_group_offsets[0], 4);  // after the magic
+  for (size_t g = 0; g < 3; ++g) {
+    EXPECT_EQ(groups[g][1], std::to_string(layout.row_group_offsets[g])) << g;
+  }
+  EXPECT_LT(layout.column_bytes[0] + layout.column_bytes[1], static_cast<int64_t>(*size));
+}
+
 }  // namespace
 }  // namespace weir

@@ -1,7 +1,11 @@
 // PartitionedBuffer: gathering rows by Hive partition, and reusing partitions across Clear().
 #include "lake/partitioned_buffer.h"
+#include "lake/file_writer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <optional>
 #include <string>
@@ -84,6 +88,53 @@ TEST(PartitionedBufferTest, Unpartitioned) {
   ASSERT_EQ(buf.Partitions().size(), 1u);
   EXPECT_EQ(buf.Partitions()[0]->path, "");
   EXPECT_EQ(buf.Partitions()[0]->rows.num_rows(), 2u);
+}
+
+// write.target_file_mb: a partition bigger than the target is written as several files of about
+// the target size, contiguous in arrival order, together holding every row once; a small one stays
+// one file.
+TEST(WriteStagedFilesTest, APartitionLargerThanTheTargetIsRolledIntoSeveralFiles) {
+  PartitionedBuffer buf(Schema(), {"status"});
+  ColumnBatch big(Schema());
+  for (int i = 0; i < 60000; ++i) {
+    big.columns[0].AppendInt64(200);
+    big.columns[1].AppendString("/p/" + std::to_string(i * 7919 % 100003) + "/" + std::to_string(i));
+  }
+  big.columns[0].AppendInt64(404);
+  big.columns[1].AppendString("/missing");
+  buf.Append(big);
+  LakeFileOptions o;
+  o.staging_dir = ::testing::TempDir() + "weir-roll-" + std::to_string(::getpid());
+  o.file_stem = "part-x";
+  o.compression = "none";
+  auto whole = WriteStagedFiles(buf, o);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  ASSERT_EQ(whole->size(), 2u);  // no target: one file per partition
+  uint64_t big_bytes = 0;
+  for (const auto& f : *whole) big_bytes = std::max(big_bytes, f.bytes);
+  o.file_stem = "part-y";
+  o.target_file_bytes = big_bytes / 4;
+  auto rolled = WriteStagedFiles(buf, o);
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  size_t files_200 = 0;
+  uint64_t rows_200 = 0;
+  std::string next = "/p/0/0";  // rows stay in arrival order across the files
+  for (const auto& f : *rolled) {
+    if (f.partition != "status=200") {
+      EXPECT_EQ(f.rows, 1u);
+      continue;
+    }
+    ++files_200;
+    rows_200 += f.rows;
+    EXPECT_LT(f.bytes, o.target_file_bytes * 3 / 2) << f.rel_path;
+    EXPECT_EQ(std::string(f.data->columns[0].StringAt(0)), next) << f.rel_path;
+    const size_t last = rows_200 - 1;
+    next = "/p/" + std::to_string((last + 1) * 7919 % 100003) + "/" + std::to_string(last + 1);
+    EXPECT_NE(f.rel_path.find("part-y-r"), std::string::npos) << f.rel_path;
+  }
+  EXPECT_GE(files_200, 3u);
+  EXPECT_LE(files_200, 6u);
+  EXPECT_EQ(rows_200, 60000u);
 }
 
 }  // namespace
