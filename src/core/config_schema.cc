@@ -139,8 +139,9 @@ std::vector<MapSpec> BuildSchema() {
                       "Buffered records per task before files are written; 0 means no limit.")
                       .Range(0, std::nullopt),
                   Key("target_file_mb", K::kInt, kOptional, "128",
-                      "Size (MiB) `weir lake compact` rewrites small data files to (Iceberg "
-                      "tables).")
+                      "Target data file size (MiB): a commit writes a partition larger than this "
+                      "as several files of about this size, and `weir lake compact` rewrites small "
+                      "files into files of this size (Iceberg tables).")
                       .Range(1, std::nullopt),
                   Key("sort_by", K::kIdentifierList, kOptional, "",
                       "Columns that order the rows of files written by compaction (declared "

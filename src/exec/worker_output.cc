@@ -280,6 +280,7 @@ Status WorkerOutput::CommitAlone() {
     o.compression = cfg_.write.compression;
     o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
     o.file_stem = stem;
+    o.target_file_bytes = cfg_.write.target_file_mb << 20;  // write.target_file_mb
     if (iceberg_) {
       o.rel_prefix = TableDataPrefix(cfg_);
       o.field_ids = iceberg_->FieldIds(buffer_.file_schema());

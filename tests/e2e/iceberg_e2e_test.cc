@@ -247,6 +247,35 @@ TEST(IcebergE2E, AWorkerOutOfTasksWaitsForTheOthersCommit) {
   EXPECT_EQ(meta["snapshots"][0]["summary"]["weir.tasks"], "1,2");
 }
 
+// write.target_file_mb: a commit's partition bigger than the target is written as several files
+// of about that size, all in the one snapshot, every row once.
+TEST(IcebergE2E, APartitionLargerThanTheTargetFileSizeIsRolled) {
+  std::string dir = TempDir("iceberg-roll");
+  auto rep = Generate(dir, 40000, 2, 43, 0.0);
+  std::string yaml = ClickstreamYaml("  target_file_mb: 1\n", "  checkpoint_seconds: 600\n");
+  const std::string partitioned = "  partition_by: [event_type, dt]\n";
+  yaml.erase(yaml.find(partitioned), partitioned.size());  // one partition: the whole table
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  nlohmann::json meta = CurrentMetadata(dir);
+  ASSERT_EQ(meta["snapshots"].size(), 1u);
+  size_t files = 0;
+  uint64_t largest = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/lake/events/data")) {
+    if (e.path().extension() != ".parquet") continue;
+    ++files;
+    largest = std::max<uint64_t>(largest, fs::file_size(e.path()));
+  }
+  EXPECT_GE(files, 3u);
+  EXPECT_LT(largest, 2u << 20);
+  EXPECT_EQ(j["files"]["data_files"], files);
+  EXPECT_EQ(meta["snapshots"][0]["summary"]["added-data-files"], std::to_string(files));
+  Duck duck;
+  EXPECT_EQ(DuckIds(duck, dir).size(), rep.totals.valid);
+  EXPECT_EQ(IcebirdIds(dir).size(), rep.totals.valid);
+}
+
 // The workers of a run commit together (CommitGroup): one commit writes ONE file per partition
 // however many workers hold rows for it, and makes one snapshot.
 TEST(IcebergE2E, WorkersShareOneFilePerPartitionPerCommit) {
