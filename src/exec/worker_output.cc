@@ -281,6 +281,7 @@ Status WorkerOutput::CommitAlone() {
     o.staging_dir = DataStagingDir(cfg_) + "/" + tag_;
     o.file_stem = stem;
     o.target_file_bytes = cfg_.write.target_file_mb << 20;  // write.target_file_mb
+    o.threads = cfg_.compute.workers;  // the round's other workers wait meanwhile
     if (iceberg_) {
       o.rel_prefix = TableDataPrefix(cfg_);
       o.field_ids = iceberg_->FieldIds(buffer_.file_schema());

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <cstdio>
 
 #include "core/text.h"
@@ -65,7 +67,6 @@ std::shared_ptr<ColumnBatch> SliceRows(const ColumnBatch& rows, size_t begin, si
 
 Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
                                                  const LakeFileOptions& options) {
-  std::vector<StagedFile> out;
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(options.staging_dir));
   const bool parquet = options.format == "parquet";
   const std::string ext = parquet ? ".parquet" : ".jsonl";
@@ -74,43 +75,57 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
                                                     : ParquetWriteOptions::Compression::kZstd;
   popts.field_ids = options.field_ids;
   popts.timestamp_micros = options.timestamp_micros;
-  std::vector<ColumnBuffer> micros;  // scaled copies of timestamp columns, reused per file
+  const std::vector<const PartitionedBuffer::Partition*> partitions = buf.Partitions();
+
+  // File bytes per buffered byte, from an encoded sample of the largest partition: how big a
+  // partition's file will be before it is written (write.target_file_mb). Only needed when
+  // some partition could reach the target.
+  double bytes_per_memory = 1.0;
+  if (options.target_file_bytes > 0) {
+    const PartitionedBuffer::Partition* largest = nullptr;
+    for (const auto* p : partitions) {
+      if (largest == nullptr || p->rows.MemoryBytes() > largest->rows.MemoryBytes()) largest = p;
+    }
+    if (largest != nullptr && largest->rows.MemoryBytes() > options.target_file_bytes / 4) {
+      const size_t rows = largest->rows.num_rows();
+      auto sample = SliceRows(largest->rows, 0, std::min(rows, std::max<size_t>(1000, rows / 16)));
+      double sample_bytes = 0;
+      if (parquet) {
+        std::vector<const ColumnBuffer*> cols;
+        for (const auto& c : sample->columns) cols.push_back(&c);
+        WEIR_ASSIGN_OR_RETURN(std::string enc, EncodeParquet(buf.file_schema(), cols, popts));
+        sample_bytes = static_cast<double>(enc.size());
+      } else {
+        sample_bytes = static_cast<double>(EncodeJsonLines(buf.file_schema(), *sample).size());
+      }
+      if (sample->MemoryBytes() > 0) bytes_per_memory = sample_bytes / static_cast<double>(sample->MemoryBytes());
+    }
+  }
+
+  // Plan every file first (names, row ranges), in partition order, so names do not depend on
+  // which thread writes what.
+  struct Planned {
+    const PartitionedBuffer::Partition* partition;
+    size_t begin, end;
+    bool whole;
+  };
+  std::vector<StagedFile> out;
+  std::vector<Planned> plan;
   size_t i = 0;
   const PartitionedBuffer::Partition* prev = nullptr;
   int shared = 0;
-  // File bytes per buffered byte, learnt from the files written so far (or a sample of the first
-  // large partition): how big a partition's file will be before it is written.
-  double bytes_per_memory = 1.0;
-  uint64_t seen_memory = 0, seen_bytes = 0;
-  for (const PartitionedBuffer::Partition* p : buf.Partitions()) {
+  for (const PartitionedBuffer::Partition* p : partitions) {
     if (p->rows.num_rows() == 0) continue;
     // Partitions that share a folder (NULL and "" in Iceberg tables) get distinct file names.
     const bool shared_folder = (prev != nullptr && prev->path == p->path);
     shared = shared_folder ? shared + 1 : 0;
     prev = p;
     const size_t rows = p->rows.num_rows();
-    const size_t memory = p->rows.MemoryBytes();
     // write.target_file_mb: a partition expected to be larger becomes several files of about
     // the target size (contiguous row ranges, so each stays in arrival order).
     size_t parts = 1;
-    if (options.target_file_bytes > 0 && memory > options.target_file_bytes / 4) {
-      if (seen_memory == 0) {
-        // Nothing written yet to learn from: encode a sample of this partition's rows.
-        const size_t n = std::min(rows, std::max<size_t>(1000, rows / 16));
-        auto sample = SliceRows(p->rows, 0, n);
-        const double sample_memory = static_cast<double>(sample->MemoryBytes());
-        double sample_bytes = 0;
-        if (parquet) {
-          std::vector<const ColumnBuffer*> cols;
-          for (const auto& c : sample->columns) cols.push_back(&c);
-          WEIR_ASSIGN_OR_RETURN(std::string enc, EncodeParquet(buf.file_schema(), cols, popts));
-          sample_bytes = static_cast<double>(enc.size());
-        } else {
-          sample_bytes = static_cast<double>(EncodeJsonLines(buf.file_schema(), *sample).size());
-        }
-        if (sample_memory > 0) bytes_per_memory = sample_bytes / sample_memory;
-      }
-      const double expected = static_cast<double>(memory) * bytes_per_memory;
+    if (options.target_file_bytes > 0) {
+      const double expected = static_cast<double>(p->rows.MemoryBytes()) * bytes_per_memory;
       parts = static_cast<size_t>(std::ceil(expected / static_cast<double>(options.target_file_bytes)));
       parts = std::clamp<size_t>(parts, 1, rows);
     }
@@ -125,10 +140,24 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
       // even if the staging folder were placed inside the table.
       f.staging_path = options.staging_dir + "/" + options.file_stem + "-" + std::to_string(i++) +
                        ext + ".staged";
-      if (parts == 1) {
-        f.data = &p->rows;
+      out.push_back(std::move(f));
+      plan.push_back({p, rows * part / parts, rows * (part + 1) / parts, parts == 1});
+    }
+  }
+
+  // Encode and write the files on `threads` threads: a commit writes every partition of every
+  // worker, and one thread alone left the other cores idle for the whole write.
+  std::atomic<size_t> next{0};
+  std::vector<Status> errors(plan.size());
+  auto work = [&] {
+    std::vector<ColumnBuffer> micros;  // scaled copies of timestamp columns, reused per file
+    for (size_t k = next++; k < plan.size(); k = next++) {
+      StagedFile& f = out[k];
+      const Planned& pl = plan[k];
+      if (pl.whole) {
+        f.data = &pl.partition->rows;
       } else {
-        f.owned = SliceRows(p->rows, rows * part / parts, rows * (part + 1) / parts);
+        f.owned = SliceRows(pl.partition->rows, pl.begin, pl.end);
         f.data = f.owned.get();
       }
       f.rows = f.data->num_rows();
@@ -152,21 +181,27 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
           }
         }
         ParquetFileLayout layout;
-        WEIR_ASSIGN_OR_RETURN(
-            f.bytes, WriteParquetFile(f.staging_path, buf.file_schema(), cols, popts, &layout));
+        auto bytes = WriteParquetFile(f.staging_path, buf.file_schema(), cols, popts, &layout);
+        if (!bytes.ok()) {
+          errors[k] = bytes.status();
+          continue;
+        }
+        f.bytes = *bytes;
         f.column_bytes = std::move(layout.column_bytes);
         f.split_offsets = std::move(layout.row_group_offsets);
       } else {
         std::string data = EncodeJsonLines(buf.file_schema(), *f.data);
-        WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging_path, data));
+        errors[k] = fs::WriteFile(f.staging_path, data);
         f.bytes = data.size();
       }
-      out.push_back(std::move(f));
     }
-    seen_memory += memory;
-    for (size_t k = out.size() - parts; k < out.size(); ++k) seen_bytes += out[k].bytes;
-    if (seen_memory > 0) bytes_per_memory = static_cast<double>(seen_bytes) / static_cast<double>(seen_memory);
-  }
+  };
+  const size_t threads = std::min<size_t>(std::max(1, options.threads), plan.size());
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  for (const Status& st : errors) WEIR_RETURN_IF_ERROR(st);
   return out;
 }
 

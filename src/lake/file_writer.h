@@ -42,10 +42,13 @@ struct LakeFileOptions {
   // write.target_file_mb: a partition whose file is expected to be larger is written as several
   // files of about this size (0: one file per partition, whatever its size).
   uint64_t target_file_bytes = 0;
+  // Files are encoded and written on this many threads (a commit holds every worker's rows).
+  int threads = 1;
 };
 
 // Encodes every partition of `buf` into one file each in options.staging_dir (several when it
-// is larger than options.target_file_bytes).
+// is larger than options.target_file_bytes), on options.threads threads. The result is in
+// partition order whatever the threads did.
 Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
                                                  const LakeFileOptions& options);
 

@@ -114,6 +114,7 @@ TEST(WriteStagedFilesTest, APartitionLargerThanTheTargetIsRolledIntoSeveralFiles
   for (const auto& f : *whole) big_bytes = std::max(big_bytes, f.bytes);
   o.file_stem = "part-y";
   o.target_file_bytes = big_bytes / 4;
+  o.threads = 3;  // written in parallel, returned in partition and row order
   auto rolled = WriteStagedFiles(buf, o);
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
   size_t files_200 = 0;
