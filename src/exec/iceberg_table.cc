@@ -81,8 +81,13 @@ bool SameFields(const std::vector<iceberg::PartitionField>& a,
   return true;
 }
 
-// Writes `bytes` at `path` only if no file has that name (link(2) of a temporary file fails
-// with EEXIST instead of replacing). Returns false when the name was taken.
+std::string ReplaceVersion(const std::string& location, int64_t version) {
+  const size_t slash = location.rfind('/');
+  return location.substr(0, slash + 1) + "v" + std::to_string(version) + ".metadata.json";
+}
+
+}  // namespace
+
 Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp-" + iceberg::NewUuid();
   WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, bytes));
@@ -93,13 +98,6 @@ Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
   if (err == EEXIST) return false;
   return fs::ErrnoStatus("creating", path, err);
 }
-
-std::string ReplaceVersion(const std::string& location, int64_t version) {
-  const size_t slash = location.rfind('/');
-  return location.substr(0, slash + 1) + "v" + std::to_string(version) + ".metadata.json";
-}
-
-}  // namespace
 
 std::string IcebergMetadataDir(const DatasetConfig& c) { return TableDir(c) + "/metadata"; }
 

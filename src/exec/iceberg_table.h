@@ -130,6 +130,11 @@ class IcebergTable {
 // has (dropped by --restart, or never committed).
 Status RecoverIcebergTable(const DatasetConfig& config, Store& store);
 
+// Writes `bytes` at `path` only if no file has that name (link(2) of a temporary file fails
+// with EEXIST instead of replacing): false when the name was taken. How metadata files are
+// created, so a crashed or concurrent commit's file is never overwritten.
+Result<bool> WriteNewFile(const std::string& path, const std::string& bytes);
+
 // Writes <table>/metadata/version-hint.text = N of `metadata_location`, atomically.
 Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location);
 

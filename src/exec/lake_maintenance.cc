@@ -71,19 +71,6 @@ std::string Dirname(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash);
 }
 
-// Writes `bytes` at `path` only if no file has that name (link(2) of a temporary file fails with
-// EEXIST instead of replacing). False when the name was taken. As IcebergTable::Commit does.
-Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + iceberg::NewUuid();
-  WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, bytes));
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int err = errno;
-  (void)::unlink(tmp.c_str());
-  if (rc == 0) return true;
-  if (err == EEXIST) return false;
-  return fs::ErrnoStatus("creating", path, err);
-}
-
 // Writes the metadata JSON under the first free v<N> name from `version` on; returns its path.
 Result<std::string> WriteMetadataJson(const std::string& metadata_dir, int64_t version,
                                       const std::string& bytes) {
