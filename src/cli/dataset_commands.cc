@@ -22,6 +22,7 @@
 #include "exec/runner.h"
 #include "exec/table_schema.h"
 #include "io/fs.h"
+#include "server/collector.h"
 
 namespace weir::cli {
 namespace {
@@ -138,6 +139,15 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   auto& cfg = ds.config;
   auto& store = ds.store;
   Runner runner(*cfg, *store);
+  if (!cfg->IsStream() && (opts.until_idle_ms > 0 || opts.max_records > 0)) {
+    PrintError("--until-idle and --max-records are for stream datasets (read.connector http); a "
+               "files dataset stops when its manifest's files are read");
+    return kExitBadConfig;
+  }
+  if (cfg->read.connector == "http") {
+    const DatasetConfig& c = *cfg;
+    opts.start_collector = [&c](SegmentLog& log) { return server::StartCollector(c, log); };
+  }
   Result<RunSummary> res = Status::Internal("not run");
   // SIGINT/SIGTERM: workers stop taking records, commit what they hold, and leave their tasks
   // resumable (core/interrupt.h); a second signal ends the process at once.
@@ -175,6 +185,10 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                   {"per_partition", s.files_per_partition}};
     j["status_counts"] = by_status;
     if (s.interrupted_by) j["interrupted_by"] = SignalName(s.interrupted_by);
+    if (s.stream) {
+      j["stream"] = true;
+      if (!s.stopped.empty()) j["stopped"] = s.stopped;
+    }
     j["warnings"] = s.warnings;
     TaskCounters tot;
     j["tasks"] = nlohmann::json::array();
@@ -227,13 +241,26 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                     HumanCount(data_files).c_str(),
                     HumanCount(s.files_per_partition.size()).c_str(), HumanCount(most).c_str());
       }
-      if (s.interrupted_by) {
+      if (s.stream) {
+        std::printf("stream stopped (%s): what was read is committed; `weir run %s` goes on from "
+                    "there\n",
+                    s.interrupted_by ? SignalName(s.interrupted_by) : s.stopped.c_str(),
+                    file.c_str());
+      } else if (s.interrupted_by) {
         std::printf("interrupted by %s: what was read is committed; `weir run %s` resumes\n",
                     SignalName(s.interrupted_by), file.c_str());
       } else if (!s.all_completed) {
         std::printf("some tasks are not COMPLETED: see `weir tasks`, fix the cause, then `weir redrive`\n");
       }
     }
+  }
+  if (s.stream) {
+    // A stream runs until stopped: a stop (signal, --until-idle, --max-records) after its
+    // commit is success; a task in ERROR is not.
+    for (const auto& t : s.tasks) {
+      if (t.status == TaskStatus::kError) return kExitFailed;
+    }
+    return 0;
   }
   if (s.interrupted_by) return 128 + s.interrupted_by;
   // The store can say "all completed" over a lake that lost files since: say so (exec/lake_check.h).
@@ -350,6 +377,8 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
     std::string file;
     int workers = 0;
     bool restart = false, rescan = false, json = false, no_progress = false;
+    std::string until_idle;
+    uint64_t max_records = 0;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("FILE", a->file, "dataset YAML file")->required();
@@ -359,11 +388,27 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
                 "also read bytes appended to the inputs of completed tasks since they were read");
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
+  cmd->add_option("--until-idle", a->until_idle,
+                  "stream datasets: stop (after committing) once no new data came for this long, "
+                  "e.g. 5s (backfills, tests)");
+  cmd->add_option("--max-records", a->max_records,
+                  "stream datasets: stop (after committing) once this many records were read");
   cmd->callback([a, &exit_code] {
     RunOptions o;
     o.workers = a->workers;
     o.restart = a->restart;
     o.rescan = a->rescan;
+    o.max_records = a->max_records;
+    if (!a->until_idle.empty()) {
+      auto ms = ParseDurationMs(a->until_idle);
+      if (!ms || *ms == 0) {
+        PrintError("--until-idle '" + a->until_idle +
+                   "' is not a duration; expected a whole number with a unit (ms, s, m, h), e.g. 5s");
+        exit_code = kExitBadConfig;
+        return;
+      }
+      o.until_idle_ms = *ms;
+    }
     exit_code = RunDataset(a->file, o, a->json, a->no_progress);
   });
 }

@@ -20,31 +20,6 @@
 namespace weir::cli {
 namespace {
 
-// "HOST:PORT" or "[IPv6]:PORT" -> host, port.
-bool ParseListen(const std::string& s, std::string* host, int* port) {
-  size_t colon;
-  if (!s.empty() && s[0] == '[') {
-    const size_t close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-    *host = s.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string::npos || colon == 0) return false;
-    *host = s.substr(0, colon);
-  }
-  const std::string p = s.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  *port = std::atoi(p.c_str());
-  return *port <= 65535 && !host->empty();
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 // True when `path` starts with SQLite's file header: the argument is the store itself.
 bool IsSqliteFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -56,7 +31,7 @@ bool IsSqliteFile(const std::string& path) {
 int Serve(const std::string& file, const std::string& listen, const std::string& token) {
   std::string host;
   int port = 0;
-  if (!ParseListen(listen, &host, &port)) {
+  if (!net::ParseListen(listen, &host, &port)) {
     PrintError("--listen '" + listen + "' is not HOST:PORT (e.g. 127.0.0.1:8181, [::1]:8181)");
     return kExitBadConfig;
   }
@@ -84,7 +59,7 @@ int Serve(const std::string& file, const std::string& listen, const std::string&
     PrintError("--token must not contain spaces or line breaks (it is sent as a bearer token)");
     return kExitBadConfig;
   }
-  if (token.empty() && !IsLoopback(host)) {
+  if (token.empty() && !net::IsLoopback(host)) {
     PrintWarning("listening on " + host +
                  " without --token: anyone who reaches this address can "
                  "read every table's metadata and file locations");

@@ -581,8 +581,78 @@ void ParseMultiline(Loader& L, const Field& f, const std::optional<std::string>&
   if (ok) out->multiline = ml;
 }
 
+// read.connector http: the collector's keys (and the file keys it has no use for).
+void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
+  for (const char* key : {"location", "manifest", "multiline", "csv"}) {
+    if (const Field* f = m.Get(key)) {
+      L.Error(f->key_line, std::string("read.") + key,
+              "only for read.connector files; the http collector receives its records in POST "
+              "requests; remove it");
+    }
+  }
+  if (const Field* f = m.Get("listen")) {
+    if (auto v = L.String(m, "listen")) {
+      const size_t colon = v->rfind(':');
+      int port = -1;
+      if (colon != std::string::npos && colon > 0) {
+        const std::string p = v->substr(colon + 1);
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+        if (ec != std::errc() || end != p.data() + p.size() || p.empty()) port = -1;
+      }
+      if (port < 0 || port > 65535) {
+        L.Error(f->line, "read.listen",
+                "'" + *v + "' is not host:port; e.g. 127.0.0.1:8080 (0.0.0.0:8080 listens on "
+                "every interface; port 0 picks a free port)");
+      } else {
+        out->listen = *v;
+      }
+    }
+  } else {
+    L.Error(m.line, "read.listen",
+            "missing required key for read.connector http: the address to listen on, e.g. "
+            "listen: 127.0.0.1:8080");
+  }
+  if (auto v = L.String(m, "path")) {
+    if (v->empty() || v->front() != '/') {
+      L.Error(m.Get("path")->line, "read.path", "'" + *v + "' must start with /, e.g. /v1/events");
+    } else {
+      out->http_path = *v;
+    }
+  }
+  if (auto v = L.String(m, "token")) {
+    std::string t = *v;
+    if (t.size() > 3 && t.rfind("${", 0) == 0 && t.back() == '}') {
+      const std::string var = t.substr(2, t.size() - 3);
+      const char* env = std::getenv(var.c_str());
+      if (env == nullptr || *env == '\0') {
+        L.Error(m.Get("token")->line, "read.token",
+                "environment variable " + var + " is not set (or empty); export it, or remove "
+                "read.token to accept requests without a token");
+      }
+      t = env != nullptr ? env : "";
+    }
+    out->token = t;
+  }
+  if (auto v = L.Int(m, "max_body_mb")) out->max_body_bytes = static_cast<uint64_t>(*v) << 20;
+  if (auto v = L.Int(m, "max_backlog_mb")) out->max_backlog_bytes = static_cast<uint64_t>(*v) << 20;
+}
+
 void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
   if (auto v = L.Enum(m, "connector")) out->connector = *v;
+  if (out->connector == "files") {
+    for (const char* key : {"location", "manifest"}) {
+      if (!m.Get(key)) L.Error(m.line, std::string("read.") + key, "missing required key");
+    }
+    for (const char* key : {"listen", "path", "token", "max_body_mb", "max_backlog_mb"}) {
+      if (const Field* f = m.Get(key)) {
+        L.Error(f->key_line, std::string("read.") + key,
+                "only for read.connector http (connector is files); remove it, or set "
+                "connector: http for a stream dataset");
+      }
+    }
+  } else if (out->connector == "http") {
+    ParseHttpSource(L, m, out);
+  }
   if (auto v = L.Path(m, "location")) out->location = *v;
   if (auto v = L.Path(m, "manifest")) out->manifest = *v;
   *parser = L.String(m, "parser");
@@ -602,6 +672,11 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
       parser->reset();
     } else {
       out->parser = p;
+      if (out->connector == "http" && p != "jsonl") {
+        L.Error(m.Get("parser")->line, "read.parser",
+                "'" + p + "' cannot read what the http collector receives (JSON lines or a JSON "
+                "array of objects, one record each); use parser: jsonl");
+      }
     }
   }
   if (const Field* f = m.Get("options")) {
@@ -888,6 +963,7 @@ void ParseCompaction(Loader& L, const MapView& m, WriteConfig* w) {
   if (!c) return;
   if (auto v = L.Bool(*c, "auto")) w->compaction_auto = *v;
   if (auto v = L.Int(*c, "min_files")) w->compaction_min_files = static_cast<int>(*v);
+  if (auto v = L.Duration(*c, "interval")) w->compaction_interval_ms = *v;
   if (w->compaction_auto && w->table_format != "iceberg") {
     L.Error(f->key_line, "write.compaction.auto",
             "compaction rewrites Iceberg tables only, and write.table_format is '" +
@@ -1159,6 +1235,16 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       if (auto v = L.Int(*m, "workers")) cfg.compute.workers = static_cast<int>(*v);
       if (auto v = L.Int(*m, "retries")) cfg.compute.retries = static_cast<int>(*v);
       if (auto v = L.Number(*m, "checkpoint_seconds")) cfg.compute.checkpoint_seconds = *v;
+    }
+  }
+  if (const Field* f = top->Get("stream")) {
+    if (auto m = L.CheckMap(f->value, DatasetMapSpec("stream"), "stream", f->key_line)) {
+      if (!cfg.IsStream()) {
+        L.Error(f->key_line, "stream",
+                "only for stream datasets (read.connector http); a files dataset commits every "
+                "compute.checkpoint_seconds");
+      }
+      if (auto v = L.Duration(*m, "commit_interval")) cfg.stream.commit_interval_ms = *v;
     }
   }
   if (!L.ok()) return L.ToStatus();

@@ -54,6 +54,12 @@ struct ReadConfig {
   bool csv_header = true;
   uint64_t max_record_bytes = 16ull << 20;  // a longer record becomes an error record
   std::optional<MultilineConfig> multiline;  // unset: the parser's own record format
+  // read.connector http: the collector (docs/streams.md). `listen` is "host:port".
+  std::string listen;
+  std::string http_path = "/v1/events";
+  std::string token;                         // empty: no token needed
+  uint64_t max_body_bytes = 8ull << 20;      // a larger request gets 413
+  uint64_t max_backlog_bytes = 256ull << 20; // accepted but not in the lake yet: more gets 429
   // YAML lines of read.parser and read.options (0: not written), for errors found after loading
   // (a plugin that is missing or rejects its options).
   int parser_line = 0;
@@ -99,6 +105,7 @@ struct WriteConfig {
   std::vector<std::string> sort_by;       // column names; empty: rows keep no particular order
   bool compaction_auto = false;           // write.compaction.auto
   int compaction_min_files = 8;           // write.compaction.min_files
+  int64_t compaction_interval_ms = 300000;  // write.compaction.interval (stream datasets)
   std::optional<DedupConfig> dedup;
 };
 
@@ -114,6 +121,11 @@ struct ComputeConfig {
   double checkpoint_seconds = 5.0;  // commit at least this often while a task runs
 };
 
+// stream: how a stream dataset (read.connector http) commits.
+struct StreamConfig {
+  int64_t commit_interval_ms = 1000;  // commit at least this often while data flows
+};
+
 struct DatasetConfig {
   std::string file;            // absolute path of the YAML file
   std::string dir;             // its folder
@@ -123,8 +135,12 @@ struct DatasetConfig {
   WriteConfig write;
   ErrorsConfig errors;
   ComputeConfig compute;
+  StreamConfig stream;
   std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
   std::vector<std::string> plugins;  // absolute paths of parser plugins (docs/sdk.md)
+
+  // A stream dataset reads continuously (read.connector http) instead of a manifest's files.
+  bool IsStream() const { return read.connector != "files"; }
 };
 
 // "500ms", "30s", "5m", "12h", "7d", "2w" (a non-negative integer and a unit) in milliseconds;

@@ -42,20 +42,42 @@ std::vector<MapSpec> BuildSchema() {
           Key("write", K::kMap, kRequired, "", "Where documents go."),
           Key("errors", K::kMap, kOptional, "", "Where error records go."),
           Key("compute", K::kMap, kOptional, "", "Workers, retries and checkpoints."),
+          Key("stream", K::kMap, kOptional, "",
+              "How a stream dataset (`read.connector: http`) commits; docs/streams.md."),
       }});
   s.push_back(MapSpec{
       "read",
       "The source.",
       {
-          Key("connector", K::kEnum, kOptional, "files", "Source connector.")
-              .Choices({"files"}, "supported connector"),
-          Key("location", K::kPath, kRequired, "", "Folder the input files live in."),
-          Key("manifest", K::kPath, kRequired, "",
+          Key("connector", K::kEnum, kOptional, "files",
+              "Source connector: `files` (a manifest of files, read once) or `http` (the HTTP "
+              "collector: a stream dataset that runs until stopped; docs/streams.md).")
+              .Choices({"files", "http"}, "supported connector"),
+          Key("location", K::kPath, kOptional, "",
+              "Folder the input files live in (required for `files`)."),
+          Key("manifest", K::kPath, kOptional, "",
+              "(Required for `files`.) "
               "File listing the input files, one a line; each line is relative to `location`. Blank "
               "lines, `#` comments and a UTF-8 byte order mark are ignored; entries are normalised "
               "(`./a.jsonl` is `a.jsonl`). A file listed twice (under any spelling, or through a "
               "symlink) is an error naming both lines, and so is a manifest that is missing or lists "
               "no file."),
+          Key("listen", K::kString, kOptional, "",
+              "`http` only (required): `host:port` the collector listens on, e.g. "
+              "`127.0.0.1:8080` (`0.0.0.0:8080` for every interface; port 0 picks a free one "
+              "and prints it)."),
+          Key("path", K::kString, kOptional, "/v1/events",
+              "`http` only: the URL path clients `POST` events to."),
+          Key("token", K::kString, kOptional, "",
+              "`http` only: when set, requests must send `Authorization: Bearer <token>` (401 "
+              "otherwise). `${NAME}` takes it from the environment variable NAME, so the secret stays out of the file."),
+          Key("max_body_mb", K::kInt, kOptional, "8",
+              "`http` only: larger request bodies are refused with 413.")
+              .Range(1, 1024),
+          Key("max_backlog_mb", K::kInt, kOptional, "256",
+              "`http` only: when this much accepted data is not in the lake yet, requests get "
+              "429 with `Retry-After` (memory and disk stay bounded under overload).")
+              .Range(1, std::nullopt),
           Key("parser", K::kString, kRequired, "",
               "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, `warc`, or "
               "`plugin:NAME` for a parser from a library listed in `plugins`."),
@@ -69,6 +91,14 @@ std::vector<MapSpec> BuildSchema() {
               "Multi-line records: a record starts at a line matching `start` and runs until the "
               "next such line (stack traces, pretty-printed JSON). For `jsonl`, `lines`, "
               "`regex` and line-based `plugin:NAME` parsers."),
+      }});
+  s.push_back(MapSpec{
+      "stream",
+      "Stream datasets (docs/streams.md).",
+      {
+          Key("commit_interval", K::kDuration, kOptional, "1s",
+              "Commit (make visible in the lake) at least this often while data flows; the "
+              "bound on how long an accepted event takes to appear in the lake."),
       }});
   s.push_back(MapSpec{
       "read.multiline",
@@ -162,10 +192,15 @@ std::vector<MapSpec> BuildSchema() {
       "Automatic compaction: after a run's commits, partitions with `min_files` or more data "
       "files smaller than `write.target_file_mb` are compacted (as `weir lake compact`).",
       {
-          Key("auto", K::kBool, kOptional, "false", "Compact at the end of every `weir run`."),
+          Key("auto", K::kBool, kOptional, "false",
+              "Compact at the end of every `weir run` (stream datasets: every `interval` while "
+              "running)."),
           Key("min_files", K::kInt, kOptional, "8",
               "Small files a partition must have before it is compacted.")
               .Range(2, std::nullopt),
+          Key("interval", K::kDuration, kOptional, "5m",
+              "Stream datasets: while running, compact at most this often (in the background, "
+              "after a commit); a files dataset compacts at the end of each run."),
       }});
   s.push_back(MapSpec{
       "write.dedup",

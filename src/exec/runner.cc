@@ -22,6 +22,8 @@
 #include <span>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/lake_claim.h"
@@ -36,6 +38,7 @@
 #include "io/file_identity.h"
 #include "io/fs.h"
 #include "io/input.h"
+#include "io/segment_log.h"
 #include "lake/file_writer.h"
 #include "lake/partitioned_buffer.h"
 #include "parse/multiline_splitter.h"
@@ -55,6 +58,9 @@ std::string DataStagingDir(const DatasetConfig& c) {
 std::string ErrorsDir(const DatasetConfig& c) { return c.errors.location + "/" + c.name; }
 std::string ErrorsStagingDir(const DatasetConfig& c) {
   return c.errors.location + "/_staging/" + c.name;
+}
+std::string StreamLogDir(const DatasetConfig& c) {
+  return (stdfs::path(c.store).parent_path() / "streams" / c.name).string();
 }
 
 namespace {
@@ -76,20 +82,35 @@ void PruneEmptyDirs(const std::string& root) {
   }
 }
 
+// What the executor of a stream task reads and when it stops (Runner::Run on a stream dataset).
+struct StreamRun {
+  SegmentLog* log = nullptr;  // the HTTP collector's log
+  Store* store = nullptr;     // for write.compaction.auto in the background
+  std::string run_tag;
+  int64_t until_idle_ms = 0;
+  uint64_t max_records = 0;
+  std::string stopped;  // why the executor returned OK: set by it
+};
+
 // Reads one task from its checkpoint to the end of its file into a WorkerOutput, committing the
 // output whenever it is due. A returned error means this task failed; the caller discards the
-// worker's uncommitted output.
+// worker's uncommitted output. With a StreamRun, the task is the HTTP collector's log instead:
+// read as it grows, committed every stream.commit_interval, until a stop condition.
 class TaskExecutor {
  public:
   // `parser` is the worker's SDK parser, or null for jsonl and csv.
   TaskExecutor(const DatasetConfig& cfg, RunProgress& progress, const TaskRow& task,
                const Transforms& transforms, WorkerOutput& out, sdk::Parser* parser,
-               const sdk::RecordFormat* format)
+               const sdk::RecordFormat* format, StreamRun* stream = nullptr)
       : cfg_(cfg), progress_(progress), task_(task), transforms_(transforms), out_(out),
-        sdk_(parser), format_(format) {}
+        sdk_(parser), format_(format), stream_(stream) {}
+  ~TaskExecutor() {
+    if (compactor_.joinable()) compactor_.join();
+  }
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
+    if (stream_ != nullptr) return ExecuteStream();
     WEIR_RETURN_IF_ERROR(CheckTaskInputs(task_, {path_}, &input_id_));
     WEIR_ASSIGN_OR_RETURN(in_, OpenInput(path_));
     WEIR_RETURN_IF_ERROR(Position());
@@ -287,6 +308,119 @@ class TaskExecutor {
     return Status::OK();
   }
 
+  // A stream task: the collector's log from the checkpoint on, as it grows.
+  Status ExecuteStream() {
+    SegmentLog& log = *stream_->log;
+    if (counters_.offset < log.Start()) {
+      // The store forgot the log's position (--restart, a new store) while the log had been
+      // trimmed past it: what the log still holds is all there is to read.
+      spdlog::warn("{}: checkpoint {} is before the collector log's start {}; reading from there",
+                   cfg_.name, counters_.offset, log.Start());
+      counters_.offset = counters_.bytes = log.Start();
+    }
+    WEIR_RETURN_IF_ERROR(log.Trim(counters_.offset));
+    WEIR_ASSIGN_OR_RETURN(in_, log.OpenReader(counters_.offset));
+    WEIR_RETURN_IF_ERROR(Position());
+    return StreamLoop();
+  }
+
+  static double Millis(Clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+  }
+
+  // Reads, commits at least every stream.commit_interval while data flows, and waits for more
+  // when caught up; returns OK with stream_->stopped set at --until-idle / --max-records, and
+  // Aborted at SIGINT/SIGTERM (the worker then commits what is pending, as for files).
+  Status StreamLoop() {
+    SegmentLog& log = *stream_->log;
+    const double interval = static_cast<double>(cfg_.stream.commit_interval_ms);
+    std::vector<RecordView> recs;
+    std::string error_lines;
+    uint64_t read_here = 0;
+    Clock::time_point last_data = Clock::now(), last_commit = Clock::now();
+    bool dirty = false;  // progress since the last commit
+    auto commit = [&]() -> Status {
+      WEIR_RETURN_IF_ERROR(out_.Commit());
+      last_commit = Clock::now();
+      dirty = false;
+      // Committed: the log need not keep what lies before the checkpoint.
+      WEIR_RETURN_IF_ERROR(log.Trim(counters_.offset));
+      MaybeCompact();
+      return Status::OK();
+    };
+    auto stop = [&](std::string why) -> Status {
+      stream_->stopped = std::move(why);
+      return dirty ? commit() : Status::OK();
+    };
+    for (;;) {
+      WEIR_ASSIGN_OR_RETURN(bool caught_up, Fill());
+      recs.clear();
+      size_t consumed = splitter_->Split(buf_, false, buf_base_, counters_.record_number, recs);
+      size_t take = recs.size();
+      if (stream_->max_records > 0) {
+        take = std::min<uint64_t>(take, stream_->max_records - read_here);
+      }
+      for (size_t i = 0; i < take;) {
+        const size_t n = std::min<size_t>(kSliceRecords, take - i);
+        WEIR_RETURN_IF_ERROR(
+            ProcessSlice(std::span<const RecordView>(recs.data() + i, n), error_lines));
+        counters_.offset = counters_.bytes = recs[i + n - 1].end_offset;
+        counters_.record_number += n;
+        i += n;
+        read_here += n;
+        dirty = true;
+        WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, false));
+        out_.Update(task_, counters_, DurationMs(), error_lines, std::nullopt);
+        if (out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(commit());
+      }
+      if (stream_->max_records > 0 && read_here >= stream_->max_records) {
+        return stop("read " + std::to_string(read_here) + " records (--max-records)");
+      }
+      buf_base_ += consumed;
+      buf_.erase(0, consumed);
+      if (!caught_up) {
+        last_data = Clock::now();
+        continue;
+      }
+      // Caught up with what is durable.
+      if (dirty && Millis(last_commit) >= interval) WEIR_RETURN_IF_ERROR(commit());
+      if (StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
+      if (stream_->until_idle_ms > 0 && Millis(last_data) >= static_cast<double>(stream_->until_idle_ms)) {
+        return stop("no new data for " + FormatDurationMs(stream_->until_idle_ms) + " (--until-idle)");
+      }
+      // Wake for new data, the commit that falls due, or a signal (checked every 50 ms).
+      double wait = 50;
+      if (dirty) wait = std::min(wait, std::max(1.0, interval - Millis(last_commit)));
+      log.WaitBeyond(buf_base_ + buf_.size(), static_cast<int64_t>(wait));
+    }
+  }
+
+  // write.compaction.auto on a stream: at most every write.compaction.interval, on its own
+  // thread, so commits (and the visibility bound) go on while it runs; its commit is its own
+  // snapshot and retries if it races with ours (exec/lake_maintenance.h).
+  void MaybeCompact() {
+    if (!cfg_.write.compaction_auto || compacting_.load()) return;
+    if (compactions_ > 0 && Millis(last_compaction_) < static_cast<double>(cfg_.write.compaction_interval_ms)) {
+      return;
+    }
+    if (compactions_ == 0 && Millis(started_) < static_cast<double>(cfg_.write.compaction_interval_ms)) {
+      return;
+    }
+    if (compactor_.joinable()) compactor_.join();
+    compacting_ = true;
+    last_compaction_ = Clock::now();
+    const std::string tag = stream_->run_tag + "-c" + std::to_string(++compactions_);
+    compactor_ = std::thread([this, tag] {
+      auto r = AutoCompact(cfg_, *stream_->store, tag);
+      if (!r.ok()) {
+        spdlog::warn("{}: write.compaction.auto: compaction failed (the data stays committed; it "
+                     "is tried again after write.compaction.interval): {}",
+                     cfg_.name, r.status().message());
+      }
+      compacting_ = false;
+    });
+  }
+
   Status ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
     // One batch per task, cleared per slice: its buffers keep their capacity, so slices after
     // the first do not regrow (and page-fault) every column again.
@@ -402,6 +536,11 @@ class TaskExecutor {
   std::string path_, file_type_;
   std::string input_id_;  // input identity to record with the next commit, if any
   sdk::Document doc_;
+  StreamRun* stream_ = nullptr;
+  std::thread compactor_;  // write.compaction.auto on a stream (MaybeCompact)
+  std::atomic<bool> compacting_{false};
+  int compactions_ = 0;
+  Clock::time_point last_compaction_;
 };
 
 }  // namespace
@@ -699,7 +838,14 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     WEIR_ASSIGN_OR_RETURN(source, ParserSource::Create(config_));
   }
   const bool multi_file = source && source->shape() == Shape::kMultiFile;
-  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(config_, multi_file ? &source->types() : nullptr));
+  const bool stream = config_.IsStream();
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (stream) {
+    // The HTTP collector's log is one task; its checkpoint is the log's global offset.
+    entries.emplace_back(kCollectorTaskEntry, StreamLogDir(config_));
+  } else {
+    WEIR_ASSIGN_OR_RETURN(entries, ReadManifest(config_, multi_file ? &source->types() : nullptr));
+  }
   if (multi_file) {
     // A task's path lists every file of the entry, absolute; an entry that does not split
     // keeps its text, and its task fails with the reason when it runs.
@@ -830,6 +976,42 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     return std::string(b);
   }();
   WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, run_tag));
+  // A stream: open the collector's log where the task's checkpoint is, and start accepting.
+  StreamRun stream_run;
+  std::unique_ptr<SegmentLog> stream_log;
+  std::function<void()> stop_collector;
+  struct StopCollector {
+    std::function<void()>& stop;
+    ~StopCollector() {
+      if (stop) stop();
+    }
+  } stop_collector_at_exit{stop_collector};
+  if (stream) {
+    uint64_t checkpoint = 0;
+    for (const TaskRow& t : tasks) {
+      if (t.entry == kCollectorTaskEntry) checkpoint = t.counters.offset;
+    }
+    SegmentLog::Options lo;
+    lo.dir = StreamLogDir(config_);
+    lo.start_offset = checkpoint;
+    WEIR_ASSIGN_OR_RETURN(stream_log, SegmentLog::Open(lo));
+    if (stream_log->DurableEnd() < checkpoint) {
+      return Status::Corruption(
+          "the collector log " + lo.dir + " ends at offset " + std::to_string(stream_log->DurableEnd()) +
+          " but the lake has committed up to " + std::to_string(checkpoint) +
+          ": the log was replaced or lost acknowledged data. Move the folder away to start a new "
+          "log after the checkpoint");
+    }
+    stream_run.log = stream_log.get();
+    stream_run.store = &store_;
+    stream_run.run_tag = run_tag;
+    stream_run.until_idle_ms = options.until_idle_ms;
+    stream_run.max_records = options.max_records;
+    if (options.start_collector) {
+      WEIR_ASSIGN_OR_RETURN(stop_collector, options.start_collector(*stream_log));
+    }
+    summary.stream = true;
+  }
   std::map<int64_t, int> attempts_made;
   // The workers commit together: one file per partition and one snapshot per commit.
   CommitGroup group;
@@ -838,6 +1020,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
     out.set_group(&group);
     out.set_dedup(dedup.get());
+    if (stream) out.set_commit_seconds(static_cast<double>(config_.stream.commit_interval_ms) / 1000.0);
     group.Join(&out);
     struct Leave {
       CommitGroup& g;
@@ -918,7 +1101,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
             st = exec.Execute();
           } else {
             TaskExecutor exec(config_, progress_, task, *transforms, out, parser.get(),
-                              source ? &source->format() : nullptr);
+                              source ? &source->format() : nullptr,
+                              stream ? &stream_run : nullptr);
             st = exec.Execute();
           }
         }
@@ -974,11 +1158,28 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     // Whatever is still buffered (the queue emptied while this worker ran its last task).
     commit_now(/*request=*/StopRequested());
   };
-  int n = options.workers > 0 ? options.workers : config_.compute.workers;
+  // A stream has one log and one task: one worker reads it in order.
+  int n = stream ? 1 : options.workers > 0 ? options.workers : config_.compute.workers;
   n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
+  if (stream) {
+    // Stop accepting before the summary: what arrives later waits in the log for the next run.
+    if (stop_collector) std::exchange(stop_collector, nullptr)();
+    summary.stopped = stream_run.stopped;
+    if (!stream_run.stopped.empty()) {
+      for (const TaskRow& t : tasks) {
+        auto now = store_.Task(t.id);
+        if (now.ok() && now->status == TaskStatus::kRunning) {
+          (void)store_.SetStatus(t.id, TaskStatus::kInterrupted,
+                                 "stream stopped: " + stream_run.stopped +
+                                     "; `weir run` goes on from offset " +
+                                     std::to_string(now->counters.offset));
+        }
+      }
+    }
+  }
   // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
   // failure leaves the committed data as it is and is reported, not fatal.
   if (config_.write.compaction_auto && StopSignal() == 0) {

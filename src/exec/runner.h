@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,11 +29,21 @@ namespace sdk {
 struct RecordType;
 }  // namespace sdk
 
+class SegmentLog;
+
 struct RunOptions {
   int workers = 0;       // 0 = config.compute.workers
   bool restart = false;  // forget all tasks and output, start over
   bool redrive = false;  // also run ERROR tasks (from their checkpoints)
   bool rescan = false;   // read bytes appended to inputs of completed tasks
+  // Stream datasets (DatasetConfig::IsStream): when to stop besides SIGINT/SIGTERM.
+  int64_t until_idle_ms = 0;  // 0: never; else stop once no new data came for this long
+  uint64_t max_records = 0;   // 0: no limit; else stop after reading this many records
+  // Stream datasets with read.connector http: called once the dataset lock is held and the
+  // collector's log (StreamLogDir) is open; starts accepting events into it (the CLI starts
+  // the HTTP collector, server/collector.h) and returns what stops accepting. Run() calls that
+  // before it returns. Without it nothing is accepted and Run() reads what the log holds.
+  std::function<Result<std::function<void()>>(SegmentLog& log)> start_collector;
 };
 
 // Live counters for progress display; updated by workers, read by anyone.
@@ -54,6 +65,8 @@ struct RunSummary {
   std::map<std::string, uint64_t> files_per_partition;
   std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
   int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
+  bool stream = false;                     // a stream dataset: its tasks never complete
+  std::string stopped;                     // stream: why the run stopped ("idle for 2s", ...)
 };
 
 // Result of a record-level redrive (`weir redrive --errors`).
@@ -86,6 +99,10 @@ std::string TableDir(const DatasetConfig& c);          // write.location/table
 std::string DataStagingDir(const DatasetConfig& c);    // write.location/_staging/table
 std::string ErrorsDir(const DatasetConfig& c);         // errors.location/<dataset>
 std::string ErrorsStagingDir(const DatasetConfig& c);  // errors.location/_staging/<dataset>
+// The HTTP collector's segment log (io/segment_log.h): <store folder>/streams/<dataset>.
+std::string StreamLogDir(const DatasetConfig& c);
+// The manifest entry (task name) of the HTTP collector's one task.
+inline constexpr const char* kCollectorTaskEntry = "collector";
 
 // Publishes files left pending by a crashed run and removes unreferenced staging files. Call only
 // while holding the dataset lock.

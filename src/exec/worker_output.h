@@ -129,6 +129,9 @@ class WorkerOutput {
   void set_group(CommitGroup* group) { group_ = group; }
   // The run's dedup index (write.dedup; null: none). Call before the first Append().
   void set_dedup(DedupIndex* dedup) { dedup_ = dedup; }
+  // Commit at least this often (seconds) instead of compute.checkpoint_seconds: a stream's
+  // stream.commit_interval.
+  void set_commit_seconds(double seconds) { commit_seconds_ = seconds; }
 
   // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
   // finds, buffers the rest, and returns how many were dropped.
@@ -162,7 +165,7 @@ class WorkerOutput {
     if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
     if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count() >=
-           cfg_.compute.checkpoint_seconds;
+           (commit_seconds_ > 0 ? commit_seconds_ : cfg_.compute.checkpoint_seconds);
   }
 
   // Published files that the next commit replaces (record-level redrive).
@@ -221,6 +224,7 @@ class WorkerOutput {
   std::map<int64_t, int64_t> committed_seq_;  // task -> commits, for tasks this worker committed
   std::vector<int64_t> supersede_;
   std::chrono::steady_clock::time_point last_commit_;
+  double commit_seconds_ = 0;  // 0: compute.checkpoint_seconds
   CommitGroup* group_ = nullptr;
   DedupIndex* dedup_ = nullptr;
   std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <filesystem>
 
 #include "io/fs.h"
+#include "io/input.h"
 
 namespace weir {
 namespace {
@@ -114,11 +116,13 @@ Result<std::unique_ptr<SegmentLog>> SegmentLog::Open(const Options& options) {
       WEIR_RETURN_IF_ERROR(fs::RemoveFile(path));
     }
   }
+  if (!best.valid && bases.empty()) best.base = options.start_offset;  // a new log
   if (!active_found && best.size > 0) {
     return Status::Corruption("segment log " + options.dir + ": segment " + SegmentName(best.base) +
                               " holds acknowledged data but is missing");
   }
   WEIR_RETURN_IF_ERROR(log->OpenActive(best.base, best.size, !active_found));
+  log->committed_ = log->sealed_.empty() ? log->base_ : log->sealed_.front().base;
   return log;
 }
 
@@ -227,8 +231,108 @@ uint64_t SegmentLog::DurableEnd() const {
   return base_ + durable_;
 }
 
+uint64_t SegmentLog::Start() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return sealed_.empty() ? base_ : sealed_.front().base;
+}
+
+uint64_t SegmentLog::Backlog() const {
+  std::lock_guard<std::mutex> l(mu_);
+  const uint64_t end = base_ + durable_;
+  return end > committed_ ? end - committed_ : 0;
+}
+
+bool SegmentLog::WaitBeyond(uint64_t offset, int64_t timeout_ms) const {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
+                      [&] { return base_ + durable_ > offset; });
+}
+
+namespace {
+
+// Reads the log's durable bytes in order across segments (SegmentLog::OpenReader).
+class SegmentLogReader final : public InputStream {
+ public:
+  SegmentLogReader(const SegmentLog& log, uint64_t pos) : log_(log), pos_(pos), start_(pos) {}
+  ~SegmentLogReader() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    for (;;) {
+      if (fd_ < 0 || pos_ >= base_ + durable_) {
+        // Find the segment holding pos_ (or the last, active one when pos_ is at its end) and
+        // how much of it is durable now.
+        const std::vector<SegmentLog::Segment> segments = log_.Segments();
+        bool found = false;
+        for (size_t i = 0; i < segments.size() && pos_ >= segments[i].base; ++i) {
+          const SegmentLog::Segment& s = segments[i];
+          if (pos_ >= s.base + s.durable && i + 1 < segments.size()) continue;
+          if (s.path != path_) {
+            if (fd_ >= 0) ::close(fd_);
+            fd_ = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd_ < 0) return fs::ErrnoStatus("open", s.path, errno);
+            path_ = s.path;
+          }
+          base_ = s.base;
+          durable_ = s.durable;
+          found = true;
+          break;
+        }
+        if (!found) {
+          return Status::Corruption("segment log: offset " + std::to_string(pos_) +
+                                    " is in no segment (trimmed, or the log was replaced)");
+        }
+        if (pos_ >= base_ + durable_) return size_t{0};  // caught up
+      }
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(n, base_ + durable_ - pos_));
+      ssize_t got = ::pread(fd_, buf, want, static_cast<off_t>(pos_ - base_));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return fs::ErrnoStatus("read", path_, errno);
+      }
+      if (got == 0) {
+        return Status::Corruption("segment log: " + path_ + " is shorter than its durable size");
+      }
+      pos_ += static_cast<uint64_t>(got);
+      return static_cast<size_t>(got);
+    }
+  }
+
+  Status SkipTo(uint64_t offset) override {
+    if (offset < pos_) return Status::Invalid("segment log reader: cannot seek backwards");
+    pos_ = offset;
+    return Status::OK();
+  }
+  uint64_t raw_bytes_read() const override { return pos_ - start_; }
+  uint64_t raw_size() const override { return log_.DurableEnd() - start_; }
+
+ private:
+  const SegmentLog& log_;
+  uint64_t pos_, start_;
+  int fd_ = -1;
+  std::string path_;
+  uint64_t base_ = 0, durable_ = 0;  // of the open segment, as last seen
+};
+
+}  // namespace
+
+Result<std::unique_ptr<InputStream>> SegmentLog::OpenReader(uint64_t offset) const {
+  if (offset < Start()) {
+    return Status::Invalid("segment log " + options_.dir + ": offset " + std::to_string(offset) +
+                           " was trimmed (the log starts at " + std::to_string(Start()) + ")");
+  }
+  if (offset > DurableEnd()) {
+    return Status::Corruption("segment log " + options_.dir + ": offset " + std::to_string(offset) +
+                              " is past its durable end " + std::to_string(DurableEnd()) +
+                              " (acknowledged data was lost, or the log was replaced)");
+  }
+  return std::unique_ptr<InputStream>(new SegmentLogReader(*this, offset));
+}
+
 Status SegmentLog::Trim(uint64_t offset) {
   std::lock_guard<std::mutex> l(mu_);
+  committed_ = std::max(committed_, offset);
   while (!sealed_.empty() && sealed_.front().base + sealed_.front().durable <= offset) {
     WEIR_RETURN_IF_ERROR(fs::RemoveFile(sealed_.front().path));
     sealed_.erase(sealed_.begin());

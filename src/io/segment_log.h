@@ -17,8 +17,9 @@
 // Only the last segment is ever written: a segment is sealed (a new one started) once it holds
 // `segment_bytes` and everything in it is durable.
 //
-// Readers (the lake writer) read Segments() up to their durable sizes; Trim() removes sealed
-// segments that are entirely below an offset the lake has committed.
+// Readers (the lake writer) read through OpenReader() (or Segments(), up to their durable sizes);
+// Trim() records the offset the lake has committed (Backlog() is what is durable past it, what
+// the collector's 429 limit looks at) and removes sealed segments entirely below it.
 //
 // Thread-safety: every method is thread-safe. Ownership: owns its file descriptors.
 #pragma once
@@ -40,6 +41,9 @@ class SegmentLog {
   struct Options {
     std::string dir;                        // created if missing
     uint64_t segment_bytes = 64ull << 20;   // seal a segment once it holds this much
+    // Global offset of the first byte of a log created empty (a log whose folder was lost must
+    // not hand out offsets a reader has already committed past). Ignored for an existing log.
+    uint64_t start_offset = 0;
   };
   struct Segment {
     std::string path;
@@ -64,8 +68,21 @@ class SegmentLog {
   std::vector<Segment> Segments() const;
   // Global offset one past the last durable byte.
   uint64_t DurableEnd() const;
-  // Removes sealed segments whose every byte is below `offset`.
+  // Global offset of the first byte still held (the first segment's base).
+  uint64_t Start() const;
+  // Records that everything below `offset` is committed downstream and removes sealed segments
+  // whose every byte is below it.
   Status Trim(uint64_t offset);
+  // Durable bytes past the last Trim() offset (or past Start() before any Trim()).
+  uint64_t Backlog() const;
+  // Waits until a durable byte exists at or past `offset`, or `timeout_ms` passed; returns
+  // whether one does.
+  bool WaitBeyond(uint64_t offset, int64_t timeout_ms) const;
+  // A reader of the durable bytes from global offset `offset` (>= Start()): Read() returns what
+  // is durable now and 0 when it has caught up (more may come: read again after WaitBeyond()).
+  // It holds open the segment it reads, so Trim() below the reader's position is safe. The log
+  // must outlive the reader.
+  Result<std::unique_ptr<class InputStream>> OpenReader(uint64_t offset) const;
   // Sync rounds run so far (appends share them; a metric, and how tests see group commit).
   uint64_t syncs() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -80,7 +97,7 @@ class SegmentLog {
 
   const Options options_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
   int fd_ = -1;            // the active (last) segment
   int marker_fd_ = -1;
   uint64_t base_ = 0;      // global offset of the active segment
@@ -89,6 +106,7 @@ class SegmentLog {
   uint64_t seq_ = 0;       // marker sequence number
   bool syncing_ = false;   // an appender is running the syncs
   uint64_t syncs_ = 0;
+  uint64_t committed_ = 0;  // the last Trim() offset
   std::vector<Segment> sealed_;
 };
 

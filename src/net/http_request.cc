@@ -1,6 +1,10 @@
 // http_request.cc: the request side of net/http_server.h: HttpRequest/HttpResponse helpers,
 // percent decoding and the request parser (ParseRequestHead, FindHeadEnd). Pure functions.
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -273,6 +277,52 @@ RequestHead ParseRequestHead(std::string_view head, HttpRequest* out, const Http
   }
   if (http10 && !ListHas(out->Header("connection"), "keep-alive")) h.keep_alive = false;
   return h;
+}
+
+bool ParseListen(const std::string& s, std::string* host, int* port) {
+  size_t colon;
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+    *host = s.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    *host = s.substr(0, colon);
+  }
+  const std::string p = s.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *port = std::atoi(p.c_str());
+  return *port <= 65535 && !host->empty();
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::optional<std::string> BearerToken(const HttpRequest& req) {
+  const std::string auth = req.Header("authorization");
+  std::string scheme = auth.substr(0, std::min<size_t>(auth.size(), 7));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer ") return std::nullopt;
+  std::string given = auth.substr(7);
+  while (!given.empty() && given.front() == ' ') given.erase(0, 1);
+  while (!given.empty() && given.back() == ' ') given.pop_back();
+  return given;
+}
+
+bool SameToken(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? a[i] : 0;
+    const unsigned char y = i < b.size() ? b[i] : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
 }
 
 }  // namespace weir::net

@@ -91,6 +91,16 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // not two hex digits.
 Result<std::string> PercentDecode(std::string_view s);
 
+// "HOST:PORT" or "[IPv6]:PORT" -> host, port (0-65535). False when it is neither.
+bool ParseListen(const std::string& s, std::string* host, int* port);
+// A loopback host name or address ("localhost", 127.x.x.x, ::1).
+bool IsLoopback(const std::string& host);
+// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 9110
+// 11.1; surrounding spaces dropped), or nullopt when the header is missing or another scheme.
+std::optional<std::string> BearerToken(const HttpRequest& req);
+// Compares two secrets in time independent of where they differ.
+bool SameToken(const std::string& a, const std::string& b);
+
 class Router {
  public:
   // Adds a route. `pattern` starts with "/"; a segment "{name}" captures one path segment.

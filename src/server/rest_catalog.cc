@@ -119,16 +119,6 @@ bool EtagMatches(const std::string& if_none_match, const std::string& etag) {
 }
 
 // Constant-time comparison, so the time of a refusal does not tell how much of a guess was right.
-bool SameToken(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? a[i] : 0;
-    const unsigned char y = i < b.size() ? b[i] : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
-}
 
 // The local path of a metadata location: weir writes absolute paths; "file:" URIs are accepted
 // too. Other schemes (s3://) are not readable by this server yet.
@@ -189,11 +179,8 @@ void RestCatalog::Configure(net::HttpServerOptions& options) const {
   }
   const std::string token = options_.token;
   options.filter = [token](const HttpRequest& req) -> std::optional<HttpResponse> {
-    const std::string auth = req.Header("authorization");
-    // The scheme name is case-insensitive (RFC 9110 11.1); the token is compared exactly.
-    std::string scheme = auth.substr(0, std::min<size_t>(auth.size(), 7));
-    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (auth.empty() || scheme != "bearer ") {
+    const std::optional<std::string> given = net::BearerToken(req);
+    if (!given) {
       HttpResponse r = Error(401, "NotAuthorizedException",
                              "this catalog requires a bearer token: send 'Authorization: Bearer "
                              "<token>' with the token weir serve was started with (Spark, "
@@ -201,10 +188,7 @@ void RestCatalog::Configure(net::HttpServerOptions& options) const {
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"weir\"");
       return r;
     }
-    std::string given = auth.substr(7);
-    while (!given.empty() && given.front() == ' ') given.erase(0, 1);
-    while (!given.empty() && given.back() == ' ') given.pop_back();
-    if (!SameToken(given, token)) {
+    if (!net::SameToken(*given, token)) {
       HttpResponse r = Error(401, "NotAuthorizedException",
                              "the bearer token is not this catalog's token: use the token weir "
                              "serve was started with (--token or WEIR_SERVE_TOKEN)");

@@ -432,7 +432,7 @@ TEST(DatasetConfigErrorTest, BadEnumValue) {
             "dataset.yaml:6: read.parser: 'plugin:' needs the parser's name, e.g. plugin:logfile");
   EXPECT_EQ(ErrorOf(Edit("connector: files", "connector: s3")),
             "dataset.yaml:3: read.connector: 's3' is not a supported connector; expected one of "
-            "files");
+            "files, http");
   EXPECT_EQ(ErrorOf(Edit("connector: lake", "connector: kafka")),
             "dataset.yaml:8: write.connector: 'kafka' is not supported yet; supported connectors: "
             "lake");
@@ -553,7 +553,7 @@ TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
             "dataset.yaml:17: write.columns.id: duplicate column");
   EXPECT_EQ(ErrorOf(""),
             "dataset.yaml:1: empty document; expected a map with keys name, store, plugins, "
-            "read, transforms, write, errors, compute");
+            "read, transforms, write, errors, compute, stream");
   EXPECT_EQ(ErrorOf("- a\n- b\n"), "dataset.yaml:1: expected a map, got a list");
   EXPECT_EQ(ErrorOf(Edit("  columns:\n", "  columns: {}\n  colums:\n")),
             "dataset.yaml:13: write.columns: declare at least one column\n"
@@ -754,6 +754,85 @@ write:
   EXPECT_EQ(c->write.dedup->key, (std::vector<std::string>{"id", "src"}));
   EXPECT_EQ(c->write.dedup->within_ms, 7 * 86400000LL);
   EXPECT_EQ(c->write.dedup->time, "seen");
+}
+
+// ---- stream datasets: read.connector http -----------------------------------------------------
+
+constexpr const char* kHttpDataset = R"(name: s
+read:
+  connector: http
+  listen: 127.0.0.1:8080
+  parser: jsonl
+write:
+  connector: lake
+  location: lake
+  table: t
+  columns:
+    id: {path: /id, type: string}
+stream:
+  commit_interval: 250ms
+)";
+
+TEST(StreamConfigTest, AnHttpDatasetNeedsNoManifestAndTakesItsDefaults) {
+  auto c = ParseDatasetConfig(kHttpDataset, "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->IsStream());
+  EXPECT_EQ(c->read.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->read.http_path, "/v1/events");
+  EXPECT_EQ(c->read.token, "");
+  EXPECT_EQ(c->read.max_body_bytes, 8ull << 20);
+  EXPECT_EQ(c->read.max_backlog_bytes, 256ull << 20);
+  EXPECT_EQ(c->stream.commit_interval_ms, 250);
+}
+
+TEST(StreamConfigTest, TheTokenCanComeFromTheEnvironment) {
+  ::setenv("WEIR_TEST_COLLECTOR_TOKEN", "from-env", 1);
+  auto c = ParseDatasetConfig(
+      Edit("  parser: jsonl\n",
+           "  parser: jsonl\n  token: ${WEIR_TEST_COLLECTOR_TOKEN}\n  max_body_mb: 2\n",
+           kHttpDataset),
+      "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->read.token, "from-env");
+  EXPECT_EQ(c->read.max_body_bytes, 2ull << 20);
+  ::unsetenv("WEIR_TEST_COLLECTOR_TOKEN");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  token: ${WEIR_TEST_NO_SUCH_VAR}\n",
+                         kHttpDataset)),
+            "dataset.yaml:6: read.token: environment variable WEIR_TEST_NO_SUCH_VAR is not set (or "
+            "empty); export it, or remove read.token to accept requests without a token");
+}
+
+TEST(StreamConfigTest, MistakesNameTheKeyAndWhatToDo) {
+  EXPECT_EQ(ErrorOf(Edit("  listen: 127.0.0.1:8080\n", "", kHttpDataset)),
+            "dataset.yaml:2: read.listen: missing required key for read.connector http: the "
+            "address to listen on, e.g. listen: 127.0.0.1:8080");
+  EXPECT_EQ(ErrorOf(Edit("127.0.0.1:8080", "localhost", kHttpDataset)),
+            "dataset.yaml:4: read.listen: 'localhost' is not host:port; e.g. 127.0.0.1:8080 "
+            "(0.0.0.0:8080 listens on every interface; port 0 picks a free port)");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  manifest: m.txt\n", kHttpDataset)),
+            "dataset.yaml:6: read.manifest: only for read.connector files; the http collector "
+            "receives its records in POST requests; remove it");
+  EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: csv", kHttpDataset)),
+            "dataset.yaml:5: read.parser: 'csv' cannot read what the http collector receives (JSON "
+            "lines or a JSON array of objects, one record each); use parser: jsonl");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  path: events\n", kHttpDataset)),
+            "dataset.yaml:6: read.path: 'events' must start with /, e.g. /v1/events");
+  EXPECT_EQ(ErrorOf(Edit("commit_interval: 250ms", "commit_interval: 250", kHttpDataset)),
+            "dataset.yaml:13: stream.commit_interval: '250' is not a duration; expected a whole "
+            "number with a unit (ms, s, m, h, d, w), e.g. 30s or 7d");
+  // The other way round: a files dataset with collector keys or a stream section.
+  const std::string files = Edit("  connector: http\n  listen: 127.0.0.1:8080\n",
+                                 "  connector: files\n  location: data\n  manifest: m.txt\n",
+                                 kHttpDataset);
+  EXPECT_EQ(ErrorOf(files),
+            "dataset.yaml:13: stream: only for stream datasets (read.connector http); a files "
+            "dataset commits every compute.checkpoint_seconds");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  listen: 127.0.0.1:1\n",
+                         Edit("stream:\n  commit_interval: 250ms\n", "", files))),
+            "dataset.yaml:7: read.listen: only for read.connector http (connector is files); "
+            "remove it, or set connector: http for a stream dataset");
+  EXPECT_EQ(ErrorOf(Edit("  location: data\n", "", Edit("stream:\n  commit_interval: 250ms\n", "", files))),
+            "dataset.yaml:2: read.location: missing required key");
 }
 
 }  // namespace

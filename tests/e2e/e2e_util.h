@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace weir::e2e {
@@ -140,6 +142,25 @@ inline int FreeLoopbackPort() {
   return port;
 }
 
+// Starts `argv` (argv[0] looked up in PATH) with stdout and stderr going to `log_path` (appended
+// to when `append`, else truncated) and stdin from /dev/null. The child's pid, or -1.
+inline pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log_path,
+                         bool append = false) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
 // A static-file HTTP server for crawls in tests: `/usr/bin/python3 -m http.server` on a free
 // loopback port, serving one folder. Start() retries on another port when the one picked was
 // taken meanwhile. The destructor stops it (SIGTERM, then SIGKILL after ~5 s) and reaps it.
@@ -156,23 +177,10 @@ class LocalHttpServer {
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = FreeLoopbackPort();
       if (port_ <= 0) continue;
-      const std::vector<std::string> argv = {"timeout", "-k", "5", "300", "/usr/bin/python3",
-                                             "-m", "http.server", "--bind", "127.0.0.1",
-                                             std::to_string(port_), "--directory", folder};
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      posix_spawn_file_actions_adddup2(&actions, 1, 2);
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      const int rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
-      posix_spawn_file_actions_destroy(&actions);
-      if (rc != 0) {
-        pid_ = -1;
-        return false;
-      }
+      pid_ = SpawnLogged({"timeout", "-k", "5", "300", "/usr/bin/python3", "-m", "http.server",
+                          "--bind", "127.0.0.1", std::to_string(port_), "--directory", folder},
+                         log_path);
+      if (pid_ <= 0) return false;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (std::chrono::steady_clock::now() < deadline && Running()) {
         if (CanConnect()) return true;
@@ -240,6 +248,21 @@ inline CmdResult IcebirdRead(const std::string& table_url, const std::string& me
                              const std::string& map = "") {
   return RunCmd("node " WEIR_SOURCE_DIR "/tests/lake/icebird_read.mjs '" + NodeModules() + "' '" +
                 table_url + "' '" + metadata_file + "' '" + map + "'");
+}
+
+// The `id` column of the current snapshot (or of `metadata_file`) of the Iceberg table at
+// `dir`/`table`, read by icebird through a LocalHttpServer over `dir`; sorted.
+inline std::vector<std::string> IcebirdIds(const std::string& dir, const std::string& metadata_file = "",
+                                           const std::string& table = "lake/events") {
+  LocalHttpServer server;
+  EXPECT_TRUE(server.Start(dir, dir + "/http.log"));
+  CmdResult r = IcebirdRead(server.base_url() + table, metadata_file, dir + "/=" + server.base_url());
+  EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 2000);
+  std::vector<std::string> ids;
+  if (r.exit_code != 0) return ids;
+  for (const auto& row : nlohmann::json::parse(r.out)) ids.push_back(row["id"].get<std::string>());
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 }  // namespace weir::e2e

@@ -62,20 +62,7 @@ void CheckMetadataWithPythonAvro(const std::string& dir) {
   EXPECT_EQ(check.exit_code, 0) << check.out;
 }
 
-// The ids icebird reads from the current snapshot, sorted; and DuckDB's over the live files.
-std::vector<std::string> IcebirdIds(const std::string& dir, const std::string& metadata_file = "") {
-  LocalHttpServer server;
-  EXPECT_TRUE(server.Start(dir, dir + "/http.log"));
-  CmdResult r = IcebirdRead(server.base_url() + "lake/events", metadata_file,
-                            dir + "/=" + server.base_url());
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  std::vector<std::string> ids;
-  if (r.exit_code != 0) return ids;
-  for (const auto& row : nlohmann::json::parse(r.out)) ids.push_back(row["id"].get<std::string>());
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
+// DuckDB's ids over the live files (icebird's: IcebirdIds in e2e_util.h), sorted.
 std::vector<std::string> DuckIds(Duck& duck, const std::string& dir) {
   std::vector<std::string> ids;
   for (auto& row : duck.Rows("SELECT id FROM read_parquet('" + dir +

@@ -97,16 +97,7 @@ std::map<std::string, int> FilesPerPartition(const Project& p, int64_t snapshot 
 
 // The ids icebird reads (through version-hint.text), sorted.
 std::vector<std::string> IcebirdIds(const Project& p, const std::string& metadata_file = "") {
-  LocalHttpServer server;
-  EXPECT_TRUE(server.Start(p.dir, p.dir + "/http.log"));
-  CmdResult r = IcebirdRead(server.base_url() + "lake/events", metadata_file,
-                            p.dir + "/=" + server.base_url());
-  EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 2000);
-  std::vector<std::string> ids;
-  if (r.exit_code != 0) return ids;
-  for (const auto& row : nlohmann::json::parse(r.out)) ids.push_back(row["id"].get<std::string>());
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  return e2e::IcebirdIds(p.dir, metadata_file);
 }
 
 // icebird reads the current snapshot of a metadata file; to read another retained snapshot it is

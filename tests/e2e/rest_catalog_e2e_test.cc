@@ -43,18 +43,8 @@ class WeirServe {
       argv.insert(argv.end(), args.begin(), args.end());
       argv.push_back("--listen");
       argv.push_back("127.0.0.1:" + std::to_string(port_));
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                       0644);
-      posix_spawn_file_actions_adddup2(&actions, 1, 2);
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-      std::vector<char*> cargs;
-      for (const auto& a : argv) cargs.push_back(const_cast<char*>(a.c_str()));
-      cargs.push_back(nullptr);
-      const int rc = ::posix_spawn(&pid_, cargs[0], &actions, nullptr, cargs.data(), environ);
-      posix_spawn_file_actions_destroy(&actions);
-      if (rc != 0) return false;
+      pid_ = SpawnLogged(argv, log_path);
+      if (pid_ <= 0) return false;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (std::chrono::steady_clock::now() < deadline && Running()) {
         httplib::Client probe("127.0.0.1", port_);

@@ -2,6 +2,8 @@
 // keeps every acknowledged byte and nothing else (torn tails, a torn marker slot, kill -9).
 #include "io/segment_log.h"
 
+#include "io/input.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -232,6 +234,96 @@ TEST(SegmentLogTest, KillNineKeepsEveryAcknowledgedAppend) {
       rest.erase(0, l.size());
     }
   }
+}
+
+// Everything a reader returns until it has caught up.
+std::string Drain(InputStream& in) {
+  std::string out;
+  char buf[7];  // small on purpose: reads must cross segment ends mid-buffer
+  for (;;) {
+    auto n = in.Read(buf, sizeof(buf));
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || *n == 0) return out;
+    out.append(buf, *n);
+  }
+}
+
+TEST(SegmentLogTest, AReaderFollowsTheLogAcrossSegmentsAsItGrows) {
+  SegmentLog::Options o{TempLogDir("reader")};
+  o.segment_bytes = 20;
+  auto log = SegmentLog::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  std::string all;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*log)->Append(Line(0, i)).ok());
+    all += Line(0, i);
+  }
+  ASSERT_GE((*log)->Segments().size(), 2u);
+  auto reader = (*log)->OpenReader(0);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ(Drain(**reader), all);
+  // Caught up: nothing more until the next append, then exactly that.
+  EXPECT_FALSE((*log)->WaitBeyond(all.size(), 10));
+  ASSERT_TRUE((*log)->Append(Line(1, 0)).ok());
+  EXPECT_TRUE((*log)->WaitBeyond(all.size(), 0));
+  EXPECT_EQ(Drain(**reader), Line(1, 0));
+  // A reader opened mid-log starts at its offset.
+  auto mid = (*log)->OpenReader(Line(0, 0).size());
+  ASSERT_TRUE(mid.ok());
+  EXPECT_EQ(Drain(**mid), all.substr(Line(0, 0).size()) + Line(1, 0));
+}
+
+TEST(SegmentLogTest, TrimSetsTheBacklogAndReadersCannotGoBelowTheStart) {
+  SegmentLog::Options o{TempLogDir("backlog")};
+  o.segment_bytes = 16;
+  auto log = SegmentLog::Open(o);
+  ASSERT_TRUE(log.ok());
+  uint64_t end = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto r = (*log)->Append(Line(0, i));
+    ASSERT_TRUE(r.ok());
+    end = r->end;
+  }
+  EXPECT_EQ((*log)->Backlog(), end);
+  ASSERT_GE((*log)->Segments().size(), 2u);
+  const SegmentLog::Segment first = (*log)->Segments().front();
+  const uint64_t first_end = first.base + first.durable;
+  // Trimming inside the first segment keeps it (and moves the backlog only).
+  ASSERT_TRUE((*log)->Trim(first_end - 1).ok());
+  EXPECT_EQ((*log)->Start(), 0u);
+  EXPECT_EQ((*log)->Backlog(), end - first_end + 1);
+  ASSERT_TRUE((*log)->Trim(first_end).ok());
+  EXPECT_EQ((*log)->Backlog(), end - first_end);
+  EXPECT_EQ((*log)->Start(), first_end);
+  EXPECT_FALSE(stdfs::exists(first.path));
+  EXPECT_FALSE((*log)->OpenReader(0).ok());
+  EXPECT_FALSE((*log)->OpenReader(end + 1).ok());
+  // Reopened, the log starts where the trimmed segments ended.
+  log->reset();
+  auto again = SegmentLog::Open(o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Start(), first_end);
+  EXPECT_EQ((*again)->DurableEnd(), end);
+}
+
+TEST(SegmentLogTest, ANewLogStartsAtTheGivenOffset) {
+  SegmentLog::Options o{TempLogDir("start")};
+  o.start_offset = 1000;
+  auto log = SegmentLog::Open(o);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ((*log)->Start(), 1000u);
+  auto r = (*log)->Append(Line(0, 0));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->start, 1000u);
+  log->reset();
+  // An existing log keeps its own offsets whatever start_offset says.
+  o.start_offset = 5;
+  auto again = SegmentLog::Open(o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Start(), 1000u);
+  auto reader = (*again)->OpenReader(1000);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(Drain(**reader), Line(0, 0));
 }
 
 }  // namespace
