@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -20,6 +21,7 @@
 #include "exec/query.h"
 #include "exec/reader_task.h"
 #include "exec/runner.h"
+#include "exec/stream_metrics.h"
 #include "exec/table_schema.h"
 #include "io/fs.h"
 #include "server/collector.h"
@@ -131,6 +133,54 @@ class ProgressBar {
   std::thread thread_;
 };
 
+// The live line of a stream run on stderr: what is committed, the rate, the lag and how long ago
+// the last commit was (the visibility bound a user watches).
+class StreamStatusLine {
+ public:
+  StreamStatusLine(const RunProgress& p, const StreamMetrics& m) : p_(p), m_(m) {
+    thread_ = std::thread([this] {
+      auto prev_t = std::chrono::steady_clock::now();
+      uint64_t prev_records = p_.records;
+      double rate = 0;
+      while (!stop_) {
+        for (int i = 0; i < 5 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - prev_t).count();
+        const uint64_t records = p_.records;
+        if (dt > 0) rate = 0.5 * rate + 0.5 * static_cast<double>(records - prev_records) / dt;
+        prev_t = now;
+        prev_records = records;
+        Draw(rate);
+      }
+      std::fprintf(stderr, "\n");
+    });
+  }
+  ~StreamStatusLine() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Draw(double rate) {
+    const int64_t last = m_.last_commit_unix_ms;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const std::string age = last == 0 ? "-" : HumanDuration(static_cast<double>(now_ms - last) / 1000.0);
+    std::fprintf(stderr,
+                 "\r%s: %s written, %s errored | %s rec/s | lag %s | last commit %s ago | %s "
+                 "commits   ",
+                 m_.dataset.c_str(), HumanCount(m_.written).c_str(), HumanCount(m_.errored).c_str(),
+                 HumanCount(static_cast<uint64_t>(rate)).c_str(), HumanBytes(m_.lag_bytes).c_str(),
+                 age.c_str(), HumanCount(m_.commits).c_str());
+    std::fflush(stderr);
+  }
+  const RunProgress& p_;
+  const StreamMetrics& m_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
 
 int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_progress) {
@@ -144,9 +194,31 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                "files dataset stops when its manifest's files are read");
     return kExitBadConfig;
   }
+  StreamMetrics metrics;
+  metrics.dataset = cfg->name;
+  std::function<void()> stop_metrics;
+  struct StopMetrics {
+    std::function<void()>& stop;
+    ~StopMetrics() {
+      if (stop) stop();
+    }
+  } stop_metrics_at_exit{stop_metrics};
+  if (cfg->IsStream()) {
+    opts.stream_metrics = &metrics;
+    if (!cfg->stream.metrics_listen.empty()) {
+      auto started = server::StartMetricsServer(cfg->stream.metrics_listen, metrics);
+      if (!started.ok()) {
+        PrintError(started.status().message());
+        return kExitFailed;
+      }
+      stop_metrics = std::move(started).value();
+    }
+  }
   if (cfg->read.connector == "http") {
     const DatasetConfig& c = *cfg;
-    opts.start_collector = [&c](SegmentLog& log) { return server::StartCollector(c, log); };
+    opts.start_collector = [&c, &metrics](SegmentLog& log) {
+      return server::StartCollector(c, log, metrics);
+    };
   }
   Result<RunSummary> res = Status::Internal("not run");
   // SIGINT/SIGTERM: workers stop taking records, commit what they hold, and leave their tasks
@@ -154,7 +226,14 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   InstallStopHandlers();
   {
     std::unique_ptr<ProgressBar> bar;
-    if (!json && !no_progress && ::isatty(2)) bar = std::make_unique<ProgressBar>(runner.progress());
+    std::unique_ptr<StreamStatusLine> line;
+    if (!json && !no_progress && ::isatty(2)) {
+      if (cfg->IsStream()) {
+        line = std::make_unique<StreamStatusLine>(runner.progress(), metrics);
+      } else {
+        bar = std::make_unique<ProgressBar>(runner.progress());
+      }
+    }
     res = runner.Run(opts);
   }
   if (!res.ok()) {

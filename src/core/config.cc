@@ -1245,6 +1245,17 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
                 "compute.checkpoint_seconds");
       }
       if (auto v = L.Duration(*m, "commit_interval")) cfg.stream.commit_interval_ms = *v;
+      if (auto v = L.String(*m, "metrics_listen")) {
+        const size_t colon = v->rfind(':');
+        if (colon == std::string::npos || colon == 0 ||
+            v->find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+            colon + 1 == v->size() || v->size() - colon > 6 || std::atoi(v->c_str() + colon + 1) > 65535) {
+          L.Error(m->Get("metrics_listen")->line, "stream.metrics_listen",
+                  "'" + *v + "' is not host:port; e.g. 127.0.0.1:9464");
+        } else {
+          cfg.stream.metrics_listen = *v;
+        }
+      }
     }
   }
   if (!L.ok()) return L.ToStatus();

@@ -124,6 +124,7 @@ struct ComputeConfig {
 // stream: how a stream dataset (read.connector http) commits.
 struct StreamConfig {
   int64_t commit_interval_ms = 1000;  // commit at least this often while data flows
+  std::string metrics_listen;         // host:port of GET /metrics; empty: off
 };
 
 struct DatasetConfig {

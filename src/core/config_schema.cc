@@ -99,6 +99,9 @@ std::vector<MapSpec> BuildSchema() {
           Key("commit_interval", K::kDuration, kOptional, "1s",
               "Commit (make visible in the lake) at least this often while data flows; the "
               "bound on how long an accepted event takes to appear in the lake."),
+          Key("metrics_listen", K::kString, kOptional, "",
+              "`host:port` to serve `GET /metrics` on (Prometheus text format: records, commits, "
+              "commit and end-to-end latency histograms, lag); off when absent."),
       }});
   s.push_back(MapSpec{
       "read.multiline",

@@ -34,6 +34,7 @@
 #include "exec/transforms.h"
 #include "exec/dedup.h"
 #include "exec/iceberg_table.h"
+#include "exec/stream_metrics.h"
 #include "exec/worker_output.h"
 #include "io/file_identity.h"
 #include "io/fs.h"
@@ -89,6 +90,7 @@ struct StreamRun {
   std::string run_tag;
   int64_t until_idle_ms = 0;
   uint64_t max_records = 0;
+  StreamMetrics* metrics = nullptr;  // null: none kept
   std::string stopped;  // why the executor returned OK: set by it
 };
 
@@ -339,10 +341,14 @@ class TaskExecutor {
     uint64_t read_here = 0;
     Clock::time_point last_data = Clock::now(), last_commit = Clock::now();
     bool dirty = false;  // progress since the last commit
+    const TaskCounters at_start = counters_;
     auto commit = [&]() -> Status {
+      const Clock::time_point t0 = Clock::now();
       WEIR_RETURN_IF_ERROR(out_.Commit());
       last_commit = Clock::now();
       dirty = false;
+      RecordCommit(at_start, std::chrono::duration<double>(last_commit - t0).count(),
+                   log.DurableEnd());
       // Committed: the log need not keep what lies before the checkpoint.
       WEIR_RETURN_IF_ERROR(log.Trim(counters_.offset));
       MaybeCompact();
@@ -388,10 +394,52 @@ class TaskExecutor {
       if (stream_->until_idle_ms > 0 && Millis(last_data) >= static_cast<double>(stream_->until_idle_ms)) {
         return stop("no new data for " + FormatDurationMs(stream_->until_idle_ms) + " (--until-idle)");
       }
+      if (stream_->metrics != nullptr) {
+        const uint64_t end = log.DurableEnd();
+        stream_->metrics->lag_bytes = end > counters_.offset ? end - counters_.offset : 0;
+      }
       // Wake for new data, the commit that falls due, or a signal (checked every 50 ms).
       double wait = 50;
       if (dirty) wait = std::min(wait, std::max(1.0, interval - Millis(last_commit)));
       log.WaitBeyond(buf_base_ + buf_.size(), static_cast<int64_t>(wait));
+    }
+  }
+
+  // StreamMetrics after a commit: the committed counters (this run's part), the commit's
+  // latency, the lag, and each committed record's end-to-end latency.
+  void RecordCommit(const TaskCounters& at_start, double commit_seconds, uint64_t durable_end) {
+    StreamMetrics* m = stream_->metrics;
+    if (m == nullptr) return;
+    m->read = counters_.read - at_start.read;
+    m->written = counters_.written - at_start.written;
+    m->skipped = counters_.skipped - at_start.skipped;
+    m->errored = counters_.errored - at_start.errored;
+    m->duplicates = counters_.duplicates - at_start.duplicates;
+    m->commits.fetch_add(1, std::memory_order_relaxed);
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    m->last_commit_unix_ms = now_ms;
+    m->lag_bytes = durable_end > counters_.offset ? durable_end - counters_.offset : 0;
+    m->commit_seconds.Observe(commit_seconds);
+    for (int64_t t : event_ms_) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
+    event_ms_.clear();
+  }
+
+  // Keeps the event times of the rows just buffered (after dedup), for RecordCommit.
+  void KeepEventTimes(const ColumnBatch& batch) {
+    int col = -1;
+    for (size_t c = 0; c < batch.schema.size() && col < 0; ++c) {
+      const bool named = cfg_.write.dedup && !cfg_.write.dedup->time.empty();
+      if (named ? batch.schema[c].name == cfg_.write.dedup->time
+                : batch.schema[c].type == ColumnType::kTimestampMs) {
+        col = static_cast<int>(c);
+      }
+    }
+    if (col < 0) return;
+    const ColumnBuffer& b = batch.columns[col];
+    for (size_t r = 0; r < batch.num_rows(); ++r) {
+      if (!b.IsNull(r)) event_ms_.push_back(b.Int64At(r));
     }
   }
 
@@ -445,6 +493,7 @@ class TaskExecutor {
     transforms_.Apply(batch, rejected_);
     if (!rejected_.empty()) DropRejectedRows(recs, batch, error_lines);
     WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(batch));
+    if (stream_ != nullptr && stream_->metrics != nullptr) KeepEventTimes(batch);
     counters_.read += recs.size();
     counters_.written += docs - rejected_.size() - duplicates;
     counters_.skipped += skips_.size() + duplicates;
@@ -537,6 +586,7 @@ class TaskExecutor {
   std::string input_id_;  // input identity to record with the next commit, if any
   sdk::Document doc_;
   StreamRun* stream_ = nullptr;
+  std::vector<int64_t> event_ms_;  // event times of the rows since the last commit (metrics)
   std::thread compactor_;  // write.compaction.auto on a stream (MaybeCompact)
   std::atomic<bool> compacting_{false};
   int compactions_ = 0;
@@ -1007,6 +1057,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     stream_run.run_tag = run_tag;
     stream_run.until_idle_ms = options.until_idle_ms;
     stream_run.max_records = options.max_records;
+    stream_run.metrics = options.stream_metrics;
     if (options.start_collector) {
       WEIR_ASSIGN_OR_RETURN(stop_collector, options.start_collector(*stream_log));
     }

@@ -30,6 +30,7 @@ struct RecordType;
 }  // namespace sdk
 
 class SegmentLog;
+struct StreamMetrics;
 
 struct RunOptions {
   int workers = 0;       // 0 = config.compute.workers
@@ -39,6 +40,7 @@ struct RunOptions {
   // Stream datasets (DatasetConfig::IsStream): when to stop besides SIGINT/SIGTERM.
   int64_t until_idle_ms = 0;  // 0: never; else stop once no new data came for this long
   uint64_t max_records = 0;   // 0: no limit; else stop after reading this many records
+  StreamMetrics* stream_metrics = nullptr;  // live figures of a stream run (exec/stream_metrics.h)
   // Stream datasets with read.connector http: called once the dataset lock is held and the
   // collector's log (StreamLogDir) is open; starts accepting events into it (the CLI starts
   // the HTTP collector, server/collector.h) and returns what stops accepting. Run() calls that

@@ -110,11 +110,11 @@ HttpResponse Collector::Error(int status, const std::string& message) {
 }
 
 HttpResponse Collector::Post(const HttpRequest& req) {
-  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  m_.requests.fetch_add(1, std::memory_order_relaxed);
   if (!options_.token.empty()) {
     const std::optional<std::string> given = net::BearerToken(req);
     if (!given || !net::SameToken(*given, options_.token)) {
-      counters_.refused.fetch_add(1, std::memory_order_relaxed);
+      m_.refused.fetch_add(1, std::memory_order_relaxed);
       HttpResponse r = Error(401, given ? "the bearer token is not this collector's read.token"
                                         : "this collector needs 'Authorization: Bearer <token>' "
                                           "with the dataset's read.token");
@@ -125,7 +125,7 @@ HttpResponse Collector::Post(const HttpRequest& req) {
   if (const uint64_t backlog = log_.Backlog(); backlog > options_.max_backlog_bytes) {
     // Overload: the lake writer is behind. Refusing keeps disk and memory bounded; clients
     // retry after the hint (as they do for Kafka's throttling or S3's SlowDown).
-    counters_.throttled.fetch_add(1, std::memory_order_relaxed);
+    m_.throttled.fetch_add(1, std::memory_order_relaxed);
     HttpResponse r = Error(429, "backlog of " + std::to_string(backlog >> 20) +
                                     " MiB not yet in the lake exceeds read.max_backlog_mb; retry "
                                     "after the Retry-After seconds");
@@ -134,16 +134,16 @@ HttpResponse Collector::Post(const HttpRequest& req) {
   }
   CollectorBody body = ParseCollectorBody(req.body);
   if (!body.refused.empty()) {
-    counters_.refused.fetch_add(1, std::memory_order_relaxed);
+    m_.refused.fetch_add(1, std::memory_order_relaxed);
     return Error(400, body.refused);
   }
   auto range = log_.Append(body.lines);
   if (!range.ok()) {
     return Error(500, "the events were not stored (" + range.status().message() + "); retry");
   }
-  counters_.accepted.fetch_add(body.accepted, std::memory_order_relaxed);
-  counters_.malformed.fetch_add(body.errors.size(), std::memory_order_relaxed);
-  counters_.bytes.fetch_add(body.lines.size(), std::memory_order_relaxed);
+  m_.accepted.fetch_add(body.accepted, std::memory_order_relaxed);
+  m_.malformed.fetch_add(body.errors.size(), std::memory_order_relaxed);
+  m_.bytes_in.fetch_add(body.lines.size(), std::memory_order_relaxed);
   nlohmann::json errors = nlohmann::json::array();
   for (size_t i = 0; i < body.errors.size() && i < kMaxListedErrors; ++i) {
     errors.push_back({{body.array ? "index" : "line", body.errors[i].first},
@@ -162,14 +162,57 @@ void Collector::AddRoutes(net::Router& router) {
   });
 }
 
-Result<std::function<void()>> StartCollector(const DatasetConfig& config, SegmentLog& log) {
+namespace {
+
+// Runs `server` on a thread; the returned function stops and joins it. `keep` is held until then.
+std::function<void()> RunInBackground(std::shared_ptr<net::HttpServer> server,
+                                      std::shared_ptr<void> keep) {
+  auto thread = std::make_shared<std::thread>([server] { (void)server->Serve(); });
+  return [server, thread, keep] {
+    server->Stop();
+    if (thread->joinable()) thread->join();
+  };
+}
+
+}  // namespace
+
+Result<std::function<void()>> StartMetricsServer(const std::string& listen,
+                                                 const StreamMetrics& metrics) {
+  std::string host;
+  int port = 0;
+  if (!net::ParseListen(listen, &host, &port)) {
+    return Status::Invalid("stream.metrics_listen: '" + listen + "' is not HOST:PORT");
+  }
+  net::Router router;
+  router.Add("GET", "/metrics", [&metrics](const HttpRequest&) {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = RenderPrometheus(metrics);
+    return r;
+  });
+  net::HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.log = [](const std::string&) {};
+  auto server = std::make_shared<net::HttpServer>(std::move(router), std::move(options));
+  if (Status st = server->Bind(); !st.ok()) {
+    return Status::IOError("stream.metrics_listen: " + st.message(), false);
+  }
+  std::fprintf(stderr, "%s: metrics at http://%s:%d/metrics\n", metrics.dataset.c_str(),
+               host.c_str(), server->port());
+  return RunInBackground(server, nullptr);
+}
+
+Result<std::function<void()>> StartCollector(const DatasetConfig& config, SegmentLog& log,
+                                             StreamMetrics& metrics) {
   std::string host;
   int port = 0;
   if (!net::ParseListen(config.read.listen, &host, &port)) {
     return Status::Invalid("read.listen: '" + config.read.listen + "' is not HOST:PORT");
   }
   auto collector = std::make_shared<Collector>(
-      log, CollectorOptions{config.read.http_path, config.read.token, config.read.max_backlog_bytes});
+      log, CollectorOptions{config.read.http_path, config.read.token, config.read.max_backlog_bytes},
+      metrics);
   net::Router router;
   collector->AddRoutes(router);
   net::HttpServerOptions options;
@@ -190,11 +233,7 @@ Result<std::function<void()>> StartCollector(const DatasetConfig& config, Segmen
                host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
                server->port(), config.read.http_path.c_str(),
                config.read.token.empty() ? "" : " (bearer token required)");
-  auto thread = std::make_shared<std::thread>([server] { (void)server->Serve(); });
-  return std::function<void()>([server, thread, collector] {
-    server->Stop();
-    if (thread->joinable()) thread->join();
-  });
+  return RunInBackground(server, collector);
 }
 
 }  // namespace weir::server

@@ -16,9 +16,9 @@
 //                      not stored: retry it).
 //   GET  /healthz      200 {"status": "ok", "backlog_bytes": N}, without a token.
 //
-// Ownership: borrows the log, which must outlive the collector and its server.
-// Thread-safety: Handle() runs concurrently on the server's connection threads; the log is
-// thread-safe and appends share their syncs (group commit); the counters are atomics.
+// Ownership: borrows the log and the metrics, which must outlive the collector and its server.
+// Thread-safety: Post() runs concurrently on the server's connection threads; the log is
+// thread-safe and appends share their syncs (group commit); the metrics are atomics.
 #pragma once
 
 #include <atomic>
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "exec/stream_metrics.h"
 #include "net/http_server.h"
 #include "weir/status.h"
 
@@ -60,7 +61,9 @@ CollectorBody ParseCollectorBody(std::string_view body);
 
 class Collector {
  public:
-  Collector(SegmentLog& log, CollectorOptions options) : log_(log), options_(std::move(options)) {}
+  // Counts requests into `metrics` (the collector fields of StreamMetrics).
+  Collector(SegmentLog& log, CollectorOptions options, StreamMetrics& metrics)
+      : log_(log), options_(std::move(options)), m_(metrics) {}
 
   void AddRoutes(net::Router& router);
   // The error body ({"error": "..."}) for the transport's own errors (413, 404, ...).
@@ -68,22 +71,22 @@ class Collector {
 
   net::HttpResponse Post(const net::HttpRequest& req);
 
-  struct Counters {
-    std::atomic<uint64_t> requests{0}, accepted{0}, malformed{0}, refused{0}, throttled{0};
-    std::atomic<uint64_t> bytes{0};  // appended to the log
-  };
-  const Counters& counters() const { return counters_; }
-
  private:
   SegmentLog& log_;
   const CollectorOptions options_;
-  Counters counters_;
+  StreamMetrics& m_;
 };
 
 // Starts the collector of `config` (read.listen, read.path, read.token, read.max_body_mb,
 // read.max_backlog_mb) on its own thread, appending to `log`; prints where it listens (to
 // stderr). Returns a function that stops it (requests in progress are answered first) and joins
-// the thread. An address that cannot be bound is an error naming it.
-Result<std::function<void()>> StartCollector(const DatasetConfig& config, SegmentLog& log);
+// the thread. An address that cannot be bound is an error naming it. `metrics` must outlive it.
+Result<std::function<void()>> StartCollector(const DatasetConfig& config, SegmentLog& log,
+                                             StreamMetrics& metrics);
+
+// Serves `GET /metrics` (StreamMetrics in the Prometheus text format) on `listen` (host:port)
+// on its own thread until the returned function is called. `metrics` must outlive it.
+Result<std::function<void()>> StartMetricsServer(const std::string& listen,
+                                                 const StreamMetrics& metrics);
 
 }  // namespace weir::server

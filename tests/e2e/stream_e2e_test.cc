@@ -115,8 +115,10 @@ TEST(StreamE2E, PostedEventsLandInTheLakeAndMalformedLinesBecomeErrorRecords) {
   if (!HaveIcebird()) FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
   const std::string dir = TempDir("stream-basic");
   const int port = FreeLoopbackPort();
+  const int metrics_port = FreeLoopbackPort();
   const std::string yaml = dir + "/ds.yaml";
-  WriteAll(yaml, DatasetYaml(port, "", "  commit_interval: 200ms\n"));
+  WriteAll(yaml, DatasetYaml(port, "", "  commit_interval: 200ms\n  metrics_listen: 127.0.0.1:" +
+                                           std::to_string(metrics_port) + "\n"));
   StreamProcess run;
   ASSERT_TRUE(run.Start(yaml, port, {}, dir + "/run.log")) << ReadAll(dir + "/run.log");
   httplib::Client c("127.0.0.1", port);
@@ -148,6 +150,23 @@ TEST(StreamE2E, PostedEventsLandInTheLakeAndMalformedLinesBecomeErrorRecords) {
     if (count != "150\n") std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(count, "150\n");
+
+  // GET /metrics: the same figures in the Prometheus text format.
+  httplib::Client mc("127.0.0.1", metrics_port);
+  auto metrics = mc.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  EXPECT_NE(text.find("weir_records_total{dataset=\"clicks\",outcome=\"written\"} 150\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("weir_records_total{dataset=\"clicks\",outcome=\"errored\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("weir_collector_records_total{dataset=\"clicks\",kind=\"valid\"} 150\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("weir_end_to_end_latency_seconds_count{dataset=\"clicks\"} 150\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("weir_stream_lag_bytes{dataset=\"clicks\",partition=\"collector\"} 0\n"),
+            std::string::npos);
 
   run.Kill(SIGTERM);
   EXPECT_EQ(run.Wait(30), 0) << ReadAll(dir + "/run.log");
@@ -259,6 +278,51 @@ TEST(StreamE2E, MaxRecordsStopsAfterThatManyAndTheNextRunGoesOnFromThere) {
   EXPECT_EQ(j["stream"], true);
   EXPECT_NE(j["stopped"].get<std::string>().find("--until-idle"), std::string::npos);
   EXPECT_EQ(Count(yaml), "30\n");
+}
+
+// write.compaction.auto on a stream: while the run goes on committing every 100 ms, partitions
+// that gathered min_files small files are compacted in the background into a `replace` snapshot,
+// and the table keeps every row once.
+TEST(StreamE2E, AutoCompactionRunsWhileTheStreamCommits) {
+  const std::string dir = TempDir("stream-compact");
+  const int port = FreeLoopbackPort();
+  const std::string yaml = dir + "/ds.yaml";
+  std::string text = DatasetYaml(port, "", "  commit_interval: 100ms\n");
+  const std::string at = "  partition_by: [dt]\n";
+  text.replace(text.find(at), at.size(),
+               at + "  compaction: {auto: true, min_files: 3, interval: 500ms}\n");
+  WriteAll(yaml, text);
+  StreamProcess run;
+  ASSERT_TRUE(run.Start(yaml, port, {}, dir + "/run.log")) << ReadAll(dir + "/run.log");
+  httplib::Client c("127.0.0.1", port);
+  // One partition, one small file per commit: keep posting until a compaction has replaced some.
+  int posted = 0;
+  bool compacted = false;
+  for (int round = 0; round < 100 && !compacted; ++round) {
+    std::string body;
+    for (int i = 0; i < 20; ++i) body += Event("c" + std::to_string(posted++), 1764000000000) + "\n";
+    auto r = c.Post("/v1/events", body, "application/x-ndjson");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    CmdResult snaps = Weir("lake snapshots " + yaml + " --json 2>/dev/null");
+    if (snaps.exit_code != 0) continue;
+    const auto list = nlohmann::json::parse(snaps.out);  // named: the loop borrows from it
+    for (const auto& sn : list["snapshots"]) compacted |= sn["operation"] == "replace";
+  }
+  EXPECT_TRUE(compacted) << "no replace snapshot while the stream ran; log:\n" << ReadAll(dir + "/run.log");
+  run.Kill(SIGTERM);
+  EXPECT_EQ(run.Wait(30), 0) << ReadAll(dir + "/run.log");
+  EXPECT_EQ(Count(yaml), std::to_string(posted) + "\n");
+  // The current snapshot holds fewer files than the appends added.
+  auto snaps = nlohmann::json::parse(Weir("lake snapshots " + yaml + " --json").out);
+  uint64_t appended = 0, live = 0;
+  for (const auto& sn : snaps["snapshots"]) {
+    if (sn["operation"] == "append") appended += sn["added_files"].get<uint64_t>();
+    if (sn["current"] == true) live = sn["total_files"].get<uint64_t>();
+  }
+  EXPECT_LT(live, appended);
+  EXPECT_EQ(nlohmann::json::parse(Weir("tasks " + yaml + " --json").out)[0]["written"], posted);
 }
 
 // kill -9 at random moments while a client posts numbered events: after a final run, the lake

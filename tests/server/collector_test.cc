@@ -89,7 +89,7 @@ class CollectorTest : public ::testing::Test {
                          const std::string& path, const std::string& body,
                          const std::string& auth = "") {
     if (!collector_) {
-      collector_ = std::make_unique<Collector>(*log_, options);
+      collector_ = std::make_unique<Collector>(*log_, options, metrics_);
       net::Router router;
       collector_->AddRoutes(router);
       net::HttpServerOptions so;
@@ -106,6 +106,7 @@ class CollectorTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<SegmentLog> log_;
+  StreamMetrics metrics_;
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<net::HttpServer> server_;
 };
@@ -123,8 +124,9 @@ TEST_F(CollectorTest, APostIsDurableInTheLogWhenItIsAnswered) {
   r = Send(o, "POST", "/v1/events", "[{\"id\":3}]");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(LogText(*log_), "{\"id\":1}\n{\"id\":2}\nnope\n{\"id\":3}\n");
-  EXPECT_EQ(collector_->counters().accepted, 3u);
-  EXPECT_EQ(collector_->counters().malformed, 1u);
+  EXPECT_EQ(metrics_.accepted, 3u);
+  EXPECT_EQ(metrics_.malformed, 1u);
+  EXPECT_EQ(metrics_.requests, 2u);
 }
 
 TEST_F(CollectorTest, RefusedBodiesStoreNothing) {
@@ -165,7 +167,7 @@ TEST_F(CollectorTest, ABacklogOverTheLimitIsAnswered429UntilTheLakeCatchesUp) {
   for (const auto& [k, v] : r.headers) retry_after |= k == "Retry-After" && v == "1";
   EXPECT_TRUE(retry_after);
   EXPECT_EQ(log_->DurableEnd(), 50u);
-  EXPECT_EQ(collector_->counters().throttled, 1u);
+  EXPECT_EQ(metrics_.throttled, 1u);
   // The lake committed through the first batch: back under the limit.
   ASSERT_TRUE(log_->Trim(25).ok());
   EXPECT_EQ(Send(o, "POST", "/v1/events", batch).status, 200);

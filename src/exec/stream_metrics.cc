@@ -1,0 +1,104 @@
+#include "exec/stream_metrics.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+
+namespace weir {
+namespace {
+
+std::string Number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.6g", v);
+  return b;
+}
+
+// Label values escape backslash, double quote and newline (the text format's rule).
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void Head(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void Sample(std::string& out, const std::string& name, const std::string& labels, uint64_t v) {
+  out += name + "{" + labels + "} " + std::to_string(v) + "\n";
+}
+
+}  // namespace
+
+void LatencyHistogram::Observe(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;  // clock skew: an event "from the future" counts as 0
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(static_cast<uint64_t>(std::llround(seconds * 1e6)), std::memory_order_relaxed);
+}
+
+void LatencyHistogram::Render(std::string& out, const std::string& name,
+                              const std::string& labels) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    const std::string le = i < kBounds.size() ? Number(kBounds[i]) : "+Inf";
+    out += name + "_bucket{" + labels + ",le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += name + "_sum{" + labels + "} " +
+         Number(static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6) + "\n";
+  out += name + "_count{" + labels + "} " + std::to_string(count_.load(std::memory_order_relaxed)) +
+         "\n";
+}
+
+std::string RenderPrometheus(const StreamMetrics& m) {
+  const std::string ds = "dataset=\"" + Escape(m.dataset) + "\"";
+  std::string out;
+  Head(out, "weir_records_total", "counter",
+       "Records committed to the lake by this process, by outcome (skipped includes duplicates).");
+  Sample(out, "weir_records_total", ds + ",outcome=\"read\"", m.read);
+  Sample(out, "weir_records_total", ds + ",outcome=\"written\"", m.written);
+  Sample(out, "weir_records_total", ds + ",outcome=\"skipped\"", m.skipped);
+  Sample(out, "weir_records_total", ds + ",outcome=\"errored\"", m.errored);
+  Sample(out, "weir_records_total", ds + ",outcome=\"duplicate\"", m.duplicates);
+  Head(out, "weir_commits_total", "counter", "Lake commits (Iceberg snapshots) by this process.");
+  Sample(out, "weir_commits_total", ds, m.commits);
+  Head(out, "weir_last_commit_timestamp_seconds", "gauge",
+       "Unix time of the last commit (0: none yet).");
+  out += "weir_last_commit_timestamp_seconds{" + ds + "} " +
+         Number(static_cast<double>(m.last_commit_unix_ms.load()) / 1000.0) + "\n";
+  Head(out, "weir_commit_duration_seconds", "histogram",
+       "Time one commit takes: data files, store transaction, publication.");
+  m.commit_seconds.Render(out, "weir_commit_duration_seconds", ds);
+  Head(out, "weir_end_to_end_latency_seconds", "histogram",
+       "Commit time minus each committed record's event time (the dedup time column, else the "
+       "first timestamp column).");
+  m.end_to_end_seconds.Render(out, "weir_end_to_end_latency_seconds", ds);
+  Head(out, "weir_stream_lag_bytes", "gauge",
+       "Bytes accepted into the stream's log and not yet committed to the lake.");
+  Sample(out, "weir_stream_lag_bytes", ds + ",partition=\"" + Escape(m.source) + "\"", m.lag_bytes);
+  Head(out, "weir_collector_requests_total", "counter", "HTTP collector requests by answer.");
+  const uint64_t requests = m.requests, refused = m.refused, throttled = m.throttled;
+  Sample(out, "weir_collector_requests_total", ds + ",answer=\"accepted\"",
+         requests >= refused + throttled ? requests - refused - throttled : 0);
+  Sample(out, "weir_collector_requests_total", ds + ",answer=\"refused\"", refused);
+  Sample(out, "weir_collector_requests_total", ds + ",answer=\"throttled\"", throttled);
+  Head(out, "weir_collector_records_total", "counter",
+       "Records the HTTP collector stored, valid or malformed (malformed become error records).");
+  Sample(out, "weir_collector_records_total", ds + ",kind=\"valid\"", m.accepted);
+  Sample(out, "weir_collector_records_total", ds + ",kind=\"malformed\"", m.malformed);
+  Head(out, "weir_collector_bytes_total", "counter", "Bytes the HTTP collector appended to the log.");
+  Sample(out, "weir_collector_bytes_total", ds, m.bytes_in);
+  return out;
+}
+
+}  // namespace weir

@@ -1,0 +1,63 @@
+// StreamMetrics in the Prometheus text format: cumulative histogram buckets, sums, counts,
+// escaped labels, and the collector's answer split.
+#include "exec/stream_metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace weir {
+namespace {
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+TEST(StreamMetrics, HistogramBucketsAreCumulativeWithSumAndCount) {
+  LatencyHistogram h;
+  h.Observe(0.003);   // <= 0.005
+  h.Observe(0.2);     // <= 0.25
+  h.Observe(0.25);    // a bound belongs to its own bucket (le)
+  h.Observe(1000);    // only +Inf
+  h.Observe(-1);      // clock skew counts as 0
+  std::string out;
+  h.Render(out, "x", "d=\"a\"");
+  EXPECT_TRUE(Has(out, "x_bucket{d=\"a\",le=\"0.005\"} 2")) << out;
+  EXPECT_TRUE(Has(out, "x_bucket{d=\"a\",le=\"0.1\"} 2")) << out;
+  EXPECT_TRUE(Has(out, "x_bucket{d=\"a\",le=\"0.25\"} 4")) << out;
+  EXPECT_TRUE(Has(out, "x_bucket{d=\"a\",le=\"300\"} 4")) << out;
+  EXPECT_TRUE(Has(out, "x_bucket{d=\"a\",le=\"+Inf\"} 5")) << out;
+  EXPECT_TRUE(Has(out, "x_sum{d=\"a\"} 1000.45")) << out;
+  EXPECT_TRUE(Has(out, "x_count{d=\"a\"} 5")) << out;
+  EXPECT_EQ(h.count(), 5u);
+}
+
+TEST(StreamMetrics, ExpositionNamesEveryFamilyWithTheDatasetLabel) {
+  StreamMetrics m;
+  m.dataset = "we\"ird";
+  m.written = 7;
+  m.errored = 1;
+  m.commits = 3;
+  m.lag_bytes = 42;
+  m.requests = 10;
+  m.refused = 2;
+  m.throttled = 1;
+  m.malformed = 4;
+  m.commit_seconds.Observe(0.02);
+  const std::string text = RenderPrometheus(m);
+  const std::string ds = "dataset=\"we\\\"ird\"";
+  EXPECT_TRUE(Has(text, "weir_records_total{" + ds + ",outcome=\"written\"} 7")) << text;
+  EXPECT_TRUE(Has(text, "weir_records_total{" + ds + ",outcome=\"errored\"} 1"));
+  EXPECT_TRUE(Has(text, "weir_commits_total{" + ds + "} 3"));
+  EXPECT_TRUE(Has(text, "weir_stream_lag_bytes{" + ds + ",partition=\"collector\"} 42"));
+  EXPECT_TRUE(Has(text, "weir_collector_requests_total{" + ds + ",answer=\"accepted\"} 7"));
+  EXPECT_TRUE(Has(text, "weir_collector_requests_total{" + ds + ",answer=\"refused\"} 2"));
+  EXPECT_TRUE(Has(text, "weir_collector_records_total{" + ds + ",kind=\"malformed\"} 4"));
+  EXPECT_TRUE(Has(text, "weir_commit_duration_seconds_count{" + ds + "} 1"));
+  EXPECT_TRUE(Has(text, "# TYPE weir_end_to_end_latency_seconds histogram"));
+  // Every sample line belongs to a family announced before it.
+  size_t types = 0, pos = 0;
+  while ((pos = text.find("# TYPE ", pos)) != std::string::npos) ++types, ++pos;
+  EXPECT_EQ(types, 9u);
+}
+
+}  // namespace
+}  // namespace weir
