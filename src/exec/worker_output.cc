@@ -282,6 +282,7 @@ Status WorkerOutput::CommitAlone() {
     o.file_stem = stem;
     o.target_file_bytes = cfg_.write.target_file_mb << 20;  // write.target_file_mb
     o.threads = cfg_.compute.workers;  // the round's other workers wait meanwhile
+    o.publish_dir = TableDir(cfg_);
     if (iceberg_) {
       o.rel_prefix = TableDataPrefix(cfg_);
       o.field_ids = iceberg_->FieldIds(buffer_.file_schema());

@@ -44,6 +44,10 @@ struct LakeFileOptions {
   uint64_t target_file_bytes = 0;
   // Files are encoded and written on this many threads (a commit holds every worker's rows).
   int threads = 1;
+  // The folder rel_path is relative to (the table), or empty. When set, the writing threads
+  // also create each file's destination folder there, so the publication after the commit (a
+  // rename per file, on one thread) does not create thousands of partition folders alone.
+  std::string publish_dir;
 };
 
 // Encodes every partition of `buf` into one file each in options.staging_dir (several when it
