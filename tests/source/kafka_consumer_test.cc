@@ -430,6 +430,34 @@ INSTANTIATE_TEST_SUITE_P(Strategies, RebalanceTest,
                                                              : std::string("Cooperative");
                          });
 
+// The 2.0.2 mock cannot add partitions to a topic, so this covers the same path (a metadata
+// refresh, at weir's default interval, changes what the subscription covers and the member
+// rejoins) with a topic created while a regex subscription runs.
+TEST(KafkaConsumerTest, PicksUpATopicCreatedWhileRunning) {
+  MockKafka kafka;
+  kafka.CreateTopic("ev-a", 1);
+  std::vector<TopicPartition> assigned;
+  KafkaConsumerCallbacks cb;
+  cb.on_assign =
+      [&](const std::vector<TopicPartition>& tps) -> Result<std::map<TopicPartition, int64_t>> {
+    assigned = tps;
+    return std::map<TopicPartition, int64_t>{};
+  };
+  auto c = MustCreate(FastOptions(kafka.bootstrap(), {"^ev-.*"}, "g-new"), cb);
+  ASSERT_NE(c, nullptr);
+  Consumed got;
+  ASSERT_TRUE(PollUntil(*c, got, [&] { return !assigned.empty(); }));
+  EXPECT_EQ(assigned, (std::vector<TopicPartition>{{"ev-a", 0}}));
+  kafka.CreateTopic("ev-b", 2);
+  TestProducer producer(kafka.bootstrap());
+  producer.SendRange("ev-b", 1, 0, 3);
+  producer.Flush();
+  ASSERT_TRUE(PollUntil(
+      *c, got, [&] { return got.records.size() == 3; }, 11000));
+  EXPECT_EQ(c->Assignment(), (std::vector<TopicPartition>{{"ev-a", 0}, {"ev-b", 0}, {"ev-b", 1}}));
+  EXPECT_EQ(got.OffsetsByPartition()[TopicPartition({"ev-b", 1})], Range(0, 3));
+}
+
 TEST(KafkaConsumerTest, BrokerDownThenUpLosesNothing) {
   MockKafka kafka;
   kafka.CreateTopic("ev", 2);
