@@ -171,7 +171,9 @@ class StreamStatusLine {
                  "\r%s: %s written, %s errored | %s rec/s | lag %s | last commit %s ago | %s "
                  "commits   ",
                  m_.dataset.c_str(), HumanCount(m_.written).c_str(), HumanCount(m_.errored).c_str(),
-                 HumanCount(static_cast<uint64_t>(rate)).c_str(), HumanBytes(m_.lag_bytes).c_str(),
+                 HumanCount(static_cast<uint64_t>(rate)).c_str(),
+                 m_.source == "kafka" ? (HumanCount(m_.lag_messages) + " msgs").c_str()
+                                      : HumanBytes(m_.lag_bytes).c_str(),
                  age.c_str(), HumanCount(m_.commits).c_str());
     std::fflush(stderr);
   }
@@ -196,6 +198,7 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   }
   StreamMetrics metrics;
   metrics.dataset = cfg->name;
+  metrics.source = cfg->read.connector == "kafka" ? "kafka" : "collector";  // set before threads read it
   std::function<void()> stop_metrics;
   struct StopMetrics {
     std::function<void()>& stop;

@@ -1,11 +1,15 @@
 // The `weir` binary: a thin layer over the library. Each subcommand registers itself (see
 // cli/commands.h); main() only parses, dispatches and returns the command's exit code.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 
 int main(int argc, char** argv) {
+  // Diagnostics (Kafka client, stream warnings) go to stderr: stdout carries results (--json).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("weir"));
   CLI::App app{"weir: data pipelines where you write only the parsing and business logic"};
   app.set_version_flag("--version", std::string("weir ") + WEIR_VERSION);
   app.require_subcommand(1);

@@ -637,8 +637,73 @@ void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
   if (auto v = L.Int(m, "max_backlog_mb")) out->max_backlog_bytes = static_cast<uint64_t>(*v) << 20;
 }
 
+// read.connector kafka: the consumer's keys; read.options are librdkafka settings.
+void ParseKafkaSource(Loader& L, const MapView& m, ReadConfig* out) {
+  for (const char* key : {"location", "manifest", "multiline", "csv"}) {
+    if (const Field* f = m.Get(key)) {
+      L.Error(f->key_line, std::string("read.") + key,
+              "only for read.connector files; a kafka source reads one record per message; "
+              "remove it");
+    }
+  }
+  for (const char* key : {"listen", "path", "token", "max_body_mb", "max_backlog_mb"}) {
+    if (const Field* f = m.Get(key)) {
+      L.Error(f->key_line, std::string("read.") + key,
+              "only for read.connector http (connector is kafka); remove it");
+    }
+  }
+  for (const char* key : {"brokers", "group"}) {
+    if (!m.Get(key)) {
+      L.Error(m.line, std::string("read.") + key,
+              std::string("missing required key for read.connector kafka: ") +
+                  (std::string(key) == "brokers" ? "the bootstrap servers, e.g. brokers: 127.0.0.1:9092"
+                                                 : "the consumer group, e.g. group: weir-clicks"));
+    }
+  }
+  if (auto v = L.String(m, "brokers")) out->brokers = *v;
+  if (auto v = L.String(m, "group")) out->group = *v;
+  if (auto v = L.Enum(m, "start")) out->start = *v;
+  int line = 0;
+  std::string key;
+  if (!m.Get("topics")) {
+    L.Error(m.line, "read.topics",
+            "missing required key for read.connector kafka: the topics to read, e.g. topics: [events]");
+  } else if (auto list = L.List(m, "topics", &line, &key, "topic names")) {
+    for (const auto& item : *list) {
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        L.Error(LineOf(item, line), key, "expected a topic name, got " + Describe(item));
+        continue;
+      }
+      out->topics.push_back(item.Scalar());
+    }
+    if (out->topics.empty()) L.Error(line, key, "lists no topic; name at least one");
+  }
+  if (const Field* f = m.Get("options")) {
+    if (f->value.IsMap()) {
+      for (auto it = f->value.begin(); it != f->value.end(); ++it) {
+        const std::string name = it->first.as<std::string>();
+        if (!it->second.IsScalar()) {
+          L.Error(LineOf(it->second, f->line), "read.options." + name,
+                  "expected a scalar librdkafka setting, got " + Describe(it->second));
+          continue;
+        }
+        out->kafka_settings[name] = it->second.Scalar();
+      }
+    }
+  }
+}
+
 void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
   if (auto v = L.Enum(m, "connector")) out->connector = *v;
+  if (out->connector != "kafka") {
+    for (const char* key : {"brokers", "topics", "group", "start", "parser_options"}) {
+      if (const Field* f = m.Get(key)) {
+        L.Error(f->key_line, std::string("read.") + key,
+                "only for read.connector kafka (connector is " + out->connector + "); remove it");
+      }
+    }
+  }
+  if (out->connector == "kafka") ParseKafkaSource(L, m, out);
   if (out->connector == "files") {
     for (const char* key : {"location", "manifest"}) {
       if (!m.Get(key)) L.Error(m.line, std::string("read.") + key, "missing required key");
@@ -672,6 +737,11 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
       parser->reset();
     } else {
       out->parser = p;
+      if (out->connector == "kafka" && (p == "csv" || p == "warc")) {
+        L.Error(m.Get("parser")->line, "read.parser",
+                "'" + p + "' reads files, not messages; a kafka source needs a parser that reads "
+                "one record per message: jsonl, lines, regex or plugin:NAME");
+      }
       if (out->connector == "http" && p != "jsonl") {
         L.Error(m.Get("parser")->line, "read.parser",
                 "'" + p + "' cannot read what the http collector receives (JSON lines or a JSON "
@@ -679,7 +749,9 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
       }
     }
   }
-  if (const Field* f = m.Get("options")) {
+  // For kafka, read.options are librdkafka settings (ParseKafkaSource) and the parser's
+  // options are read.parser_options.
+  if (const Field* f = m.Get(out->connector == "kafka" ? "parser_options" : "options")) {
     out->options_line = f->key_line;
     if (!f->value.IsMap()) {
       L.Error(f->line, "read.options", "expected a map of parser options, got " + Describe(f->value));
@@ -1241,8 +1313,8 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
     if (auto m = L.CheckMap(f->value, DatasetMapSpec("stream"), "stream", f->key_line)) {
       if (!cfg.IsStream()) {
         L.Error(f->key_line, "stream",
-                "only for stream datasets (read.connector http); a files dataset commits every "
-                "compute.checkpoint_seconds");
+                "only for stream datasets (read.connector http or kafka); a files dataset "
+                "commits every compute.checkpoint_seconds");
       }
       if (auto v = L.Duration(*m, "commit_interval")) cfg.stream.commit_interval_ms = *v;
       if (auto v = L.String(*m, "metrics_listen")) {

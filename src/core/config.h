@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,12 @@ struct ReadConfig {
   std::string token;                         // empty: no token needed
   uint64_t max_body_bytes = 8ull << 20;      // a larger request gets 413
   uint64_t max_backlog_bytes = 256ull << 20; // accepted but not in the lake yet: more gets 429
+  // read.connector kafka (docs/streams.md).
+  std::string brokers;
+  std::vector<std::string> topics;
+  std::string group;
+  std::string start = "earliest";
+  std::map<std::string, std::string> kafka_settings;  // read.options: librdkafka settings
   // YAML lines of read.parser and read.options (0: not written), for errors found after loading
   // (a plugin that is missing or rejects its options).
   int parser_line = 0;
@@ -140,7 +147,8 @@ struct DatasetConfig {
   std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
   std::vector<std::string> plugins;  // absolute paths of parser plugins (docs/sdk.md)
 
-  // A stream dataset reads continuously (read.connector http) instead of a manifest's files.
+  // A stream dataset reads continuously (read.connector http or kafka) instead of a manifest's
+  // files.
   bool IsStream() const { return read.connector != "files"; }
 };
 

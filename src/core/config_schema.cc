@@ -50,9 +50,10 @@ std::vector<MapSpec> BuildSchema() {
       "The source.",
       {
           Key("connector", K::kEnum, kOptional, "files",
-              "Source connector: `files` (a manifest of files, read once) or `http` (the HTTP "
-              "collector: a stream dataset that runs until stopped; docs/streams.md).")
-              .Choices({"files", "http"}, "supported connector"),
+              "Source connector: `files` (a manifest of files, read once), `http` (the HTTP "
+              "collector) or `kafka` (a consumer group); `http` and `kafka` make a stream "
+              "dataset that runs until stopped (docs/streams.md).")
+              .Choices({"files", "http", "kafka"}, "supported connector"),
           Key("location", K::kPath, kOptional, "",
               "Folder the input files live in (required for `files`)."),
           Key("manifest", K::kPath, kOptional, "",
@@ -78,11 +79,26 @@ std::vector<MapSpec> BuildSchema() {
               "`http` only: when this much accepted data is not in the lake yet, requests get "
               "429 with `Retry-After` (memory and disk stay bounded under overload).")
               .Range(1, std::nullopt),
+          Key("brokers", K::kString, kOptional, "",
+              "`kafka` only (required): bootstrap servers, `host:port[,host:port...]`."),
+          Key("topics", K::kStringList, kOptional, "",
+              "`kafka` only (required): topics to read; a name starting with `^` is a regex."),
+          Key("group", K::kString, kOptional, "",
+              "`kafka` only (required): the consumer group. weir's store, not Kafka, holds the "
+              "positions; offsets are also committed to the group after each lake commit, for "
+              "lag tools."),
+          Key("start", K::kEnum, kOptional, "earliest",
+              "`kafka` only: where a partition starts when weir has no position for it.")
+              .Choices({"earliest", "latest"}, "start position"),
+          Key("parser_options", K::kOptions, kOptional, "",
+              "`kafka` only: the parser's options (for `kafka`, `options` holds librdkafka "
+              "settings)."),
           Key("parser", K::kString, kRequired, "",
               "How records are found and parsed: `jsonl`, `csv`, `lines`, `regex`, `warc`, or "
               "`plugin:NAME` for a parser from a library listed in `plugins`."),
           Key("options", K::kOptions, kOptional, "",
-              "Parser options, handed to the parser as JSON (e.g. `regex`: `{preset: "
+              "Parser options (`kafka`: librdkafka settings such as `security.protocol`, "
+              "`sasl.*`, passed through), handed to the parser as JSON (e.g. `regex`: `{preset: "
               "apache_combined}` or `{pattern: '...'}`); each parser checks its own."),
           Key("csv", K::kMap, kOptional, "", "CSV options; only allowed when `parser` is `csv`."),
           Key("max_record_bytes", K::kSize, kOptional, "16MiB",
@@ -343,6 +359,8 @@ std::string KeySpec::TypeText() const {
       return "list of column names";
     case ValueKind::kPathList:
       return "list of paths";
+    case ValueKind::kStringList:
+      return "list of strings";
     case ValueKind::kTransformList:
       return "list of transforms";
     case ValueKind::kOptions:

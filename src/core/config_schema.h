@@ -32,6 +32,7 @@ enum class ValueKind {
   kColumns,         // map of column name -> column map (MapSpec "write.columns.<name>")
   kIdentifierList,  // list of column names
   kPathList,        // list of paths
+  kStringList,      // list of non-empty strings
   kTransformList,   // list of one-key maps (MapSpec "transforms[]")
   kOptions,         // free-form map handed to the parser as JSON; the parser validates it
 };

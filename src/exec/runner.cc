@@ -31,6 +31,7 @@
 #include "exec/transforms.h"
 #include "exec/dedup.h"
 #include "exec/iceberg_table.h"
+#include "exec/kafka_stream.h"
 #include "exec/stream_metrics.h"
 #include "exec/task_executor.h"
 #include "exec/worker_output.h"
@@ -373,8 +374,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
   const bool multi_file = source && source->shape() == Shape::kMultiFile;
   const bool stream = config_.IsStream();
+  const bool kafka = config_.read.connector == "kafka";
+  if (kafka && source && source->shape() != Shape::kParser) {
+    return Status::Invalid("read.parser: " + config_.read.parser +
+                           " reads documents made of several records (a state machine or a "
+                           "multi-file reader); a kafka source needs one record per message");
+  }
   std::vector<std::pair<std::string, std::string>> entries;
-  if (stream) {
+  if (kafka) {
+    // Tasks are made per partition as the consumer group assigns them (exec/kafka_stream.h).
+  } else if (stream) {
     // The HTTP collector's log is one task; its checkpoint is the log's global offset.
     entries.emplace_back(kCollectorTaskEntry, StreamLogDir(config_));
   } else {
@@ -431,6 +440,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   for (const auto& [entry, path] : entries) manifest_files.insert(path);
   std::deque<TaskRow> queue;
   for (auto& t : tasks) {
+    if (kafka) break;  // partitions come from the group, not from a manifest
     auto in_manifest = manifest_paths.find(t.entry);
     if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
       // The entry left the manifest: its committed rows stay, the task is not run any more.
@@ -520,7 +530,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       if (stop) stop();
     }
   } stop_collector_at_exit{stop_collector};
-  if (stream) {
+  if (stream && !kafka) {
     uint64_t checkpoint = 0;
     for (const TaskRow& t : tasks) {
       if (t.entry == kCollectorTaskEntry) checkpoint = t.counters.offset;
@@ -545,6 +555,29 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     if (options.start_collector) {
       WEIR_ASSIGN_OR_RETURN(stop_collector, options.start_collector(*stream_log));
     }
+    summary.stream = true;
+  }
+  if (kafka) {
+    KafkaRunContext kc;
+    kc.config = &config_;
+    kc.store = &store_;
+    kc.progress = &progress_;
+    kc.transforms = transforms.get();
+    kc.schema = schema;
+    kc.iceberg = iceberg.get();
+    auto kafka_dedup = DedupIndex::Create(config_, store_);
+    kc.dedup = kafka_dedup.get();
+    ParserPtr parser;
+    if (source) {
+      WEIR_ASSIGN_OR_RETURN(parser, source->NewParser());
+      kc.parser = parser.get();
+      kc.format = &source->format();
+    }
+    kc.run_tag = run_tag;
+    kc.until_idle_ms = options.until_idle_ms;
+    kc.max_records = options.max_records;
+    kc.metrics = options.stream_metrics;
+    WEIR_ASSIGN_OR_RETURN(summary.stopped, RunKafkaStream(kc));
     summary.stream = true;
   }
   std::map<int64_t, int> attempts_made;
@@ -697,9 +730,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   int n = stream ? 1 : options.workers > 0 ? options.workers : config_.compute.workers;
   n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
   std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) threads.emplace_back(worker, i);
+  for (int i = 0; i < n && !kafka; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
-  if (stream) {
+  if (stream && !kafka) {
     // Stop accepting before the summary: what arrives later waits in the log for the next run.
     if (stop_collector) std::exchange(stop_collector, nullptr)();
     summary.stopped = stream_run.stopped;
@@ -727,6 +760,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
 
   WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
+  if (kafka) summary.tasks_run = summary.tasks.size();
   summary.all_completed = true;
   for (const auto& t : summary.tasks) {
     summary.all_completed &= t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired;

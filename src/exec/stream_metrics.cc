@@ -83,9 +83,19 @@ std::string RenderPrometheus(const StreamMetrics& m) {
        "Commit time minus each committed record's event time (the dedup time column, else the "
        "first timestamp column).");
   m.end_to_end_seconds.Render(out, "weir_end_to_end_latency_seconds", ds);
-  Head(out, "weir_stream_lag_bytes", "gauge",
-       "Bytes accepted into the stream's log and not yet committed to the lake.");
-  Sample(out, "weir_stream_lag_bytes", ds + ",partition=\"" + Escape(m.source) + "\"", m.lag_bytes);
+  if (m.source == "kafka") {
+    Head(out, "weir_consumer_lag_messages", "gauge",
+         "Messages in the partition after the next offset weir will read (high watermark minus "
+         "next offset), per assigned partition.");
+    for (const auto& [partition, lag] : m.PartitionLags()) {
+      Sample(out, "weir_consumer_lag_messages", ds + ",partition=\"" + Escape(partition) + "\"", lag);
+    }
+  } else {
+    Head(out, "weir_stream_lag_bytes", "gauge",
+         "Bytes accepted into the stream's log and not yet committed to the lake.");
+    Sample(out, "weir_stream_lag_bytes", ds + ",partition=\"" + Escape(m.source) + "\"",
+           m.lag_bytes);
+  }
   Head(out, "weir_collector_requests_total", "counter", "HTTP collector requests by answer.");
   const uint64_t requests = m.requests, refused = m.refused, throttled = m.throttled;
   Sample(out, "weir_collector_requests_total", ds + ",answer=\"accepted\"",

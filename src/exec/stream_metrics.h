@@ -4,12 +4,15 @@
 // counts requests. Counts are this process's, since it started.
 //
 // Ownership: the CLI owns one per run and hands a pointer to the runner and the collector.
-// Thread-safety: every field is atomic; writers and readers run on different threads.
+// Thread-safety: every field is atomic or behind `mu`; writers and readers run on different
+// threads.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace weir {
@@ -32,19 +35,32 @@ class LatencyHistogram {
 
 struct StreamMetrics {
   std::string dataset;
-  std::string source = "collector";  // the task (partition) the lag is of
+  std::string source = "collector";  // "collector" (HTTP) or "kafka"; set before the run starts
 
   // The lake side: committed by this process.
   std::atomic<uint64_t> read{0}, written{0}, skipped{0}, errored{0}, duplicates{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<int64_t> last_commit_unix_ms{0};  // 0: none yet
-  std::atomic<uint64_t> lag_bytes{0};           // durable in the log, not committed
+  std::atomic<uint64_t> lag_bytes{0};           // HTTP: durable in the log, not committed
+  std::atomic<uint64_t> lag_messages{0};        // Kafka: high watermarks minus next offsets
+  void SetPartitionLags(std::map<std::string, uint64_t> lags) {
+    std::lock_guard<std::mutex> l(mu);
+    partition_lags = std::move(lags);
+  }
+  std::map<std::string, uint64_t> PartitionLags() const {
+    std::lock_guard<std::mutex> l(mu);
+    return partition_lags;
+  }
   LatencyHistogram commit_seconds;               // one store+lake commit
   LatencyHistogram end_to_end_seconds;           // commit time minus each record's event time
 
   // The collector side.
   std::atomic<uint64_t> requests{0}, accepted{0}, malformed{0};
   std::atomic<uint64_t> refused{0}, throttled{0}, bytes_in{0};
+
+ private:
+  mutable std::mutex mu;
+  std::map<std::string, uint64_t> partition_lags;  // Kafka: "topic/partition" -> messages
 };
 
 // The whole exposition (text format 0.0.4), ending in a newline.

@@ -254,6 +254,32 @@ class TaskExecutor::Impl {
     return StreamLoop();
   }
 
+ public:
+  // Message sources (TaskExecutor::Feed).
+  Status Open() { return Prepare(); }
+  Status Feed(std::span<const RecordView> recs, uint64_t next_offset) {
+    std::string error_lines;
+    for (size_t i = 0; i < recs.size();) {
+      const size_t n = std::min<size_t>(kSliceRecords, recs.size() - i);
+      WEIR_RETURN_IF_ERROR(ProcessSlice(recs.subspan(i, n), error_lines));
+      i += n;
+    }
+    counters_.offset = counters_.bytes = counters_.record_number = next_offset;
+    WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, false));
+    out_.Update(task_, counters_, DurationMs(), error_lines, std::nullopt);
+    return Status::OK();
+  }
+  void Skip(uint64_t n, uint64_t next_offset) {
+    std::string none;
+    counters_.read += n;
+    counters_.skipped += n;
+    counters_.offset = counters_.bytes = counters_.record_number = next_offset;
+    progress_.records.fetch_add(n);
+    out_.Update(task_, counters_, DurationMs(), none, std::nullopt);
+  }
+  const TaskCounters& counters() const { return counters_; }
+
+ private:
   static double Millis(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
   }
@@ -535,5 +561,12 @@ Status TaskExecutor::Reprocess(const std::vector<ErrorRef>& refs, uint64_t* fixe
                                uint64_t* skipped, uint64_t* still_failing) {
   return impl_->Reprocess(refs, fixed, skipped, still_failing);
 }
+
+Status TaskExecutor::Open() { return impl_->Open(); }
+Status TaskExecutor::Feed(std::span<const RecordView> records, uint64_t next_offset) {
+  return impl_->Feed(records, next_offset);
+}
+void TaskExecutor::Skip(uint64_t n, uint64_t next_offset) { impl_->Skip(n, next_offset); }
+const TaskCounters& TaskExecutor::counters() const { return impl_->counters(); }
 
 }  // namespace weir

@@ -16,11 +16,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "exec/store.h"
+#include "parse/record.h"
 #include "weir/sdk.h"
 #include "weir/status.h"
 
@@ -64,6 +66,17 @@ class TaskExecutor {
   // records from `errored` to whatever they are now; `read` does not change.
   Status Reprocess(const std::vector<ErrorRef>& refs, uint64_t* fixed, uint64_t* skipped,
                    uint64_t* still_failing);
+
+  // A message source (Kafka, exec/kafka_stream.h) delivers the task's records itself. Open()
+  // prepares parser and projector (no file is read). Feed() runs consecutive records of the task
+  // through parser, transforms and output and moves the checkpoint to `next_offset` (the next
+  // record's offset; also the next record number). Skip() counts `n` records that are not
+  // documents (tombstones: read and skipped) and moves the checkpoint too. Both record the
+  // task's new state in the worker output, committed with its next commit.
+  Status Open();
+  Status Feed(std::span<const RecordView> records, uint64_t next_offset);
+  void Skip(uint64_t n, uint64_t next_offset);
+  const TaskCounters& counters() const;
 
  private:
   class Impl;

@@ -432,7 +432,7 @@ TEST(DatasetConfigErrorTest, BadEnumValue) {
             "dataset.yaml:6: read.parser: 'plugin:' needs the parser's name, e.g. plugin:logfile");
   EXPECT_EQ(ErrorOf(Edit("connector: files", "connector: s3")),
             "dataset.yaml:3: read.connector: 's3' is not a supported connector; expected one of "
-            "files, http");
+            "files, http, kafka");
   EXPECT_EQ(ErrorOf(Edit("connector: lake", "connector: kafka")),
             "dataset.yaml:8: write.connector: 'kafka' is not supported yet; supported connectors: "
             "lake");
@@ -825,14 +825,43 @@ TEST(StreamConfigTest, MistakesNameTheKeyAndWhatToDo) {
                                  "  connector: files\n  location: data\n  manifest: m.txt\n",
                                  kHttpDataset);
   EXPECT_EQ(ErrorOf(files),
-            "dataset.yaml:13: stream: only for stream datasets (read.connector http); a files "
-            "dataset commits every compute.checkpoint_seconds");
+            "dataset.yaml:13: stream: only for stream datasets (read.connector http or kafka); a "
+            "files dataset commits every compute.checkpoint_seconds");
   EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  listen: 127.0.0.1:1\n",
                          Edit("stream:\n  commit_interval: 250ms\n", "", files))),
             "dataset.yaml:7: read.listen: only for read.connector http (connector is files); "
             "remove it, or set connector: http for a stream dataset");
   EXPECT_EQ(ErrorOf(Edit("  location: data\n", "", Edit("stream:\n  commit_interval: 250ms\n", "", files))),
             "dataset.yaml:2: read.location: missing required key");
+}
+
+TEST(StreamConfigTest, AKafkaDatasetTakesBrokersTopicsGroupAndLibrdkafkaSettings) {
+  const std::string kafka = Edit("  connector: http\n  listen: 127.0.0.1:8080\n",
+                                 "  connector: kafka\n  brokers: 127.0.0.1:9092\n  topics: [events, "
+                                 "'^audit-.*']\n  group: weir-clicks\n  options: {security.protocol: "
+                                 "plaintext, fetch.wait.max.ms: 50}\n",
+                                 kHttpDataset);
+  auto c = ParseDatasetConfig(kafka, "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->IsStream());
+  EXPECT_EQ(c->read.brokers, "127.0.0.1:9092");
+  EXPECT_EQ(c->read.topics, (std::vector<std::string>{"events", "^audit-.*"}));
+  EXPECT_EQ(c->read.group, "weir-clicks");
+  EXPECT_EQ(c->read.start, "earliest");
+  EXPECT_EQ(c->read.kafka_settings.at("security.protocol"), "plaintext");
+  EXPECT_EQ(c->read.kafka_settings.at("fetch.wait.max.ms"), "50");
+  EXPECT_EQ(c->read.options_json, "{}");
+
+  EXPECT_EQ(ErrorOf(Edit("  group: weir-clicks\n", "", kafka)),
+            "dataset.yaml:2: read.group: missing required key for read.connector kafka: the "
+            "consumer group, e.g. group: weir-clicks");
+  EXPECT_EQ(ErrorOf(Edit("parser: jsonl", "parser: csv", kafka)),
+            "dataset.yaml:8: read.parser: 'csv' reads files, not messages; a kafka source needs a "
+            "parser that reads one record per message: jsonl, lines, regex or plugin:NAME");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  token: x\n", kafka)),
+            "dataset.yaml:9: read.token: only for read.connector http (connector is kafka); remove it");
+  EXPECT_EQ(ErrorOf(Edit("  parser: jsonl\n", "  parser: jsonl\n  group: g\n", kHttpDataset)),
+            "dataset.yaml:6: read.group: only for read.connector kafka (connector is http); remove it");
 }
 
 }  // namespace

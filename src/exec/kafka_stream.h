@@ -1,0 +1,59 @@
+// Runs a Kafka stream dataset (read.connector kafka; docs/streams.md): one consumer in the
+// dataset's consumer group (source/kafka_consumer.h), one datatask per assigned topic-partition
+// (named "<topic>/<partition>"), one WorkerOutput committing every partition's rows and
+// checkpoints together every stream.commit_interval.
+//
+// Exactly once: a task's checkpoint is the partition's next offset, committed in the same store
+// transaction as the lake snapshot holding the messages before it. The store is the source of
+// truth: on assignment the consumer starts each partition exactly at its stored offset (or at
+// read.start when weir never committed it). Offsets are committed to Kafka only after each
+// store commit, for lag tools. On revoke, what is held is committed before the partition is let
+// go; when the group took partitions away (lost), it is discarded instead.
+//
+// Each message is one record: error records name the task ("<topic>/<partition>") as their
+// file, with start_offset = the message offset, end_offset = offset + 1 and record_number =
+// offset. Tombstones (null values) are read and skipped.
+//
+// Ownership: borrows everything in the context. Thread-safety: runs on the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/column.h"
+#include "core/config.h"
+#include "exec/store.h"
+#include "weir/sdk.h"
+#include "weir/status.h"
+
+namespace weir {
+
+class DedupIndex;
+class IcebergTable;
+class Transforms;
+struct RunProgress;
+struct StreamMetrics;
+
+struct KafkaRunContext {
+  const DatasetConfig* config = nullptr;
+  Store* store = nullptr;
+  RunProgress* progress = nullptr;
+  const Transforms* transforms = nullptr;
+  std::vector<ColumnSchema> schema;  // projected columns plus transform outputs
+  IcebergTable* iceberg = nullptr;   // null: a Hive table
+  DedupIndex* dedup = nullptr;       // write.dedup, or null
+  sdk::Parser* parser = nullptr;     // an SDK parser, or null for jsonl
+  const sdk::RecordFormat* format = nullptr;
+  std::string run_tag;
+  int64_t until_idle_ms = 0;  // 0: never
+  uint64_t max_records = 0;   // 0: no limit
+  StreamMetrics* metrics = nullptr;
+};
+
+// Consumes until SIGINT/SIGTERM, --until-idle or --max-records, commits, leaves the group, and
+// returns why it stopped ("" for a signal). An error that ends the run (a fatal Kafka error, a
+// failed commit, a missing topic) is returned; what was not committed is read again next time.
+Result<std::string> RunKafkaStream(const KafkaRunContext& context);
+
+}  // namespace weir
