@@ -581,6 +581,21 @@ void ParseMultiline(Loader& L, const Field& f, const std::optional<std::string>&
   if (ok) out->multiline = ml;
 }
 
+// A secret written as "${NAME}" is the environment variable NAME, so it stays out of the file;
+// anything else is taken as written.
+std::string FromEnvironment(Loader& L, int line, const std::string& key, const std::string& value,
+                            const std::string& otherwise) {
+  if (value.size() <= 3 || value.rfind("${", 0) != 0 || value.back() != '}') return value;
+  const std::string var = value.substr(2, value.size() - 3);
+  const char* env = std::getenv(var.c_str());
+  if (env == nullptr || *env == '\0') {
+    L.Error(line, key,
+            "environment variable " + var + " is not set (or empty); export it, or " + otherwise);
+    return "";
+  }
+  return env;
+}
+
 // read.connector http: the collector's keys (and the file keys it has no use for).
 void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
   for (const char* key : {"location", "manifest", "multiline", "csv"}) {
@@ -620,18 +635,8 @@ void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
     }
   }
   if (auto v = L.String(m, "token")) {
-    std::string t = *v;
-    if (t.size() > 3 && t.rfind("${", 0) == 0 && t.back() == '}') {
-      const std::string var = t.substr(2, t.size() - 3);
-      const char* env = std::getenv(var.c_str());
-      if (env == nullptr || *env == '\0') {
-        L.Error(m.Get("token")->line, "read.token",
-                "environment variable " + var + " is not set (or empty); export it, or remove "
-                "read.token to accept requests without a token");
-      }
-      t = env != nullptr ? env : "";
-    }
-    out->token = t;
+    out->token = FromEnvironment(L, m.Get("token")->line, "read.token", *v,
+                                 "remove read.token to accept requests without a token");
   }
   if (auto v = L.Int(m, "max_body_mb")) out->max_body_bytes = static_cast<uint64_t>(*v) << 20;
   if (auto v = L.Int(m, "max_backlog_mb")) out->max_backlog_bytes = static_cast<uint64_t>(*v) << 20;
@@ -687,7 +692,9 @@ void ParseKafkaSource(Loader& L, const MapView& m, ReadConfig* out) {
                   "expected a scalar librdkafka setting, got " + Describe(it->second));
           continue;
         }
-        out->kafka_settings[name] = it->second.Scalar();
+        out->kafka_settings[name] =
+            FromEnvironment(L, LineOf(it->second, f->line), "read.options." + name,
+                            it->second.Scalar(), "write the value in the file");
       }
     }
   }

@@ -98,7 +98,7 @@ std::vector<MapSpec> BuildSchema() {
               "`plugin:NAME` for a parser from a library listed in `plugins`."),
           Key("options", K::kOptions, kOptional, "",
               "Parser options (`kafka`: librdkafka settings such as `security.protocol`, "
-              "`sasl.*`, passed through), handed to the parser as JSON (e.g. `regex`: `{preset: "
+              "`sasl.*`, passed through; a value `${NAME}` is the environment variable NAME), handed to the parser as JSON (e.g. `regex`: `{preset: "
               "apache_combined}` or `{pattern: '...'}`); each parser checks its own."),
           Key("csv", K::kMap, kOptional, "", "CSV options; only allowed when `parser` is `csv`."),
           Key("max_record_bytes", K::kSize, kOptional, "16MiB",

@@ -850,6 +850,14 @@ TEST(StreamConfigTest, AKafkaDatasetTakesBrokersTopicsGroupAndLibrdkafkaSettings
   EXPECT_EQ(c->read.start, "earliest");
   EXPECT_EQ(c->read.kafka_settings.at("security.protocol"), "plaintext");
   EXPECT_EQ(c->read.kafka_settings.at("fetch.wait.max.ms"), "50");
+  ::setenv("WEIR_TEST_SASL_USER", "alice", 1);
+  auto with_env = ParseDatasetConfig(
+      Edit("fetch.wait.max.ms: 50}", "fetch.wait.max.ms: 50, sasl.username: '${WEIR_TEST_SASL_USER}'}",
+           kafka),
+      "/tmp/s.yaml");
+  ASSERT_TRUE(with_env.ok()) << with_env.status().ToString();
+  EXPECT_EQ(with_env->read.kafka_settings.at("sasl.username"), "alice");
+  ::unsetenv("WEIR_TEST_SASL_USER");
   EXPECT_EQ(c->read.options_json, "{}");
 
   EXPECT_EQ(ErrorOf(Edit("  group: weir-clicks\n", "", kafka)),
