@@ -67,7 +67,7 @@ read:
 write:
   connector: lake
   location: lake-stream
-  table: events
+  table: events_stream
 $columns
 stream:
   commit_interval: 1s
@@ -79,7 +79,7 @@ read: {connector: files, location: data, manifest: data/manifest.txt, parser: js
 write:
   connector: lake
   location: lake-batch$w
-  table: events
+  table: events_batch$w
 $columns
 compute: {workers: $w, checkpoint_seconds: 60}
 YAML
