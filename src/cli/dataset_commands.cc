@@ -390,8 +390,26 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
     }
     // Without the reader the entries of a multi-file manifest cannot be told apart.
     const bool multi_file = source && source->shape() == Shape::kMultiFile;
-    auto entries = ReadManifest(*cfg, multi_file ? &source->types() : nullptr);
-    if (!entries.ok()) {
+    auto entries = cfg->IsStream()
+                       ? Result<std::vector<std::pair<std::string, std::string>>>(
+                             std::vector<std::pair<std::string, std::string>>{})
+                       : ReadManifest(*cfg, multi_file ? &source->types() : nullptr);
+    if (cfg->IsStream()) {
+      // No manifest: say where records will come from.
+      if (cfg->read.connector == "http") {
+        std::printf("source: HTTP collector on %s, POST %s%s\n", cfg->read.listen.c_str(),
+                    cfg->read.http_path.c_str(), cfg->read.token.empty() ? "" : " (bearer token)");
+      } else {
+        std::string topics;
+        for (const auto& t : cfg->read.topics) topics += (topics.empty() ? "" : ", ") + t;
+        std::printf("source: kafka %s, topics %s, group %s (start %s)\n", cfg->read.brokers.c_str(),
+                    topics.c_str(), cfg->read.group.c_str(), cfg->read.start.c_str());
+        if (source && source->shape() != Shape::kParser) {
+          fail("read.parser: " + cfg->read.parser +
+               " reads documents made of several records; a kafka source needs one record per message");
+        }
+      }
+    } else if (!entries.ok()) {
       fail(entries.status().message());
     } else if (source_ok) {
       size_t missing = 0, unusable = 0;
@@ -540,6 +558,18 @@ void AddRedriveCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_flag("--no-progress", a->no_progress, "no progress bar");
   cmd->callback([a, &exit_code] {
+    // A stream has no finished manifest to rerun: `weir run` goes on from every checkpoint, and
+    // the bytes behind a collector's error records are trimmed once committed.
+    if (auto cfg = LoadConfigOrReport(a->file); !cfg) {
+      exit_code = kExitBadConfig;
+      return;
+    } else if (cfg->IsStream()) {
+      PrintError("weir redrive is for files datasets; '" + cfg->name + "' is a stream (read.connector " +
+                 cfg->read.connector + "): `weir run " + a->file +
+                 "` resumes every task from its checkpoint, and its error records are in `weir errors`");
+      exit_code = kExitBadConfig;
+      return;
+    }
     if (a->errors) {
       exit_code = RedriveErrorRecords(a->file, a->json);
       return;

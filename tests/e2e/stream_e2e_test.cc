@@ -280,6 +280,22 @@ TEST(StreamE2E, MaxRecordsStopsAfterThatManyAndTheNextRunGoesOnFromThere) {
   EXPECT_EQ(Count(yaml), "30\n");
 }
 
+// Commands that know files datasets say what a stream is instead: validate names the source
+// (no manifest), redrive is refused with what to do.
+TEST(StreamE2E, ValidateNamesTheSourceAndRedriveIsRefused) {
+  const std::string dir = TempDir("stream-cmds");
+  const std::string yaml = dir + "/ds.yaml";
+  WriteAll(yaml, DatasetYaml(18099, "  token: t\n", "  commit_interval: 1s\n"));
+  CmdResult v = Weir("validate " + yaml);
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("source: HTTP collector on 127.0.0.1:18099, POST /v1/events (bearer token)"),
+            std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("is valid"), std::string::npos);
+  CmdResult r = Weir("redrive " + yaml + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("is a stream (read.connector http): `weir run"), std::string::npos) << r.out;
+}
+
 // write.compaction.auto on a stream: while the run goes on committing every 100 ms, partitions
 // that gathered min_files small files are compacted in the background into a `replace` snapshot,
 // and the table keeps every row once.
