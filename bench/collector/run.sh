@@ -8,7 +8,7 @@
 #    malformed or blank lines into bench/out/collector/data: the pool the client sends from
 #    (ids are made unique per pass over the pool, see loadgen.py).
 # 2. bench/out/collector/dataset.yaml: read.connector http on a free loopback port, the
-#    click-stream columns of bench/ingest, partition_by [event_type, dt],
+#    click-stream columns of bench/ingest, partition_by [event_type, dt] (COLLECTOR_PARTITION_BY),
 #    stream {commit_interval: COLLECTOR_COMMIT_INTERVAL (1s), metrics_listen: a free port}.
 # 3. `weir run` in the background (under /usr/bin/time -v for CPU and peak RSS).
 # 4. loadgen.py (Python 3, standard library): COLLECTOR_THREADS (4) keep-alive connections POST
@@ -41,6 +41,7 @@ query_poll=${COLLECTOR_QUERY_POLL:-0}
 interval=${COLLECTOR_COMMIT_INTERVAL:-1s}
 days=${COLLECTOR_DAYS:-7}
 types=${COLLECTOR_EVENT_TYPES:-300}
+partition_by=${COLLECTOR_PARTITION_BY:-event_type, dt}
 
 die() { echo "bench/collector: $*" >&2; exit 2; }
 [ $# -ge 1 ] || die "usage: bench/collector/run.sh WEIR_BINARY"
@@ -79,7 +80,7 @@ write:
   location: lake
   table: events
   format: parquet
-  partition_by: [event_type, dt]
+  partition_by: [${partition_by}]
   columns:
     id:         {path: /data/id, type: string, required: true}
     event_type: {path: /data/type, type: string, required: true}
@@ -141,9 +142,12 @@ node "$repo/bench/ingest/duckdb_peer.mjs" count --lake "$out/lake/events/data" \
   --format json >"$out/weir_query.json" 2>>"$out/weir.log" || echo "bench/collector: weir query failed"
 "$weir" tasks "$out/dataset.yaml" --json >"$out/tasks.json" 2>>"$out/weir.log" || true
 
-/usr/bin/python3 - "$out" "$weir_status" "$load_status" "$weir_load" "$end_load" <<'PY'
+config=$(printf '{"pool": %s, "seed": %s, "days": %s, "event_types": %s, "partition_by": "%s", "commit_interval": "%s", "threads": %s, "batch": %s, "duration_s": %s}' \
+  "$pool" "$seed" "$days" "$types" "$partition_by" "$interval" "$threads" "$batch" "$duration")
+/usr/bin/python3 - "$out" "$weir_status" "$load_status" "$weir_load" "$end_load" "$config" <<'PY'
 import json, os, sys
 out, weir_status, load_status, weir_load, end_load = sys.argv[1:6]
+config = json.loads(sys.argv[6])
 def load(name):
     p = os.path.join(out, name)
     try:
@@ -171,6 +175,7 @@ exact = (acked is not None and lg.get("failures") == 0 and duck.get("rows") == a
          and int(wq.get("ids", -1)) == acked and weir_status == "0")
 res = {
     "benchmark": "collector",
+    "config": config,
     "peer": None,
     "peer_note": "no fair peer is installed or installable here: see bench/README.md (collector)",
     "pool_events": gen.get("totals", {}).get("events"),
@@ -195,7 +200,9 @@ vis = lg.get("visible_s") or {}
 qv = lg.get("query_visible_s") or {}
 com = lg.get("committed_s") or {}
 print(f"\n== collector: {lg.get('threads')} connections x {lg.get('batch')}-event bodies, "
-      f"{lg.get('duration_s')} s, partition_by [event_type, dt], {f(lg.get('commits'))} commits")
+      f"{lg.get('duration_s')} s, partition_by [{config['partition_by']}] over {config['event_types']} "
+      f"event types x {config['days']} days, commit_interval {config['commit_interval']}, "
+      f"{f(lg.get('commits'))} commits")
 print(f"acknowledged   {f(acked)} events in {f(lg.get('acked_requests'))} requests over "
       f"{f(lg.get('load_seconds'), 1)} s: {f(lg.get('acked_events_per_s'))} events/s "
       f"({f(lg.get('acked_mb_per_s'), 1)} MB/s); target 200,000")
@@ -225,9 +232,10 @@ print(f"lake           DuckDB {f(duck.get('rows'))} rows / {f(duck.get('distinct
       f"{f(duck.get('files'))} files; weir query {wq.get('n')} / {wq.get('ids')}; acknowledged "
       f"{f(acked)}: {'EXACT' if exact else 'MISMATCH'}")
 print("peer           none: no fair peer is installed or installable here (bench/README.md)")
-for name, load in (("start", weir_load), ("end of load", end_load)):
-    if float(load) > 1.5:
-        print(f"WARNING: load average {load} at {name}: other work shares the CPUs")
+print(f"load average   {weir_load} when weir started, {end_load} at the end of the load (that one "
+      f"includes this benchmark's own ~2 busy processes)")
+if float(weir_load) > 1.5:
+    print(f"WARNING: load average {weir_load} at the start: other work shares the CPUs")
 print(f"result: {os.path.join(out, 'result.json')}")
 sys.exit(0 if exact and load_status == "0" else 1)
 PY

@@ -17,7 +17,7 @@
 #    - DuckDB (check_lake.mjs) over the Parquet files under lake/events/data (only committed
 #      files are ever renamed in there, and step 3 finished or discarded every pending one);
 #    - icebird (icebird_ids.mjs, the Iceberg reader of tests/lake/icebird_read.mjs) through the
-#      Iceberg metadata, over a python3 http.server on loopback;
+#      Iceberg metadata, over a python3 http.server on loopback (serve_dir.py);
 #    each must hold every acknowledged id exactly once, no id twice, and no id never sent;
 #    - `weir errors --json`: every acknowledged malformed line's marker exactly once, none twice,
 #      none never sent, no other error record;
@@ -95,7 +95,7 @@ node "$here/check_lake.mjs" --lake "$out/lake/events/data" --acked "$out/acked_i
 
 echo "== icebird through the Iceberg metadata"
 hport=$(free_port)
-/usr/bin/python3 -m http.server --bind 127.0.0.1 "$hport" --directory "$out" >"$out/http.log" 2>&1 &
+/usr/bin/python3 "$here/serve_dir.py" "$hport" "$out" >"$out/http.log" 2>&1 &
 http_pid=$!
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:$hport/dataset.yaml" 2>/dev/null && break
