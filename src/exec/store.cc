@@ -442,7 +442,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       const TaskCounters& c = u.counters;
       Stmt s(db_,
              "UPDATE tasks SET seq = ?, ck_offset = ?, ck_record = ?, n_read = ?, n_written = ?, "
-             "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = ?, duration_ms = ?, "
+             "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = n_files + ?, duration_ms = ?, "
              "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ?, "
              "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END, n_duplicates = ? WHERE id = ?");
@@ -455,7 +455,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
           .Bind(6, static_cast<int64_t>(c.skipped))
           .Bind(7, static_cast<int64_t>(c.errored))
           .Bind(8, static_cast<int64_t>(c.bytes))
-          .Bind(9, static_cast<int64_t>(c.files))
+          .Bind(9, static_cast<int64_t>(u.files_added))
           .Bind(10, u.duration_ms);
       if (u.status) {
         s.Bind(11, std::string(TaskStatusName(*u.status))).Bind(12, int64_t{1}).Bind(13, u.reason);

@@ -88,7 +88,10 @@ struct CatalogFile {
 struct TaskUpdate {
   int64_t task_id = 0;
   int64_t seq = 0;                   // the task's commit count after this commit
-  TaskCounters counters;             // cumulative, after this commit
+  TaskCounters counters;             // cumulative, after this commit (except files: see below)
+  // Data files this commit adds to the task's `files` count. A task's executor does not see the
+  // commits its rows go into, so the store adds (counters.files is ignored).
+  uint64_t files_added = 0;
   int64_t duration_ms = 0;           // cumulative work time
   std::optional<TaskStatus> status;  // set the task's status in the same transaction
   std::string reason;

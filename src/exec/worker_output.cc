@@ -352,7 +352,7 @@ Status WorkerOutput::CommitAlone() {
     TaskUpdate u = p.update;
     u.seq += 1;
     // Files hold rows of several tasks; a task counts the files of the commits it was part of.
-    u.counters.files += data_files;
+    u.files_added = data_files;
     req.tasks.push_back(u);
   }
   std::vector<int64_t> ids;

@@ -73,6 +73,29 @@ TEST(StoreTest, CommitAdvancesCheckpointsAndRecordsFilesTogether) {
   EXPECT_EQ(store->Files("ds", "data", "published")->size(), 1u);
 }
 
+// Regression: a task's `files` count showed only its last commit's files (plus those before the
+// run): the executor's counters never see the files a commit writes, and the store overwrote it.
+TEST(StoreTest, ATasksFilesCountAddsUpOverItsCommits) {
+  auto store = OpenFresh("files-count");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t id = (*store->Tasks("ds"))[0].id;
+  for (int commit = 1; commit <= 3; ++commit) {
+    CommitRequest req;
+    req.dataset = "ds";
+    TaskUpdate u;
+    u.task_id = id;
+    u.seq = commit;
+    u.counters.read = 10 * commit;
+    u.files_added = static_cast<uint64_t>(commit + 1);  // 2, 3, 4 files
+    req.tasks.push_back(u);
+    std::vector<int64_t> ids;
+    ASSERT_TRUE(store->Commit(req, &ids).ok());
+  }
+  auto t = (*store->Tasks("ds"))[0];
+  EXPECT_EQ(t.counters.files, 9u);
+  EXPECT_EQ(t.counters.read, 30u);
+}
+
 TEST(StoreTest, StatusReasonAndAttemptsAreStored) {
   auto store = OpenFresh("status");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
