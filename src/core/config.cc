@@ -596,6 +596,18 @@ std::string FromEnvironment(Loader& L, int line, const std::string& key, const s
   return env;
 }
 
+// "host:port" with a port of 0-65535 (read.listen, stream.metrics_listen). The host is checked
+// when the server binds.
+bool IsHostPort(const std::string& v) {
+  const size_t colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = -1;
+  const char* first = v.data() + colon + 1;
+  const char* last = v.data() + v.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  return ec == std::errc() && end == last && first != last && port >= 0 && port <= 65535;
+}
+
 // read.connector http: the collector's keys (and the file keys it has no use for).
 void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
   for (const char* key : {"location", "manifest", "multiline", "csv"}) {
@@ -607,14 +619,7 @@ void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
   }
   if (const Field* f = m.Get("listen")) {
     if (auto v = L.String(m, "listen")) {
-      const size_t colon = v->rfind(':');
-      int port = -1;
-      if (colon != std::string::npos && colon > 0) {
-        const std::string p = v->substr(colon + 1);
-        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-        if (ec != std::errc() || end != p.data() + p.size() || p.empty()) port = -1;
-      }
-      if (port < 0 || port > 65535) {
+      if (!IsHostPort(*v)) {
         L.Error(f->line, "read.listen",
                 "'" + *v + "' is not host:port; e.g. 127.0.0.1:8080 (0.0.0.0:8080 listens on "
                 "every interface; port 0 picks a free port)");
@@ -1325,10 +1330,7 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       }
       if (auto v = L.Duration(*m, "commit_interval")) cfg.stream.commit_interval_ms = *v;
       if (auto v = L.String(*m, "metrics_listen")) {
-        const size_t colon = v->rfind(':');
-        if (colon == std::string::npos || colon == 0 ||
-            v->find_first_not_of("0123456789", colon + 1) != std::string::npos ||
-            colon + 1 == v->size() || v->size() - colon > 6 || std::atoi(v->c_str() + colon + 1) > 65535) {
+        if (!IsHostPort(*v)) {
           L.Error(m->Get("metrics_listen")->line, "stream.metrics_listen",
                   "'" + *v + "' is not host:port; e.g. 127.0.0.1:9464");
         } else {

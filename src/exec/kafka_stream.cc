@@ -30,6 +30,15 @@ int64_t NowUnixMs() {
       .count();
 }
 
+// Adds what a task's counters gained since `was` to `into` (this process's part, for metrics).
+void AddGain(TaskCounters& into, const TaskCounters& now, const TaskCounters& was) {
+  into.read += now.read - was.read;
+  into.written += now.written - was.written;
+  into.skipped += now.skipped - was.skipped;
+  into.errored += now.errored - was.errored;
+  into.duplicates += now.duplicates - was.duplicates;
+}
+
 // One assigned partition: its task and the executor feeding its records to the output.
 struct Partition {
   TaskRow task;
@@ -154,21 +163,13 @@ class KafkaStream {
     for (const auto& [tp, p] : parts_) next[tp] = static_cast<int64_t>(p.exec->counters().offset);
     if (!next.empty()) (void)consumer_->CommitOffsets(next);
     if (StreamMetrics* m = c_.metrics) {
-      TaskCounters sum;
-      for (const auto& [tp, p] : parts_) {
-        const TaskCounters& now = p.exec->counters();
-        const TaskCounters& was = start_[tp];
-        sum.read += now.read - was.read;
-        sum.written += now.written - was.written;
-        sum.skipped += now.skipped - was.skipped;
-        sum.errored += now.errored - was.errored;
-        sum.duplicates += now.duplicates - was.duplicates;
-      }
-      m->read = gone_.read + sum.read;
-      m->written = gone_.written + sum.written;
-      m->skipped = gone_.skipped + sum.skipped;
-      m->errored = gone_.errored + sum.errored;
-      m->duplicates = gone_.duplicates + sum.duplicates;
+      TaskCounters sum = gone_;
+      for (const auto& [tp, p] : parts_) AddGain(sum, p.exec->counters(), start_[tp]);
+      m->read = sum.read;
+      m->written = sum.written;
+      m->skipped = sum.skipped;
+      m->errored = sum.errored;
+      m->duplicates = sum.duplicates;
       m->commits.fetch_add(1, std::memory_order_relaxed);
       m->last_commit_unix_ms = NowUnixMs();
       m->commit_seconds.Observe(std::chrono::duration<double>(Clock::now() - t0).count());
@@ -241,14 +242,7 @@ class KafkaStream {
       auto it = parts_.find(tp);
       if (it == parts_.end()) continue;
       const TaskCounters& now = it->second.exec->counters();
-      const TaskCounters& was = start_[tp];
-      if (!lost) {
-        gone_.read += now.read - was.read;
-        gone_.written += now.written - was.written;
-        gone_.skipped += now.skipped - was.skipped;
-        gone_.errored += now.errored - was.errored;
-        gone_.duplicates += now.duplicates - was.duplicates;
-      }
+      if (!lost) AddGain(gone_, now, start_[tp]);
       const std::string reason =
           stopping_ ? (stopped_.empty() ? std::string("stream stopped by a signal")
                                         : "stream stopped: " + stopped_) +

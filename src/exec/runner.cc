@@ -557,6 +557,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     }
     summary.stream = true;
   }
+  // One dedup index for the run, whichever executor feeds the output.
+  auto dedup = DedupIndex::Create(config_, store_);
   if (kafka) {
     KafkaRunContext kc;
     kc.config = &config_;
@@ -565,8 +567,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     kc.transforms = transforms.get();
     kc.schema = schema;
     kc.iceberg = iceberg.get();
-    auto kafka_dedup = DedupIndex::Create(config_, store_);
-    kc.dedup = kafka_dedup.get();
+    kc.dedup = dedup.get();
     ParserPtr parser;
     if (source) {
       WEIR_ASSIGN_OR_RETURN(parser, source->NewParser());
@@ -583,7 +584,6 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   std::map<int64_t, int> attempts_made;
   // The workers commit together: one file per partition and one snapshot per commit.
   CommitGroup group;
-  auto dedup = DedupIndex::Create(config_, store_);
   auto worker = [&](int index) {
     WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
     out.set_group(&group);
