@@ -46,7 +46,8 @@ struct LakeFileOptions {
   int threads = 1;
   // The folder rel_path is relative to (the table), or empty. When set, the writing threads
   // also create each file's destination folder there, so the publication after the commit (a
-  // rename per file, on one thread) does not create thousands of partition folders alone.
+  // rename per file, on one thread) does not create thousands of partition folders alone. Best
+  // effort: a folder that cannot be created now is created by the rename.
   std::string publish_dir;
 };
 
