@@ -49,11 +49,19 @@ Status FromEc(const std::string& what, const std::string& path, const std::error
 }
 }  // namespace
 
+// `weir lake expire` removes empty partition folders while writers run: a folder made a moment
+// ago (by us, on the way down to `dir`, or by another writer) can vanish before the next level
+// is made. Starting again is always right, and the pruner stops once a file is in the folder.
+constexpr int kPrunedFolderRetries = 100;
+
 Status CreateDirs(const std::string& dir) {
   std::error_code ec;
-  stdfs::create_directories(dir, ec);
-  if (ec) return FromEc("creating folder", dir, ec);
-  return Status::OK();
+  for (int attempt = 0; attempt < kPrunedFolderRetries; ++attempt) {
+    stdfs::create_directories(dir, ec);
+    if (!ec) return Status::OK();
+    if (ec != std::errc::no_such_file_or_directory) break;
+  }
+  return FromEc("creating folder", dir, ec);
 }
 
 Status WriteFile(const std::string& path, std::string_view data) {
@@ -98,7 +106,8 @@ Status Rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
   // The destination folder may be missing, or be created by another worker at this very moment:
   // creating it is idempotent, so always create and retry rather than test first (a race).
-  if (errno == ENOENT && Exists(from)) {
+  // A folder pruned between our mkdir and our rename (see CreateDirs): make it again.
+  for (int attempt = 0; attempt < kPrunedFolderRetries && errno == ENOENT && Exists(from); ++attempt) {
     WEIR_RETURN_IF_ERROR(CreateDirs(stdfs::path(to).parent_path().string()));
     if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
   }

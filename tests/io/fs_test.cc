@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -36,6 +38,39 @@ TEST(FsTest, ConcurrentRenamesIntoTheSameNewFolderAllSucceed) {
     for (auto& th : threads) th.join();
     for (const auto& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
   }
+}
+
+// Regression: `weir lake expire` pruned an empty partition folder while a writer was creating
+// the folder below it (or renaming into it), and the writer's task failed with "creating folder
+// ...: No such file or directory".
+TEST(FsTest, CreatingAndRenamingIntoFoldersBeingPrunedSucceeds) {
+  const std::string dir = Tmp("prune-race");
+  const std::string parent = dir + "/event_type=click";
+  const std::string part = parent + "/dt=2024-06-01";
+  std::atomic<bool> stop{false};
+  // What expire does to empty partition folders, in passes: each pass removes them once (a
+  // pruner that never pauses would starve any writer, and expire's passes take milliseconds).
+  std::thread pruner([&] {
+    while (!stop) {
+      (void)::rmdir(part.c_str());
+      (void)::rmdir(parent.c_str());
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  });
+  int failures = 0;
+  for (int i = 0; i < 20000 && failures < 5; ++i) {
+    Status made = fs::CreateDirs(part);
+    if (!made.ok()) ++failures;
+    EXPECT_TRUE(made.ok()) << made.ToString();
+    const std::string src = dir + "/staged";
+    ASSERT_TRUE(fs::WriteFile(src, "x").ok());
+    Status moved = fs::Rename(src, part + "/f");
+    if (!moved.ok()) ++failures;
+    EXPECT_TRUE(moved.ok()) << moved.ToString();
+    (void)::unlink((part + "/f").c_str());  // empty again: prunable
+  }
+  stop = true;
+  pruner.join();
 }
 
 TEST(FsTest, RenameOfAMissingSourceIsNotFound) {
