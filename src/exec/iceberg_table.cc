@@ -236,6 +236,11 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
                             std::vector<int64_t>* file_ids, const std::function<Status()>& publish) {
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_ASSIGN_OR_RETURN(auto gate, CommitGate::Acquire(config_));
+  if (shared_writers_) {
+    // Before planning: the snapshot about to be made includes a dead writer's, whose files
+    // must be in place before this commit's hint names it.
+    WEIR_RETURN_IF_ERROR(RecoverDeadWriters(config_, store_));
+  }
   const auto loader = LocalMetadataLoader();
   std::string task_list;
   for (const auto& u : req.tasks) task_list += (task_list.empty() ? "" : ",") + std::to_string(u.task_id);
@@ -299,7 +304,7 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
     req.iceberg = IcebergPointerMove{kIcebergNamespace, config_.write.table, base_location, location};
     if (file_ids) file_ids->clear();
     Status st = store_.Commit(req, file_ids);
-    if (st.code() == StatusCode::kAborted && attempt < 20) {
+    if (st.code() == StatusCode::kAborted && st.retryable() && attempt < 20) {
       // Another writer moved the pointer first: plan again on its metadata. What this attempt
       // wrote is an orphan no snapshot references.
       WEIR_RETURN_IF_ERROR(Reload());
@@ -342,10 +347,14 @@ Status RecoverIcebergTable(const DatasetConfig& config, Store& store) {
   }
   WEIR_ASSIGN_OR_RETURN(auto state, LoadIcebergTable(config, store));
   (void)state;
-  WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(row->metadata_location));
+  // The caller published what was pending: readers may follow the writers' pointer now.
+  WEIR_RETURN_IF_ERROR(store.AdvanceIcebergPointer(config.name, kIcebergNamespace, config.write.table));
+  WEIR_ASSIGN_OR_RETURN(row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  if (!row || row->published_location.empty()) return Status::OK();
+  WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(row->published_location));
   auto hint = fs::ReadFile(dir + "/version-hint.text");
   if (!hint.ok() || *hint != std::to_string(version)) {
-    WEIR_RETURN_IF_ERROR(WriteVersionHint(config, row->metadata_location));
+    WEIR_RETURN_IF_ERROR(WriteVersionHint(config, row->published_location));
   }
   return Status::OK();
 }

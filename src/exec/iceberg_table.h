@@ -14,12 +14,16 @@
 //      manifests, manifest list and v<N>.metadata.json are written (never overwriting a file:
 //      a name already taken, by a crashed commit or a concurrent writer, moves on to N+1);
 //   3. ONE store transaction records the files, the task checkpoints AND moves the table's
-//      pointer in `iceberg_tables` from the metadata it was planned on to the new one
+//      writers' pointer in `iceberg_tables` from the metadata it was planned on to the new one
 //      (compare-and-set; a lost race re-plans on the winner's metadata);
-//   4. the staged data files are renamed into data/ and marked published;
+//   4. the staged data files are renamed into data/ and marked published, and the readers'
+//      pointer (the JDBC column metadata_location, which catalog clients follow) moves to the
+//      writers' once no file of the dataset is pending (IcebergTableRow in exec/store.h);
 //   5. version-hint.text is rewritten (atomically) to N.
 // A crash before 3 leaves orphan files no snapshot references (invisible; `weir lake expire`
-// removes them); a crash after 3 is finished by recovery (publication, then the hint).
+// removes them); a crash after 3 is finished by recovery (publication, the readers' pointer,
+// then the hint). No reader, by catalog or by path, is ever given a snapshot whose files are
+// not all in place.
 //
 // Thread-safety: IcebergTable is shared by the worker threads of one run; Commit() serialises
 // them with an internal mutex held from planning to the hint, so hints only ever move forward
@@ -99,6 +103,12 @@ class IcebergTable {
                                                     const std::vector<ColumnSchema>& columns,
                                                     std::string run_tag);
 
+  // Several processes write the table (a Kafka stream's group members): each commit first
+  // finishes what dead writers left (RecoverDeadWriters, exec/worker_output.h). Under the
+  // CommitGate that is safe: a live writer holds the gate from planning to publication, so a
+  // committed-but-unpublished file seen there belongs to a writer that died.
+  void set_shared_writers(bool shared) { shared_writers_ = shared; }
+
   // Parquet field ids of `columns` (the data file columns, in order).
   std::vector<int32_t> FieldIds(const std::vector<ColumnSchema>& columns) const;
   const iceberg::Schema& schema() const { return layout_.schema; }
@@ -118,6 +128,7 @@ class IcebergTable {
 
   const DatasetConfig& config_;
   Store& store_;
+  bool shared_writers_ = false;
   std::string run_tag_;
   std::vector<ColumnSchema> columns_;
   IcebergLayout layout_;

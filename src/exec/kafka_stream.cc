@@ -8,10 +8,12 @@
 #include <spdlog/spdlog.h>
 
 #include "core/interrupt.h"
+#include "exec/iceberg_table.h"
 #include "exec/runner.h"
 #include "exec/stream_metrics.h"
 #include "exec/task_executor.h"
 #include "exec/worker_output.h"
+#include "io/fs.h"
 #include "source/kafka_consumer.h"
 
 namespace weir {
@@ -41,35 +43,27 @@ void AddGain(TaskCounters& into, const TaskCounters& now, const TaskCounters& wa
 
 // One assigned partition: its task and the executor feeding its records to the output.
 struct Partition {
-  TaskRow task;
+  TaskRow task;  // as claimed: task.attempts is this process's claim (Store::ClaimTask)
   std::unique_ptr<TaskExecutor> exec;
+  TaskCounters committed;  // the counters as of this process's last commit of the partition
 };
 
 class KafkaStream {
  public:
   explicit KafkaStream(const KafkaRunContext& c)
-      : c_(c), cfg_(*c.config), store_(*c.store),
-        out_(cfg_, store_, c.schema, c.run_tag + "-k", c.iceberg) {
+      : c_(c), cfg_(*c.config), store_(*c.store), tag_(c.run_tag + "-k"),
+        out_(cfg_, store_, c.schema, tag_, c.iceberg) {
     out_.set_dedup(c.dedup);
     out_.set_commit_seconds(static_cast<double>(cfg_.stream.commit_interval_ms) / 1000.0);
+    // Other members of the group may write the same table from other processes.
+    out_.set_shared_writers(true);
+    if (c.iceberg != nullptr) c.iceberg->set_shared_writers(true);
   }
 
   Result<std::string> Run() {
-    source::KafkaConsumerOptions o;
-    o.brokers = cfg_.read.brokers;
-    o.topics = cfg_.read.topics;
-    o.group = cfg_.read.group;
-    o.start = cfg_.read.start;
-    o.client_id = "weir-" + cfg_.name;
-    o.settings = cfg_.read.kafka_settings;
-    source::KafkaConsumerCallbacks cb;
-    cb.on_assign = [this](const std::vector<TopicPartition>& tps) { return Assign(tps); };
-    cb.on_revoke = [this](const std::vector<TopicPartition>& tps, bool lost) {
-      return Revoke(tps, lost);
-    };
-    auto consumer = source::KafkaConsumer::Create(std::move(o), std::move(cb));
-    if (!consumer.ok()) return consumer.status().WithContext("read (kafka)");
-    consumer_ = std::move(consumer).value();
+    // Our staging folders are ours while we live; recovery by other members leaves them alone.
+    WEIR_ASSIGN_OR_RETURN(lease_, StagingLease::Acquire(cfg_, tag_));
+    WEIR_RETURN_IF_ERROR(Connect());
     Status st = Loop();
     if (st.ok() && dirty_) st = Commit();
     if (!st.ok()) {
@@ -88,12 +82,85 @@ class KafkaStream {
   }
 
  private:
+  // Joins the group (again, after Rejoin's Close).
+  Status Connect() {
+    source::KafkaConsumerOptions o;
+    o.brokers = cfg_.read.brokers;
+    o.topics = cfg_.read.topics;
+    o.group = cfg_.read.group;
+    o.start = cfg_.read.start;
+    o.client_id = "weir-" + cfg_.name;
+    o.settings = cfg_.read.kafka_settings;
+    source::KafkaConsumerCallbacks cb;
+    cb.on_assign = [this](const std::vector<TopicPartition>& tps) { return Assign(tps); };
+    cb.on_revoke = [this](const std::vector<TopicPartition>& tps, bool lost) {
+      return Revoke(tps, lost);
+    };
+    auto consumer = source::KafkaConsumer::Create(std::move(o), std::move(cb));
+    if (!consumer.ok()) return consumer.status().WithContext("read (kafka)");
+    consumer_ = std::move(consumer).value();
+    return Status::OK();
+  }
+
+  // What this process holds can no longer be committed (it was fenced, or the group took some
+  // partitions away while others stay): drop it and every executor, whose checkpoints are now
+  // ahead of the store, so nothing can commit past the dropped records. Loop() then rejoins
+  // the group, and each partition assigned again resumes from its committed offset.
+  void DropEverything() {
+    out_.Discard();
+    // Files the refused commit staged: no commit of ours is in flight, so the folders hold
+    // nothing committed.
+    (void)fs::RemoveTree(DataStagingDir(cfg_) + "/" + tag_);
+    (void)fs::RemoveTree(ErrorsStagingDir(cfg_) + "/" + tag_);
+    event_ms_.clear();
+    kafka_ms_.clear();
+    dirty_ = false;
+    for (const auto& [tp, p] : parts_) AddGain(gone_, p.committed, start_[tp]);
+    parts_.clear();
+    start_.clear();
+    c_.progress->tasks_total = 0;
+    rejoin_ = true;
+  }
+
+  // Leaves the group and joins it again (after DropEverything).
+  Status Rejoin() {
+    rejoin_ = false;
+    spdlog::warn("{}: leaving and rejoining the consumer group, so every partition resumes from "
+                 "its committed offset",
+                 cfg_.name);
+    WEIR_RETURN_IF_ERROR(consumer_->Close());
+    consumer_.reset();
+    return Connect();
+  }
+
+  // After a failed commit: was it because another member took one of our partitions (its
+  // attempts moved on since our claim)?
+  Result<bool> Fenced() {
+    for (const auto& [tp, p] : parts_) {
+      WEIR_ASSIGN_OR_RETURN(TaskRow now, store_.Task(p.task.id));
+      if (now.attempts != p.task.attempts) {
+        spdlog::warn("{}: partition {} was taken by another member of the group (attempt {}, "
+                     "ours {}); what this process read since its last commit is dropped, and "
+                     "the new owner reads it",
+                     cfg_.name, tp.ToString(), now.attempts, p.task.attempts);
+        return true;
+      }
+    }
+    return false;
+  }
+
   Status Loop() {
     source::MessageBatch batch;
     std::vector<RecordView> recs;
     last_data_ = Clock::now();
     for (;;) {
+      if (rejoin_) WEIR_RETURN_IF_ERROR(Rejoin());
       WEIR_RETURN_IF_ERROR(consumer_->Poll(100, 10000, &batch));
+      if (rejoin_) {
+        // The batch's messages are read again after the rejoin, from the committed offsets.
+        batch.Clear();
+        continue;
+      }
       const auto& msgs = batch.messages();
       for (size_t i = 0; i < msgs.size();) {
         if (c_.max_records > 0 && read_ >= c_.max_records) break;
@@ -122,6 +189,9 @@ class KafkaStream {
           r.offset = static_cast<uint64_t>(msgs[j].offset);
           r.end_offset = r.range_end = r.offset + 1;
           r.number = r.offset;
+          if (c_.metrics != nullptr && msgs[j].timestamp_ms >= 0) {
+            kafka_ms_.push_back(msgs[j].timestamp_ms);
+          }
           if (r.bytes.size() > cfg_.read.max_record_bytes) {
             r.oversize = true;
             r.bytes = r.bytes.substr(0, cfg_.read.max_record_bytes);
@@ -157,10 +227,18 @@ class KafkaStream {
   // only) the same offsets to Kafka.
   Status Commit() {
     const Clock::time_point t0 = Clock::now();
-    WEIR_RETURN_IF_ERROR(out_.Commit());
+    if (Status st = out_.Commit(); !st.ok()) {
+      WEIR_ASSIGN_OR_RETURN(bool fenced, Fenced());
+      if (!fenced) return st;
+      DropEverything();
+      return Status::OK();
+    }
     dirty_ = false;
     std::map<TopicPartition, int64_t> next;
-    for (const auto& [tp, p] : parts_) next[tp] = static_cast<int64_t>(p.exec->counters().offset);
+    for (auto& [tp, p] : parts_) {
+      p.committed = p.exec->counters();
+      next[tp] = static_cast<int64_t>(p.committed.offset);
+    }
     if (!next.empty()) (void)consumer_->CommitOffsets(next);
     if (StreamMetrics* m = c_.metrics) {
       TaskCounters sum = gone_;
@@ -173,7 +251,12 @@ class KafkaStream {
       m->commits.fetch_add(1, std::memory_order_relaxed);
       m->last_commit_unix_ms = NowUnixMs();
       m->commit_seconds.Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+      const int64_t now_ms = m->last_commit_unix_ms;
+      for (int64_t t : event_ms_) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
+      for (int64_t t : kafka_ms_) m->kafka_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
     }
+    event_ms_.clear();
+    kafka_ms_.clear();
     return Status::OK();
   }
 
@@ -205,15 +288,17 @@ class KafkaStream {
     for (const auto& tp : tps) {
       auto t = by_entry.find(tp.ToString());
       if (t == by_entry.end()) return Status::Internal("no task for " + tp.ToString());
-      WEIR_RETURN_IF_ERROR(store_.StartAttempt(t->second.id));
-      WEIR_ASSIGN_OR_RETURN(TaskRow task, store_.Task(t->second.id));
+      // Our claim: from now on, a member that held the partition before cannot commit it.
+      WEIR_ASSIGN_OR_RETURN(TaskRow task, store_.ClaimTask(t->second.id));
       auto exec = std::make_unique<TaskExecutor>(cfg_, *c_.progress, task, *c_.transforms, out_,
                                                  c_.parser, c_.format);
       WEIR_RETURN_IF_ERROR(exec->Open());
+      if (c_.metrics != nullptr) exec->KeepEventTimes(&event_ms_);
       // Committed before: go on exactly after the last committed message.
       if (task.seq > 0) offsets[tp] = static_cast<int64_t>(task.counters.offset);
       start_[tp] = task.counters;
-      parts_[tp] = Partition{std::move(task), std::move(exec)};
+      const TaskCounters committed = task.counters;
+      parts_[tp] = Partition{std::move(task), std::move(exec), committed};
     }
     c_.progress->tasks_total = parts_.size();
     last_data_ = Clock::now();  // --until-idle counts from when there is something to read
@@ -227,30 +312,37 @@ class KafkaStream {
       // Ours until we return: commit what we hold, so the next owner starts after it.
       if (dirty_) WEIR_RETURN_IF_ERROR(Commit());
     } else {
-      // Another member may own them already: what we hold must never be committed.
-      out_.Discard();
-      dirty_ = false;
-      if (tps.size() < parts_.size()) {
-        // The executors of the partitions we keep are now ahead of what is committed, and
-        // the consumer is past it too: stop, and resume from the store.
-        return Status::Aborted(
-            "the consumer group took partitions away (lost) while others stay assigned; weir "
-            "stops so every partition resumes from its committed offset: run again");
+      // Another member may own them already: what we hold must never be committed (and the
+      // store would refuse it: the new owner's claim fences ours).
+      spdlog::warn("{}: the consumer group took {} partition(s) away without a rebalance (the "
+                   "session timed out?); what was read since the last commit is dropped",
+                   cfg_.name, tps.size());
+      const bool others_stay = tps.size() < parts_.size();
+      for (const auto& tp : tps) {
+        auto it = parts_.find(tp);
+        if (it == parts_.end()) continue;
+        (void)store_.SetStatus(it->second.task.id, TaskStatus::kInterrupted,
+                               "the consumer group took the partition away; another member goes on",
+                               it->second.task.attempts);
       }
+      // The executors of partitions we keep are ahead of what is committed: rejoin.
+      DropEverything();
+      if (!others_stay) rejoin_ = false;  // nothing kept: the next assignment starts afresh
+      return Status::OK();
     }
     for (const auto& tp : tps) {
       auto it = parts_.find(tp);
       if (it == parts_.end()) continue;
       const TaskCounters& now = it->second.exec->counters();
-      if (!lost) AddGain(gone_, now, start_[tp]);
+      AddGain(gone_, now, start_[tp]);
       const std::string reason =
           stopping_ ? (stopped_.empty() ? std::string("stream stopped by a signal")
                                         : "stream stopped: " + stopped_) +
                           "; `weir run` goes on from offset " + std::to_string(now.offset)
-          : lost ? "the consumer group took the partition away; another member goes on"
-                 : "the consumer group gave the partition to another member at offset " +
-                       std::to_string(now.offset);
-      (void)store_.SetStatus(it->second.task.id, TaskStatus::kInterrupted, reason);
+                    : "the consumer group gave the partition to another member at offset " +
+                          std::to_string(now.offset);
+      (void)store_.SetStatus(it->second.task.id, TaskStatus::kInterrupted, reason,
+                             it->second.task.attempts);
       parts_.erase(it);
       start_.erase(tp);
     }
@@ -261,7 +353,9 @@ class KafkaStream {
   const KafkaRunContext& c_;
   const DatasetConfig& cfg_;
   Store& store_;
+  const std::string tag_;  // this process's writer tag: its file names and staging folders
   WorkerOutput out_;
+  std::unique_ptr<StagingLease> lease_;
   std::unique_ptr<source::KafkaConsumer> consumer_;
   std::map<TopicPartition, Partition> parts_;
   std::map<TopicPartition, TaskCounters> start_;  // each partition's counters when assigned
@@ -271,6 +365,10 @@ class KafkaStream {
   bool dirty_ = false;
   bool stopping_ = false;
   bool assigned_once_ = false;
+  bool rejoin_ = false;
+  // Since the last commit, for StreamMetrics: the rows' event times and the messages' Kafka
+  // timestamps (ms since the epoch).
+  std::vector<int64_t> event_ms_, kafka_ms_;  // DropEverything() ran: leave and rejoin the group after this Poll
   std::string stopped_;
 };
 

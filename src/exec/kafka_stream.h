@@ -10,6 +10,12 @@
 // store commit, for lag tools. On revoke, what is held is committed before the partition is let
 // go; when the group took partitions away (lost), it is discarded instead.
 //
+// Several processes (group members) share the dataset: each claims the tasks of the partitions
+// it is assigned (Store::ClaimTask) and its commits carry the claim, so a member that lost a
+// partition can never commit it again (the store refuses; the member drops what it holds and
+// rejoins the group). Commits go through the shared-writer path of WorkerOutput and IcebergTable,
+// which finishes what dead members left before each snapshot.
+//
 // Each message is one record: error records name the task ("<topic>/<partition>") as their
 // file, with start_offset = the message offset, end_offset = offset + 1 and record_number =
 // offset. Tombstones (null values) are read and skipped.

@@ -85,16 +85,20 @@ Result<std::string> WriteMetadataJson(const std::string& metadata_dir, int64_t v
   return Status::Internal("no free metadata file name in " + metadata_dir);
 }
 
-// After a commit outside `weir run`: moves version-hint.text to the store's pointer. It is
+// After a commit outside `weir run`: moves version-hint.text to the store's readers' pointer
+// (IcebergTableRow::published_location), which is this commit's `location` unless a run's
+// newer commit is still being published (the run moves the hint itself once it is). It is
 // written, then checked against the store again: a run that committed meanwhile may have written
-// its own (older) hint after ours, so the hint ends at the newest committed version either way.
+// its own (older) hint after ours, so the hint ends at the newest published version either way.
 Status UpdateHint(const DatasetConfig& config, Store& store, const std::string& location) {
-  WEIR_RETURN_IF_ERROR(WriteVersionHint(config, location));
-  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
-  if (row && row->metadata_location != location) {
-    WEIR_ASSIGN_OR_RETURN(int64_t mine, iceberg::MetadataVersion(location));
-    WEIR_ASSIGN_OR_RETURN(int64_t now, iceberg::MetadataVersion(row->metadata_location));
-    if (now > mine) WEIR_RETURN_IF_ERROR(WriteVersionHint(config, row->metadata_location));
+  std::string written;
+  for (int round = 0; round < 3; ++round) {
+    WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+    const std::string target =
+        row && !row->published_location.empty() ? row->published_location : location;
+    if (target == written) return Status::OK();  // stable: the newest published version
+    WEIR_RETURN_IF_ERROR(WriteVersionHint(config, target));
+    written = target;
   }
   return Status::OK();
 }
@@ -883,7 +887,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     WEIR_ASSIGN_OR_RETURN(
         location, WriteMetadataJson(meta_dir, version + 1, iceberg::TableMetadataToJson(next)));
     Status st = store.MoveIcebergPointer(
-        IcebergPointerMove{kIcebergNamespace, config.write.table, old_location, location});
+        IcebergPointerMove{kIcebergNamespace, config.write.table, old_location, location, config.name});
     if (st.code() == StatusCode::kAborted && attempt < 100) {
       (void)::unlink(location.c_str());  // never committed: no reader can know it
       continue;

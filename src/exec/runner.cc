@@ -21,6 +21,8 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/lake_claim.h"
@@ -221,27 +223,40 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c
   return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
 }
 
+Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetConfig& c,
+                                                                bool* alone) {
+  auto lock = Acquire(c, false);
+  if (lock.ok()) {
+    *alone = true;
+    return lock;
+  }
+  *alone = false;
+  const std::string path = stdfs::path(c.store).parent_path().string() + "/" + c.name + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("opening lock " + path, false);
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    spdlog::info("{}: waiting for the lock {} (another process holds it exclusively: a group "
+                 "member starting, or a lake maintenance command)", c.name, path);
+    while (::flock(fd, LOCK_SH) != 0) {
+      if (errno == EINTR && !StopRequested()) continue;
+      ::close(fd);
+      return Status::Aborted("stopped while waiting for the lock " + path);
+    }
+  }
+  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+}
+
+Status DatasetLock::Share() {
+  while (::flock(fd_, LOCK_SH) != 0) {
+    if (errno != EINTR) return fs::ErrnoStatus("sharing the dataset lock", "", errno);
+  }
+  return Status::OK();
+}
+
 DatasetLock::~DatasetLock() { ::close(fd_); }
 
 Status RecoverPublications(const DatasetConfig& config, Store& store) {
-  WEIR_ASSIGN_OR_RETURN(auto pending, store.Files(config.name, "", "pending"));
-  std::vector<int64_t> done;
-  for (const CatalogFile& f : pending) {
-    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
-    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.staging));
-    if (fs::Exists(f.staging)) {
-      WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
-    } else if (!fs::Exists(f.path)) {
-      return Status::Corruption("committed file " + f.path + " is neither staged at " + f.staging +
-                                " nor published; the lake has lost data of task " +
-                                std::to_string(f.task_id));
-    }
-    done.push_back(f.id);
-  }
-  if (!done.empty()) {
-    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(pending.front().path));
-    WEIR_RETURN_IF_ERROR(store.MarkPublished(done));
-  }
+  WEIR_RETURN_IF_ERROR(PublishPendingFiles(config, store));
   WEIR_RETURN_IF_ERROR(DeleteSuperseded(config, store));
   // Whatever is still staged was never committed: a crash before its commit. Discard it.
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(DataStagingDir(config)));
@@ -363,7 +378,20 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
 
 Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto t0 = Clock::now();
-  WEIR_ASSIGN_OR_RETURN(auto lock, DatasetLock::Acquire(config_, false));
+  // The members of a Kafka stream's consumer group run side by side (docs/streams.md); they
+  // recover the dataset as a whole only when alone.
+  bool alone = true;
+  std::unique_ptr<DatasetLock> lock;
+  if (config_.read.connector == "kafka") {
+    WEIR_ASSIGN_OR_RETURN(lock, DatasetLock::AcquireShared(config_, &alone));
+    if (options.restart && !alone) {
+      return Status::Aborted("dataset '" + config_.name +
+                             "' is being consumed by other weir processes of its consumer group; "
+                             "stop them all before `weir run --restart`");
+    }
+  } else {
+    WEIR_ASSIGN_OR_RETURN(lock, DatasetLock::Acquire(config_, false));
+  }
   // Before anything is written or deleted: are the output folders this dataset's own?
   WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   // What can be wrong with the config or the manifest is found before a restart deletes
@@ -414,12 +442,21 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name, iceberg_table));
     CrashPoint("after-reset", 0);
   }
-  WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  if (alone) {
+    WEIR_RETURN_IF_ERROR(RecoverPublications(config_, store_));
+  } else {
+    // Other members are running: only what dead ones left is ours to finish.
+    WEIR_ASSIGN_OR_RETURN(auto gate, CommitGate::Acquire(config_));
+    WEIR_RETURN_IF_ERROR(RecoverDeadWriters(config_, store_));
+    WEIR_RETURN_IF_ERROR(RecoverIcebergTable(config_, store_));
+  }
   if (options.restart) {
     PruneEmptyDirs(TableDir(config_));
     PruneEmptyDirs(ErrorsDir(config_));
   }
   WEIR_RETURN_IF_ERROR(EnsureTableSchema(config_, store_));  // exec/table_schema.h
+  // Recovered, and the table's schema is recorded: other members of the group may start now.
+  if (kafka && alone) WEIR_RETURN_IF_ERROR(lock->Share());
   {
     WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
     AdoptStoredSpellings(entries, known, !multi_file);

@@ -362,6 +362,10 @@ Result<std::vector<TaskRow>> Store::Tasks(const std::string& dataset) {
 
 Result<TaskRow> Store::Task(int64_t task_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  return TaskLocked(task_id);
+}
+
+Result<TaskRow> Store::TaskLocked(int64_t task_id) {
   std::string sql = std::string("SELECT ") + kTaskCols + " FROM tasks WHERE id = ?";
   Stmt s(db_, sql.c_str());
   WEIR_RETURN_IF_ERROR(s.status());
@@ -382,6 +386,26 @@ Status Store::StartAttempt(int64_t task_id, const std::string& input_id) {
   return s.Bind(1, input_id).Bind(2, input_id).Bind(3, task_id).Run();
 }
 
+Result<TaskRow> Store::ClaimTask(int64_t task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Result<TaskRow> {
+    Stmt u(db_,
+           "UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, "
+           "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+    WEIR_RETURN_IF_ERROR(u.status());
+    WEIR_RETURN_IF_ERROR(u.Bind(1, task_id).Run());
+    return TaskLocked(task_id);
+  };
+  auto row = body();
+  if (!row.ok()) {
+    (void)Exec("ROLLBACK");
+    return row;
+  }
+  WEIR_RETURN_IF_ERROR(Exec("COMMIT"));
+  return row;
+}
+
 Status Store::SetTaskPath(int64_t task_id, const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, "UPDATE tasks SET path = ? WHERE id = ? AND path <> ?");
@@ -389,13 +413,19 @@ Status Store::SetTaskPath(int64_t task_id, const std::string& path) {
   return s.Bind(1, path).Bind(2, task_id).Bind(3, path).Run();
 }
 
-Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& reason) {
+Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& reason,
+                        int owner_attempt) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "UPDATE tasks SET status = ?, reason = ?, "
-         "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?");
+         "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ? AND (? = 0 OR attempts = ?)");
   WEIR_RETURN_IF_ERROR(s.status());
-  return s.Bind(1, std::string(TaskStatusName(status))).Bind(2, reason).Bind(3, task_id).Run();
+  return s.Bind(1, std::string(TaskStatusName(status)))
+      .Bind(2, reason)
+      .Bind(3, task_id)
+      .Bind(4, int64_t{owner_attempt})
+      .Bind(5, int64_t{owner_attempt})
+      .Run();
 }
 
 Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
@@ -434,10 +464,17 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       WEIR_RETURN_IF_ERROR(s.status());
       WEIR_RETURN_IF_ERROR(s.Bind(1, id).Run());
       if (sqlite3_changes(db_) != 1) {
-        return Status::Aborted("conflict: file " + std::to_string(id) + " is no longer live");
+        return Status(StatusCode::kAborted,
+                      "conflict: file " + std::to_string(id) + " is no longer live", true);
       }
     }
-    if (req.iceberg) WEIR_RETURN_IF_ERROR(MovePointerLocked(*req.iceberg));
+    if (req.iceberg) {
+      WEIR_RETURN_IF_ERROR(MovePointerLocked(*req.iceberg));
+      // Nothing of the dataset waits for publication (a compaction, expire, or a commit with
+      // no data files of its own after a dead writer's were finished): readers see it at once.
+      WEIR_RETURN_IF_ERROR(AdvancePointerLocked(req.dataset, req.iceberg->table_namespace,
+                                                req.iceberg->table_name));
+    }
     for (const TaskUpdate& u : req.tasks) {
       const TaskCounters& c = u.counters;
       Stmt s(db_,
@@ -445,7 +482,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
              "n_skipped = ?, n_errored = ?, n_bytes = ?, n_files = n_files + ?, duration_ms = ?, "
              "status = COALESCE(?, status), reason = CASE WHEN ? IS NULL THEN reason ELSE ? END, "
              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'), ck_state = ?, "
-             "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END, n_duplicates = ? WHERE id = ?");
+             "input_id = CASE WHEN ? = '' THEN input_id ELSE ? END, n_duplicates = ? "
+             "WHERE id = ? AND (? = 0 OR attempts = ?)");
       WEIR_RETURN_IF_ERROR(s.status());
       s.Bind(1, u.seq)
           .Bind(2, static_cast<int64_t>(c.offset))
@@ -462,7 +500,15 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       }
       s.Bind(14, c.state).Bind(15, u.input_id).Bind(16, u.input_id);
       s.Bind(17, static_cast<int64_t>(c.duplicates)).Bind(18, u.task_id);
+      s.Bind(19, int64_t{u.owner_attempt}).Bind(20, int64_t{u.owner_attempt});
       WEIR_RETURN_IF_ERROR(s.Run());
+      if (u.owner_attempt > 0 && sqlite3_changes(db_) != 1) {
+        // Not retryable: planning again cannot help, the task is someone else's now.
+        return Status::Aborted("task " + std::to_string(u.task_id) +
+                               " was taken by another writer since this one took it (attempt " +
+                               std::to_string(u.owner_attempt) +
+                               "): this writer may not commit it any more");
+      }
     }
     if (!req.dedup_keys.empty()) {
       const std::string table = DedupTableName(req.dataset);
@@ -505,6 +551,31 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
     return st;
   }
   return Exec("COMMIT");
+}
+
+Status Store::AdvanceIcebergPointer(const std::string& dataset,
+                                    const std::string& table_namespace,
+                                    const std::string& table_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
+  return AdvancePointerLocked(dataset, table_namespace, table_name);
+}
+
+Status Store::AdvancePointerLocked(const std::string& dataset, const std::string& table_namespace,
+                                   const std::string& table_name) {
+  Stmt s(db_,
+         "UPDATE iceberg_tables SET previous_metadata_location = metadata_location, "
+         "metadata_location = weir_committed_location "
+         "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? "
+         "AND weir_committed_location IS NOT NULL "
+         "AND metadata_location IS NOT weir_committed_location "
+         "AND NOT EXISTS (SELECT 1 FROM files WHERE dataset = ? AND state = 'pending')");
+  WEIR_RETURN_IF_ERROR(s.status());
+  return s.Bind(1, IcebergTableRow().catalog_name)
+      .Bind(2, table_namespace)
+      .Bind(3, table_name)
+      .Bind(4, dataset)
+      .Run();
 }
 
 Status Store::MarkPublished(const std::vector<int64_t>& file_ids) {
@@ -685,7 +756,8 @@ Status Store::SetTableSchema(const std::string& dataset, const RecordedSchema& s
 // --- the Iceberg catalog (Iceberg's JDBC catalog tables) ---
 
 Status Store::EnsureIcebergTables() {
-  return Exec(
+  if (iceberg_tables_ready_) return Status::OK();
+  WEIR_RETURN_IF_ERROR(Exec(
       "CREATE TABLE IF NOT EXISTS iceberg_tables (catalog_name VARCHAR(255) NOT NULL, "
       "table_namespace VARCHAR(255) NOT NULL, table_name VARCHAR(255) NOT NULL, "
       "metadata_location VARCHAR(1000), previous_metadata_location VARCHAR(1000), "
@@ -693,7 +765,20 @@ Status Store::EnsureIcebergTables() {
       "PRIMARY KEY (catalog_name, table_namespace, table_name));"
       "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (catalog_name VARCHAR(255) NOT NULL, "
       "namespace VARCHAR(255) NOT NULL, property_key VARCHAR(255), property_value VARCHAR(1000), "
-      "PRIMARY KEY (catalog_name, namespace, property_key))");
+      "PRIMARY KEY (catalog_name, namespace, property_key))"));
+  // weir's own column (JDBC catalogs ignore columns they do not know): the writers' pointer.
+  // Stores from before it have one pointer; NULL reads as metadata_location.
+  Stmt info(db_, "SELECT 1 FROM pragma_table_info('iceberg_tables') WHERE name = 'weir_committed_location'");
+  WEIR_RETURN_IF_ERROR(info.status());
+  Status err;
+  const bool has = info.Step(err);
+  WEIR_RETURN_IF_ERROR(err);
+  if (!has) {
+    WEIR_RETURN_IF_ERROR(
+        Exec("ALTER TABLE iceberg_tables ADD COLUMN weir_committed_location VARCHAR(1000)"));
+  }
+  iceberg_tables_ready_ = true;
+  return Status::OK();
 }
 
 Status Store::MovePointerLocked(const IcebergPointerMove& move) {
@@ -701,8 +786,8 @@ Status Store::MovePointerLocked(const IcebergPointerMove& move) {
   if (move.expected.empty()) {
     Stmt s(db_,
            "INSERT OR IGNORE INTO iceberg_tables (catalog_name, table_namespace, table_name, "
-           "metadata_location, previous_metadata_location, iceberg_type) "
-           "VALUES (?, ?, ?, ?, NULL, 'TABLE')");
+           "metadata_location, previous_metadata_location, iceberg_type, weir_committed_location) "
+           "VALUES (?, ?, ?, NULL, NULL, 'TABLE', ?)");
     WEIR_RETURN_IF_ERROR(s.status());
     WEIR_RETURN_IF_ERROR(s.Bind(1, row.catalog_name)
                              .Bind(2, move.table_namespace)
@@ -710,8 +795,10 @@ Status Store::MovePointerLocked(const IcebergPointerMove& move) {
                              .Bind(4, move.new_location)
                              .Run());
     if (sqlite3_changes(db_) == 0) {
-      return Status::Aborted("iceberg commit conflict: table " + move.table_namespace + "." +
-                             move.table_name + " was created by another writer");
+      return Status(StatusCode::kAborted,
+                    "iceberg commit conflict: table " + move.table_namespace + "." +
+                        move.table_name + " was created by another writer",
+                    true);
     }
     Stmt ns(db_,
             "INSERT OR IGNORE INTO iceberg_namespace_properties (catalog_name, namespace, "
@@ -720,20 +807,21 @@ Status Store::MovePointerLocked(const IcebergPointerMove& move) {
     return ns.Bind(1, row.catalog_name).Bind(2, move.table_namespace).Run();
   }
   Stmt s(db_,
-         "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? "
+         "UPDATE iceberg_tables SET weir_committed_location = ? "
          "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? "
-         "AND metadata_location = ?");
+         "AND COALESCE(weir_committed_location, metadata_location) = ?");
   WEIR_RETURN_IF_ERROR(s.status());
   WEIR_RETURN_IF_ERROR(s.Bind(1, move.new_location)
-                           .Bind(2, move.expected)
-                           .Bind(3, row.catalog_name)
-                           .Bind(4, move.table_namespace)
-                           .Bind(5, move.table_name)
-                           .Bind(6, move.expected)
+                           .Bind(2, row.catalog_name)
+                           .Bind(3, move.table_namespace)
+                           .Bind(4, move.table_name)
+                           .Bind(5, move.expected)
                            .Run());
   if (sqlite3_changes(db_) == 0) {
-    return Status::Aborted("iceberg commit conflict: table " + move.table_namespace + "." +
-                           move.table_name + " no longer points at " + move.expected);
+    return Status(StatusCode::kAborted,
+                  "iceberg commit conflict: table " + move.table_namespace + "." +
+                      move.table_name + " no longer points at " + move.expected,
+                  true);
   }
   return Status::OK();
 }
@@ -753,9 +841,10 @@ Result<std::vector<IcebergTableRow>> Store::IcebergTables() {
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   Stmt s(db_,
-         "SELECT catalog_name, table_namespace, table_name, COALESCE(metadata_location, ''), "
-         "COALESCE(previous_metadata_location, '') FROM iceberg_tables WHERE catalog_name = ? "
-         "ORDER BY table_namespace, table_name");
+         "SELECT catalog_name, table_namespace, table_name, "
+         "COALESCE(weir_committed_location, metadata_location, ''), "
+         "COALESCE(previous_metadata_location, ''), COALESCE(metadata_location, '') "
+         "FROM iceberg_tables WHERE catalog_name = ? ORDER BY table_namespace, table_name");
   WEIR_RETURN_IF_ERROR(s.status());
   s.Bind(1, IcebergTableRow().catalog_name);
   std::vector<IcebergTableRow> out;
@@ -767,6 +856,7 @@ Result<std::vector<IcebergTableRow>> Store::IcebergTables() {
     r.table_name = s.Text(2);
     r.metadata_location = s.Text(3);
     r.previous_metadata_location = s.Text(4);
+    r.published_location = s.Text(5);
     out.push_back(std::move(r));
   }
   WEIR_RETURN_IF_ERROR(err);
@@ -778,6 +868,7 @@ Status Store::MoveIcebergPointer(const IcebergPointerMove& move) {
   WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status st = MovePointerLocked(move);
+  if (st.ok()) st = AdvancePointerLocked(move.dataset, move.table_namespace, move.table_name);
   if (!st.ok()) {
     (void)Exec("ROLLBACK");
     return st;

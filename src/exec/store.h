@@ -96,17 +96,31 @@ struct TaskUpdate {
   std::optional<TaskStatus> status;  // set the task's status in the same transaction
   std::string reason;
   std::string input_id;              // when not empty: the input identity to record
+  // > 0: the writer's claim on the task (its `attempts` when it took the task). The commit
+  // fails, changing nothing, if another writer has taken the task since (attempts moved on):
+  // a stream partition the consumer group gave to another process is fenced this way.
+  int owner_attempt = 0;
 };
 
 // A row of the Iceberg catalog table. The columns are those of Iceberg's JDBC (SQL) catalog
 // (`iceberg_tables`), so a JDBC-catalog client pointed at the store's database finds weir's
 // tables. weir writes catalog_name "weir"; metadata locations are absolute paths.
+//
+// Two pointers, so that a catalog reader never sees a snapshot whose data files are still being
+// put in place (docs/lake.md#commit-protocol):
+//   - `metadata_location` here is the WRITERS' pointer: the latest committed metadata, which
+//     commits compare-and-set (column weir_committed_location, weir's own);
+//   - `published_location` is what readers are given: the JDBC column metadata_location, which
+//     JDBC-catalog clients, `weir serve --catalog` and version-hint.text follow. It moves to the
+//     writers' pointer once no committed file of the dataset is waiting to be published: in the
+//     commit's own transaction when nothing is, else after the publication (AdvanceIcebergPointer).
 struct IcebergTableRow {
   std::string catalog_name = "weir";
   std::string table_namespace;
   std::string table_name;
-  std::string metadata_location;
-  std::string previous_metadata_location;  // empty when the table has had one version only
+  std::string metadata_location;           // the writers' pointer (see above)
+  std::string previous_metadata_location;  // the readers' previous one; empty at first
+  std::string published_location;          // the readers' pointer; empty before the first
 };
 
 // Compare-and-set of a table's metadata pointer: it moves to `new_location` only if it still is
@@ -116,6 +130,9 @@ struct IcebergPointerMove {
   std::string table_namespace, table_name;
   std::string expected;
   std::string new_location;
+  // The dataset whose pending files hold the readers' pointer back (IcebergTableRow); a task
+  // commit uses its CommitRequest::dataset. Empty outside a commit: readers follow at once.
+  std::string dataset = {};
 };
 
 // One commit of a worker: the files it staged since its last commit, which may hold documents of
@@ -174,13 +191,23 @@ class Store {
 
   // Marks a task RUNNING and counts the attempt; records `input_id` when not empty.
   Status StartAttempt(int64_t task_id, const std::string& input_id = "");
+  // StartAttempt and Task in one transaction: the row as this attempt took it. Its `attempts`
+  // is the taker's claim (TaskUpdate::owner_attempt); the checkpoint read is the last commit
+  // made before the claim, and any commit by an earlier claimant after it is fenced.
+  Result<TaskRow> ClaimTask(int64_t task_id);
   // Sets the input path of a task (the manifest resolves it anew each run).
   Status SetTaskPath(int64_t task_id, const std::string& path);
-  Status SetStatus(int64_t task_id, TaskStatus status, const std::string& reason);
+  // `owner_attempt` > 0: only while the task's attempts still equal it (TaskUpdate).
+  Status SetStatus(int64_t task_id, TaskStatus status, const std::string& reason,
+                   int owner_attempt = 0);
   // Records files as pending, advances checkpoint and counters, optionally sets status; one
   // durable transaction. Fills the ids of `req.files` in `file_ids`.
   Status Commit(const CommitRequest& req, std::vector<int64_t>* file_ids);
   Status MarkPublished(const std::vector<int64_t>& file_ids);
+  // Moves the readers' pointer of table (namespace, name) to the writers' pointer if no file of
+  // `dataset` waits to be published (IcebergTableRow). Idempotent.
+  Status AdvanceIcebergPointer(const std::string& dataset, const std::string& table_namespace,
+                               const std::string& table_name);
 
   // Files of a dataset by kind ("" = all kinds) and state ("" = all states).
   Result<std::vector<CatalogFile>> Files(const std::string& dataset, const std::string& kind,
@@ -235,10 +262,14 @@ class Store {
   std::string FromStored(const std::string& path) const;
   Status EnsureSchemaTable();  // caller holds mu_
   Status EnsureIcebergTables();  // caller holds mu_
+  Result<TaskRow> TaskLocked(int64_t task_id);  // caller holds mu_
   Status MovePointerLocked(const IcebergPointerMove& move);  // inside a transaction
+  Status AdvancePointerLocked(const std::string& dataset, const std::string& table_namespace,
+                              const std::string& table_name);  // caller holds mu_
 
   std::mutex mu_;
   sqlite3* db_;
+  bool iceberg_tables_ready_ = false;  // EnsureIcebergTables ran (under mu_)
   std::string path_, base_, store_id_;
 };
 

@@ -84,6 +84,10 @@ std::string RenderPrometheus(const StreamMetrics& m) {
        "first timestamp column).");
   m.end_to_end_seconds.Render(out, "weir_end_to_end_latency_seconds", ds);
   if (m.source == "kafka") {
+    Head(out, "weir_kafka_latency_seconds", "histogram",
+         "Commit time minus each committed message's Kafka timestamp (CreateTime: when the "
+         "producer made it; LogAppendTime: when the broker stored it).");
+    m.kafka_seconds.Render(out, "weir_kafka_latency_seconds", ds);
     Head(out, "weir_consumer_lag_messages", "gauge",
          "Messages in the partition after the next offset weir will read (high watermark minus "
          "next offset), per assigned partition.");

@@ -53,6 +53,7 @@ struct StreamMetrics {
   }
   LatencyHistogram commit_seconds;               // one store+lake commit
   LatencyHistogram end_to_end_seconds;           // commit time minus each record's event time
+  LatencyHistogram kafka_seconds;                // Kafka: commit time minus each message's timestamp
 
   // The collector side.
   std::atomic<uint64_t> requests{0}, accepted{0}, malformed{0};

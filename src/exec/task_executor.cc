@@ -241,6 +241,7 @@ class TaskExecutor::Impl {
   // A stream task: the collector's log from the checkpoint on, as it grows.
   Status ExecuteStream() {
     SegmentLog& log = *stream_->log;
+    if (stream_->metrics != nullptr) event_sink_ = &event_ms_;
     if (counters_.offset < log.Start()) {
       // The store forgot the log's position (--restart, a new store) while the log had been
       // trimmed past it: what the log still holds is all there is to read.
@@ -393,7 +394,7 @@ class TaskExecutor::Impl {
     if (col < 0) return;
     const ColumnBuffer& b = batch.columns[col];
     for (size_t r = 0; r < batch.num_rows(); ++r) {
-      if (!b.IsNull(r)) event_ms_.push_back(b.Int64At(r));
+      if (!b.IsNull(r)) event_sink_->push_back(b.Int64At(r));
     }
   }
 
@@ -447,7 +448,7 @@ class TaskExecutor::Impl {
     transforms_.Apply(batch, rejected_);
     if (!rejected_.empty()) DropRejectedRows(recs, batch, error_lines);
     WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(batch));
-    if (stream_ != nullptr && stream_->metrics != nullptr) KeepEventTimes(batch);
+    if (event_sink_ != nullptr) KeepEventTimes(batch);
     counters_.read += recs.size();
     counters_.written += docs - rejected_.size() - duplicates;
     counters_.skipped += skips_.size() + duplicates;
@@ -541,6 +542,12 @@ class TaskExecutor::Impl {
   sdk::Document doc_;
   StreamRun* stream_ = nullptr;
   std::vector<int64_t> event_ms_;  // event times of the rows since the last commit (metrics)
+  // Where ProcessSlice keeps event times: event_ms_ for a collector stream with metrics, the
+  // caller's vector for a message source (KeepEventTimes), else null.
+  std::vector<int64_t>* event_sink_ = nullptr;
+
+ public:
+  void set_event_sink(std::vector<int64_t>* sink) { event_sink_ = sink; }
   std::thread compactor_;  // write.compaction.auto on a stream (MaybeCompact)
   std::atomic<bool> compacting_{false};
   int compactions_ = 0;
@@ -568,5 +575,6 @@ Status TaskExecutor::Feed(std::span<const RecordView> records, uint64_t next_off
 }
 void TaskExecutor::Skip(uint64_t n, uint64_t next_offset) { impl_->Skip(n, next_offset); }
 const TaskCounters& TaskExecutor::counters() const { return impl_->counters(); }
+void TaskExecutor::KeepEventTimes(std::vector<int64_t>* sink) { impl_->set_event_sink(sink); }
 
 }  // namespace weir

@@ -77,6 +77,9 @@ class TaskExecutor {
   Status Feed(std::span<const RecordView> records, uint64_t next_offset);
   void Skip(uint64_t n, uint64_t next_offset);
   const TaskCounters& counters() const;
+  // Appends the event time (ms) of every row Feed() buffers to `sink` (null: none kept), for
+  // the end-to-end latency the caller observes when it commits (StreamMetrics).
+  void KeepEventTimes(std::vector<int64_t>* sink);
 
  private:
   class Impl;

@@ -2,7 +2,9 @@
 
 #include "exec/dedup.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/text.h"
 #include "exec/dedup.h"
@@ -82,6 +85,81 @@ Status DeleteSuperseded(const DatasetConfig& cfg, Store& store) {
     ids.push_back(f.id);
   }
   return store.DeleteFiles(ids);
+}
+
+Status PublishPendingFiles(const DatasetConfig& cfg, Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto pending, store.Files(cfg.name, "", "pending"));
+  std::vector<int64_t> done;
+  for (const CatalogFile& f : pending) {
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(cfg, f.path));
+    WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(cfg, f.staging));
+    if (fs::Exists(f.staging)) {
+      WEIR_RETURN_IF_ERROR(fs::Rename(f.staging, f.path));
+    } else if (!fs::Exists(f.path)) {
+      return Status::Corruption("committed file " + f.path + " is neither staged at " + f.staging +
+                                " nor published; the lake has lost data of task " +
+                                std::to_string(f.task_id));
+    }
+    done.push_back(f.id);
+  }
+  if (!done.empty()) {
+    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(pending.front().path));
+    WEIR_RETURN_IF_ERROR(store.MarkPublished(done));
+  }
+  if (!UsesIceberg(cfg)) return Status::OK();
+  return store.AdvanceIcebergPointer(cfg.name, kIcebergNamespace, cfg.write.table);
+}
+
+namespace {
+
+std::string LeasePath(const DatasetConfig& cfg, const std::string& tag) {
+  return DataStagingDir(cfg) + "/" + tag + ".live";
+}
+
+constexpr std::string_view kLeaseSuffix = ".live";
+
+}  // namespace
+
+Result<std::unique_ptr<StagingLease>> StagingLease::Acquire(const DatasetConfig& cfg,
+                                                            const std::string& tag) {
+  WEIR_RETURN_IF_ERROR(fs::CreateDirs(DataStagingDir(cfg)));
+  const std::string path = LeasePath(cfg, tag);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fs::ErrnoStatus("opening", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return fs::ErrnoStatus("locking (is another writer using the same tag?)", path, err);
+  }
+  return std::unique_ptr<StagingLease>(new StagingLease(fd, path));
+}
+
+StagingLease::~StagingLease() {
+  // The folders stay (a commit may be mid-publication elsewhere); the next recovery removes
+  // them once the lease is free. Unlinking first would let a recoverer lock a new inode.
+  ::close(fd_);
+}
+
+Status RecoverDeadWriters(const DatasetConfig& cfg, Store& store) {
+  WEIR_RETURN_IF_ERROR(PublishPendingFiles(cfg, store));
+  const std::string root = DataStagingDir(cfg);
+  std::error_code ec;
+  std::vector<std::string> dead;
+  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() <= kLeaseSuffix.size() || !name.ends_with(kLeaseSuffix)) continue;
+    const int fd = ::open(e.path().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    // A lease nobody holds: its writer is gone (our own leases are held on other descriptors).
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      dead.push_back(name.substr(0, name.size() - kLeaseSuffix.size()));
+      WEIR_RETURN_IF_ERROR(fs::RemoveTree(root + "/" + dead.back()));
+      WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(cfg) + "/" + dead.back()));
+      (void)fs::RemoveFile(e.path().string());
+    }
+    ::close(fd);
+  }
+  return Status::OK();
 }
 
 Status CheckErrorRatio(const DatasetConfig& cfg, const TaskCounters& counters, bool eof) {
@@ -366,6 +444,11 @@ Status WorkerOutput::CommitAlone() {
       // The renames are durable before the catalog says so.
       WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
       WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+      // Every file of the snapshot is in place: catalog readers may see it now.
+      if (iceberg_) {
+        WEIR_RETURN_IF_ERROR(
+            store_.AdvanceIcebergPointer(cfg_.name, kIcebergNamespace, cfg_.write.table));
+      }
     }
     return Status::OK();
   };
@@ -374,6 +457,11 @@ Status WorkerOutput::CommitAlone() {
     // change the table.
     WEIR_RETURN_IF_ERROR(iceberg_->Commit(req, described, &ids, publish));
   } else {
+    std::unique_ptr<CommitGate> gate;
+    if (shared_writers_) {
+      WEIR_ASSIGN_OR_RETURN(gate, CommitGate::Acquire(cfg_));
+      WEIR_RETURN_IF_ERROR(RecoverDeadWriters(cfg_, store_));
+    }
     WEIR_RETURN_IF_ERROR(store_.Commit(req, &ids));
     WEIR_RETURN_IF_ERROR(publish());
   }

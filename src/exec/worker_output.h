@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <optional>
@@ -108,6 +109,37 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop);
 // finish it after a crash.
 Status DeleteSuperseded(const DatasetConfig& cfg, Store& store);
 
+// Renames every committed-but-unpublished file of the dataset from staging into place and marks
+// it published (the end of a commit whose writer died after its store transaction). Corruption
+// if a committed file is neither staged nor in place. Only safe when no live writer is between
+// its transaction and its renames: alone (under the DatasetLock), or under the CommitGate
+// among shared writers, which hold the gate through their whole commit.
+Status PublishPendingFiles(const DatasetConfig& cfg, Store& store);
+
+// A writer's claim on its staging folders (<data staging>/<tag>/ and <errors staging>/<tag>/)
+// while its process lives, for datasets several processes write at once (Kafka streams): an
+// exclusive flock(2) on <data staging>/<tag>.live, released when the process dies however it
+// dies. Owns the descriptor. Not thread-safe (one per writer).
+class StagingLease {
+ public:
+  static Result<std::unique_ptr<StagingLease>> Acquire(const DatasetConfig& cfg,
+                                                       const std::string& tag);
+  ~StagingLease();
+  StagingLease(const StagingLease&) = delete;
+  StagingLease& operator=(const StagingLease&) = delete;
+
+ private:
+  StagingLease(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
+
+// Finishes what dead shared writers left: publishes their committed files (PublishPendingFiles)
+// and removes the staging folders of writers whose StagingLease is free (their uncommitted
+// files). Folders without a lease file are left to the next run that has the dataset to itself.
+// Call under the CommitGate.
+Status RecoverDeadWriters(const DatasetConfig& cfg, Store& store);
+
 // The output of one worker thread between two commits: documents and error records of one or
 // more tasks, and the checkpoints those tasks will have once the output is committed. Buffering
 // across tasks keeps the number of lake files proportional to workers x partitions rather than
@@ -132,6 +164,12 @@ class WorkerOutput {
   // Commit at least this often (seconds) instead of compute.checkpoint_seconds: a stream's
   // stream.commit_interval.
   void set_commit_seconds(double seconds) { commit_seconds_ = seconds; }
+  // Several processes write the dataset (a Kafka stream's group members): each task update
+  // carries the task's `attempts` as the writer's claim (TaskUpdate::owner_attempt), so a
+  // commit for a partition another process took since fails; and a Hive table's commits take
+  // the CommitGate and first finish what dead writers left (RecoverDeadWriters). For Iceberg
+  // tables, IcebergTable::set_shared_writers does the latter.
+  void set_shared_writers(bool shared) { shared_writers_ = shared; }
 
   // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
   // finds, buffers the rest, and returns how many were dropped.
@@ -147,6 +185,7 @@ class WorkerOutput {
       p.update.task_id = task.id;
       auto it = committed_seq_.find(task.id);
       p.update.seq = it != committed_seq_.end() ? it->second : task.seq;
+      p.update.owner_attempt = shared_writers_ ? task.attempts : 0;
     }
     p.update.counters = counters;
     p.update.duration_ms = duration_ms;
@@ -225,6 +264,7 @@ class WorkerOutput {
   std::vector<int64_t> supersede_;
   std::chrono::steady_clock::time_point last_commit_;
   double commit_seconds_ = 0;  // 0: compute.checkpoint_seconds
+  bool shared_writers_ = false;
   CommitGroup* group_ = nullptr;
   DedupIndex* dedup_ = nullptr;
   std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)

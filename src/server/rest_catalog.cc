@@ -336,7 +336,8 @@ HttpResponse RestCatalog::LoadTable(const HttpRequest& req, bool head) const {
   }
   auto row = store_.IcebergTable(Join(ns, "."), name);
   if (!row.ok()) return Error(500, "InternalServerError", row.status().message());
-  if (!row->has_value() || (*row)->metadata_location.empty()) {
+  // Readers get the published pointer: every data file of that version is in place.
+  if (!row->has_value() || (*row)->published_location.empty()) {
     return Error(404, "NoSuchTableException",
                  "table " + display +
                      " does not exist in this catalog (a weir dataset's table appears after "
@@ -344,7 +345,7 @@ HttpResponse RestCatalog::LoadTable(const HttpRequest& req, bool head) const {
                      Join(ns, "\x1f") + "/tables lists the tables)");
   }
   if (head) return HttpResponse::Empty(204);
-  const std::string location = (*row)->metadata_location;
+  const std::string location = (*row)->published_location;
   const std::string etag = ETagFor(location);
   if (EtagMatches(req.Header("if-none-match"), etag)) {
     HttpResponse r = HttpResponse::Empty(304);

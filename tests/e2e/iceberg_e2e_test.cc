@@ -164,6 +164,15 @@ TEST_P(IcebergCrashE2E, KillNineThenRerunGivesOneConsistentTable) {
     std::vector<std::string> before = IcebirdIds(dir);
     EXPECT_LT(before.size(), rep.totals.valid);
   }
+  // So is what a catalog reader is given (the JDBC row `weir serve --catalog` serves), before
+  // any recovery: after "after-commit" the writers' pointer is a version ahead of it.
+  const std::string published = StorePointer(dir);
+  if (!published.empty() && published != "None") {
+    std::vector<std::string> seen =
+        IcebirdIds(dir, fs::path(published).filename().string());
+    EXPECT_LT(seen.size(), rep.totals.valid);
+    EXPECT_GT(seen.size(), 0u);
+  }
   auto j = RunJson(dir + "/dataset.yaml");
   ASSERT_EQ(j["_exit"], 0) << j.dump();
   Duck duck;

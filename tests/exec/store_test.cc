@@ -110,6 +110,52 @@ TEST(StoreTest, StatusReasonAndAttemptsAreStored) {
   EXPECT_EQ(store->Task(9999).status().code(), StatusCode::kNotFound);
 }
 
+// Two stream processes that both think they own a partition (the group gave it to a new member
+// while the old one was paused): only the latest claim may commit, and the stale one's status
+// update does not overwrite the new owner's.
+TEST(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
+  auto store = OpenFresh("claim");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"events/0", "kafka:events/0"}}).ok());
+  const int64_t id = (*store->Tasks("ds"))[0].id;
+  auto first = store->ClaimTask(id);
+  ASSERT_TRUE(first.ok());
+  auto commit = [&](int attempt, uint64_t offset) {
+    CommitRequest req;
+    req.dataset = "ds";
+    TaskUpdate u;
+    u.task_id = id;
+    u.seq = 1;
+    u.counters.offset = offset;
+    u.counters.read = offset;
+    u.owner_attempt = attempt;
+    req.tasks.push_back(u);
+    CatalogFile f;
+    f.task_id = id;
+    f.kind = "data";
+    f.path = "/lake/t/f" + std::to_string(offset);
+    f.staging = "/lake/_staging/f" + std::to_string(offset);
+    req.files.push_back(f);
+    std::vector<int64_t> ids;
+    return store->Commit(req, &ids);
+  };
+  ASSERT_TRUE(commit(first->attempts, 10).ok());
+  auto second = store->ClaimTask(id);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->attempts, first->attempts + 1);
+  EXPECT_EQ(second->counters.offset, 10u);  // the claim reads the last commit before it
+
+  Status stale = commit(first->attempts, 25);
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  EXPECT_FALSE(stale.retryable());  // planning again cannot help: IcebergTable must not retry
+  EXPECT_EQ(store->Task(id)->counters.offset, 10u);
+  EXPECT_EQ(store->Files("ds", "data", "")->size(), 1u) << "the refused commit left a file row";
+
+  ASSERT_TRUE(store->SetStatus(id, TaskStatus::kInterrupted, "stale", first->attempts).ok());
+  EXPECT_EQ(store->Task(id)->status, TaskStatus::kRunning);
+  ASSERT_TRUE(commit(second->attempts, 30).ok());
+  EXPECT_EQ(store->Task(id)->counters.offset, 30u);
+}
+
 TEST(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
   auto dir = std::filesystem::temp_directory_path() / ("weir-store-reopen-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -260,6 +306,54 @@ TEST(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
   ASSERT_TRUE(store->ResetDataset("ds", std::make_pair(std::string("default"), std::string("events"))).ok());
   EXPECT_FALSE(store->IcebergTable("default", "events")->has_value());
   EXPECT_TRUE(store->Tasks("ds")->empty());
+}
+
+// Regression: the catalog row moved in the commit's transaction, before the snapshot's data
+// files were renamed into place, so a catalog reader (JDBC client, `weir serve --catalog`) could
+// be given a snapshot whose files did not exist yet. The readers' pointer now waits until no
+// file of the dataset is pending; the writers' pointer (compare-and-set) moves at once.
+TEST(StoreTest, CatalogReadersGetASnapshotOnlyOnceItsFilesArePublished) {
+  auto store = OpenFresh("iceberg-publish");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t task = (*store->Tasks("ds"))[0].id;
+  auto commit = [&](const std::string& expected, const std::string& next, bool with_file,
+                    std::vector<int64_t>* ids) {
+    CommitRequest req;
+    req.dataset = "ds";
+    if (with_file) {
+      CatalogFile f;
+      f.task_id = task;
+      f.kind = "data";
+      f.path = next + ".parquet";
+      f.staging = next + ".staged";
+      req.files.push_back(f);
+    }
+    req.iceberg = IcebergPointerMove{"default", "events", expected, next};
+    return store->Commit(req, ids);
+  };
+  auto row = [&] { return **store->IcebergTable("default", "events"); };
+  std::vector<int64_t> first, second;
+  ASSERT_TRUE(commit("", "/m/v1.json", true, &first).ok());
+  EXPECT_EQ(row().metadata_location, "/m/v1.json");  // writers plan on it
+  EXPECT_EQ(row().published_location, "");           // readers do not see the table yet
+  ASSERT_TRUE(store->MarkPublished(first).ok());
+  ASSERT_TRUE(store->AdvanceIcebergPointer("ds", "default", "events").ok());
+  EXPECT_EQ(row().published_location, "/m/v1.json");
+
+  ASSERT_TRUE(commit("/m/v1.json", "/m/v2.json", true, &second).ok());
+  EXPECT_EQ(row().metadata_location, "/m/v2.json");
+  EXPECT_EQ(row().published_location, "/m/v1.json");
+  // A commit with no files of its own (a compaction's are published at once) while v2's files
+  // are still pending: the writers move on, the readers still wait for v2's files.
+  ASSERT_TRUE(commit("/m/v2.json", "/m/v3.json", false, nullptr).ok());
+  ASSERT_TRUE(store->AdvanceIcebergPointer("ds", "default", "events").ok());
+  EXPECT_EQ(row().published_location, "/m/v1.json");
+  ASSERT_TRUE(store->MarkPublished(second).ok());
+  ASSERT_TRUE(store->AdvanceIcebergPointer("ds", "default", "events").ok());
+  EXPECT_EQ(row().published_location, "/m/v3.json");
+  EXPECT_EQ(row().previous_metadata_location, "/m/v1.json");
+  // A stale writer still loses the compare-and-set against the writers' pointer.
+  EXPECT_EQ(commit("/m/v2.json", "/m/v4.json", false, nullptr).code(), StatusCode::kAborted);
 }
 
 }  // namespace

@@ -59,5 +59,20 @@ TEST(StreamMetrics, ExpositionNamesEveryFamilyWithTheDatasetLabel) {
   EXPECT_EQ(types, 9u);
 }
 
+TEST(StreamMetrics, AKafkaStreamAddsMessageTimestampLatencyAndLagPerPartition) {
+  StreamMetrics m;
+  m.dataset = "k";
+  m.source = "kafka";
+  m.kafka_seconds.Observe(0.3);
+  m.kafka_seconds.Observe(2);
+  m.SetPartitionLags({{"events/0", 5}, {"events/1", 0}});
+  const std::string text = RenderPrometheus(m);
+  EXPECT_TRUE(Has(text, "# TYPE weir_kafka_latency_seconds histogram")) << text;
+  EXPECT_TRUE(Has(text, "weir_kafka_latency_seconds_bucket{dataset=\"k\",le=\"0.5\"} 1"));
+  EXPECT_TRUE(Has(text, "weir_kafka_latency_seconds_count{dataset=\"k\"} 2"));
+  EXPECT_TRUE(Has(text, "weir_consumer_lag_messages{dataset=\"k\",partition=\"events/0\"} 5"));
+  EXPECT_FALSE(Has(text, "weir_stream_lag_bytes")) << "a Kafka stream has no collector log";
+}
+
 }  // namespace
 }  // namespace weir
