@@ -15,6 +15,7 @@
 #include "cli/common.h"
 #include "core/interrupt.h"
 #include "core/text.h"
+#include "exec/iceberg_table.h"
 #include "exec/lake_check.h"
 #include "exec/lake_history.h"
 #include "exec/parser_source.h"
@@ -455,6 +456,14 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
           PrintError(*file + ": " + st.message());
           exit_code = kExitBadConfig;
           return;
+        }
+        // Another dataset of the store already has a table by this write.table.
+        if (UsesIceberg(*cfg)) {
+          if (auto row = DatasetIcebergRow(*cfg, *store); !row.ok()) {
+            PrintError(*file + ": " + row.status().message());
+            exit_code = kExitBadConfig;
+            return;
+          }
         }
       }
     }

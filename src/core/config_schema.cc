@@ -169,7 +169,10 @@ std::vector<MapSpec> BuildSchema() {
                       .Choices({"lake"}, "supported connector"),
                   Key("location", K::kPath, kRequired, "",
                       "Lake root folder; the table lives at `<location>/<table>/`."),
-                  Key("table", K::kIdentifier, kRequired, "", "Table name."),
+                  Key("table", K::kIdentifier, kRequired, "",
+                      "Table name; also its name in the store's Iceberg catalog "
+                      "(`default.<table>`), so datasets that share a `store` need different "
+                      "table names."),
                   Key("format", K::kEnum, kOptional, "parquet", "File format.")
                       .Choices({"parquet", "jsonl"}, "format"),
                   Key("table_format", K::kEnum, kOptional, "iceberg",

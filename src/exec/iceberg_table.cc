@@ -111,9 +111,37 @@ iceberg::MetadataFileLoader LocalMetadataLoader() {
   };
 }
 
+Result<std::optional<IcebergTableRow>> DatasetIcebergRow(const DatasetConfig& config,
+                                                         Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  if (!row) return row;
+  std::string location = row->metadata_location;
+  if (location.rfind("file://", 0) == 0) location = location.substr(7);
+  if (location.rfind(IcebergMetadataDir(config) + "/", 0) == 0) return row;
+  // <table folder>/metadata/v<N>.metadata.json: the claim of the table folder says whose it is.
+  const std::filesystem::path metadata_dir = std::filesystem::path(location).parent_path();
+  if (metadata_dir.filename() != "metadata") return row;
+  const std::string table_dir = metadata_dir.parent_path().string();
+  const std::optional<FolderOwner> owner = ReadFolderOwner(table_dir);
+  // A claim by another store, or by this very dataset (a copy's store still naming the
+  // original's folder), is not another dataset of this store: LoadIcebergTable's case.
+  if (!owner || owner->store_id != store.store_id() || owner->dataset == config.name) return row;
+  const std::string table = std::string(kIcebergNamespace) + "." + config.write.table;
+  return Status::Invalid(
+      "dataset '" + config.name + "' cannot use write.table '" + config.write.table +
+      "': in its store " + store.path() + " the Iceberg catalog entry " + table +
+      " is the table of dataset '" + owner->dataset + "' (" +
+      (owner->dataset_file.empty() ? "" : "file " + owner->dataset_file + ", ") + "table folder " +
+      table_dir + "), and the catalog names tables by write.table alone, so two datasets of one "
+      "store cannot both call their table '" + config.write.table + "'. Give dataset '" +
+      config.name + "' (table folder " + TableDir(config) + ") another write.table, or a store: "
+      "of its own. Nothing was changed; `weir run --restart` is refused too, since it would drop "
+      "the table of dataset '" + owner->dataset + "' from the catalog");
+}
+
 Result<std::optional<IcebergTableState>> LoadIcebergTable(const DatasetConfig& config,
                                                           Store& store) {
-  WEIR_ASSIGN_OR_RETURN(auto row, store.IcebergTable(kIcebergNamespace, config.write.table));
+  WEIR_ASSIGN_OR_RETURN(auto row, DatasetIcebergRow(config, store));
   if (!row) return std::optional<IcebergTableState>();
   const std::string dir = IcebergMetadataDir(config) + "/";
   if (row->metadata_location.rfind(dir, 0) != 0) {

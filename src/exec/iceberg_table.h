@@ -57,7 +57,18 @@ std::string TableDataPrefix(const DatasetConfig& c);
 // Reads metadata and manifest files from local disk (the loader PlanSnapshot and LiveEntries take).
 iceberg::MetadataFileLoader LocalMetadataLoader();
 
+// The store's catalog row for this dataset's table (namespace default, name write.table), or
+// nullopt when there is none. The catalog keys tables by name alone, so two datasets of one store
+// with one write.table would share one row: a row whose metadata lies outside this dataset's
+// table folder, in a folder whose claim (exec/lake_claim.h) names this same store and ANOTHER
+// dataset, is that other dataset's table, and is refused (InvalidArgument, naming both datasets
+// and what to change) so that neither a run nor --restart ever touches it. A row outside the
+// table folder for any other reason (a copied or moved project folder, another store's folder, a
+// folder that is gone) is returned as it is: LoadIcebergTable() reports it, --restart drops it.
+Result<std::optional<IcebergTableRow>> DatasetIcebergRow(const DatasetConfig& config, Store& store);
+
 // The table's catalog row and its current metadata; nullopt when the table has no commit yet.
+// Refuses another dataset's row (DatasetIcebergRow) and a row outside this dataset's table folder.
 struct IcebergTableState {
   IcebergTableRow row;
   iceberg::TableMetadata metadata;

@@ -169,6 +169,26 @@ Status ClaimOutputs(const DatasetConfig& config, Store& store) {
   return ClaimFolder(config, store, ErrorsDir(config), "errors.location", known);
 }
 
+std::optional<FolderOwner> ReadFolderOwner(const std::string& dir) {
+  auto text = fs::ReadFile(dir + "/" + kClaimName);
+  if (!text.ok()) return std::nullopt;
+  auto claim = nlohmann::json::parse(*text, nullptr, false);
+  if (!claim.is_object()) return std::nullopt;
+  // A hand-edited claim with a non-string value reads as empty rather than throwing.
+  auto text_of = [&](const char* key) {
+    auto it = claim.find(key);
+    return it != claim.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  FolderOwner o;
+  o.store_id = text_of("store_id");
+  o.store = text_of("store");
+  o.dataset = text_of("dataset");
+  o.dataset_file = text_of("dataset_file");
+  o.folder = text_of("folder");
+  if (o.store_id.empty() || o.dataset.empty()) return std::nullopt;
+  return o;
+}
+
 bool IsDatasetOutputPath(const DatasetConfig& config, const std::string& path) {
   for (const std::string& dir : {TableDir(config), ErrorsDir(config), DataStagingDir(config),
                                  ErrorsStagingDir(config)}) {

@@ -20,6 +20,7 @@
 // invisible to table readers. Stateless functions; call ClaimOutputs() under the dataset lock.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/config.h"
@@ -29,6 +30,17 @@
 namespace weir {
 
 Status ClaimOutputs(const DatasetConfig& config, Store& store);
+
+// The owner a folder's claim file names, as written by ClaimOutputs().
+struct FolderOwner {
+  std::string store_id;      // the owning store's random id (Store::store_id())
+  std::string store;         // its path when it claimed the folder
+  std::string dataset;       // the owning dataset's name
+  std::string dataset_file;  // its YAML file, when known
+  std::string folder;        // the folder it was claimed as (differs once copied or moved)
+};
+// nullopt when `dir` does not exist or has no readable claim. Reads only.
+std::optional<FolderOwner> ReadFolderOwner(const std::string& dir);
 
 // True when `path` lies inside one of the dataset's own output folders (table, error records,
 // or their staging folders). Deleting or renaming anything else is refused: a store copied with

@@ -437,8 +437,14 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     for (const auto& f : all_files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config_, f.path));
     // Crash-safe: one transaction forgets the tasks and marks every file superseded; only then
     // are files deleted (by the recovery below, or by the next run's after a crash).
-    std::optional<std::pair<std::string, std::string>> iceberg_table;
-    if (UsesIceberg(config_)) iceberg_table.emplace(kIcebergNamespace, config_.write.table);
+    // The table's catalog row is keyed by write.table alone: another dataset's row is refused
+    // here, and the store drops only the row checked.
+    std::optional<IcebergTableDrop> iceberg_table;
+    if (UsesIceberg(config_)) {
+      WEIR_ASSIGN_OR_RETURN(auto row, DatasetIcebergRow(config_, store_));
+      iceberg_table = IcebergTableDrop{kIcebergNamespace, config_.write.table,
+                                       row ? row->metadata_location : std::string()};
+    }
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name, iceberg_table));
     CrashPoint("after-reset", 0);
   }

@@ -621,7 +621,7 @@ Result<std::vector<CatalogFile>> Store::Files(const std::string& dataset, const 
 }
 
 Status Store::ResetDataset(const std::string& dataset,
-                           const std::optional<std::pair<std::string, std::string>>& iceberg_table) {
+                           const std::optional<IcebergTableDrop>& iceberg_table) {
   std::lock_guard<std::mutex> lock(mu_);
   if (iceberg_table) WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
   WEIR_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -640,14 +640,42 @@ Status Store::ResetDataset(const std::string& dataset,
     }
   }
   if (iceberg_table) {
-    Stmt s(db_,
-           "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND "
-           "table_name = ?");
-    Status st = s.status().ok() ? s.Bind(1, IcebergTableRow().catalog_name)
-                                      .Bind(2, iceberg_table->first)
-                                      .Bind(3, iceberg_table->second)
-                                      .Run()
-                                : s.status();
+    // Compare-and-delete: the catalog row is keyed by table name alone, and a row the caller did
+    // not check may be another dataset's table (or one moved on by `weir lake compact`).
+    Status st;
+    std::optional<std::string> now;
+    {
+      Stmt s(db_,
+             "SELECT COALESCE(weir_committed_location, metadata_location, '') FROM iceberg_tables "
+             "WHERE catalog_name = ? "
+             "AND table_namespace = ? AND table_name = ?");
+      st = s.status();
+      if (st.ok()) {
+        s.Bind(1, IcebergTableRow().catalog_name)
+            .Bind(2, iceberg_table->table_namespace)
+            .Bind(3, iceberg_table->table_name);
+        if (s.Step(st)) now = s.Text(0);
+      }
+    }
+    if (st.ok() && now.value_or("") != iceberg_table->expected) {
+      st = Status::Aborted("the Iceberg catalog entry " + iceberg_table->table_namespace + "." +
+                           iceberg_table->table_name + " now points at " +
+                           (now ? *now : std::string("nothing")) + ", not at " +
+                           (iceberg_table->expected.empty() ? std::string("nothing")
+                                                            : iceberg_table->expected) +
+                           " as checked before the reset; nothing was reset, run again");
+    }
+    if (st.ok() && now) {
+      Stmt d(db_,
+             "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND "
+             "table_name = ? AND COALESCE(weir_committed_location, metadata_location, '') = ?");
+      st = d.status().ok() ? d.Bind(1, IcebergTableRow().catalog_name)
+                                 .Bind(2, iceberg_table->table_namespace)
+                                 .Bind(3, iceberg_table->table_name)
+                                 .Bind(4, *now)
+                                 .Run()
+                           : d.status();
+    }
     if (!st.ok()) {
       (void)Exec("ROLLBACK");
       return st;

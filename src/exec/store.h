@@ -135,6 +135,15 @@ struct IcebergPointerMove {
   std::string dataset = {};
 };
 
+// The Iceberg catalog row a --restart drops with the dataset (Store::ResetDataset). The row is
+// another dataset's business unless the caller checked it (exec/iceberg_table.h,
+// DatasetIcebergRow), so it is dropped only while it still points at `expected`, the metadata the
+// caller judged its own; empty `expected`: the caller saw no row, and none may appear meanwhile.
+struct IcebergTableDrop {
+  std::string table_namespace, table_name;
+  std::string expected;
+};
+
 // One commit of a worker: the files it staged since its last commit, which may hold documents of
 // several tasks, and the new checkpoints of those tasks. All or nothing.
 // One key of a dataset's deduplication index (write.dedup, exec/dedup.h): a 128-bit hash of the
@@ -216,10 +225,11 @@ class Store {
   // dedup index, and marks every file of the dataset `superseded`; DeleteSuperseded() (exec/worker_output.h) then
   // deletes them, and recovery finishes that after a crash. Never deletes a file before the
   // catalog stopped listing it as live.
-  // `iceberg_table` (namespace, name), when given, is dropped from the Iceberg catalog in the same
-  // transaction: the next commit starts a new table.
+  // `iceberg_table`, when given, is dropped from the Iceberg catalog in the same transaction (the
+  // next commit starts a new table), only if its row still is what the caller checked: a row that
+  // moved on or appeared since is StatusCode::kAborted and nothing is reset.
   Status ResetDataset(const std::string& dataset,
-                      const std::optional<std::pair<std::string, std::string>>& iceberg_table = {});
+                      const std::optional<IcebergTableDrop>& iceberg_table = {});
   // write.dedup index lookups: for each key (hi, lo), the time recorded for it, or INT64_MIN
   // when the index does not have it. `out` is resized to keys.size(). Each dataset's index is
   // its own table `"dedup_keys:<dataset>"` (k_hi, k_lo, time_ms), created by its first commit.

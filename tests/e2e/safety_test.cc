@@ -232,6 +232,60 @@ TEST(SafetyE2E, SecondDatasetOnTheSameTableIsRefusedNamingTheFirst) {
   EXPECT_EQ(LakeRows(dir + "/lake/t"), rows);
 }
 
+// The catalog row (default.<write.table>) of a store is keyed by table name alone. Two datasets of
+// one store that both wrote `write.table: t`, in different locations, shared it: the second's run
+// failed saying the project folder was copied and `weir run --restart` would start the table over,
+// and that --restart deleted the FIRST dataset's catalog row. Now every path refuses, names both
+// datasets, and leaves the first's table as it was.
+TEST(SafetyE2E, TwoDatasetsWithOneTableNameInOneStoreNeverShareItsCatalogRow) {
+  std::string dir = MakeDataset("one-table-name", 2, 300);
+  WriteAll(dir + "/other.yaml", Yaml("other", "lake2"));  // same store, same table, other folder
+  ASSERT_EQ(Weir("run " + dir + "/dataset.yaml --json").exit_code, 0);
+  const std::string rows = LakeRows(dir + "/lake/t");
+  ASSERT_EQ(rows.substr(0, 4), "600|");
+  auto catalog_row = [&] {
+    return RunCmd("/usr/bin/python3 -c \"import sqlite3; print(sqlite3.connect('" + dir +
+                  "/.weir/store.db').execute(\\\"SELECT metadata_location FROM iceberg_tables "
+                  "WHERE table_name = 't'\\\").fetchall())\" 2>&1")
+        .out;
+  };
+  const std::string row = catalog_row();
+  ASSERT_NE(row.find(dir + "/lake/t/metadata/"), std::string::npos) << row;
+  // A config problem for run and validate (exit 2); `weir lake` commands fail with 1.
+  auto refused = [&](const std::string& what, const CmdResult& r, int exit_code = 2) {
+    EXPECT_EQ(r.exit_code, exit_code) << what << ": " << r.out;
+    EXPECT_NE(r.out.find("is the table of dataset 'safe'"), std::string::npos) << what << ": " << r.out;
+    EXPECT_NE(r.out.find("dataset 'other'"), std::string::npos) << what << ": " << r.out;
+    EXPECT_NE(r.out.find("another write.table"), std::string::npos) << what << ": " << r.out;
+    EXPECT_EQ(r.out.find("copied or moved"), std::string::npos) << what << ": " << r.out;
+    EXPECT_EQ(catalog_row(), row) << what;
+    EXPECT_EQ(LakeRows(dir + "/lake/t"), rows) << what;
+  };
+  refused("validate", Weir("validate " + dir + "/other.yaml 2>&1"));
+  refused("run", Weir("run " + dir + "/other.yaml 2>&1"));
+  refused("run --restart", Weir("run " + dir + "/other.yaml --restart 2>&1"));
+  refused("lake compact", Weir("lake compact " + dir + "/other.yaml 2>&1"), 1);
+  refused("lake expire", Weir("lake expire " + dir + "/other.yaml --older-than 0s 2>&1"), 1);
+  refused("lake snapshots", Weir("lake snapshots " + dir + "/other.yaml 2>&1"), 1);
+  EXPECT_EQ(CountFiles(dir + "/lake2", ".parquet"), 0u);
+  // The first dataset's table is whole through its catalog row, and its runs go on.
+  EXPECT_EQ(Query(dir + "/dataset.yaml", "SELECT count(*) FROM t"), "count_star()\n600\n");
+  auto snaps = Weir("lake snapshots " + dir + "/dataset.yaml --json 2>&1");
+  EXPECT_EQ(snaps.exit_code, 0) << snaps.out;
+  WriteAll(dir + "/data/f2.jsonl", Records(300, "f2"));
+  WriteAll(dir + "/data/manifest.txt", "f0.jsonl\nf1.jsonl\nf2.jsonl\n");
+  auto more = Weir("run " + dir + "/dataset.yaml --json 2>&1");
+  ASSERT_EQ(more.exit_code, 0) << more.out;
+  EXPECT_EQ(Query(dir + "/dataset.yaml", "SELECT count(*) FROM t"), "count_star()\n900\n");
+  EXPECT_EQ(LakeRows(dir + "/lake/t").substr(0, 4), "900|");
+  // The fix the message names: another write.table, and both datasets live in one store.
+  WriteAll(dir + "/other.yaml", Yaml("other", "lake2", "t2"));
+  auto fixed = Weir("run " + dir + "/other.yaml --json 2>&1");
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.out;
+  EXPECT_EQ(Query(dir + "/other.yaml", "SELECT count(*) FROM t2"), "count_star()\n900\n");
+  EXPECT_EQ(Query(dir + "/dataset.yaml", "SELECT count(*) FROM t"), "count_star()\n900\n");
+}
+
 // Item 5: a completed file that grew was never read again ("nothing to do"); now the run warns
 // and --rescan reads exactly the appended records.
 TEST(SafetyE2E, AppendedInputIsReportedAndRescanReadsOnlyTheNewBytes) {

@@ -303,7 +303,44 @@ TEST(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
   EXPECT_EQ((*row)->previous_metadata_location, "/l/events/metadata/v1.metadata.json");
   EXPECT_EQ(store->IcebergTables()->size(), 1u);
   // --restart drops the table in the same transaction as the tasks.
-  ASSERT_TRUE(store->ResetDataset("ds", std::make_pair(std::string("default"), std::string("events"))).ok());
+  ASSERT_TRUE(store->ResetDataset("ds", IcebergTableDrop{"default", "events",
+                                                         "/l/events/metadata/v2.metadata.json"})
+                  .ok());
+  EXPECT_FALSE(store->IcebergTable("default", "events")->has_value());
+  EXPECT_TRUE(store->Tasks("ds")->empty());
+}
+
+// The catalog row is keyed by table name alone, so another dataset with the same write.table may
+// own it: --restart drops only the row the runner checked, and a row that moved on or appeared
+// meanwhile leaves everything as it was (tasks, files, the row).
+TEST(StoreTest, ResetDropsOnlyTheIcebergRowItChecked) {
+  auto store = OpenFresh("iceberg-reset");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t task = (*store->Tasks("ds"))[0].id;
+  CommitRequest req;
+  req.dataset = "ds";
+  TaskUpdate u;
+  u.task_id = task;
+  req.tasks.push_back(u);
+  req.iceberg = IcebergPointerMove{"default", "events", "", "/other/events/metadata/v1.metadata.json"};
+  ASSERT_TRUE(store->Commit(req, nullptr).ok());
+  for (const std::string& expected : {std::string(), std::string("/l/events/metadata/v1.metadata.json")}) {
+    Status st = store->ResetDataset("ds", IcebergTableDrop{"default", "events", expected});
+    EXPECT_EQ(st.code(), StatusCode::kAborted) << st.ToString();
+    EXPECT_NE(st.message().find("/other/events/metadata/v1.metadata.json"), std::string::npos)
+        << st.message();
+    auto row = store->IcebergTable("default", "events");
+    ASSERT_TRUE(row.ok() && row->has_value());
+    EXPECT_EQ((*row)->metadata_location, "/other/events/metadata/v1.metadata.json");
+    EXPECT_EQ(store->Tasks("ds")->size(), 1u);  // rolled back: nothing was reset
+  }
+  // No row, as checked: the reset goes through and creates none.
+  ASSERT_TRUE(store->ResetDataset("ds2", IcebergTableDrop{"default", "clicks", ""}).ok());
+  EXPECT_FALSE(store->IcebergTable("default", "clicks")->has_value());
+  // The row as checked: dropped with the tasks.
+  ASSERT_TRUE(store->ResetDataset("ds", IcebergTableDrop{"default", "events",
+                                                         "/other/events/metadata/v1.metadata.json"})
+                  .ok());
   EXPECT_FALSE(store->IcebergTable("default", "events")->has_value());
   EXPECT_TRUE(store->Tasks("ds")->empty());
 }
