@@ -14,7 +14,8 @@
 #    is behind, which is what stream.catch_up_interval is for.
 # 3. `weir run` of the kafka dataset (partitioned by event type and day, commit_interval
 #    KAFKA_COMMIT_INTERVAL (1s), catch_up_interval KAFKA_CATCH_UP_INTERVAL (the default when
-#    unset), --until-idle 5s) under /usr/bin/time. The stream's time runs from the group's
+#    unset), write.roll_bytes KAFKA_ROLL_BYTES (the default, 128MiB, when unset), --until-idle
+#    5s) under /usr/bin/time. The stream's time runs from the group's
 #    assignment (the mock delays a new group by 3 s) to the commit of the table's last snapshot,
 #    when every event is visible. /metrics is scraped meanwhile for the time spent committing.
 # 4. The batch run of the same files (compute.workers 1, then 2), and the counts checked.
@@ -78,6 +79,7 @@ write:
   connector: lake
   location: lake-stream
   table: events_stream
+${KAFKA_ROLL_BYTES:+  roll_bytes: $KAFKA_ROLL_BYTES}
 $columns
 stream:
   commit_interval: $commit_interval
