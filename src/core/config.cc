@@ -1329,6 +1329,22 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
                 "commits every compute.checkpoint_seconds");
       }
       if (auto v = L.Duration(*m, "commit_interval")) cfg.stream.commit_interval_ms = *v;
+      if (auto v = L.Duration(*m, "catch_up_interval")) {
+        const Field* written = m->Get("catch_up_interval");
+        if (written == nullptr) {
+          // The default, under a longer commit_interval: catching up never commits less
+          // often than the stream does anyway.
+          cfg.stream.catch_up_interval_ms = std::max(*v, cfg.stream.commit_interval_ms);
+        } else if (*v < cfg.stream.commit_interval_ms) {
+          L.Error(written->line, "stream.catch_up_interval",
+                  FormatDurationMs(*v) + " is shorter than stream.commit_interval (" +
+                      FormatDurationMs(cfg.stream.commit_interval_ms) +
+                      "); set it to at least that, or equal to it to commit every "
+                      "commit_interval even while the stream is behind");
+        } else {
+          cfg.stream.catch_up_interval_ms = *v;
+        }
+      }
       if (auto v = L.String(*m, "metrics_listen")) {
         if (!IsHostPort(*v)) {
           L.Error(m->Get("metrics_listen")->line, "stream.metrics_listen",

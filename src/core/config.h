@@ -128,9 +128,12 @@ struct ComputeConfig {
   double checkpoint_seconds = 5.0;  // commit at least this often while a task runs
 };
 
-// stream: how a stream dataset (read.connector http) commits.
+// stream: how a stream dataset (read.connector http or kafka) commits.
 struct StreamConfig {
   int64_t commit_interval_ms = 1000;  // commit at least this often while data flows
+  // While the stream is behind (reading what waits would take longer than commit_interval),
+  // commits wait for write.roll_bytes of rows or this long instead (exec/worker_output.h).
+  int64_t catch_up_interval_ms = 10000;
   std::string metrics_listen;         // host:port of GET /metrics; empty: off
 };
 

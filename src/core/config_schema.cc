@@ -114,7 +114,13 @@ std::vector<MapSpec> BuildSchema() {
       {
           Key("commit_interval", K::kDuration, kOptional, "1s",
               "Commit (make visible in the lake) at least this often while data flows; the "
-              "bound on how long an accepted event takes to appear in the lake."),
+              "bound on how long an accepted event takes to appear in the lake while the stream "
+              "keeps up."),
+          Key("catch_up_interval", K::kDuration, kOptional, "10s",
+              "While the stream is behind (what waits at the source would take longer than "
+              "`commit_interval` to read), commit when `write.roll_bytes` of rows are buffered or "
+              "after this long, instead of every `commit_interval`: fewer, larger files while "
+              "catching up. At least `commit_interval`; equal to it turns catching up off."),
           Key("metrics_listen", K::kString, kOptional, "",
               "`host:port` to serve `GET /metrics` on (Prometheus text format: records, commits, "
               "commit and end-to-end latency histograms, lag); off when absent."),

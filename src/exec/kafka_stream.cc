@@ -207,8 +207,10 @@ class KafkaStream {
         i = j;
       }
       if (!msgs.empty()) last_data_ = Clock::now();
+      // What waits in the partitions decides whether the stream is behind (catching up commits
+      // by size or stream.catch_up_interval, not every commit_interval).
+      out_.SetBacklog(read_, UpdateLag());
       if (dirty_ && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit());
-      UpdateLag();
       if (c_.max_records > 0 && read_ >= c_.max_records) {
         stopped_ = "read " + std::to_string(read_) + " records (--max-records)";
         return Status::OK();
@@ -260,10 +262,12 @@ class KafkaStream {
     return Status::OK();
   }
 
-  void UpdateLag() {
-    if (c_.metrics == nullptr) return;
+  // Messages in the assigned partitions after the next offset each will read (the consumer's
+  // latest high watermarks; librdkafka's prefetched messages count as waiting); also published
+  // as the lag metrics.
+  uint64_t UpdateLag() {
     auto high = consumer_->HighWatermarks();
-    if (!high.ok()) return;
+    if (!high.ok()) return 0;
     uint64_t total = 0;
     std::map<std::string, uint64_t> lags;
     for (const auto& [tp, p] : parts_) {
@@ -273,8 +277,11 @@ class KafkaStream {
       lags[tp.ToString()] = lag > 0 ? static_cast<uint64_t>(lag) : 0;
       total += lags[tp.ToString()];
     }
-    c_.metrics->SetPartitionLags(std::move(lags));
-    c_.metrics->lag_messages = total;
+    if (c_.metrics != nullptr) {
+      c_.metrics->SetPartitionLags(std::move(lags));
+      c_.metrics->lag_messages = total;
+    }
+    return total;
   }
 
   Result<std::map<TopicPartition, int64_t>> Assign(const std::vector<TopicPartition>& tps) {

@@ -285,9 +285,10 @@ class TaskExecutor::Impl {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
   }
 
-  // Reads, commits at least every stream.commit_interval while data flows, and waits for more
-  // when caught up; returns OK with stream_->stopped set at --until-idle / --max-records, and
-  // Aborted at SIGINT/SIGTERM (the worker then commits what is pending, as for files).
+  // Reads, commits at least every stream.commit_interval while data flows (while behind, by
+  // size or every stream.catch_up_interval), and waits for more when caught up; returns OK
+  // with stream_->stopped set at --until-idle / --max-records, and Aborted at SIGINT/SIGTERM
+  // (the worker then commits what is pending, as for files).
   Status StreamLoop() {
     SegmentLog& log = *stream_->log;
     const double interval = static_cast<double>(cfg_.stream.commit_interval_ms);
@@ -297,10 +298,12 @@ class TaskExecutor::Impl {
     Clock::time_point last_data = Clock::now(), last_commit = Clock::now();
     bool dirty = false;  // progress since the last commit
     const TaskCounters at_start = counters_;
+    uint64_t committed_offset = counters_.offset;
     auto commit = [&]() -> Status {
       const Clock::time_point t0 = Clock::now();
       WEIR_RETURN_IF_ERROR(out_.Commit());
       last_commit = Clock::now();
+      committed_offset = counters_.offset;
       dirty = false;
       RecordCommit(at_start, std::chrono::duration<double>(last_commit - t0).count(),
                    log.DurableEnd());
@@ -332,7 +335,19 @@ class TaskExecutor::Impl {
         dirty = true;
         WEIR_RETURN_IF_ERROR(CheckErrorRatio(cfg_, counters_, false));
         out_.Update(task_, counters_, DurationMs(), error_lines, std::nullopt);
-        if (out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(commit());
+        // The log's durable bytes past those read are what waits: while that would take
+        // longer than commit_interval to read, the stream is behind and commits by size or
+        // stream.catch_up_interval (WorkerOutput::ShouldCommit). Bytes read but not committed
+        // still count against read.max_backlog_mb (429s), so a commit deferred for catching up
+        // is made once they reach half of it.
+        const uint64_t durable = log.DurableEnd();
+        out_.SetBacklog(counters_.offset - at_start.offset,
+                        durable > counters_.offset ? durable - counters_.offset : 0);
+        if (out_.ShouldCommit() ||
+            (Millis(last_commit) >= interval &&
+             counters_.offset - committed_offset >= cfg_.read.max_backlog_bytes / 2)) {
+          WEIR_RETURN_IF_ERROR(commit());
+        }
       }
       if (stream_->max_records > 0 && read_here >= stream_->max_records) {
         return stop("read " + std::to_string(read_here) + " records (--max-records)");

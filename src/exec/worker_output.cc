@@ -337,7 +337,28 @@ void WorkerOutput::FinishCommitted() {
   pending_.clear();
   supersede_.clear();
   last_commit_ = std::chrono::steady_clock::now();
+  consumed_at_commit_ = consumed_;
   has_pending_.store(false, std::memory_order_relaxed);
+}
+
+void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
+  consumed_ = consumed;
+  if (commit_seconds_ <= 0) return;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
+  if (waiting == 0) {
+    behind_ = false;
+    return;
+  }
+  if (consumed <= consumed_at_commit_ || elapsed <= 0) return;  // no rate to judge by yet
+  // Seconds reading what waits takes at this interval's rate.
+  const double drain =
+      static_cast<double>(waiting) * elapsed / static_cast<double>(consumed - consumed_at_commit_);
+  if (behind_) {
+    behind_ = drain >= commit_seconds_ / 10;
+  } else if (elapsed >= commit_seconds_) {
+    behind_ = drain > commit_seconds_;
+  }
 }
 
 Status WorkerOutput::CommitAlone() {
@@ -473,6 +494,7 @@ Status WorkerOutput::CommitAlone() {
   buffer_.Clear();
   pending_.clear();
   last_commit_ = std::chrono::steady_clock::now();
+  consumed_at_commit_ = consumed_;
   has_pending_.store(false, std::memory_order_relaxed);
   return Status::OK();
 }

@@ -170,6 +170,20 @@ class WorkerOutput {
   // the CommitGate and first finish what dead writers left (RecoverDeadWriters). For Iceberg
   // tables, IcebergTable::set_shared_writers does the latter.
   void set_shared_writers(bool shared) { shared_writers_ = shared; }
+  // A stream source's position after a read, in the source's own unit (Kafka messages, bytes of
+  // the collector's log): `consumed` counts what was read and only grows; `waiting` is what the
+  // source holds beyond it. With these, ShouldCommit() tells a stream that keeps up (commit
+  // every commit_interval) from one that is behind. Only with set_commit_seconds; a source that
+  // never reports is never behind.
+  //
+  // Behind means: at the rate read since the last commit, reading what waits would take longer
+  // than commit_interval. It is judged once a commit is due (elapsed >= commit_interval, so the
+  // rate is measured over a full interval, not over a first small read), and it lasts until
+  // what waits would take under a tenth of commit_interval to read: caught up to what arrives
+  // between two reads (at most fetch.wait.max.ms, 100 ms, for Kafka). Without that hysteresis
+  // the last stretch of a backlog (under one interval's reading) would be committed on its own,
+  // one more file per partition for a fraction of the data.
+  void SetBacklog(uint64_t consumed, uint64_t waiting);
 
   // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
   // finds, buffers the rest, and returns how many were dropped.
@@ -197,14 +211,24 @@ class WorkerOutput {
     has_pending_.store(true, std::memory_order_relaxed);
   }
 
+  // The buffered output is due for a commit: by size (write.roll_bytes, write.roll_records: the
+  // memory bound, always), when a commit group asks, or by time. A stream commits every
+  // stream.commit_interval while it keeps up. While it is behind, it commits every
+  // stream.catch_up_interval instead (or by size): what it reads then is late anyway, and a
+  // commit writes a file per partition it touched whatever its size, so one commit per second
+  // over thousands of partitions spends the catch-up creating small files.
   bool ShouldCommit() const {
     if (group_ && group_->Requested()) return true;
     size_t err_bytes = 0;
     for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
     if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
     if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count() >=
-           (commit_seconds_ > 0 ? commit_seconds_ : cfg_.compute.checkpoint_seconds);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
+    if (commit_seconds_ <= 0) return elapsed >= cfg_.compute.checkpoint_seconds;
+    if (elapsed < commit_seconds_) return false;
+    return !behind_ ||
+           elapsed >= static_cast<double>(cfg_.stream.catch_up_interval_ms) / 1000.0;
   }
 
   // Published files that the next commit replaces (record-level redrive).
@@ -227,6 +251,7 @@ class WorkerOutput {
     supersede_.clear();
     ForgetDedupKeys();
     last_commit_ = std::chrono::steady_clock::now();
+    consumed_at_commit_ = consumed_;
     has_pending_.store(false, std::memory_order_relaxed);
     if (group_) group_->Notify();
   }
@@ -265,6 +290,11 @@ class WorkerOutput {
   std::chrono::steady_clock::time_point last_commit_;
   double commit_seconds_ = 0;  // 0: compute.checkpoint_seconds
   bool shared_writers_ = false;
+  // SetBacklog: the source's position, its position at the last commit (or discard, set
+  // together with last_commit_), and whether the stream is behind.
+  uint64_t consumed_ = 0;
+  uint64_t consumed_at_commit_ = 0;
+  bool behind_ = false;
   CommitGroup* group_ = nullptr;
   DedupIndex* dedup_ = nullptr;
   std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)

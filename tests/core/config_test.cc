@@ -835,6 +835,46 @@ TEST(StreamConfigTest, MistakesNameTheKeyAndWhatToDo) {
             "dataset.yaml:2: read.location: missing required key");
 }
 
+TEST(StreamConfigTest, CatchUpIntervalDefaultsTo10sAndIsNeverShorterThanTheCommitInterval) {
+  auto c = ParseDatasetConfig(kHttpDataset, "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->stream.catch_up_interval_ms, 10000);
+
+  c = ParseDatasetConfig(Edit("  commit_interval: 250ms\n",
+                              "  commit_interval: 250ms\n  catch_up_interval: 1m\n", kHttpDataset),
+                         "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->stream.catch_up_interval_ms, 60000);
+
+  // Equal to commit_interval: commits stay on the clock while behind (catching up off).
+  c = ParseDatasetConfig(Edit("  commit_interval: 250ms\n",
+                              "  commit_interval: 250ms\n  catch_up_interval: 250ms\n",
+                              kHttpDataset),
+                         "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->stream.catch_up_interval_ms, 250);
+
+  // A commit_interval over the default: catching up never commits less often than that.
+  c = ParseDatasetConfig(Edit("commit_interval: 250ms", "commit_interval: 1m", kHttpDataset),
+                         "/tmp/s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->stream.catch_up_interval_ms, 60000);
+
+  EXPECT_EQ(ErrorOf(Edit("  commit_interval: 250ms\n",
+                         "  commit_interval: 2s\n  catch_up_interval: 500ms\n", kHttpDataset)),
+            "dataset.yaml:14: stream.catch_up_interval: 500ms is shorter than "
+            "stream.commit_interval (2s); set it to at least that, or equal to it to commit every "
+            "commit_interval even while the stream is behind");
+  EXPECT_EQ(ErrorOf(Edit("  commit_interval: 250ms\n",
+                         "  commit_interval: 250ms\n  catch_up_interval: 30\n", kHttpDataset)),
+            "dataset.yaml:14: stream.catch_up_interval: '30' is not a duration; expected a whole "
+            "number with a unit (ms, s, m, h, d, w), e.g. 30s or 7d");
+  EXPECT_EQ(ErrorOf(Edit("  commit_interval: 250ms\n",
+                         "  commit_interval: 250ms\n  catchup_interval: 30s\n", kHttpDataset)),
+            "dataset.yaml:14: stream.catchup_interval: unknown key (did you mean "
+            "'catch_up_interval'?)");
+}
+
 TEST(StreamConfigTest, AKafkaDatasetTakesBrokersTopicsGroupAndLibrdkafkaSettings) {
   const std::string kafka = Edit("  connector: http\n  listen: 127.0.0.1:8080\n",
                                  "  connector: kafka\n  brokers: 127.0.0.1:9092\n  topics: [events, "

@@ -265,4 +265,23 @@ inline std::vector<std::string> IcebirdIds(const std::string& dir, const std::st
   return ids;
 }
 
+// The snapshots `weir lake snapshots --json` lists for the dataset at `yaml` (oldest first);
+// an empty array when the command fails or the table has none yet.
+inline nlohmann::json LakeSnapshots(const std::string& yaml) {
+  CmdResult r = Weir("lake snapshots " + yaml + " --json 2>/dev/null");
+  auto j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.contains("snapshots")) {
+    return nlohmann::json::array();
+  }
+  return j["snapshots"];
+}
+
+// The record count of the current snapshot in `snapshots` (LakeSnapshots), 0 without one.
+inline uint64_t CurrentRecords(const nlohmann::json& snapshots) {
+  for (const auto& s : snapshots) {
+    if (s["current"].get<bool>()) return s["total_records"].get<uint64_t>();
+  }
+  return 0;
+}
+
 }  // namespace weir::e2e

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -455,6 +457,126 @@ TEST(KafkaE2E, AMemberThatLostItsPartitionsCanNeverCommitThemAgain) {
               stale_log.find("took 2 partition(s) away") != std::string::npos)
       << stale_log;
   ExpectExactlyOnce(dir, yaml, producer.produced());
+}
+
+// A dataset whose table is partitioned by day, for the catch-up tests: `events` spread over 100
+// days make every commit write up to 100 files, as a many-partition table does.
+std::string CatchUpYaml(const std::string& bootstrap, const std::string& group,
+                        const std::string& commit_interval, const std::string& catch_up_interval) {
+  return "name: kcatchup\n"
+         "read:\n"
+         "  connector: kafka\n"
+         "  brokers: " + bootstrap + "\n"
+         "  topics: [events]\n"
+         "  group: " + group + "\n"
+         "  parser: jsonl\n"
+         "write:\n"
+         "  connector: lake\n"
+         "  location: lake\n"
+         "  table: events\n"
+         "  partition_by: [dt]\n"
+         "  columns:\n"
+         "    id: {path: /id, type: string, required: true}\n"
+         "    ts: {path: /ts, type: timestamp_ms, required: true}\n"
+         "    dt: {date_of: ts}\n"
+         "stream:\n"
+         "  commit_interval: " + commit_interval + "\n"
+         "  catch_up_interval: " + catch_up_interval + "\n";
+}
+
+std::string SpreadEvent(const std::string& id, int i) {
+  return "{\"id\":\"" + id + "\",\"ts\":" + std::to_string(1764000000000 - (i % 100) * 86400000LL) +
+         "}\n";
+}
+
+// A backlog waiting when weir starts is read in a few large commits (stream.catch_up_interval),
+// not one commit per commit_interval, with every message exactly once; once caught up, new
+// messages are visible within about commit_interval again. The control run, with catching up
+// turned off (catch_up_interval = commit_interval), commits the same backlog by the clock.
+TEST(KafkaE2E, ABacklogIsReadInFewCommitsThenNewMessagesAreVisibleWithinTheInterval) {
+  if (!HaveIcebird()) FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
+  const std::string dir = TempDir("kafka-catchup");
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:8"));
+  std::vector<std::string> want;
+  constexpr int kPerPartition = 30000;  // ~2 MB a partition: the mock keeps ~5 MB
+  for (int p = 0; p < 8; ++p) {
+    std::string lines;
+    for (int i = 0; i < kPerPartition; ++i) {
+      want.push_back("p" + std::to_string(p) + "-" + std::to_string(i));
+      lines += SpreadEvent(want.back(), i);
+    }
+    ASSERT_TRUE(Produce(kafka.bootstrap(), p, lines));
+  }
+  const uint64_t backlog = want.size();
+  constexpr double kIntervalMs = 20;
+
+  std::filesystem::create_directories(dir + "/control");
+  const std::string control = dir + "/control/ds.yaml";
+  WriteAll(control, CatchUpYaml(kafka.bootstrap(), "weir-control", "20ms", "20ms"));
+  CmdResult c = Weir("run " + control + " --until-idle 1500ms --no-progress --json");
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  ASSERT_EQ(nlohmann::json::parse(c.out)["run"]["written"].get<uint64_t>(), backlog);
+  const size_t control_commits = LakeSnapshots(control).size();
+
+  std::filesystem::create_directories(dir + "/main");
+  const std::string yaml = dir + "/main/ds.yaml";
+  WriteAll(yaml, CatchUpYaml(kafka.bootstrap(), "weir-main", "20ms", "1h"));
+  const std::string log = dir + "/main/run.log";
+  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, log);
+  ASSERT_GT(pid, 0);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  std::optional<Clock::time_point> assigned;
+  nlohmann::json snaps = nlohmann::json::array();
+  while (Clock::now() < deadline && CurrentRecords(snaps) < backlog) {
+    if (!assigned && ReadAll(log).find("assigned 8 partition") != std::string::npos) {
+      assigned = Clock::now();
+    }
+    snaps = LakeSnapshots(yaml);
+    if (CurrentRecords(snaps) < backlog) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const double consumed_ms = assigned ? std::chrono::duration<double, std::milli>(
+                                            Clock::now() - *assigned).count() : 0;
+  ASSERT_EQ(CurrentRecords(snaps), backlog) << ReadAll(log);
+  ASSERT_TRUE(assigned.has_value());
+  // By the clock, consuming for consumed_ms would have made one commit per interval (the
+  // control shows it does); catching up makes a few, sized by the data.
+  RecordProperty("commits", static_cast<int>(snaps.size()));
+  RecordProperty("control_commits", static_cast<int>(control_commits));
+  RecordProperty("consumed_ms", static_cast<int>(consumed_ms));
+  EXPECT_LE(snaps.size(), 3u) << "consumed in " << consumed_ms << " ms";
+  EXPECT_GE(consumed_ms / kIntervalMs, 4.0 * static_cast<double>(snaps.size()))
+      << snaps.size() << " commits in " << consumed_ms << " ms";
+  EXPECT_GT(control_commits, 2 * snaps.size())
+      << "the control committed by the clock: " << control_commits << " commits, catching up "
+      << snaps.size();
+
+  // Caught up: each new message is in a snapshot within about commit_interval (generous margin
+  // for this shared machine; a stream wrongly still catching up would take the 1h interval).
+  for (int round = 0; round < 5; ++round) {
+    std::string lines;
+    for (int i = 0; i < 10; ++i) {
+      want.push_back("live" + std::to_string(round) + "-" + std::to_string(i));
+      lines += SpreadEvent(want.back(), i);
+    }
+    ASSERT_TRUE(Produce(kafka.bootstrap(), round % 8, lines));
+    const auto produced = Clock::now();
+    while (Clock::now() - produced < std::chrono::seconds(30) &&
+           CurrentRecords(LakeSnapshots(yaml)) < want.size()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const double visible_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - produced).count();
+    EXPECT_LT(visible_ms, kIntervalMs + 5000) << "round " << round;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadAll(log);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(IcebirdIds(dir + "/main"), want);
 }
 
 }  // namespace

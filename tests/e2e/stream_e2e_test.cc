@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <set>
@@ -407,6 +409,124 @@ TEST(StreamE2E, KillNineWhileCollectingLosesAndDuplicatesNothingAcknowledged) {
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0]["written"].get<uint64_t>(), lake.size());
   EXPECT_EQ(tasks[0]["read"].get<uint64_t>(), lake.size());
+}
+
+// A collector log holding `n` events nobody committed, as after an outage of the reader: a run
+// with a 1h commit_interval accepts them, then is killed (-9) before it commits any. The events'
+// days spread over 100 `dt` partitions, so each commit writes up to 100 files. Their ids go to
+// `want`.
+void FillUncommittedLog(const std::string& dir, const std::string& yaml, int n,
+                        std::vector<std::string>& want) {
+  const int port = FreeLoopbackPort();
+  WriteAll(yaml, DatasetYaml(port, "", "  commit_interval: 1h\n"));
+  StreamProcess run;
+  ASSERT_TRUE(run.Start(yaml, port, {}, dir + "/fill.log")) << ReadAll(dir + "/fill.log");
+  httplib::Client c("127.0.0.1", port);
+  for (int b = 0; b * 5000 < n; ++b) {
+    std::string body;
+    for (int i = b * 5000; i < std::min(n, (b + 1) * 5000); ++i) {
+      want.push_back("b" + std::to_string(i));
+      body += Event(want.back(), 1764000000000 - (i % 100) * 86400000LL) + "\n";
+    }
+    auto r = c.Post("/v1/events", body, "application/x-ndjson");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  run.Kill(SIGKILL);
+  ASSERT_TRUE(LakeSnapshots(yaml).empty());
+}
+
+// Starts `run` on the dataset at `yaml` with the given stream settings and waits until the
+// current snapshot holds `backlog` records; returns how long that took from the start of the
+// process (ms), -1 on timeout.
+double RunUntilVisible(StreamProcess& run, const std::string& dir, const std::string& yaml,
+                       const std::string& stream, uint64_t backlog) {
+  const int port = FreeLoopbackPort();
+  WriteAll(yaml, DatasetYaml(port, "", stream));
+  const auto t0 = std::chrono::steady_clock::now();  // the reader starts before /healthz answers
+  if (!run.Start(yaml, port, {}, dir + "/run.log")) return -1;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    if (CurrentRecords(LakeSnapshots(yaml)) >= backlog) {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+          .count();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+// A backlog in the collector's log is read in a few large commits (stream.catch_up_interval),
+// not one commit per commit_interval, every event exactly once; once caught up, a posted event
+// is visible within about commit_interval again. The control, with catching up turned off
+// (catch_up_interval = commit_interval), commits the same backlog by the clock.
+TEST(StreamE2E, ABacklogIsReadInFewCommitsThenPostedEventsAreVisibleWithinTheInterval) {
+  if (!HaveIcebird()) FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
+  constexpr int kBacklog = 500000;  // ~35 MB of log
+  constexpr double kIntervalMs = 20;
+  const std::string dir = TempDir("stream-catchup");
+  std::filesystem::create_directories(dir + "/control");
+  std::filesystem::create_directories(dir + "/main");
+
+  std::vector<std::string> control_ids;
+  FillUncommittedLog(dir + "/control", dir + "/control/ds.yaml", kBacklog, control_ids);
+  size_t control_commits = 0;
+  {
+    StreamProcess control;
+    ASSERT_GT(RunUntilVisible(control, dir + "/control", dir + "/control/ds.yaml",
+                              "  commit_interval: 20ms\n  catch_up_interval: 20ms\n", kBacklog),
+              0)
+        << ReadAll(dir + "/control/run.log");
+    control_commits = LakeSnapshots(dir + "/control/ds.yaml").size();
+  }
+
+  std::vector<std::string> want;
+  const std::string yaml = dir + "/main/ds.yaml";
+  FillUncommittedLog(dir + "/main", yaml, kBacklog, want);
+  StreamProcess run;
+  const double consumed_ms = RunUntilVisible(
+      run, dir + "/main", yaml, "  commit_interval: 20ms\n  catch_up_interval: 1h\n", kBacklog);
+  ASSERT_GT(consumed_ms, 0) << ReadAll(dir + "/main/run.log");
+  const size_t commits = LakeSnapshots(yaml).size();
+  // By the clock, reading for consumed_ms would have made one commit per interval (the control
+  // shows it does); catching up makes a few, sized by the data.
+  RecordProperty("commits", static_cast<int>(commits));
+  RecordProperty("control_commits", static_cast<int>(control_commits));
+  RecordProperty("consumed_ms", static_cast<int>(consumed_ms));
+  EXPECT_LE(commits, 3u) << "consumed in " << consumed_ms << " ms";
+  EXPECT_GE(consumed_ms / kIntervalMs, 4.0 * static_cast<double>(commits))
+      << commits << " commits in " << consumed_ms << " ms";
+  EXPECT_GT(control_commits, 2 * commits)
+      << "the control committed by the clock: " << control_commits << " commits, catching up "
+      << commits;
+
+  // Caught up: a posted event is in a snapshot within about commit_interval (generous margin
+  // for this shared machine; a stream wrongly still catching up would take the 1h interval).
+  const int port = std::stoi(ReadAll(yaml).substr(ReadAll(yaml).find("127.0.0.1:") + 10));
+  httplib::Client c("127.0.0.1", port);
+  for (int round = 0; round < 5; ++round) {
+    std::string body;
+    for (int i = 0; i < 10; ++i) {
+      want.push_back("live" + std::to_string(round) + "-" + std::to_string(i));
+      body += Event(want.back(), 1764000000000) + "\n";
+    }
+    auto r = c.Post("/v1/events", body, "application/x-ndjson");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    const auto acked = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - acked < std::chrono::seconds(30) &&
+           CurrentRecords(LakeSnapshots(yaml)) < want.size()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const double visible_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - acked)
+            .count();
+    EXPECT_LT(visible_ms, kIntervalMs + 5000) << "round " << round;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  run.Kill(SIGTERM);
+  EXPECT_EQ(run.Wait(60), 0) << ReadAll(dir + "/main/run.log");
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(IcebirdIds(dir + "/main"), want);
 }
 
 }  // namespace
