@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/interrupt.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
 #include "exec/worker_output.h"
@@ -250,6 +251,12 @@ Result<std::unique_ptr<CommitGate>> CommitGate::Acquire(const DatasetConfig& con
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return fs::ErrnoStatus("opening", path, errno);
   while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR && StopRequested()) {
+      // Stuck behind a writer that does not finish (paused, or on a hung disk): a stop must
+      // still stop. The caller's commit fails; what it held is read again next time.
+      ::close(fd);
+      return Status::Aborted("stopped while waiting for the commit lock " + path);
+    }
     if (errno == EINTR) continue;
     const int err = errno;
     ::close(fd);
@@ -348,7 +355,13 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
     current_ = std::move(next);
     layout_.schema_changed = false;
     WEIR_RETURN_IF_ERROR(publish());
-    return WriteVersionHint(config_, location);
+    // The hint follows the catalog readers' pointer (this commit's, unless another's files are
+    // still pending), so it never names a version whose files are not in place nor moves back
+    // past a newer one a maintenance commit published meanwhile.
+    WEIR_ASSIGN_OR_RETURN(auto readers, store_.IcebergTable(kIcebergNamespace, config_.write.table));
+    return WriteVersionHint(config_, readers && !readers->published_location.empty()
+                                         ? readers->published_location
+                                         : location);
   }
 }
 

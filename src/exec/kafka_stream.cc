@@ -13,7 +13,6 @@
 #include "exec/stream_metrics.h"
 #include "exec/task_executor.h"
 #include "exec/worker_output.h"
-#include "io/fs.h"
 #include "source/kafka_consumer.h"
 
 namespace weir {
@@ -72,7 +71,7 @@ class KafkaStream {
     }
     // Leaving the group revokes (and commits, nothing by now) the assignment.
     stopping_ = true;
-    Status closed = consumer_->Close();
+    Status closed = consumer_ ? consumer_->Close() : Status::OK();  // null: a rejoin failed
     if (st.ok()) st = closed;
     if (!st.ok()) {
       out_.Discard();
@@ -107,11 +106,10 @@ class KafkaStream {
   // ahead of the store, so nothing can commit past the dropped records. Loop() then rejoins
   // the group, and each partition assigned again resumes from its committed offset.
   void DropEverything() {
+    // The staged files stay: the failed commit may have reached the store before failing (a
+    // rename), and then they are committed files the next commit's recovery publishes. What was
+    // refused is removed once this process is gone (its StagingLease is free).
     out_.Discard();
-    // Files the refused commit staged: no commit of ours is in flight, so the folders hold
-    // nothing committed.
-    (void)fs::RemoveTree(DataStagingDir(cfg_) + "/" + tag_);
-    (void)fs::RemoveTree(ErrorsStagingDir(cfg_) + "/" + tag_);
     event_ms_.clear();
     kafka_ms_.clear();
     dirty_ = false;

@@ -844,6 +844,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
   iceberg::TableMetadata next;
   std::string location;
   std::unique_ptr<CommitGate> gate;  // taken after kGateAfterLostRaces lost races
+  std::string readers_location;      // the catalog readers' version, when behind the writers'
   for (int attempt = 1;; ++attempt) {
     report.attempts = attempt;
     if (attempt > kGateAfterLostRaces && !gate && !options.dry_run) {
@@ -853,7 +854,17 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     if (!state) return report;  // no table yet: nothing to expire
     old_metadata = state->metadata;
     old_location = state->row.metadata_location;
-    const std::set<int64_t> keep = Retained(old_metadata, cutoff, retain_last);
+    std::set<int64_t> keep = Retained(old_metadata, cutoff, retain_last);
+    // Catalog readers may still be given an older version (a commit's files being published, or
+    // a crashed run's until recovery): its snapshot and metadata file stay, or they would be
+    // handed a version whose files are gone.
+    readers_location.clear();
+    if (!state->row.published_location.empty() && state->row.published_location != old_location) {
+      readers_location = state->row.published_location;
+      WEIR_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(LocalPath(readers_location)));
+      WEIR_ASSIGN_OR_RETURN(auto readers, iceberg::ParseTableMetadata(text, readers_location));
+      if (readers.current_snapshot_id) keep.insert(*readers.current_snapshot_id);
+    }
     report.expired_snapshots.clear();
     next = old_metadata;
     next.snapshots.clear();
@@ -909,6 +920,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     WEIR_RETURN_IF_ERROR(AddReferences(old_metadata, id, false, /*tolerant=*/true, expired));
   }
   std::set<std::string> keep_metadata = {location};
+  if (!readers_location.empty()) keep_metadata.insert(LocalPath(readers_location));
   for (const auto& e : next.metadata_log) keep_metadata.insert(LocalPath(e.metadata_file));
   WEIR_ASSIGN_OR_RETURN(int64_t current_version, iceberg::MetadataVersion(location));
 

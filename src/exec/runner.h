@@ -130,15 +130,17 @@ void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entr
 
 // An advisory lock on a dataset within its store (flock on <store folder>/<dataset>.lock).
 // Released on destruction or when the process dies, so a kill -9 never leaves a stale lock.
-// Exclusive for batch runs, redrives, the HTTP collector and lake maintenance. The members of a
-// Kafka stream's consumer group share it (AcquireShared): they exclude all of those, not each
-// other. Not thread-safe; owns the descriptor.
+// Exclusive for batch runs, redrives and the HTTP collector. The members of a Kafka stream's
+// consumer group share it (AcquireShared): they exclude all of those, not each other. `weir lake`
+// maintenance does not take it (it runs beside writers, through the commit compare-and-set and
+// the CommitGate). Not thread-safe; owns the descriptor.
 class DatasetLock {
  public:
   static Result<std::unique_ptr<DatasetLock>> Acquire(const DatasetConfig& c, bool wait);
   // For a group member: takes the lock exclusively if nobody holds it (`*alone` = true: the
   // caller may recover the dataset as a whole, then Share()); otherwise waits for a shared hold
-  // (an exclusive holder is a member starting up or a maintenance command; both finish).
+  // (an exclusive holder is a member starting up, or a batch command run on the dataset by
+  // mistake; both finish).
   static Result<std::unique_ptr<DatasetLock>> AcquireShared(const DatasetConfig& c, bool* alone);
   // Exclusive -> shared. flock(2) may let another process in between; every holder tolerates
   // that (a member that gets the lock exclusively then recovers before this one stages anything).

@@ -802,8 +802,9 @@ Status Store::EnsureIcebergTables() {
   const bool has = info.Step(err);
   WEIR_RETURN_IF_ERROR(err);
   if (!has) {
-    WEIR_RETURN_IF_ERROR(
-        Exec("ALTER TABLE iceberg_tables ADD COLUMN weir_committed_location VARCHAR(1000)"));
+    Status added = Exec("ALTER TABLE iceberg_tables ADD COLUMN weir_committed_location VARCHAR(1000)");
+    // Another process on the same old store may have added it a moment ago.
+    if (!added.ok() && added.message().find("duplicate column") == std::string::npos) return added;
   }
   iceberg_tables_ready_ = true;
   return Status::OK();

@@ -315,7 +315,10 @@ HttpResponse RestCatalog::ListTables(const HttpRequest& req) const {
   for (const auto& t : *tables) {
     const Levels stored = NamespaceFromStored(t.table_namespace);
     exists = exists || HasPrefix(stored, ns);
-    if (stored == ns) ids.push_back({{"namespace", ns}, {"name", t.table_name}});
+    // A table whose first commit is still being published has no version for readers yet.
+    if (stored == ns && !t.published_location.empty()) {
+      ids.push_back({{"namespace", ns}, {"name", t.table_name}});
+    }
   }
   if (!exists) {
     return Error(404, "NoSuchNamespaceException",
