@@ -333,6 +333,18 @@ int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Polls a process's log until `needle` occurs `times` times (or 60 s pass).
+bool WaitForLog(const std::string& path, const std::string& needle, int times) {
+  for (int i = 0; i < 600; ++i) {
+    const std::string log = ReadAll(path);
+    int seen = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++seen;
+    if (seen >= times) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 // Every produced id in the table exactly once (read by icebird), after a final catch-up run.
 void ExpectExactlyOnce(const std::string& dir, const std::string& yaml,
                        const std::set<std::string>& produced) {
@@ -358,23 +370,26 @@ TEST(KafkaE2E, TwoProcessesShareTheGroupAndRebalancesLoseAndDuplicateNothing) {
   const std::string yaml = dir + "/ds.yaml";
   WriteAll(yaml, DatasetYaml(kafka.bootstrap()));
   Producer producer(kafka.bootstrap(), 4, 300);
-  const pid_t first = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/first.log");
+  const std::string first_path = dir + "/first.log", second_path = dir + "/second.log";
+  const pid_t first = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, first_path);
   ASSERT_GT(first, 0);
-  std::this_thread::sleep_for(std::chrono::seconds(5));
-  const pid_t second = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/second.log");
+  // The group's steps are waited for in the logs, not slept for: a join takes seconds under
+  // ASan, and a member that joins late first gets every partition, then half.
+  ASSERT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 1)) << ReadAll(first_path);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const pid_t second = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, second_path);
   ASSERT_GT(second, 0);
-  std::this_thread::sleep_for(std::chrono::seconds(7));
+  // Both consumed: the second got half the partitions, the first all of them, then half.
+  EXPECT_TRUE(WaitForLog(second_path, "assigned 2 partition(s)", 1)) << ReadAll(second_path);
+  EXPECT_TRUE(WaitForLog(first_path, "assigned 2 partition(s)", 1)) << ReadAll(first_path);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   ::kill(second, SIGTERM);  // leaves the group: the first takes every partition again
-  EXPECT_EQ(WaitExit(second), 0) << ReadAll(dir + "/second.log");
+  EXPECT_EQ(WaitExit(second), 0) << ReadAll(second_path);
+  EXPECT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 2)) << ReadAll(first_path);
   producer.Wait();
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ::kill(first, SIGTERM);
-  EXPECT_EQ(WaitExit(first), 0) << ReadAll(dir + "/first.log");
-  const std::string first_log = ReadAll(dir + "/first.log"), second_log = ReadAll(dir + "/second.log");
-  // Both consumed: the second got half the partitions, the first all of them, then half, then all.
-  EXPECT_NE(second_log.find("assigned 2 partition(s)"), std::string::npos) << second_log;
-  EXPECT_NE(first_log.find("assigned 4 partition(s)"), std::string::npos) << first_log;
-  EXPECT_NE(first_log.find("assigned 2 partition(s)"), std::string::npos) << first_log;
+  EXPECT_EQ(WaitExit(first), 0) << ReadAll(first_path);
   ExpectExactlyOnce(dir, yaml, producer.produced());
 }
 
