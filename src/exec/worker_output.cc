@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "core/text.h"
 #include "exec/dedup.h"
@@ -305,7 +307,7 @@ Status WorkerOutput::CommitRound(const std::vector<WorkerOutput*>& round) {
   const size_t own_keys = dedup_keys_.size();
   for (WorkerOutput* o : round) {
     if (o == this) continue;
-    buffer_.MergeFrom(o->buffer_);
+    buffer_.MergeFrom(o->buffer_, cfg_.compute.workers);  // the others wait meanwhile
     for (const auto& [id, p] : o->pending_) pending_[id] = p;
     supersede_.insert(supersede_.end(), o->supersede_.begin(), o->supersede_.end());
     dedup_keys_.insert(dedup_keys_.end(), o->dedup_keys_.begin(), o->dedup_keys_.end());
@@ -387,9 +389,10 @@ Status WorkerOutput::CommitAlone() {
       o.field_ids = iceberg_->FieldIds(buffer_.file_schema());
       o.timestamp_micros = true;
     }
-    WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
-    for (auto& s : staged) {
-      if (iceberg_) {
+    std::mutex described_mu;
+    std::map<size_t, iceberg::DataFile> described_at;  // by the file's index in `staged`
+    if (iceberg_) {
+      o.on_written = [&](size_t index, const StagedFile& s) -> Status {
         std::vector<const ColumnBuffer*> cols;
         for (const auto& c : s.data->columns) cols.push_back(&c);
         WEIR_ASSIGN_OR_RETURN(
@@ -401,7 +404,18 @@ Status WorkerOutput::CommitAlone() {
           df.column_sizes[o.field_ids[c]] = s.column_bytes[c];
         }
         df.split_offsets = s.split_offsets;
-        described.push_back(std::move(df));
+        std::lock_guard<std::mutex> l(described_mu);
+        described_at.emplace(index, std::move(df));
+        return Status::OK();
+      };
+    }
+    WEIR_ASSIGN_OR_RETURN(auto staged, WriteStagedFiles(buffer_, o));
+    for (size_t i = 0; i < staged.size(); ++i) {
+      auto& s = staged[i];
+      if (iceberg_) {
+        auto df = described_at.find(i);
+        if (df == described_at.end()) return Status::Internal("no metrics for " + s.rel_path);
+        described.push_back(std::move(df->second));
       }
       CatalogFile f;
       f.task_id = first_task;

@@ -150,16 +150,27 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
   // Each thread stages into a folder of its own: creating a file holds its folder's lock while
   // the file system allocates the inode, so threads sharing one folder took turns (measured:
   // a sixth of a 3,000-file commit's CPU spinning on that lock).
+  // Largest files first: the threads then end together instead of one encoding a big
+  // partition alone at the end, while the commit waits (file names stay in plan order).
+  std::vector<size_t> order(plan.size());
+  std::vector<size_t> weight(plan.size());
+  for (size_t k = 0; k < plan.size(); ++k) {
+    order[k] = k;
+    const size_t rows = plan[k].partition->rows.num_rows();
+    weight[k] = rows == 0 ? 0 : plan[k].partition->rows.MemoryBytes() / rows * (plan[k].end - plan[k].begin);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return weight[a] > weight[b]; });
   std::atomic<size_t> next{0};
   std::vector<Status> errors(plan.size());
   auto work = [&](size_t thread) {
     const std::string dir = options.staging_dir + "/t" + std::to_string(thread);
     if (Status st = fs::CreateDirs(dir); !st.ok()) {
-      for (size_t k = next++; k < plan.size(); k = next++) errors[k] = st;
+      for (size_t i = next++; i < plan.size(); i = next++) errors[order[i]] = st;
       return;
     }
     std::vector<ColumnBuffer> micros;  // scaled copies of timestamp columns, reused per file
-    for (size_t k = next++; k < plan.size(); k = next++) {
+    for (size_t i = next++; i < plan.size(); i = next++) {
+      const size_t k = order[i];
       StagedFile& f = out[k];
       f.staging_path = dir + "/" + f.staging_path;
       if (!options.publish_dir.empty()) {
@@ -212,6 +223,7 @@ Result<std::vector<StagedFile>> WriteStagedFiles(const PartitionedBuffer& buf,
         errors[k] = fs::WriteFile(f.staging_path, data);
         f.bytes = data.size();
       }
+      if (errors[k].ok() && options.on_written) errors[k] = options.on_written(k, f);
     }
   };
   const size_t threads = std::min<size_t>(std::max(1, options.threads), plan.size());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ struct LakeFileOptions {
   // rename per file, on one thread) does not create thousands of partition folders alone. Best
   // effort: a folder that cannot be created now is created by the rename.
   std::string publish_dir;
+  // Called on the writing thread right after each file is written, with the file's index in the
+  // result, while its rows are still in cache: Iceberg tables compute each file's metrics here,
+  // on every writing thread, instead of for all files on one thread afterwards. May be called
+  // concurrently; an error fails the write like an I/O error.
+  std::function<Status(size_t index, const StagedFile& file)> on_written;
 };
 
 // Encodes every partition of `buf` into one file each in options.staging_dir (several when it

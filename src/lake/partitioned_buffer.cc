@@ -1,8 +1,10 @@
 #include "lake/partitioned_buffer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdio>
+#include <thread>
 
 #include "core/text.h"
 
@@ -207,15 +209,33 @@ void PartitionedBuffer::Append(const ColumnBatch& batch) {
             [this, j](size_t r) -> ColumnBuffer& { return row_part_[r]->rows.columns[j]; });
   }
   rows_ += n;
-  memory_ = 0;
-  for (const auto& [k, p] : parts_) {
-    if (p->rows.num_rows() == 0) continue;
-    memory_ += k.size();
-    for (const ColumnBuffer& c : p->rows.columns) memory_ += FreshCapacityBytes(c);
+  ++appends_;
+  for (size_t r = 0; r < n; ++r) {
+    Partition* p = row_part_[r];
+    if (p->counted_in == appends_) continue;
+    p->counted_in = appends_;
+    size_t m = p->key.size();
+    for (const ColumnBuffer& c : p->rows.columns) m += FreshCapacityBytes(c);
+    memory_ = memory_ - p->memory + m;
+    p->memory = m;
   }
 }
 
-void PartitionedBuffer::MergeFrom(PartitionedBuffer& other) {
+void PartitionedBuffer::RecountMemory() {
+  memory_ = 0;
+  for (const auto& [k, p] : parts_) {
+    p->memory = 0;
+    if (p->rows.num_rows() == 0) continue;
+    p->memory = k.size();
+    for (const ColumnBuffer& c : p->rows.columns) p->memory += FreshCapacityBytes(c);
+    memory_ += p->memory;
+  }
+}
+
+void PartitionedBuffer::MergeFrom(PartitionedBuffer& other, int threads) {
+  // Partitions only one side holds move over as they are; those both hold are copied, on
+  // `threads` threads (a commit merges every worker's rows while the workers wait).
+  std::vector<std::pair<Partition*, Partition*>> copies;  // (into, from)
   for (auto& [key, part] : other.parts_) {
     const size_t n = part->rows.num_rows();
     if (n == 0) continue;
@@ -228,21 +248,29 @@ void PartitionedBuffer::MergeFrom(PartitionedBuffer& other) {
       }
       std::swap(it->second->rows, part->rows);
     } else {
-      for (size_t j = 0; j < part->rows.columns.size(); ++j) {
-        Scatter(part->rows.columns[j], n,
-                [&, j](size_t) -> ColumnBuffer& { return it->second->rows.columns[j]; });
-      }
+      copies.emplace_back(it->second.get(), part.get());
     }
     rows_ += n;
   }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < copies.size(); i = next++) {
+      auto [into, from] = copies[i];
+      const size_t n = from->rows.num_rows();
+      for (size_t j = 0; j < from->rows.columns.size(); ++j) {
+        Scatter(from->rows.columns[j], n,
+                [&, j](size_t) -> ColumnBuffer& { return into->rows.columns[j]; });
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const size_t extra = std::min<size_t>(static_cast<size_t>(std::max(1, threads)) - 1, copies.size() / 64);
+  for (size_t t = 0; t < extra; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
   other.Clear();
   memo_.clear();
-  memory_ = 0;
-  for (const auto& [k, p] : parts_) {
-    if (p->rows.num_rows() == 0) continue;
-    memory_ += k.size();
-    for (const ColumnBuffer& c : p->rows.columns) memory_ += FreshCapacityBytes(c);
-  }
+  RecountMemory();
 }
 
 size_t PartitionedBuffer::MemoryBytes() const { return memory_; }
@@ -272,6 +300,7 @@ void PartitionedBuffer::Clear() {
       it = parts_.erase(it);
     } else {
       it->second->rows.Clear();
+      it->second->memory = 0;
       ++it;
     }
   }

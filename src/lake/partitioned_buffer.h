@@ -43,6 +43,11 @@ class PartitionedBuffer {
     // Identifies the partition: the path, plus (when partition columns are kept) which values
     // are NULL, since NULL and "" share a Hive folder name. Two partitions may share a path.
     std::string key;
+    // MemoryBytes()'s share of this partition, kept per partition so that an Append() recounts
+    // only the partitions it touched (recounting every partition per batch showed in profiles
+    // of tables with thousands of partitions), and the batch that last recounted it.
+    size_t memory = 0;
+    uint64_t counted_in = 0;
   };
 
   // `partition_by` must name columns of `schema` (validated by the config loader).
@@ -68,8 +73,9 @@ class PartitionedBuffer {
   // a deterministic order.
   std::vector<const Partition*> Partitions() const;
   // Moves every row of `other` (same schema and partitioning) into this buffer: one partition
-  // of the two becomes one partition here, so one file. `other` is left empty (Clear()).
-  void MergeFrom(PartitionedBuffer& other);
+  // of the two becomes one partition here, so one file. `other` is left empty (Clear()). The
+  // rows of partitions both hold are copied on up to `threads` threads.
+  void MergeFrom(PartitionedBuffer& other, int threads = 1);
   // Removes every row; keeps the capacity of the partitions used since the previous Clear().
   void Clear();
 
@@ -83,6 +89,9 @@ class PartitionedBuffer {
   std::unordered_map<std::string, std::unique_ptr<Partition>> parts_;
   size_t rows_ = 0;
   size_t memory_ = 0;
+  uint64_t appends_ = 0;  // Append() calls so far, to mark the partitions a batch touched
+  // Sets memory_ (and every partition's share) from scratch.
+  void RecountMemory();
   // Append() scratch, kept to spare allocations: each row's partition, and a memo from the raw
   // bytes of partition values (not their path text) to their partition, so a path is built and
   // looked up once per distinct value until Clear() rather than once per row.

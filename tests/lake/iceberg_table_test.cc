@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <limits>
+#include <random>
 #include <set>
 
 #include "lake/iceberg_commit.h"
@@ -94,6 +97,107 @@ TEST(IcebergDataFile, LongStringsGetAPrefixLowerBoundAndNoUpperBound) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->lower_bounds.at(2), std::string(63, 'a'));
   EXPECT_FALSE(f->upper_bounds.count(2));
+}
+
+// The bounds are found on typed values (no Literal per row); they must be what Iceberg's order
+// over literals gives: the reference below builds a Literal per row and compares with
+// Literal::Compare, on random columns of every type with nulls, NaN, -0.0/+0.0, long and
+// multi-byte strings.
+TEST(IcebergDataFile, TypedBoundsAgreeWithTheLiteralOrderOnRandomColumns) {
+  const std::vector<ColumnSchema> columns = {
+      {"i", ColumnType::kInt64},  {"s", ColumnType::kString}, {"t", ColumnType::kTimestampMs},
+      {"d", ColumnType::kDouble}, {"day", ColumnType::kDate}, {"b", ColumnType::kBool},
+      {"j", ColumnType::kJson}};
+  const Schema schema = SchemaFromColumns(columns);
+  std::mt19937_64 rng(20261203);
+  const std::vector<std::string> pieces = {"a", "Z", "é", "\xF0\x9F\x98\x80", "0", "~", ""};
+  auto text = [&](size_t max_pieces) {
+    std::string v;
+    for (size_t n = rng() % (max_pieces + 1); n > 0; --n) v += pieces[rng() % pieces.size()];
+    return v;
+  };
+  const std::vector<double> doubles = {0.0, -0.0, 1.5, -1.5, std::nan(""),
+                                       std::numeric_limits<double>::infinity(), -2e300};
+  for (int round = 0; round < 300; ++round) {
+    std::vector<ColumnBuffer> cols;
+    for (const auto& c : columns) cols.emplace_back(c.type);
+    const size_t rows = 1 + rng() % 12;
+    const int null_percent = static_cast<int>(rng() % 3) * 40;  // none, some, most
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (static_cast<int>(rng() % 100) < null_percent) {
+          cols[c].AppendNull();
+          continue;
+        }
+        switch (columns[c].type) {
+          case ColumnType::kInt64: cols[c].AppendInt64(static_cast<int64_t>(rng() % 7) - 3); break;
+          case ColumnType::kTimestampMs: cols[c].AppendInt64(static_cast<int64_t>(rng() % 5) * -kDayMs); break;
+          case ColumnType::kDouble: cols[c].AppendDouble(doubles[rng() % doubles.size()]); break;
+          case ColumnType::kDate: cols[c].AppendDate(static_cast<int32_t>(rng() % 9) - 4); break;
+          case ColumnType::kBool: cols[c].AppendBool(rng() % 2 == 1); break;
+          case ColumnType::kString: cols[c].AppendString(text(rng() % 4 == 0 ? 40 : 4)); break;
+          case ColumnType::kJson: cols[c].AppendString("\"" + text(rng() % 4 == 0 ? 40 : 4) + "\""); break;
+        }
+      }
+    }
+    std::vector<const ColumnBuffer*> ptrs;
+    for (const auto& c : cols) ptrs.push_back(&c);
+    auto f = DescribeDataFile(schema, {}, columns, ptrs, "/t/x.parquet", 1);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    for (size_t c = 0; c < cols.size(); ++c) {
+      const int id = schema.FindByName(columns[c].name)->id;
+      OptionalLiteral lo, hi;
+      bool truncated = false;
+      int64_t nans = 0;
+      for (size_t r = 0; r < rows; ++r) {
+        OptionalLiteral v = ColumnValue(cols[c], r);
+        if (!v) continue;
+        if (v->type == Type::kDouble && std::isnan(v->d)) {
+          ++nans;
+          continue;
+        }
+        if (v->type == Type::kString && v->s.size() > kMaxStringBound) {
+          size_t n = kMaxStringBound;
+          while (n > 0 && (static_cast<unsigned char>(v->s[n]) & 0xC0) == 0x80) --n;
+          Literal cut = Literal::String(v->s.substr(0, n));
+          if (!lo || cut.Compare(*lo) < 0) lo = cut;
+          truncated = true;
+          continue;
+        }
+        if (!lo || v->Compare(*lo) < 0) lo = v;
+        if (!hi || v->Compare(*hi) > 0) hi = v;
+      }
+      const std::string where = "round " + std::to_string(round) + ", column " + columns[c].name;
+      ASSERT_EQ(f->lower_bounds.count(id), lo.has_value() ? 1u : 0u) << where;
+      if (lo) {
+        EXPECT_EQ(f->lower_bounds.at(id), lo->ToBinary()) << where;
+      }
+      const bool has_upper = hi.has_value() && !truncated;
+      ASSERT_EQ(f->upper_bounds.count(id), has_upper ? 1u : 0u) << where;
+      if (has_upper) {
+        EXPECT_EQ(f->upper_bounds.at(id), hi->ToBinary()) << where;
+      }
+      if (columns[c].type == ColumnType::kDouble) {
+        EXPECT_EQ(f->nan_value_counts.at(id), nans) << where;
+      }
+    }
+  }
+}
+
+// Rows repeating their predecessor's partition value skip the transform; a change after a run of
+// equal values is still refused, at the row where it happens.
+TEST(IcebergDataFile, APartitionChangeAfterRepeatedValuesIsRefusedAtItsRow) {
+  Schema schema = SchemaFromColumns(kColumns);
+  Rows r;
+  r.Add(1, "click", kNov20, 1.0);
+  r.Add(2, "click", kNov20, 1.0);
+  r.Add(3, "click", kNov20, 1.0);
+  r.Add(4, "view", kNov20, 1.0);
+  auto f = DescribeDataFile(schema, EventDaySpec(), kColumns, r.Ptrs(), "/t/x.parquet", 1);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("row 3 of column 'event' belongs to another partition"),
+            std::string::npos)
+      << f.status().message();
 }
 
 TEST(IcebergDataFile, RefusesMixedPartitionsAndUnknownColumns) {

@@ -82,6 +82,58 @@ TEST(PartitionedBufferTest, ClearKeepsNothingVisible) {
   EXPECT_EQ(buf.MemoryBytes(), fresh.MemoryBytes());
 }
 
+// Append() recounts only the partitions a batch touched: the memory reported after many small
+// batches, a merge and a Clear() must be what one batch of the same rows reports.
+TEST(PartitionedBufferTest, MemoryIsTheSameWhateverTheBatching) {
+  std::vector<std::pair<std::optional<int64_t>, std::string>> rows;
+  for (int i = 0; i < 3000; ++i) {
+    rows.emplace_back(i % 7 == 0 ? std::nullopt : std::optional<int64_t>(i % 13),
+                      std::string(static_cast<size_t>(i % 50), 'x'));
+  }
+  PartitionedBuffer whole(Schema(), {"status"});
+  whole.Append(Batch(rows));
+  PartitionedBuffer pieces(Schema(), {"status"}), other(Schema(), {"status"});
+  pieces.Append(Batch({{99, "/dropped"}}));
+  pieces.Clear();
+  for (size_t at = 0; at < rows.size(); at += 37) {
+    const auto end = rows.begin() + static_cast<long>(std::min(rows.size(), at + 37));
+    std::vector<std::pair<std::optional<int64_t>, std::string>> batch(rows.begin() + static_cast<long>(at), end);
+    (at / 37 % 3 == 0 ? other : pieces).Append(Batch(batch));
+    EXPECT_GT(pieces.MemoryBytes() + other.MemoryBytes(), 0u);
+  }
+  pieces.MergeFrom(other);
+  EXPECT_EQ(other.MemoryBytes(), 0u);
+  EXPECT_EQ(pieces.rows(), whole.rows());
+  EXPECT_EQ(pieces.MemoryBytes(), whole.MemoryBytes());
+  // Appending after the merge recounts from the merged sizes.
+  pieces.Append(Batch({{3, "/more"}}));
+  whole.Append(Batch({{3, "/more"}}));
+  EXPECT_EQ(pieces.MemoryBytes(), whole.MemoryBytes());
+}
+
+// A merge copies the partitions both buffers hold on several threads: the result is the same
+// rows in the same order as a merge on one thread.
+TEST(PartitionedBufferTest, AMergeOnSeveralThreadsKeepsEveryRowInOrder) {
+  std::vector<std::pair<std::optional<int64_t>, std::string>> a, b;
+  for (int i = 0; i < 5000; ++i) {
+    a.emplace_back(i % 700, "/a" + std::to_string(i));
+    b.emplace_back(i % 900, "/b" + std::to_string(i));  // 700 partitions shared, 200 not
+  }
+  PartitionedBuffer one(Schema(), {"status"}), many(Schema(), {"status"});
+  PartitionedBuffer one_other(Schema(), {"status"}), many_other(Schema(), {"status"});
+  one.Append(Batch(a));
+  many.Append(Batch(a));
+  one_other.Append(Batch(b));
+  many_other.Append(Batch(b));
+  one.MergeFrom(one_other, 1);
+  many.MergeFrom(many_other, 4);
+  EXPECT_EQ(many.rows(), 10000u);
+  EXPECT_EQ(many.partition_count(), 900u);
+  EXPECT_EQ(Dump(many), Dump(one));
+  EXPECT_EQ(many.MemoryBytes(), one.MemoryBytes());
+  EXPECT_EQ(many_other.rows(), 0u);
+}
+
 TEST(PartitionedBufferTest, Unpartitioned) {
   PartitionedBuffer buf(Schema(), {});
   buf.Append(Batch({{200, "/a"}, {404, "/b"}}));
