@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libpugixml-dev librdkafka-dev librocksdb-dev
   libgeos-dev zlib1g-dev libzstd-dev libcpp-httplib-dev libre2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev python3-avro
+  libgtest-dev libgmock-dev libbenchmark-dev python3-avro python3-boto3
   python3 python3-shapely python3-geopandas gdal-bin
   postgresql postgresql-15-postgis-3 wget kafkacat time clang libclang-rt-14-dev
 )
@@ -60,11 +60,12 @@ fi
 # release that runs on Node 20).
 nodedir="$here/third_party/node"
 if [ ! -d "$nodedir/node_modules/@duckdb/node-api" ] || [ ! -d "$nodedir/node_modules/icebird" ] \
+   || [ ! -d "$nodedir/node_modules/s3rver" ] \
    || [ "$(node -p 'require(process.argv[1]).version' "$nodedir/node_modules/iceberg-js/package.json" 2>/dev/null)" != "0.8.1" ]; then
   echo "install-deps: installing npm test peers"
   mkdir -p "$nodedir"
   (cd "$nodedir" && [ -f package.json ] || echo '{"name":"weir-peers","private":true}' > "$nodedir/package.json")
   (cd "$nodedir" && npm install --silent --no-audit --no-fund "@duckdb/node-api@1.4.4-r.4" "icebird@0.3.1" \
-     "iceberg-js@0.8.1" >/dev/null)
+     "iceberg-js@0.8.1" "s3rver@3.7.1" >/dev/null)
 fi
 exit 0

@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/process_util.h"
+
 extern char** environ;
 
 namespace weir::e2e {
@@ -125,110 +127,21 @@ class Duck {
   duckdb_connection con_ = nullptr;
 };
 
-// A free TCP port on 127.0.0.1 (bound to port 0, read back, released; another process may take
-// it before the caller binds it, so callers retry).
-inline int FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// Starts `argv` (argv[0] looked up in PATH) with stdout and stderr going to `log_path` (appended
-// to when `append`, else truncated) and stdin from /dev/null. The child's pid, or -1.
-inline pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log_path,
-                         bool append = false) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
 // A static-file HTTP server for crawls in tests: `/usr/bin/python3 -m http.server` on a free
-// loopback port, serving one folder. Start() retries on another port when the one picked was
-// taken meanwhile. The destructor stops it (SIGTERM, then SIGKILL after ~5 s) and reaps it.
-// Ownership: owns the child process. Thread-safety: none; use from the test's thread.
-class LocalHttpServer {
+// loopback port, serving one folder (a LoopbackService).
+class LocalHttpServer : public LoopbackService {
  public:
-  LocalHttpServer() = default;
-  LocalHttpServer(const LocalHttpServer&) = delete;
-  LocalHttpServer& operator=(const LocalHttpServer&) = delete;
-  ~LocalHttpServer() { Stop(); }
-
   // Serves `folder`; server output goes to `log_path`. False when no server came up.
   bool Start(const std::string& folder, const std::string& log_path) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = FreeLoopbackPort();
-      if (port_ <= 0) continue;
-      pid_ = SpawnLogged({"timeout", "-k", "5", "300", "/usr/bin/python3", "-m", "http.server",
-                          "--bind", "127.0.0.1", std::to_string(port_), "--directory", folder},
-                         log_path);
-      if (pid_ <= 0) return false;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (std::chrono::steady_clock::now() < deadline && Running()) {
-        if (CanConnect()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      Stop();  // exited (port taken?) or never answered: try another port
-    }
-    return false;
+    return LoopbackService::Start(
+        [&](int port) {
+          return std::vector<std::string>{"timeout", "-k", "5", "300", "/usr/bin/python3", "-m",
+                                          "http.server", "--bind", "127.0.0.1",
+                                          std::to_string(port), "--directory", folder};
+        },
+        log_path);
   }
-  int port() const { return port_; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100 && Running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
- private:
-  bool Running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  bool CanConnect() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(fd);
-    return ok;
-  }
-
-  pid_t pid_ = -1;
-  int port_ = -1;
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/"; }
 };
 
 // ---- the npm peers (scripts/install-deps.sh installs them into third_party/node) ----
