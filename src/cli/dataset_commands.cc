@@ -3,6 +3,8 @@
 
 #include <csignal>
 #include <map>
+#include <optional>
+#include <set>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
@@ -25,6 +27,7 @@
 #include "exec/stream_metrics.h"
 #include "exec/table_schema.h"
 #include "io/fs.h"
+#include "io/s3_client.h"
 #include "server/collector.h"
 
 namespace weir::cli {
@@ -414,7 +417,35 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       fail(entries.status().message());
     } else if (source_ok) {
       size_t missing = 0, unusable = 0;
+      // s3:// inputs: one listing of the location's prefix answers for every entry (a HEAD per
+      // entry would be thousands of requests for a big manifest).
+      std::optional<std::set<std::string>> objects;
+      std::optional<Status> listing_error;
+      auto check_object = [&](const std::string& f) -> Status {
+        if (!objects && !listing_error) {
+          s3::SetDefaultStorage(cfg->storage.endpoint, cfg->storage.region,
+                                cfg->storage.path_style ? (*cfg->storage.path_style ? 1 : 0) : -1);
+          auto loc = s3::ParseUrl(cfg->read.location);
+          auto client = s3::DefaultClient();
+          if (!loc.ok() || !client.ok()) {
+            listing_error = !loc.ok() ? loc.status() : client.status();
+          } else {
+            std::string prefix = loc->key;
+            if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+            auto listed = (*client)->List(loc->bucket, prefix);
+            if (!listed.ok()) {
+              listing_error = listed.status();
+            } else {
+              objects.emplace();
+              for (const auto& o : *listed) objects->insert("s3://" + loc->bucket + "/" + o.key);
+            }
+          }
+        }
+        if (listing_error) return *listing_error;
+        return objects->count(f) ? Status::OK() : Status::NotFound(f + ": no such object");
+      };
       for (const auto& [e, p] : *entries) {
+        if (listing_error) break;  // said once
         std::vector<std::string> files{p};
         if (multi_file) {
           auto parts = MultiFileEntryPaths(*cfg, e, source->types());
@@ -428,7 +459,13 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
         for (const auto& f : files) {
           // stat() gives the real reason; only ENOENT is "missing" (the file may arrive later,
           // so that alone is a warning). Anything else fails every run of the entry's task.
-          const Status st = fs::CheckRegularFile(f);
+          const Status st = s3::IsS3Url(f) && s3::IsS3Url(cfg->read.location) ? check_object(f)
+                                                                               : fs::CheckRegularFile(f);
+          if (listing_error) {
+            fail("read.location: " + cfg->read.location + ": " + listing_error->message());
+            failed = true;
+            break;
+          }
           if (st.ok()) continue;
           if (st.code() == StatusCode::kNotFound) {
             if (missing++ < 5) {

@@ -296,6 +296,7 @@ class Loader {
   }
 
   std::string Resolve(const std::string& p) const {
+    if (p.rfind("s3://", 0) == 0) return p;  // object storage: not relative to this file
     fs::path path(p);
     if (path.is_relative()) path = dir_ / path;
     return path.lexically_normal().string();
@@ -1293,6 +1294,19 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       }
     }
   }
+  if (const Field* f = top->Get("storage")) {
+    if (auto m = L.CheckMap(f->value, DatasetMapSpec("storage"), "storage", f->key_line)) {
+      if (auto v = L.String(*m, "endpoint")) {
+        cfg.storage.endpoint = *v;
+        if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
+          L.Error(m->Get("endpoint")->line, "storage.endpoint",
+                  "'" + *v + "' is not a URL; write it as http://host:port or https://host");
+        }
+      }
+      if (auto v = L.String(*m, "region")) cfg.storage.region = *v;
+      if (auto v = L.Bool(*m, "path_style")) cfg.storage.path_style = *v;
+    }
+  }
   {
     const MapSpec& spec = DatasetMapSpec("errors");
     std::optional<MapView> m;
@@ -1355,6 +1369,19 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       }
     }
   }
+  // Object storage is read-only so far: the lake, error records, the store and the manifest
+  // stay on a local (or mounted) file system.
+  auto local_only = [&](const char* top_key, const char* key, const std::string& value) {
+    if (value.rfind("s3://", 0) != 0) return;
+    const Field* f = top->Get(top_key);
+    L.Error(f != nullptr ? f->key_line : 1, key,
+            "s3:// is only supported for read.location so far; write '" + std::string(key) +
+                "' as a local folder (or a mounted bucket)");
+  };
+  local_only("write", "write.location", cfg.write.location);
+  local_only("errors", "errors.location", cfg.errors.location);
+  local_only("read", "read.manifest", cfg.read.manifest);
+  local_only("store", "store", cfg.store);
   if (!L.ok()) return L.ToStatus();
   return cfg;
 }

@@ -116,6 +116,13 @@ struct WriteConfig {
   std::optional<DedupConfig> dedup;
 };
 
+// storage: where s3:// locations are served from (empty fields: from the environment).
+struct StorageConfig {
+  std::string endpoint;
+  std::string region;
+  std::optional<bool> path_style;
+};
+
 struct ErrorsConfig {
   std::string location;        // absolute folder for error records (JSON lines)
   std::optional<double> max_ratio;  // errored/read above this fails the task
@@ -145,6 +152,7 @@ struct DatasetConfig {
   std::vector<TransformConfig> transforms;
   WriteConfig write;
   ErrorsConfig errors;
+  StorageConfig storage;
   ComputeConfig compute;
   StreamConfig stream;
   std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)

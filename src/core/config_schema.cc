@@ -44,6 +44,10 @@ std::vector<MapSpec> BuildSchema() {
           Key("compute", K::kMap, kOptional, "", "Workers, retries and checkpoints."),
           Key("stream", K::kMap, kOptional, "",
               "How a stream dataset (`read.connector: http`) commits; docs/streams.md."),
+          Key("storage", K::kMap, kOptional, "",
+              "Where `s3://` locations are served from (S3 or an S3-compatible server); "
+              "credentials come from the AWS environment variables or shared credentials "
+              "file, never from this file."),
       }});
   s.push_back(MapSpec{
       "read",
@@ -264,6 +268,19 @@ std::vector<MapSpec> BuildSchema() {
               "UTC date (type `date`) of the named `timestamp_ms`/`timestamp` path column."),
           Key("hour_of", K::kIdentifier, kOptional, "",
               "UTC hour 0-23 (type `int64`) of the named `timestamp_ms`/`timestamp` path column."),
+      }});
+  s.push_back(MapSpec{
+      "storage",
+      "Object storage for `s3://` locations (read.location today).",
+      {
+          Key("endpoint", K::kString, kOptional, "",
+              "URL of an S3-compatible server, e.g. `http://127.0.0.1:9000`; absent: "
+              "AWS_ENDPOINT_URL, or AWS S3 itself."),
+          Key("region", K::kString, kOptional, "",
+              "Signing region; absent: AWS_REGION, AWS_DEFAULT_REGION, or `us-east-1`."),
+          Key("path_style", K::kBool, kOptional, "",
+              "Bucket in the URL path (`http://host/bucket/key`) instead of the host name; "
+              "absent: true when an endpoint is set, false for AWS."),
       }});
   s.push_back(
       MapSpec{"errors",

@@ -10,6 +10,7 @@
 
 #include "core/interrupt.h"
 #include "core/text.h"
+#include "io/fs.h"
 #include "core/text_util.h"
 #include "exec/parser_source.h"
 #include "exec/record_reader.h"
@@ -78,9 +79,7 @@ Result<std::vector<std::string>> MultiFileEntryPaths(const DatasetConfig& config
                                                      const std::vector<sdk::RecordType>& types) {
   WEIR_ASSIGN_OR_RETURN(std::vector<std::string> paths, SplitMultiFileEntry(entry, types));
   for (std::string& p : paths) {
-    if (!stdfs::path(p).is_absolute()) {
-      p = (stdfs::path(config.read.location) / p).lexically_normal().string();
-    }
+    p = fs::ResolveInput(config.read.location, p);
   }
   return paths;
 }
@@ -262,9 +261,7 @@ class ReaderTaskExecutor::Impl {
     paths_.clear();
     for (const std::string& p : written) {
       if (p.empty()) return Status::Invalid(task_.entry + ": ResolvePath() returned an empty path");
-      paths_.push_back(stdfs::path(p).is_absolute()
-                           ? p
-                           : (stdfs::path(cfg_.read.location) / p).lexically_normal().string());
+      paths_.push_back(fs::ResolveInput(cfg_.read.location, p));
     }
     return Status::OK();
   }

@@ -39,6 +39,7 @@
 #include "exec/worker_output.h"
 #include "io/file_identity.h"
 #include "io/fs.h"
+#include "io/s3_client.h"
 #include "io/segment_log.h"
 #include "lake/file_writer.h"
 #include "lake/partitioned_buffer.h"
@@ -91,8 +92,7 @@ std::string NormalManifestPath(const std::string& p) {
 }
 
 std::string AbsoluteInputPath(const DatasetConfig& c, const std::string& p) {
-  return stdfs::path(p).is_absolute() ? NormalManifestPath(p)
-                                      : (stdfs::path(c.read.location) / p).lexically_normal().string();
+  return stdfs::path(p).is_absolute() ? NormalManifestPath(p) : fs::ResolveInput(c.read.location, p);
 }
 
 // "dev:ino" of an existing file (symlinks followed), or "" when stat fails.
@@ -378,6 +378,9 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
 
 Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto t0 = Clock::now();
+  // s3:// inputs are served by the dataset's storage (unset fields: the environment).
+  s3::SetDefaultStorage(config_.storage.endpoint, config_.storage.region,
+                        config_.storage.path_style ? (*config_.storage.path_style ? 1 : 0) : -1);
   // The members of a Kafka stream's consumer group run side by side (docs/streams.md); they
   // recover the dataset as a whole only when alone.
   bool alone = true;

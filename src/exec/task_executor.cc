@@ -11,6 +11,7 @@
 
 #include "core/interrupt.h"
 #include "exec/lake_maintenance.h"
+#include "io/fs.h"
 #include "exec/parser_source.h"
 #include "exec/runner.h"
 #include "exec/stream_metrics.h"
@@ -116,9 +117,7 @@ class TaskExecutor::Impl {
       // A parser may map the manifest entry to the file to open.
       WEIR_ASSIGN_OR_RETURN(file_type_, SafeFileType(*sdk_));
       WEIR_ASSIGN_OR_RETURN(std::string resolved, SafeResolvePath(*sdk_, task_.entry));
-      path_ = stdfs::path(resolved).is_absolute()
-                  ? resolved
-                  : (stdfs::path(cfg_.read.location) / resolved).lexically_normal().string();
+      path_ = fs::ResolveInput(cfg_.read.location, resolved);
     }
     splitter_ = NewSplitter();
     counters_ = task_.counters;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
+#include "io/s3_client.h"
 
 namespace weir {
 namespace {
@@ -65,7 +66,25 @@ const char* FileChangeName(FileChange c) {
   return "?";
 }
 
+namespace {
+
+// An S3 object cannot be appended to or changed in place, only replaced: its identity is its
+// size and ETag (the fingerprint is a hash of the ETag), and any difference means "rewritten".
+Result<FileIdentity> IdentifyObject(const std::string& path) {
+  WEIR_ASSIGN_OR_RETURN(s3::Url url, s3::ParseUrl(path));
+  WEIR_ASSIGN_OR_RETURN(auto client, s3::DefaultClient());
+  WEIR_ASSIGN_OR_RETURN(s3::ObjectInfo info, client->Head(url.bucket, url.key));
+  FileIdentity id;
+  id.path = path;
+  id.size = info.size;
+  id.fingerprint = std::hash<std::string>{}(info.etag);
+  return id;
+}
+
+}  // namespace
+
 Result<FileIdentity> IdentifyFile(const std::string& path, uint64_t size) {
+  if (s3::IsS3Url(path)) return IdentifyObject(path);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::IOError("opening " + path + ": " + std::strerror(errno), false);
   struct stat st;
@@ -87,6 +106,21 @@ Result<FileIdentity> IdentifyFile(const std::string& path, uint64_t size) {
 FileComparison CompareFile(const std::string& path, const FileIdentity& recorded) {
   FileComparison c;
   c.recorded_size = recorded.size;
+  if (s3::IsS3Url(path)) {
+    auto now = IdentifyObject(path);
+    if (!now.ok()) {
+      c.change = FileChange::kMissing;
+      c.detail = now.status().code() == StatusCode::kNotFound ? "missing (no such object)"
+                                                               : now.status().message();
+      return c;
+    }
+    c.current_size = now->size;
+    if (now->size == recorded.size && now->fingerprint == recorded.fingerprint) return c;
+    c.change = FileChange::kRewritten;
+    c.detail = "replaced (size " + std::to_string(recorded.size) + " -> " +
+               std::to_string(now->size) + ", new ETag)";
+    return c;
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

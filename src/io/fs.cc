@@ -158,4 +158,25 @@ Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir) {
   return out;
 }
 
+std::string ResolveInput(const std::string& location, const std::string& entry) {
+  auto is_s3 = [](const std::string& p) { return p.rfind("s3://", 0) == 0; };
+  // The key part of an s3:// URL, normalised like a relative path ("a/./b/../c" is "a/c").
+  auto s3_normal = [](const std::string& url) {
+    const size_t slash = url.find('/', 5);
+    if (slash == std::string::npos) return url;
+    std::string key = std::filesystem::path(url.substr(slash + 1)).lexically_normal().string();
+    while (key.rfind("../", 0) == 0) key.erase(0, 3);
+    if (key == ".." || key == ".") key.clear();
+    return url.substr(0, slash + 1) + key;
+  };
+  if (is_s3(entry)) return s3_normal(entry);
+  if (!entry.empty() && entry[0] == '/') return entry;
+  if (is_s3(location)) {
+    std::string base = location;
+    while (base.size() > 5 && base.back() == '/') base.pop_back();
+    return s3_normal(base + "/" + entry);
+  }
+  return (std::filesystem::path(location) / entry).lexically_normal().string();
+}
+
 }  // namespace weir::fs

@@ -43,4 +43,10 @@ Status SyncFilesystem(const std::string& path);
 // Files (not folders) under `dir`, recursively, as paths relative to `dir`, sorted.
 Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir);
 
+// An input named by `entry` (a manifest line, or a path a reader resolved) against the dataset's
+// `location`: an absolute path stays as it is, an s3:// URL is normalised; anything else is
+// joined to `location`, a folder or an s3://bucket/prefix. Lexically normal: "./a" is "a", and
+// ".." never climbs above an s3:// URL's bucket.
+std::string ResolveInput(const std::string& location, const std::string& entry);
+
 }  // namespace weir::fs

@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <vector>
 
 #include "io/fs.h"
+#include "io/s3_client.h"
 
 namespace weir {
 namespace {
@@ -25,12 +27,28 @@ bool EndsWith(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Raw file reads shared by every codec.
-class RawFile {
+// The raw bytes under every codec: a local file, or an S3 object.
+class RawSource {
  public:
-  RawFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
-  ~RawFile() { ::close(fd_); }
-  Result<size_t> Read(char* buf, size_t n) {
+  virtual ~RawSource() = default;
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  virtual Status Seek(uint64_t off) = 0;
+  const std::string& path() const { return path_; }
+  uint64_t consumed() const { return consumed_; }
+  uint64_t size() const { return size_; }
+
+ protected:
+  RawSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+  std::string path_;
+  uint64_t size_;
+  uint64_t consumed_ = 0;
+};
+
+class RawFile final : public RawSource {
+ public:
+  RawFile(int fd, std::string path, uint64_t size) : RawSource(std::move(path), size), fd_(fd) {}
+  ~RawFile() override { ::close(fd_); }
+  Result<size_t> Read(char* buf, size_t n) override {
     for (;;) {
       ssize_t r = ::read(fd_, buf, n);
       if (r >= 0) {
@@ -41,38 +59,87 @@ class RawFile {
       return ErrnoStatus("reading", path_, errno);
     }
   }
-  Status Seek(uint64_t off) {
+  Status Seek(uint64_t off) override {
     if (::lseek(fd_, static_cast<off_t>(off), SEEK_SET) < 0) return ErrnoStatus("seeking", path_, errno);
     consumed_ = off;
     return Status::OK();
   }
-  const std::string& path() const { return path_; }
-  uint64_t consumed() const { return consumed_; }
-  uint64_t size() const { return size_; }
 
  private:
   int fd_;
-  std::string path_;
-  uint64_t size_;
-  uint64_t consumed_ = 0;
+};
+
+// An S3 object read in windows of ranged GETs, the next window fetched while the current one is
+// consumed (the client retries and resumes each GET itself).
+class S3Object final : public RawSource {
+ public:
+  static constexpr uint64_t kWindow = 8u << 20;
+  S3Object(std::shared_ptr<s3::Client> client, s3::Url url, std::string path, uint64_t size)
+      : RawSource(std::move(path), size), client_(std::move(client)), url_(std::move(url)) {}
+  ~S3Object() override {
+    if (next_.valid()) next_.wait();
+  }
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (at_ == window_.size()) {
+      if (consumed_ >= size_) return size_t{0};
+      WEIR_ASSIGN_OR_RETURN(window_, Take(consumed_));
+      at_ = 0;
+      if (window_.empty()) return size_t{0};
+      Prefetch(consumed_ + window_.size());
+    }
+    const size_t len = std::min(n, window_.size() - at_);
+    std::memcpy(buf, window_.data() + at_, len);
+    at_ += len;
+    consumed_ += len;
+    return len;
+  }
+  Status Seek(uint64_t off) override {
+    window_.clear();
+    at_ = 0;
+    consumed_ = off;
+    return Status::OK();
+  }
+
+ private:
+  // The window starting at `from`: the prefetched one when it starts there.
+  Result<std::string> Take(uint64_t from) {
+    if (next_.valid()) {
+      Result<std::string> got = next_.get();
+      if (next_from_ == from) return got;
+    }
+    return client_->Get(url_.bucket, url_.key, from, std::min(kWindow, size_ - from));
+  }
+  void Prefetch(uint64_t from) {
+    if (from >= size_) return;
+    next_from_ = from;
+    next_ = std::async(std::launch::async, [c = client_, u = url_, from, len = std::min(kWindow, size_ - from)] {
+      return c->Get(u.bucket, u.key, from, len);
+    });
+  }
+  std::shared_ptr<s3::Client> client_;
+  s3::Url url_;
+  std::string window_;
+  size_t at_ = 0;
+  std::future<Result<std::string>> next_;
+  uint64_t next_from_ = 0;
 };
 
 class PlainInput final : public InputStream {
  public:
-  explicit PlainInput(std::unique_ptr<RawFile> f) : f_(std::move(f)) {}
+  explicit PlainInput(std::unique_ptr<RawSource> f) : f_(std::move(f)) {}
   Result<size_t> Read(char* buf, size_t n) override { return f_->Read(buf, n); }
   Status SkipTo(uint64_t offset) override { return f_->Seek(offset); }
   uint64_t raw_bytes_read() const override { return f_->consumed(); }
   uint64_t raw_size() const override { return f_->size(); }
 
  private:
-  std::unique_ptr<RawFile> f_;
+  std::unique_ptr<RawSource> f_;
 };
 
 // Compressed streams share the discard-until-offset logic.
 class DecompressingInput : public InputStream {
  public:
-  explicit DecompressingInput(std::unique_ptr<RawFile> f) : f_(std::move(f)), in_(1 << 20) {}
+  explicit DecompressingInput(std::unique_ptr<RawSource> f) : f_(std::move(f)), in_(1 << 20) {}
   Status SkipTo(uint64_t offset) override {
     std::vector<char> scratch(1 << 20);
     while (pos_ < offset) {
@@ -90,7 +157,7 @@ class DecompressingInput : public InputStream {
   uint64_t raw_size() const override { return f_->size(); }
 
  protected:
-  std::unique_ptr<RawFile> f_;
+  std::unique_ptr<RawSource> f_;
   std::vector<char> in_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool raw_eof_ = false;
@@ -108,7 +175,7 @@ class DecompressingInput : public InputStream {
 
 class GzipInput final : public DecompressingInput {
  public:
-  explicit GzipInput(std::unique_ptr<RawFile> f) : DecompressingInput(std::move(f)) {
+  explicit GzipInput(std::unique_ptr<RawSource> f) : DecompressingInput(std::move(f)) {
     std::memset(&zs_, 0, sizeof(zs_));
     // 15 + 32: zlib or gzip header auto-detected.
     ok_ = inflateInit2(&zs_, 15 + 32) == Z_OK;
@@ -192,7 +259,7 @@ class GzipInput final : public DecompressingInput {
 
 class ZstdInput final : public DecompressingInput {
  public:
-  explicit ZstdInput(std::unique_ptr<RawFile> f)
+  explicit ZstdInput(std::unique_ptr<RawSource> f)
       : DecompressingInput(std::move(f)), ds_(ZSTD_createDStream()) {
     ZSTD_initDStream(ds_);
   }
@@ -244,7 +311,38 @@ Codec CodecForPath(const std::string& path) {
   return Codec::kNone;
 }
 
+namespace {
+
+Result<std::unique_ptr<InputStream>> WithCodec(std::unique_ptr<RawSource> raw) {
+  g_inputs_opened.fetch_add(1, std::memory_order_relaxed);
+  const std::string path = raw->path();
+  switch (CodecForPath(path)) {
+    case Codec::kGzip: return std::unique_ptr<InputStream>(new GzipInput(std::move(raw)));
+    case Codec::kZstd: return std::unique_ptr<InputStream>(new ZstdInput(std::move(raw)));
+    case Codec::kNone: break;
+  }
+  return std::unique_ptr<InputStream>(new PlainInput(std::move(raw)));
+}
+
+// An s3:// input: its size (and existence) from a HEAD, its bytes from ranged GETs.
+Result<std::unique_ptr<InputStream>> OpenS3Input(const std::string& path) {
+  WEIR_ASSIGN_OR_RETURN(s3::Url url, s3::ParseUrl(path));
+  if (url.key.empty() || url.key.back() == '/') {
+    return Status::IOError(path + " names a prefix, not an object", false);
+  }
+  WEIR_ASSIGN_OR_RETURN(auto client, s3::DefaultClient());
+  auto head = client->Head(url.bucket, url.key);
+  if (!head.ok()) {
+    if (head.status().code() == StatusCode::kNotFound) return Status::NotFound(path + ": no such object");
+    return head.status();
+  }
+  const uint64_t size = head->size;
+  return WithCodec(std::make_unique<S3Object>(std::move(client), std::move(url), path, size));
+}
+}  // namespace
+
 Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path) {
+  if (s3::IsS3Url(path)) return OpenS3Input(path);
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (with the
   // dataset lock held); a device could block too. Only regular files are inputs, so refuse the
   // rest after fstat, then clear O_NONBLOCK (it means nothing for regular files, but keep the
@@ -269,14 +367,7 @@ Result<std::unique_ptr<InputStream>> OpenInput(const std::string& path) {
     return ErrnoStatus("fcntl", path, err);
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  g_inputs_opened.fetch_add(1, std::memory_order_relaxed);
-  auto raw = std::make_unique<RawFile>(fd, path, static_cast<uint64_t>(st.st_size));
-  switch (CodecForPath(path)) {
-    case Codec::kGzip: return std::unique_ptr<InputStream>(new GzipInput(std::move(raw)));
-    case Codec::kZstd: return std::unique_ptr<InputStream>(new ZstdInput(std::move(raw)));
-    case Codec::kNone: break;
-  }
-  return std::unique_ptr<InputStream>(new PlainInput(std::move(raw)));
+  return WithCodec(std::make_unique<RawFile>(fd, path, static_cast<uint64_t>(st.st_size)));
 }
 
 }  // namespace weir

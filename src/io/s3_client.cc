@@ -604,4 +604,45 @@ Status Client::CreateBucket(const std::string& bucket) {
   return st;
 }
 
+namespace {
+
+struct DefaultStorage {
+  std::mutex mu;
+  std::string endpoint, region;
+  int path_style = -1;
+  std::shared_ptr<Client> client;
+};
+
+DefaultStorage& Defaults() {
+  static DefaultStorage d;
+  return d;
+}
+
+}  // namespace
+
+void SetDefaultStorage(const std::string& endpoint, const std::string& region, int path_style) {
+  DefaultStorage& d = Defaults();
+  std::lock_guard<std::mutex> l(d.mu);
+  if (d.endpoint != endpoint || d.region != region || d.path_style != path_style) d.client.reset();
+  d.endpoint = endpoint;
+  d.region = region;
+  d.path_style = path_style;
+}
+
+Result<std::shared_ptr<Client>> DefaultClient() {
+  DefaultStorage& d = Defaults();
+  std::lock_guard<std::mutex> l(d.mu);
+  if (d.client) return d.client;
+  Settings s;
+  s.endpoint = d.endpoint.empty() ? Env("AWS_ENDPOINT_URL") : d.endpoint;
+  s.region = d.region;
+  if (s.region.empty()) s.region = Env("AWS_REGION");
+  if (s.region.empty()) s.region = Env("AWS_DEFAULT_REGION");
+  if (s.region.empty()) s.region = "us-east-1";
+  s.path_style = d.path_style < 0 ? !s.endpoint.empty() : d.path_style == 1;
+  WEIR_ASSIGN_OR_RETURN(s.credentials, ResolveCredentials());
+  d.client = std::make_shared<Client>(std::move(s));
+  return d.client;
+}
+
 }  // namespace weir::s3

@@ -111,4 +111,14 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// The settings s3:// locations of this process use. A dataset's `storage:` block sets them
+// (SetDefaultStorage) before anything is read; unset fields come from the environment:
+// AWS_ENDPOINT_URL (empty: AWS itself), AWS_REGION or AWS_DEFAULT_REGION (default us-east-1).
+// path_style: 1 or 0; -1 means "path style when an endpoint is set" (local and compatible
+// servers), virtual-hosted style for AWS.
+void SetDefaultStorage(const std::string& endpoint, const std::string& region, int path_style);
+// The process's client for s3:// locations, created on first use (credentials from
+// ResolveCredentials(); its NotFound when there are none). Thread-safe.
+Result<std::shared_ptr<Client>> DefaultClient();
+
 }  // namespace weir::s3

@@ -546,6 +546,30 @@ TEST(DatasetConfigErrorTest, SeveralErrorsAreReportedTogetherInLineOrder) {
             "dataset.yaml:23: compte: unknown key (did you mean 'compute'?)");
 }
 
+// read.location may be an s3:// URL (kept as written, not resolved against the file's folder),
+// with the server in `storage:`; the other locations stay local for now and say so.
+TEST(DatasetConfigTest, AnS3ReadLocationAndItsStorage) {
+  auto r = ParseDatasetConfig(
+      Edit("  location: data                 # relative paths are relative to this file\n",
+           "  location: s3://raw-events/2025/11\n") +
+          "storage:\n  endpoint: http://127.0.0.1:9000\n  region: eu-west-1\n  path_style: true\n",
+      kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->read.location, "s3://raw-events/2025/11");
+  EXPECT_EQ(r->storage.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(r->storage.region, "eu-west-1");
+  EXPECT_EQ(r->storage.path_style, std::optional<bool>(true));
+  EXPECT_EQ(ErrorOf(std::string(kExample) + "storage:\n  endpoint: 127.0.0.1:9000\n"),
+            "dataset.yaml:27: storage.endpoint: '127.0.0.1:9000' is not a URL; write it as "
+            "http://host:port or https://host");
+  EXPECT_EQ(ErrorOf(std::string(kExample) + "storage:\n  endpont: http://x\n"),
+            "dataset.yaml:27: storage.endpont: unknown key (did you mean 'endpoint'?)");
+  EXPECT_EQ(ErrorOf(Edit("  location: lake                 # the table lives at lake/events/\n",
+                         "  location: s3://lake/tables\n")),
+            "dataset.yaml:7: write.location: s3:// is only supported for read.location so far; "
+            "write 'write.location' as a local folder (or a mounted bucket)");
+}
+
 TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
   EXPECT_EQ(ErrorOf(Edit("  table: events\n", "  table: events\n  table: other\n")),
             "dataset.yaml:11: write.table: duplicate key");
@@ -553,7 +577,7 @@ TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
             "dataset.yaml:17: write.columns.id: duplicate column");
   EXPECT_EQ(ErrorOf(""),
             "dataset.yaml:1: empty document; expected a map with keys name, store, plugins, "
-            "read, transforms, write, errors, compute, stream");
+            "read, transforms, write, errors, compute, stream, storage");
   EXPECT_EQ(ErrorOf("- a\n- b\n"), "dataset.yaml:1: expected a map, got a list");
   EXPECT_EQ(ErrorOf(Edit("  columns:\n", "  columns: {}\n  colums:\n")),
             "dataset.yaml:13: write.columns: declare at least one column\n"

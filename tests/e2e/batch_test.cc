@@ -49,15 +49,7 @@ TEST(BatchE2E, ClickstreamCountsErrorsAndAccountingAreExact) {
   EXPECT_EQ(q.out, "n\n" + std::to_string(rep.totals.valid) + "\n");
 
   // Error records: one per malformed line, offsets exactly on the bad bytes.
-  auto er = Weir("errors " + dir + "/dataset.yaml --json");
-  ASSERT_EQ(er.exit_code, 0);
-  std::map<std::pair<std::string, uint64_t>, nlohmann::json> by_offset;
-  std::istringstream lines(er.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto e = nlohmann::json::parse(line);
-    by_offset[{e["file"].get<std::string>(), e["start_offset"].get<uint64_t>()}] = e;
-  }
+  const auto by_offset = ErrorsByOffset(dir + "/dataset.yaml");
   ASSERT_EQ(by_offset.size(), rep.totals.malformed);
   for (const auto& f : rep.files) {
     std::string bytes = ReadAll(dir + "/data/" + f.name);

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -66,6 +68,21 @@ inline std::pair<std::string, std::string> LakeFingerprint(Duck& duck, const std
                         LakeGlob(dir) + "', hive_partitioning = true)");
   if (rows.empty() || rows[0].size() < 2) return {"?", "?"};
   return {rows[0][0], rows[0][1]};
+}
+
+// The dataset's error records (`weir errors --json`) by (file, start_offset); an empty map and a
+// test failure when the command fails.
+inline std::map<std::pair<std::string, uint64_t>, nlohmann::json> ErrorsByOffset(const std::string& yaml) {
+  std::map<std::pair<std::string, uint64_t>, nlohmann::json> out;
+  auto er = Weir("errors " + yaml + " --json");
+  EXPECT_EQ(er.exit_code, 0) << er.out;
+  std::istringstream lines(er.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto e = nlohmann::json::parse(line);
+    out[{e["file"].get<std::string>(), e["start_offset"].get<uint64_t>()}] = e;
+  }
+  return out;
 }
 
 inline nlohmann::json RunJson(const std::string& yaml, const std::string& env = "",

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "../common/process_util.h"
+#include "../common/s3rver.h"
 
 namespace weir::s3 {
 namespace {
@@ -40,7 +41,7 @@ std::string RandomBytes(size_t n, uint64_t seed) {
   return s;
 }
 
-// One s3rver for the whole suite, with the bucket kBucket (credentials S3RVER/S3RVER).
+// One s3rver for the whole test process, with the bucket kBucket (credentials S3RVER/S3RVER).
 class S3Server {
  public:
   static S3Server& Get() {
@@ -48,26 +49,12 @@ class S3Server {
     return server;
   }
   bool ok() const { return ok_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(service_.port()); }
+  std::string endpoint() const { return service_.endpoint(); }
   int port() const { return service_.port(); }
 
  private:
-  S3Server() {
-    const std::string dir = TempDir("server");
-    const std::string script = WEIR_SOURCE_DIR "/third_party/node/node_modules/s3rver/bin/s3rver.js";
-    if (!std::filesystem::exists(script)) return;
-    ok_ = service_.Start(
-        [&](int port) {
-          // s3rver's list continuation tokens use DES, which Node 20's OpenSSL 3 only has in
-          // its legacy provider (without it, every truncated listing is a 500).
-          return std::vector<std::string>{"timeout", "-k", "5", "900", "node",
-                                          "--openssl-legacy-provider", script, "-d", dir + "/data",
-                                          "-a", "127.0.0.1", "-p", std::to_string(port), "--silent",
-                                          "--configure-bucket", kBucket};
-        },
-        dir + "/s3rver.log");
-  }
-  LoopbackService service_;
+  S3Server() { ok_ = service_.Start(TempDir("server"), kBucket); }
+  e2e::S3rver service_;
   bool ok_ = false;
 };
 
