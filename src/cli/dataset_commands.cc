@@ -423,8 +423,7 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       std::optional<Status> listing_error;
       auto check_object = [&](const std::string& f) -> Status {
         if (!objects && !listing_error) {
-          s3::SetDefaultStorage(cfg->storage.endpoint, cfg->storage.region,
-                                cfg->storage.path_style ? (*cfg->storage.path_style ? 1 : 0) : -1);
+          UseDatasetStorage(*cfg);
           auto loc = s3::ParseUrl(cfg->read.location);
           auto client = s3::DefaultClient();
           if (!loc.ok() || !client.ok()) {

@@ -717,8 +717,12 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
     }
   }
   if (out->connector == "kafka") ParseKafkaSource(L, m, out);
+  const Field* listing = m.Get("manifest");
+  if (listing != nullptr && !listing->value.IsMap()) listing = nullptr;
   if (out->connector == "files") {
     for (const char* key : {"location", "manifest"}) {
+      // A listing names the location itself.
+      if (listing != nullptr && std::string_view(key) == "location") continue;
       if (!m.Get(key)) L.Error(m.line, std::string("read.") + key, "missing required key");
     }
     for (const char* key : {"listen", "path", "token", "max_body_mb", "max_backlog_mb"}) {
@@ -732,7 +736,29 @@ void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::
     ParseHttpSource(L, m, out);
   }
   if (auto v = L.Path(m, "location")) out->location = *v;
-  if (auto v = L.Path(m, "manifest")) out->manifest = *v;
+  if (listing != nullptr) {
+    if (auto lm = L.CheckMap(listing->value, DatasetMapSpec("read.manifest"), "read.manifest",
+                             listing->key_line)) {
+      if (auto v = L.Path(*lm, "list")) {
+        auto bare = [](std::string p) {
+          while (p.size() > 1 && p.back() == '/' && p != "s3://") p.pop_back();
+          return p;
+        };
+        out->manifest_list = bare(*v);
+        if (out->location.empty()) {
+          out->location = out->manifest_list;
+        } else if (bare(out->location) != out->manifest_list) {
+          L.Error(lm->Get("list")->line, "read.manifest.list",
+                  "'" + out->manifest_list + "' is not read.location ('" + out->location +
+                      "'); the listed files are read relative to it: remove read.location or "
+                      "make the two the same");
+        }
+      }
+      if (auto v = L.String(*lm, "glob")) out->manifest_glob = *v;
+    }
+  } else if (auto v = L.Path(m, "manifest")) {
+    out->manifest = *v;
+  }
   *parser = L.String(m, "parser");
   if (const Field* f = m.Get("parser")) out->parser_line = f->line;
   if (*parser) {

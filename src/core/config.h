@@ -47,7 +47,10 @@ struct MultilineConfig {
 struct ReadConfig {
   std::string connector = "files";
   std::string location;        // absolute folder
-  std::string manifest;        // absolute path of the manifest file
+  std::string manifest;        // absolute path of the manifest file (empty with a listing)
+  // read.manifest: {list, glob}: the inputs are what listing `manifest_list` (== location) finds.
+  std::string manifest_list;
+  std::string manifest_glob = "*";
   std::string parser = "jsonl";  // jsonl | csv | lines | regex | plugin:NAME
   std::string options_json = "{}";  // read.options as JSON text, for SDK parsers
   char csv_delimiter = ',';

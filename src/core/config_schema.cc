@@ -60,13 +60,15 @@ std::vector<MapSpec> BuildSchema() {
               .Choices({"files", "http", "kafka"}, "supported connector"),
           Key("location", K::kPath, kOptional, "",
               "Folder the input files live in (required for `files`)."),
-          Key("manifest", K::kPath, kOptional, "",
+          Key("manifest", K::kManifest, kOptional, "",
               "(Required for `files`.) "
               "File listing the input files, one a line; each line is relative to `location`. Blank "
               "lines, `#` comments and a UTF-8 byte order mark are ignored; entries are normalised "
               "(`./a.jsonl` is `a.jsonl`). A file listed twice (under any spelling, or through a "
               "symlink) is an error naming both lines, and so is a manifest that is missing or lists "
-              "no file."),
+              "no file. Or a listing, `{list: FOLDER_OR_S3_PREFIX, glob: PATTERN}`: every file "
+              "(object) under `list` whose path relative to it matches `glob` is an input, listed "
+              "again at each run, so new files become new tasks."),
           Key("listen", K::kString, kOptional, "",
               "`http` only (required): `host:port` the collector listens on, e.g. "
               "`127.0.0.1:8080` (`0.0.0.0:8080` for every interface; port 0 picks a free one "
@@ -270,6 +272,18 @@ std::vector<MapSpec> BuildSchema() {
               "UTC hour 0-23 (type `int64`) of the named `timestamp_ms`/`timestamp` path column."),
       }});
   s.push_back(MapSpec{
+      "read.manifest",
+      "A listing instead of a manifest file (`read.manifest: {list: ..., glob: ...}`).",
+      {
+          Key("list", K::kPath, kRequired, "",
+              "Folder or `s3://bucket/prefix` to list (recursively); it is also `read.location`, "
+              "which may be left out or must be the same."),
+          Key("glob", K::kString, kOptional, "",
+              "Pattern each file's path relative to `list` must match (`*`, `?`, `[...]`; `*` "
+              "also matches `/`), e.g. `'*.jsonl.gz'` (quoted: a bare `*` starts a YAML "
+              "alias); absent: every file."),
+      }});
+  s.push_back(MapSpec{
       "storage",
       "Object storage for `s3://` locations (read.location today).",
       {
@@ -391,6 +405,8 @@ std::string KeySpec::TypeText() const {
       return "list of transforms";
     case ValueKind::kOptions:
       return "map (parser options)";
+    case ValueKind::kManifest:
+      return "path, or map (`list`, `glob`)";
   }
   return "?";
 }

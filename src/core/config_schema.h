@@ -35,6 +35,7 @@ enum class ValueKind {
   kStringList,      // list of non-empty strings
   kTransformList,   // list of one-key maps (MapSpec "transforms[]")
   kOptions,         // free-form map handed to the parser as JSON; the parser validates it
+  kManifest,        // a path, or a map (MapSpec "read.manifest": a listing)
 };
 
 // One key of a map.

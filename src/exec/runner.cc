@@ -1,6 +1,7 @@
 #include "exec/runner.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -123,8 +124,59 @@ void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entr
   }
 }
 
+void UseDatasetStorage(const DatasetConfig& c) {
+  s3::SetDefaultStorage(c.storage.endpoint, c.storage.region,
+                        c.storage.path_style ? (*c.storage.path_style ? 1 : 0) : -1);
+}
+
+namespace {
+
+// read.manifest: {list, glob}: the files under the listed folder or S3 prefix that match.
+Result<std::vector<std::pair<std::string, std::string>>> ListInputs(const DatasetConfig& c) {
+  const std::string& list = c.read.manifest_list;
+  const std::string& glob = c.read.manifest_glob;
+  auto bad = [&](const std::string& why) {
+    return Status::Invalid("read.manifest.list: " + list + ": " + why);
+  };
+  std::vector<std::string> names;
+  if (s3::IsS3Url(list)) {
+    UseDatasetStorage(c);
+    WEIR_ASSIGN_OR_RETURN(s3::Url url, s3::ParseUrl(list));
+    std::string prefix = url.key;
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+    WEIR_ASSIGN_OR_RETURN(auto client, s3::DefaultClient());
+    auto listed = client->List(url.bucket, prefix);
+    if (!listed.ok()) return bad(listed.status().message());
+    for (const auto& o : *listed) {
+      const std::string rel = o.key.substr(prefix.size());
+      if (!rel.empty() && rel.back() != '/') names.push_back(rel);  // "folder/" markers are not files
+    }
+  } else {
+    struct stat st;
+    if (::stat(list.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return bad("is not a folder (a listing reads the files under a folder or an s3:// prefix)");
+    }
+    auto listed = fs::ListFilesRecursive(list);
+    if (!listed.ok()) return bad(listed.status().message());
+    names = std::move(*listed);
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& rel : names) {
+    if (::fnmatch(glob.c_str(), rel.c_str(), 0) != 0) continue;
+    out.emplace_back(rel, AbsoluteInputPath(c, rel));
+  }
+  if (out.empty()) {
+    return bad("no file matches '" + glob + "' (" + std::to_string(names.size()) +
+               " file(s) listed)");
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
     const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types) {
+  if (!c.read.manifest_list.empty()) return ListInputs(c);
   const std::string& m = c.read.manifest;
   auto bad = [&](const std::string& why) { return Status::Invalid("read.manifest: " + m + ": " + why); };
   struct stat mst;
@@ -379,8 +431,7 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
 Result<RunSummary> Runner::Run(const RunOptions& options) {
   auto t0 = Clock::now();
   // s3:// inputs are served by the dataset's storage (unset fields: the environment).
-  s3::SetDefaultStorage(config_.storage.endpoint, config_.storage.region,
-                        config_.storage.path_style ? (*config_.storage.path_style ? 1 : 0) : -1);
+  UseDatasetStorage(config_);
   // The members of a Kafka stream's consumer group run side by side (docs/streams.md); they
   // recover the dataset as a whole only when alone.
   bool alone = true;

@@ -118,6 +118,9 @@ Status RecoverPublications(const DatasetConfig& config, Store& store);
 // file, unreadable or lists nothing, and when two lines name the same file (the same normal
 // absolute path, or for existing files the same device and inode: a symlinked alias), naming
 // both lines.
+// With a listing (`read.manifest: {list, glob}`) the entries are the files (objects) under the
+// listed folder (prefix) whose relative path matches the glob, in path order; Invalid when the
+// listing fails or finds none.
 Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
     const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types = nullptr);
 
@@ -151,5 +154,8 @@ class DatasetLock {
   explicit DatasetLock(int fd) : fd_(fd) {}
   int fd_;
 };
+
+// Points this process's s3:// client at the dataset's `storage:` (unset fields: environment).
+void UseDatasetStorage(const DatasetConfig& c);
 
 }  // namespace weir

@@ -570,6 +570,38 @@ TEST(DatasetConfigTest, AnS3ReadLocationAndItsStorage) {
             "write 'write.location' as a local folder (or a mounted bucket)");
 }
 
+// read.manifest may be a listing: its `list` is also the location (which may be left out).
+TEST(DatasetConfigTest, AManifestListingNamesItsLocation) {
+  const std::string no_location =
+      Edit("  location: data                 # relative paths are relative to this file\n", "");
+  auto r = ParseDatasetConfig(
+      Edit("  manifest: data/manifest.txt    # one file a line, relative to location\n",
+           "  manifest: {list: 's3://raw/2025/11/', glob: '*.jsonl.gz'}\n", no_location),
+      kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->read.location, "s3://raw/2025/11");
+  EXPECT_EQ(r->read.manifest_list, "s3://raw/2025/11");
+  EXPECT_EQ(r->read.manifest_glob, "*.jsonl.gz");
+  EXPECT_EQ(r->read.manifest, "");
+  auto local = ParseDatasetConfig(
+      Edit("  manifest: data/manifest.txt    # one file a line, relative to location\n",
+           "  manifest: {list: data}\n"),
+      kFile);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(local->read.manifest_list, "/tmp/weir-ds/data");
+  EXPECT_EQ(local->read.manifest_glob, "*");
+  EXPECT_EQ(ErrorOf(Edit("  manifest: data/manifest.txt    # one file a line, relative to location\n",
+                         "  manifest: {list: other}\n")),
+            "dataset.yaml:5: read.manifest.list: '" +
+                std::filesystem::current_path().string() +
+                "/other' is not read.location ('" + std::filesystem::current_path().string() +
+                "/data'); the listed files are read relative to it: remove read.location or make "
+                "the two the same");
+  EXPECT_EQ(ErrorOf(Edit("  manifest: data/manifest.txt    # one file a line, relative to location\n",
+                         "  manifest: {list: data, globb: '*.gz'}\n")),
+            "dataset.yaml:5: read.manifest.globb: unknown key (did you mean 'glob'?)");
+}
+
 TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
   EXPECT_EQ(ErrorOf(Edit("  table: events\n", "  table: events\n  table: other\n")),
             "dataset.yaml:11: write.table: duplicate key");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "../common/s3rver.h"
@@ -15,16 +16,20 @@ namespace {
 
 constexpr char kBucket[] = "weir-e2e";
 
-// Uploads every file of `dir` to s3://kBucket/`prefix`/ with boto3. Empty on success, else why.
+// Uploads every file directly in `dir` (not its folders) to s3://kBucket/`prefix`/ with boto3. Empty on success, else why.
 std::string UploadWithBoto3(const std::string& endpoint, const std::string& dir,
                             const std::string& prefix) {
-  const std::string script = dir + "/../upload.py";
+  const std::string script = (std::filesystem::temp_directory_path() /
+                              ("weir-e2e-boto3-upload-" + std::to_string(::getpid()) + ".py"))
+                                 .string();
   WriteAll(script,
            "import boto3, os, sys\n"
            "s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='S3RVER',\n"
            "                  aws_secret_access_key='S3RVER', region_name='us-east-1')\n"
            "for name in sorted(os.listdir(sys.argv[2])):\n"
-           "    s3.upload_file(os.path.join(sys.argv[2], name), sys.argv[3], sys.argv[4] + name)\n");
+           "    path = os.path.join(sys.argv[2], name)\n"
+           "    if os.path.isfile(path):\n"
+           "        s3.upload_file(path, sys.argv[3], sys.argv[4] + name)\n");
   auto r = RunCmd("/usr/bin/python3 " + script + " " + endpoint + " " + dir + " " + kBucket + " " +
                   prefix + " 2>&1");
   return r.exit_code == 0 ? "" : r.out;
@@ -118,6 +123,62 @@ TEST(S3InputE2E, GzipObjectsAndAKillNineMidRunLandEveryRowOnce) {
             std::to_string(rep.totals.unique));
   auto er = Weir("errors " + dir + "/dataset.yaml --json");
   EXPECT_EQ(static_cast<uint64_t>(std::count(er.out.begin(), er.out.end(), '\n')), rep.totals.malformed);
+}
+
+// read.manifest: {list, glob} instead of a manifest file: the objects under the prefix that match
+// the glob become tasks (not manifest.txt or gen-summary.json, which were uploaded too; a
+// sub-folder's object is included), and an object uploaded later becomes a task of the next run.
+TEST(S3InputE2E, AListingMakesATaskPerMatchingObjectAndPicksUpNewOnes) {
+  if (!HaveBoto3()) FAIL() << "python3-boto3 is missing: run scripts/install-deps.sh";
+  const std::string dir = TempDir("s3-listing");
+  S3rver s3;
+  ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
+  auto rep = Generate(dir, 6000, 3, 53);
+  WriteAll(dir + "/data/sub/extra.jsonl", ReadAll(dir + "/data/" + rep.files[0].name));
+  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data", "listed/"), "");
+  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data/sub", "listed/sub/"), "");
+  std::string yaml = S3Yaml(s3.endpoint(), "listed");
+  const std::string manifest = "  manifest: data/manifest.txt\n";
+  yaml.replace(yaml.find(manifest), manifest.size(),
+               "  manifest: {list: 's3://" + std::string(kBucket) + "/listed', glob: '*.jsonl'}\n");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto j = RunJson(dir + "/dataset.yaml", S3rver::CredentialsEnv());
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  std::set<std::string> files;
+  for (const auto& t : j["tasks"]) files.insert(t["file"].get<std::string>());
+  std::set<std::string> expected{"sub/extra.jsonl"};
+  for (const auto& f : rep.files) expected.insert(f.name);
+  EXPECT_EQ(files, expected);
+  Duck duck;
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + LakeGlob(dir) + "')"),
+            std::to_string(rep.totals.valid + rep.files[0].counts.valid));
+  // A new object: the next run lists it and runs it alone.
+  WriteAll(dir + "/late/late.jsonl", ReadAll(dir + "/data/" + rep.files[1].name));
+  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/late", "listed/"), "");
+  auto again = RunJson(dir + "/dataset.yaml", S3rver::CredentialsEnv());
+  ASSERT_EQ(again["_exit"], 0) << again.dump();
+  EXPECT_EQ(again["tasks_run"], 1) << again.dump();
+  EXPECT_EQ(duck.One("SELECT count(*) FROM read_parquet('" + LakeGlob(dir) + "')"),
+            std::to_string(rep.totals.valid + rep.files[0].counts.valid + rep.files[1].counts.valid));
+  // A glob nothing matches is refused with the reason.
+  yaml.replace(yaml.find("'*.jsonl'"), 9, "'*.csv'");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto none = Weir("run " + dir + "/dataset.yaml", S3rver::CredentialsEnv());
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+}
+
+// The same listing over a local folder.
+TEST(ListingE2E, ALocalFolderListingReadsTheMatchingFiles) {
+  const std::string dir = TempDir("local-listing");
+  auto rep = Generate(dir, 3000, 2, 59);
+  std::string yaml = ClickstreamYaml();
+  const std::string manifest = "  manifest: data/manifest.txt\n";
+  yaml.replace(yaml.find(manifest), manifest.size(), "  manifest: {list: data, glob: 'events-*'}\n");
+  WriteAll(dir + "/dataset.yaml", yaml);
+  auto j = RunJson(dir + "/dataset.yaml");
+  ASSERT_EQ(j["_exit"], 0) << j.dump();
+  EXPECT_EQ(j["tasks"].size(), rep.files.size());
+  EXPECT_EQ(j["totals"]["written"], rep.totals.valid);
 }
 
 // Without credentials, or with an object missing, the task fails with the reason (no retry loop,
