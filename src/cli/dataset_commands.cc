@@ -443,8 +443,10 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
         if (listing_error) return *listing_error;
         return objects->count(f) ? Status::OK() : Status::NotFound(f + ": no such object");
       };
+      // A listing's entries were found by listing just now: checking them would list again.
+      const bool listed = !cfg->read.manifest_list.empty();
       for (const auto& [e, p] : *entries) {
-        if (listing_error) break;  // said once
+        if (listing_error || listed) break;  // said once / nothing to check
         std::vector<std::string> files{p};
         if (multi_file) {
           auto parts = MultiFileEntryPaths(*cfg, e, source->types());

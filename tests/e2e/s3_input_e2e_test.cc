@@ -175,6 +175,11 @@ TEST(ListingE2E, ALocalFolderListingReadsTheMatchingFiles) {
   const std::string manifest = "  manifest: data/manifest.txt\n";
   yaml.replace(yaml.find(manifest), manifest.size(), "  manifest: {list: data, glob: 'events-*'}\n");
   WriteAll(dir + "/dataset.yaml", yaml);
+  auto v = Weir("validate " + dir + "/dataset.yaml");
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("manifest: " + std::to_string(rep.files.size()) + " file(s)\n"),
+            std::string::npos)
+      << v.out;
   auto j = RunJson(dir + "/dataset.yaml");
   ASSERT_EQ(j["_exit"], 0) << j.dump();
   EXPECT_EQ(j["tasks"].size(), rep.files.size());
