@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/text.h"
+#include "exec/runner.h"
 
 namespace weir::cli {
 
@@ -27,6 +28,8 @@ std::unique_ptr<DatasetConfig> LoadConfigOrReport(const std::string& path) {
     PrintError(cfg.status().message());
     return nullptr;
   }
+  // Every command of a dataset reads and writes its s3:// locations through its storage.
+  UseDatasetStorage(*cfg);
   return std::make_unique<DatasetConfig>(std::move(cfg).value());
 }
 

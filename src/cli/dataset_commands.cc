@@ -290,6 +290,14 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
     j["totals"] = {{"read", tot.read},       {"written", tot.written},
                    {"skipped", tot.skipped}, {"duplicates", tot.duplicates},
                    {"errored", tot.errored}, {"bytes", tot.bytes}};
+    // Requests to object storage (attempts, retries included), when s3:// locations were used.
+    if (auto client = s3::CreatedDefaultClient()) {
+      const s3::Stats& st = client->stats();
+      j["s3_requests"] = {{"get", st.get.load()},   {"put", st.put.load()},
+                          {"post", st.post.load()}, {"head", st.head.load()},
+                          {"list", st.list.load()}, {"delete", st.del.load()},
+                          {"retries", st.retries.load()}};
+    }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::string counts;

@@ -1395,19 +1395,30 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       }
     }
   }
-  // Object storage is read-only so far: the lake, error records, the store and the manifest
-  // stay on a local (or mounted) file system.
-  auto local_only = [&](const char* top_key, const char* key, const std::string& value) {
-    if (value.rfind("s3://", 0) != 0) return;
+  // Object storage: inputs, the lake (an Iceberg table) and error records may be on S3; the
+  // manifest file and the store stay on a local (or mounted) file system.
+  auto key_line = [&](const char* top_key) {
     const Field* f = top->Get(top_key);
-    L.Error(f != nullptr ? f->key_line : 1, key,
-            "s3:// is only supported for read.location so far; write '" + std::string(key) +
-                "' as a local folder (or a mounted bucket)");
+    return f != nullptr ? f->key_line : 1;
   };
-  local_only("write", "write.location", cfg.write.location);
-  local_only("errors", "errors.location", cfg.errors.location);
-  local_only("read", "read.manifest", cfg.read.manifest);
-  local_only("store", "store", cfg.store);
+  auto local_only = [&](const char* top_key, const char* key, const std::string& value,
+                        const std::string& instead) {
+    if (value.rfind("s3://", 0) != 0) return;
+    L.Error(key_line(top_key), key,
+            "s3:// is not supported for '" + std::string(key) + "'; " + instead);
+  };
+  local_only("read", "read.manifest", cfg.read.manifest,
+             "list the objects instead (read.manifest: {list: s3://bucket/prefix/, glob: '*'}) "
+             "or keep the manifest file on local disk");
+  local_only("store", "store", cfg.store, "write the store as a local folder");
+  if (cfg.write.location.rfind("s3://", 0) == 0 && cfg.write.table_format != "iceberg") {
+    // A Hive table becomes visible by renaming files into place, and S3 has no rename.
+    L.Error(key_line("write"), "write.location",
+            "a lake on s3:// must be an Iceberg table (its metadata commit is what makes files "
+            "visible; S3 has no rename), and write.table_format is '" +
+                cfg.write.table_format +
+                "'; use write.format: parquet with write.table_format: iceberg, or a local folder");
+  }
   if (!L.ok()) return L.ToStatus();
   return cfg;
 }

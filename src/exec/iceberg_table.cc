@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -82,14 +83,16 @@ bool SameFields(const std::vector<iceberg::PartitionField>& a,
   return true;
 }
 
-std::string ReplaceVersion(const std::string& location, int64_t version) {
-  const size_t slash = location.rfind('/');
-  return location.substr(0, slash + 1) + "v" + std::to_string(version) + ".metadata.json";
-}
-
 }  // namespace
 
 Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
+  if (fs::IsRemote(path)) {
+    // No exclusive create on S3 (callers give remote files unique names): this only keeps a
+    // name that is somehow taken from being overwritten.
+    if (fs::Exists(path)) return false;
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(path, bytes));
+    return true;
+  }
   const std::string tmp = path + ".tmp-" + iceberg::NewUuid();
   WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, bytes));
   const int rc = ::link(tmp.c_str(), path.c_str());
@@ -98,6 +101,30 @@ Result<bool> WriteNewFile(const std::string& path, const std::string& bytes) {
   if (rc == 0) return true;
   if (err == EEXIST) return false;
   return fs::ErrnoStatus("creating", path, err);
+}
+
+Result<std::string> WriteMetadataFile(const std::string& metadata_dir, int64_t version,
+                                      const std::string& bytes) {
+  if (fs::IsRemote(metadata_dir)) {
+    char prefix[32];
+    std::snprintf(prefix, sizeof(prefix), "%05lld-", static_cast<long long>(version));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const std::string location =
+          metadata_dir + "/" + prefix + iceberg::NewUuid() + ".metadata.json";
+      WEIR_ASSIGN_OR_RETURN(bool created, WriteNewFile(location, bytes));
+      if (created) return location;
+    }
+    return Status::Internal("no free metadata file name in " + metadata_dir);
+  }
+  for (int64_t v = version; v <= version + 1000; ++v) {
+    const std::string location = metadata_dir + "/v" + std::to_string(v) + ".metadata.json";
+    WEIR_ASSIGN_OR_RETURN(bool created, WriteNewFile(location, bytes));
+    if (created) {
+      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(location));
+      return location;
+    }
+  }
+  return Status::Internal("no free metadata file name in " + metadata_dir);
 }
 
 std::string IcebergMetadataDir(const DatasetConfig& c) { return TableDir(c) + "/metadata"; }
@@ -326,16 +353,8 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
       if (f.location == plan.metadata_location) continue;
       WEIR_RETURN_IF_ERROR(fs::WriteFile(f.location, f.bytes));  // uuid names: never taken
     }
-    // The metadata JSON under the first free v<N> name.
-    for (int64_t version = plan.version;; ++version) {
-      location = ReplaceVersion(plan.metadata_location, version);
-      WEIR_ASSIGN_OR_RETURN(bool created, WriteNewFile(location, plan.files.back().bytes));
-      if (created) break;
-      if (version > plan.version + 1000) {
-        return Status::Internal("no free metadata file name after " + location);
-      }
-    }
-    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(location));
+    WEIR_ASSIGN_OR_RETURN(location, WriteMetadataFile(IcebergMetadataDir(config_), plan.version,
+                                                      plan.files.back().bytes));
     req.iceberg = IcebergPointerMove{kIcebergNamespace, config_.write.table, base_location, location};
     if (file_ids) file_ids->clear();
     Status st = store_.Commit(req, file_ids);
@@ -365,11 +384,19 @@ Status IcebergTable::Commit(CommitRequest& req, const std::vector<iceberg::DataF
   }
 }
 
-Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location) {
+Result<std::string> VersionHintText(const std::string& metadata_location) {
   WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(metadata_location));
+  std::string name = metadata_location.substr(metadata_location.rfind('/') + 1);
+  if (name[0] == 'v') return std::to_string(version);
+  return name.substr(0, name.size() - std::string_view(".metadata.json").size());
+}
+
+Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location) {
+  WEIR_ASSIGN_OR_RETURN(std::string text, VersionHintText(metadata_location));
   const std::string hint = IcebergMetadataDir(config) + "/version-hint.text";
+  if (fs::IsRemote(hint)) return fs::WriteFile(hint, text);  // a PUT replaces atomically
   const std::string tmp = hint + ".tmp";
-  WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, std::to_string(version)));
+  WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, text));
   return fs::Rename(tmp, hint);
 }
 
@@ -392,9 +419,9 @@ Status RecoverIcebergTable(const DatasetConfig& config, Store& store) {
   WEIR_RETURN_IF_ERROR(store.AdvanceIcebergPointer(config.name, kIcebergNamespace, config.write.table));
   WEIR_ASSIGN_OR_RETURN(row, store.IcebergTable(kIcebergNamespace, config.write.table));
   if (!row || row->published_location.empty()) return Status::OK();
-  WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(row->published_location));
+  WEIR_ASSIGN_OR_RETURN(std::string text, VersionHintText(row->published_location));
   auto hint = fs::ReadFile(dir + "/version-hint.text");
-  if (!hint.ok() || *hint != std::to_string(version)) {
+  if (!hint.ok() || *hint != text) {
     WEIR_RETURN_IF_ERROR(WriteVersionHint(config, row->published_location));
   }
   return Status::OK();

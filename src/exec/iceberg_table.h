@@ -157,7 +157,19 @@ Status RecoverIcebergTable(const DatasetConfig& config, Store& store);
 // created, so a crashed or concurrent commit's file is never overwritten.
 Result<bool> WriteNewFile(const std::string& path, const std::string& bytes);
 
-// Writes <table>/metadata/version-hint.text = N of `metadata_location`, atomically.
+// Writes a new metadata JSON of version `version` in `metadata_dir` and returns its location:
+// on local disk under the first free name v<N>.metadata.json from `version` on (WriteNewFile, so
+// a concurrent writer's file is never replaced; readers that open the table by path find it
+// through version-hint.text); on S3, where no file can be created exclusively, under the unique
+// name <NNNNN>-<uuid>.metadata.json (the catalog, i.e. the store's pointer, is how readers find it).
+Result<std::string> WriteMetadataFile(const std::string& metadata_dir, int64_t version,
+                                      const std::string& bytes);
+
+// What version-hint.text holds for `metadata_location`: N for v<N>.metadata.json (Iceberg's
+// Hadoop tables), the file's stem "<NNNNN>-<uuid>" otherwise (readers such as DuckDB's try
+// "<hint>.metadata.json" too).
+Result<std::string> VersionHintText(const std::string& metadata_location);
+// Writes <table>/metadata/version-hint.text for `metadata_location`, atomically.
 Status WriteVersionHint(const DatasetConfig& config, const std::string& metadata_location);
 
 }  // namespace weir

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "exec/runner.h"
+#include "io/fs.h"
 
 namespace weir {
 namespace {
@@ -20,6 +22,16 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // with `_` or `.` (staging, claims, hidden files), into `out`.
 void ListLakeFiles(const std::string& dir, std::vector<std::string>& out) {
   namespace sfs = std::filesystem;
+  if (fs::IsRemote(dir)) {
+    auto listed = fs::ListFilesRecursive(dir);
+    if (!listed.ok()) return;
+    for (const auto& rel : *listed) {
+      bool hidden = false;
+      for (const auto& part : sfs::path(rel)) hidden |= part.string()[0] == '_' || part.string()[0] == '.';
+      if (!hidden && (EndsWith(rel, ".parquet") || EndsWith(rel, ".jsonl"))) out.push_back(dir + "/" + rel);
+    }
+    return;
+  }
   std::error_code ec;
   if (!sfs::is_directory(dir, ec)) return;
   sfs::recursive_directory_iterator it(dir, sfs::directory_options::skip_permission_denied, ec),
@@ -38,10 +50,21 @@ void ListLakeFiles(const std::string& dir, std::vector<std::string>& out) {
 }  // namespace
 
 std::optional<std::string> CatalogFileProblem(const CatalogFile& f) {
-  struct stat st;
-  if (::stat(f.path.c_str(), &st) != 0) return std::string("missing");
-  if (static_cast<uint64_t>(st.st_size) != f.bytes) {
-    return "size " + std::to_string(st.st_size) + " bytes, committed " + std::to_string(f.bytes) +
+  uint64_t size = 0;
+  if (fs::IsRemote(f.path)) {
+    auto head = fs::FileSize(f.path);
+    if (!head.ok()) {
+      if (head.status().code() == StatusCode::kNotFound) return std::string("missing");
+      return "unreadable: " + head.status().message();
+    }
+    size = *head;
+  } else {
+    struct stat st;
+    if (::stat(f.path.c_str(), &st) != 0) return std::string("missing");
+    size = static_cast<uint64_t>(st.st_size);
+  }
+  if (size != f.bytes) {
+    return "size " + std::to_string(size) + " bytes, committed " + std::to_string(f.bytes) +
            " bytes";
   }
   return std::nullopt;
@@ -74,9 +97,27 @@ Result<LakeCheckReport> CheckLake(const DatasetConfig& config, Store& store) {
 Result<std::vector<LakeFileProblem>> CheckPublishedFiles(const DatasetConfig& config,
                                                          Store& store) {
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "", "published"));
+  // Objects on S3 are checked against one listing of each folder, not a HEAD per file.
+  std::map<std::string, uint64_t> listed;
+  for (const std::string& dir : {TableDir(config), ErrorsDir(config)}) {
+    if (!fs::IsRemote(dir)) continue;
+    WEIR_ASSIGN_OR_RETURN(auto objects, fs::ListFilesWithInfo(dir));
+    for (const auto& o : objects) listed[dir + "/" + o.rel] = o.size;
+  }
   std::vector<LakeFileProblem> problems;
   for (const auto& f : files) {
-    if (auto p = CatalogFileProblem(f)) problems.push_back({f, *p});
+    if (!fs::IsRemote(f.path)) {
+      if (auto p = CatalogFileProblem(f)) problems.push_back({f, *p});
+      continue;
+    }
+    auto it = listed.find(f.path);
+    if (it == listed.end()) {
+      // Outside the listed folders (moved settings): ask for the object itself.
+      if (auto p = CatalogFileProblem(f)) problems.push_back({f, *p});
+    } else if (it->second != f.bytes) {
+      problems.push_back({f, "size " + std::to_string(it->second) + " bytes, committed " +
+                                 std::to_string(f.bytes) + " bytes"});
+    }
   }
   return problems;
 }

@@ -19,7 +19,9 @@ namespace {
 constexpr const char* kClaimName = "_weir_owner.json";
 
 std::string Normal(const std::string& p) {
-  std::string s = stdfs::path(p).lexically_normal().string();
+  // An s3:// URL keeps its "//" (lexically_normal would fold it into "s3:/").
+  std::string s = fs::IsRemote(p) ? "s3://" + stdfs::path(p.substr(5)).lexically_normal().string()
+                                  : stdfs::path(p).lexically_normal().string();
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
 }
@@ -56,6 +58,14 @@ nlohmann::json ClaimFor(const DatasetConfig& cfg, const Store& store, const std:
 Result<bool> WriteClaim(const std::string& dir, const nlohmann::json& claim, bool replace) {
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
   std::string path = dir + "/" + kClaimName;
+  if (fs::IsRemote(path)) {
+    // S3 has neither link(2) nor rename: check, then put. Two first runs racing on one new
+    // folder can both pass the check; the folder's store commits (one store, one dataset lock)
+    // still keep their files apart, so this is a guard against mistakes, not a lock.
+    if (!replace && fs::Exists(path)) return false;
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(path, claim.dump(2) + "\n"));
+    return true;
+  }
   std::string tmp = dir + "/." + kClaimName + "." + std::to_string(::getpid());
   WEIR_RETURN_IF_ERROR(fs::WriteFile(tmp, claim.dump(2) + "\n"));
   if (replace) {

@@ -71,20 +71,6 @@ std::string Dirname(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash);
 }
 
-// Writes the metadata JSON under the first free v<N> name from `version` on; returns its path.
-Result<std::string> WriteMetadataJson(const std::string& metadata_dir, int64_t version,
-                                      const std::string& bytes) {
-  for (int64_t v = version; v <= version + 1000; ++v) {
-    const std::string location = metadata_dir + "/v" + std::to_string(v) + ".metadata.json";
-    WEIR_ASSIGN_OR_RETURN(bool created, WriteNewFile(location, bytes));
-    if (created) {
-      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(location));
-      return location;
-    }
-  }
-  return Status::Internal("no free metadata file name in " + metadata_dir);
-}
-
 // After a commit outside `weir run`: moves version-hint.text to the store's readers' pointer
 // (IcebergTableRow::published_location), which is this commit's `location` unless a run's
 // newer commit is still being published (the run moves the hint itself once it is). It is
@@ -238,8 +224,8 @@ struct Rewritten {
 // Removes the new files of `r` under either name: only for files no commit has recorded.
 void RemoveStaged(const Rewritten& r) {
   for (const auto& f : r.files) {
-    (void)::unlink(f.staging.c_str());
-    (void)::unlink(f.path.c_str());
+    (void)fs::RemoveFile(f.staging);
+    (void)fs::RemoveFile(f.path);
   }
 }
 
@@ -254,6 +240,9 @@ class Rewriter {
         columns_(std::move(columns)),
         target_(target),
         tag_(std::move(tag)) {
+    // A table on S3 is rewritten through local disk: DuckDB reads local copies of the small
+    // files, and the new files are written locally, then uploaded under their final names.
+    if (fs::IsRemote(TableDir(config_))) local_dir_ = DataStagingDir(config_) + "/compact-" + tag_;
     for (const auto& c : columns_) {
       const iceberg::NestedField* f = schema_.FindByName(c.name);
       field_ids_.push_back(f ? f->id : 0);
@@ -271,10 +260,26 @@ class Rewriter {
     out.stats.rewritten_files = static_cast<int64_t>(g.small.size());
     int64_t rows_in = 0;
     std::string list;
+    std::vector<std::string> copies;  // local copies of remote inputs, removed when done
+    struct RemoveCopies {
+      std::vector<std::string>& paths;
+      ~RemoveCopies() {
+        for (const auto& p : paths) (void)fs::RemoveFile(p);
+      }
+    } remove_copies{copies};
     for (const auto& f : g.small) {
       out.stats.bytes_read += f.data.file_size_in_bytes;
       rows_in += f.data.record_count;
-      list += (list.empty() ? "" : ", ") + Quote(f.catalog.path);
+      std::string path = f.catalog.path;
+      if (!local_dir_.empty()) {
+        WEIR_RETURN_IF_ERROR(fs::CreateDirs(local_dir_));
+        // Never a name used before in this process: DuckDB may keep a file's footer by name.
+        copies.push_back(local_dir_ + "/input-" + std::to_string(next_copy_++) + ".parquet");
+        WEIR_ASSIGN_OR_RETURN(std::string bytes, fs::ReadFile(path));
+        WEIR_RETURN_IF_ERROR(fs::WriteFile(copies.back(), bytes));
+        path = copies.back();
+      }
+      list += (list.empty() ? "" : ", ") + Quote(path);
     }
     const std::string source = "read_parquet([" + list + "], union_by_name = true)";
     // Columns a file set lacks (added to the table after these files were written) read as NULL.
@@ -410,6 +415,11 @@ class Rewriter {
     f.partition = out.group.partition;
     f.path = out.group.folder + "/" + name;
     f.staging = out.group.folder + "/." + name + ".staged";
+    if (!local_dir_.empty()) {
+      WEIR_RETURN_IF_ERROR(fs::CreateDirs(local_dir_));
+      // One local folder serves every partition, and `name` is unique only within one.
+      f.staging = local_dir_ + "/" + std::to_string(next_copy_++) + "-" + name + ".staged";
+    }
     ParquetWriteOptions popts;
     popts.compression = config_.write.compression == "none"
                             ? ParquetWriteOptions::Compression::kNone
@@ -452,6 +462,8 @@ class Rewriter {
   const iceberg::PartitionSpec& spec_;
   std::vector<ColumnSchema> columns_;
   std::vector<int32_t> field_ids_;
+  std::string local_dir_;  // tables on S3: where inputs are copied and outputs written first
+  int64_t next_copy_ = 0;
   uint64_t target_;
   std::string tag_;
   Duck duck_;
@@ -661,7 +673,7 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
     }
     WEIR_ASSIGN_OR_RETURN(
         std::string location,
-        WriteMetadataJson(IcebergMetadataDir(config), plan->version, plan->files.back().bytes));
+        WriteMetadataFile(IcebergMetadataDir(config), plan->version, plan->files.back().bytes));
     req.iceberg = IcebergPointerMove{kIcebergNamespace, config.write.table,
                                      state->row.metadata_location, location};
     std::vector<int64_t> ids;
@@ -896,11 +908,11 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     }
     WEIR_ASSIGN_OR_RETURN(int64_t version, iceberg::MetadataVersion(old_location));
     WEIR_ASSIGN_OR_RETURN(
-        location, WriteMetadataJson(meta_dir, version + 1, iceberg::TableMetadataToJson(next)));
+        location, WriteMetadataFile(meta_dir, version + 1, iceberg::TableMetadataToJson(next)));
     Status st = store.MoveIcebergPointer(
         IcebergPointerMove{kIcebergNamespace, config.write.table, old_location, location, config.name});
     if (st.code() == StatusCode::kAborted && attempt < 100) {
-      (void)::unlink(location.c_str());  // never committed: no reader can know it
+      (void)fs::RemoveFile(location);  // never committed: no reader can know it
       continue;
     }
     WEIR_RETURN_IF_ERROR(st);
@@ -938,11 +950,12 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     }
   }
   // The store's live files are never deleted, whatever the metadata says.
-  std::set<std::string> store_live;
+  std::set<std::string> store_live, store_known;
   {
     WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "", ""));
     for (const auto& f : files) {
       if (f.state == "pending" || f.state == "published") store_live.insert(f.path);
+      store_known.insert(f.path);
     }
   }
 
@@ -952,14 +965,12 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
   for (const std::string sub : {"data", "metadata"}) {
     const std::string dir = table_dir + "/" + sub;
     if (!fs::Exists(dir)) continue;
-    WEIR_ASSIGN_OR_RETURN(auto rels, fs::ListFilesRecursive(dir));
-    for (const auto& rel : rels) {
-      const std::string path = dir + "/" + rel;
+    WEIR_ASSIGN_OR_RETURN(auto listed, fs::ListFilesWithInfo(dir));  // local or on S3
+    for (const auto& file : listed) {
+      const std::string path = dir + "/" + file.rel;
       if (keep.Has(path) || keep_metadata.count(path) || store_live.count(path)) continue;
       const std::string name = path.substr(path.rfind('/') + 1);
       if (sub == "metadata" && name == "version-hint.text") continue;
-      struct stat st;
-      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       std::string kind;
       if (expired.data_files.count(path)) {
         kind = "data";
@@ -967,16 +978,29 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
         kind = "manifest";
       } else if (expired.manifest_lists.count(path)) {
         kind = "manifest_list";
-      } else if (sub == "metadata" && name.rfind('v', 0) == 0 && EndsWith(name, ".metadata.json")) {
+      } else if (sub == "metadata" && EndsWith(name, ".metadata.json")) {
         // Older than the current version and out of the log: no reader of the table reaches it.
         // A newer one may be a writer's, about to be committed: only the orphan rule applies.
         auto v = iceberg::MetadataVersion(path);
         if (v.ok() && *v < current_version) kind = "metadata";
       }
-      if (kind.empty() && static_cast<int64_t>(st.st_mtime) < orphan_cutoff_s) kind = "orphan";
+      if (kind.empty() && file.mtime_s < orphan_cutoff_s) kind = "orphan";
       if (kind.empty()) continue;
       doomed.emplace_back(path, kind);
-      report.bytes += static_cast<uint64_t>(st.st_size);
+      report.bytes += file.size;
+    }
+  }
+  // Error-record files the store never recorded: a crashed attempt's, uploaded before its
+  // commit (on S3 error files get their final names before the commit, as data files do; on
+  // local disk they are staged under a hidden folder, which recovery clears).
+  if (fs::Exists(ErrorsDir(config))) {
+    WEIR_ASSIGN_OR_RETURN(auto listed, fs::ListFilesWithInfo(ErrorsDir(config)));
+    for (const auto& file : listed) {
+      const std::string path = ErrorsDir(config) + "/" + file.rel;
+      if (file.rel.empty() || file.rel[0] == '_' || file.rel[0] == '.') continue;
+      if (store_known.count(path) || file.mtime_s >= orphan_cutoff_s) continue;
+      doomed.emplace_back(path, "orphan");
+      report.bytes += file.size;
     }
   }
   for (const auto& [path, kind] : doomed) {
@@ -992,9 +1016,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
   std::set<std::string> gone;
   for (const auto& [path, kind] : doomed) {
     WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, path));
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return fs::ErrnoStatus("deleting", path, errno);
-    }
+    WEIR_RETURN_IF_ERROR(fs::RemoveFile(path));
     gone.insert(path);
   }
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "data", "replaced"));

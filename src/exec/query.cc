@@ -5,6 +5,9 @@
 #include <duckdb.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <future>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "exec/runner.h"
 #include "geo/geo_index.h"
 #include "geo/geodata_function.h"
+#include "io/fs.h"
 
 namespace weir {
 
@@ -29,6 +33,59 @@ std::string SqlQuote(const std::string& s) {
 }
 
 namespace {
+
+// DuckDB reads local files here (no network extension is installed), so a lake on S3 is read
+// through local copies: <store folder>/_cache/<bucket>/<key>. Lake objects have unique names and
+// never change, so a copy of the committed size is the object; it is fetched once, on several
+// threads. Files whose object is missing or of another size than committed are returned in
+// `broken` (and keep their remote path); the others' paths become their copies'.
+void UseLocalCopies(const DatasetConfig& config, std::vector<CatalogFile>& files,
+                    std::vector<LakeFileProblem>& broken) {
+  const std::string cache =
+      (std::filesystem::path(config.store).parent_path() / "_cache").string();
+  std::vector<size_t> remote;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (fs::IsRemote(files[i].path)) remote.push_back(i);
+  }
+  if (remote.empty()) return;
+  std::vector<std::optional<std::string>> problems(files.size());
+  auto fetch = [&](size_t i) -> std::optional<std::string> {
+    const CatalogFile& f = files[i];
+    const std::string local = cache + "/" + f.path.substr(5);  // after "s3://"
+    auto size = fs::FileSize(local);
+    if (size.ok() && *size == f.bytes) return std::nullopt;
+    auto bytes = fs::ReadFile(f.path);
+    if (!bytes.ok()) {
+      return bytes.status().code() == StatusCode::kNotFound ? std::string("missing")
+                                                            : "unreadable: " + bytes.status().message();
+    }
+    if (bytes->size() != f.bytes) {
+      return "size " + std::to_string(bytes->size()) + " bytes, committed " +
+             std::to_string(f.bytes) + " bytes";
+    }
+    const std::string tmp = local + ".part-" + std::to_string(i);
+    Status st = fs::CreateDirs(std::filesystem::path(local).parent_path().string());
+    if (st.ok()) st = fs::WriteFile(tmp, *bytes);
+    if (st.ok()) st = fs::Rename(tmp, local);
+    if (!st.ok()) return "cannot be cached locally: " + st.message();
+    return std::nullopt;
+  };
+  constexpr size_t kThreads = 8;
+  for (size_t start = 0; start < remote.size(); start += kThreads) {
+    std::vector<std::future<std::optional<std::string>>> running;
+    for (size_t k = start; k < std::min(remote.size(), start + kThreads); ++k) {
+      running.push_back(std::async(std::launch::async, fetch, remote[k]));
+    }
+    for (size_t k = 0; k < running.size(); ++k) problems[remote[start + k]] = running[k].get();
+  }
+  for (size_t i : remote) {
+    if (problems[i]) {
+      broken.push_back({files[i], *problems[i]});
+    } else {
+      files[i].path = cache + "/" + files[i].path.substr(5);
+    }
+  }
+}
 
 const char* DuckType(ColumnType t) {
   switch (t) {
@@ -195,8 +252,10 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   // it is read, and the other views work.
   std::vector<LakeFileProblem> broken;
   for (const auto& f : files) {
+    if (fs::IsRemote(f.path)) continue;  // checked as it is fetched (UseLocalCopies)
     if (auto p = CatalogFileProblem(f)) broken.push_back({f, *p});
   }
+  UseLocalCopies(config, files, broken);
   std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
   if (files.empty() || !broken.empty()) {
     view += "SELECT " + TypedNulls(schema);
@@ -266,8 +325,10 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   for (const auto& f : errs) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
   std::vector<LakeFileProblem> broken_errs;
   for (const auto& f : errs) {
+    if (fs::IsRemote(f.path)) continue;
     if (auto p = CatalogFileProblem(f)) broken_errs.push_back({f, *p});
   }
+  UseLocalCopies(config, errs, broken_errs);
   std::string ev = "CREATE VIEW " + Ident(config.write.table + "_errors") + " AS ";
   const char* ecols =
       "{'dataset': 'VARCHAR', 'task': 'BIGINT', 'file': 'VARCHAR', 'start_offset': 'BIGINT', "

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <random>
 #include <filesystem>
 #include <set>
 #include <mutex>
@@ -52,11 +53,19 @@ namespace stdfs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string TableDir(const DatasetConfig& c) { return c.write.location + "/" + c.write.table; }
+// Staging is always on local disk: files are encoded there, then renamed into a local lake or
+// uploaded to their final object names on S3 (which has no rename), beside the store.
 std::string DataStagingDir(const DatasetConfig& c) {
+  if (fs::IsRemote(c.write.location)) {
+    return (stdfs::path(c.store).parent_path() / "_staging" / "data" / c.write.table).string();
+  }
   return c.write.location + "/_staging/" + c.write.table;
 }
 std::string ErrorsDir(const DatasetConfig& c) { return c.errors.location + "/" + c.name; }
 std::string ErrorsStagingDir(const DatasetConfig& c) {
+  if (fs::IsRemote(c.errors.location)) {
+    return (stdfs::path(c.store).parent_path() / "_staging" / "errors" / c.name).string();
+  }
   return c.errors.location + "/_staging/" + c.name;
 }
 std::string StreamLogDir(const DatasetConfig& c) {
@@ -608,12 +617,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     schema = probe->schema();
     for (const auto& c : transforms->output_columns()) schema.push_back(c);
   }
-  // Unique per run and worker, so file names never collide with earlier runs' files.
+  // Unique per run and worker, so file names never collide with earlier runs' files, nor with
+  // another machine's run of the same dataset starting in the same microsecond (on S3 a name
+  // is final from the upload on, and nothing stops an upload from replacing an object).
   const std::string run_tag = [] {
-    char b[32];
-    std::snprintf(b, sizeof(b), "%llx", static_cast<unsigned long long>(
+    char b[48];
+    std::snprintf(b, sizeof(b), "%llx%04x", static_cast<unsigned long long>(
         std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count()));
+            std::chrono::system_clock::now().time_since_epoch()).count()),
+        static_cast<unsigned>(std::random_device{}() & 0xffff));
     return std::string(b);
   }();
   WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, run_tag));

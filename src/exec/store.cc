@@ -181,7 +181,8 @@ std::string Store::ToStored(const std::string& path) const {
 }
 
 std::string Store::FromStored(const std::string& path) const {
-  if (path.empty() || path[0] == '/' || base_.empty()) return path;
+  // Absolute paths and object URLs (a lake on S3) are stored as they are.
+  if (path.empty() || path[0] == '/' || base_.empty() || path.rfind("s3://", 0) == 0) return path;
   return base_ + "/" + path;
 }
 

@@ -375,6 +375,12 @@ Status WorkerOutput::CommitAlone() {
   bool data_staged = false, errors_staged = false;
   const int64_t first_task = pending_.empty() ? 0 : pending_.begin()->first;
   std::vector<iceberg::DataFile> described;  // Iceberg tables: the snapshot's new files
+  // On S3 (no rename) files are uploaded under their final, unique names BEFORE the commit and
+  // recorded `published`: the snapshot and the store commit are what make them part of the
+  // table, and a crash before the commit leaves orphans (`weir lake expire`). Any worker of a
+  // fleet can then take over a task, since nothing committed waits on this machine's disk.
+  const bool remote_data = fs::IsRemote(TableDir(cfg_));
+  const bool remote_errors = fs::IsRemote(ErrorsDir(cfg_));
   if (buffer_.rows() > 0) {
     LakeFileOptions o;
     o.format = cfg_.write.format;
@@ -404,6 +410,8 @@ Status WorkerOutput::CommitAlone() {
           df.column_sizes[o.field_ids[c]] = s.column_bytes[c];
         }
         df.split_offsets = s.split_offsets;
+        // Uploaded on the writing thread, so a commit's files go up in parallel.
+        if (remote_data) WEIR_RETURN_IF_ERROR(fs::Rename(s.staging_path, df.file_path));
         std::lock_guard<std::mutex> l(described_mu);
         described_at.emplace(index, std::move(df));
         return Status::OK();
@@ -425,9 +433,10 @@ Status WorkerOutput::CommitAlone() {
       f.staging = s.staging_path;
       f.rows = s.rows;
       f.bytes = s.bytes;
+      if (remote_data) f.state = "published";
       files.push_back(std::move(f));
     }
-    data_staged = true;
+    data_staged = !remote_data;
   }
   for (auto& [id, p] : pending_) {
     if (p.errors.empty()) continue;
@@ -443,9 +452,14 @@ Status WorkerOutput::CommitAlone() {
     f.staging = dir + "/" + name + ".staged";
     f.bytes = p.errors.size();
     for (char ch : p.errors) f.rows += ch == '\n';
-    WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, p.errors));
+    if (remote_errors) {
+      WEIR_RETURN_IF_ERROR(fs::WriteFile(f.path, p.errors));
+      f.state = "published";
+    } else {
+      WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, p.errors));
+      errors_staged = true;
+    }
     files.push_back(std::move(f));
-    errors_staged = true;
   }
   CrashPoint("after-stage", commits_before);
   if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
@@ -471,14 +485,19 @@ Status WorkerOutput::CommitAlone() {
   std::vector<int64_t> ids;
   auto publish = [&]() -> Status {
     CrashPoint("after-commit", commits_before);
+    std::vector<int64_t> renamed;  // files uploaded before the commit are published already
+    std::string renamed_path;
     for (size_t i = 0; i < files.size(); ++i) {
+      if (files[i].state == "published") continue;
       WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
+      renamed.push_back(ids[i]);
+      renamed_path = files[i].path;
       if (i == files.size() / 2) CrashPoint("mid-publish", commits_before);
     }
-    if (!files.empty()) {
+    if (!renamed.empty()) {
       // The renames are durable before the catalog says so.
-      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(files.front().path));
-      WEIR_RETURN_IF_ERROR(store_.MarkPublished(ids));
+      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(renamed_path));
+      WEIR_RETURN_IF_ERROR(store_.MarkPublished(renamed));
       // Every file of the snapshot is in place: catalog readers may see it now.
       if (iceberg_) {
         WEIR_RETURN_IF_ERROR(

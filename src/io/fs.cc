@@ -10,8 +10,45 @@
 #include <filesystem>
 #include <system_error>
 
+#include "io/s3_client.h"
+
 namespace weir::fs {
 namespace stdfs = std::filesystem;
+
+bool IsRemote(const std::string& path) { return s3::IsS3Url(path); }
+
+namespace {
+
+// The default client and the bucket/key of an s3:// path.
+struct Object {
+  std::shared_ptr<s3::Client> client;
+  s3::Url url;
+};
+Result<Object> OpenObject(const std::string& path) {
+  WEIR_ASSIGN_OR_RETURN(auto url, s3::ParseUrl(path));
+  WEIR_ASSIGN_OR_RETURN(auto client, s3::DefaultClient());
+  return Object{std::move(client), std::move(url)};
+}
+
+// The key prefix of the objects "in" the folder `key` ("" for the whole bucket).
+std::string FolderPrefix(std::string key) {
+  if (!key.empty() && key.back() != '/') key += '/';
+  return key;
+}
+
+Result<std::vector<FileInfo>> ListObjects(const std::string& dir) {
+  WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(dir));
+  const std::string prefix = FolderPrefix(o.url.key);
+  WEIR_ASSIGN_OR_RETURN(auto listed, o.client->List(o.url.bucket, prefix));
+  std::vector<FileInfo> out;
+  out.reserve(listed.size());
+  for (auto& info : listed) {
+    out.push_back(FileInfo{info.key.substr(prefix.size()), info.size, info.last_modified_s});
+  }
+  return out;
+}
+
+}  // namespace
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   std::string msg = what + " " + path + ": ";
@@ -55,6 +92,7 @@ Status FromEc(const std::string& what, const std::string& path, const std::error
 constexpr int kPrunedFolderRetries = 100;
 
 Status CreateDirs(const std::string& dir) {
+  if (IsRemote(dir)) return Status::OK();
   std::error_code ec;
   for (int attempt = 0; attempt < kPrunedFolderRetries; ++attempt) {
     stdfs::create_directories(dir, ec);
@@ -65,6 +103,10 @@ Status CreateDirs(const std::string& dir) {
 }
 
 Status WriteFile(const std::string& path, std::string_view data) {
+  if (IsRemote(path)) {
+    WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(path));
+    return o.client->Put(o.url.bucket, o.url.key, data);
+  }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return FromErrno("creating", path, errno);
   size_t done = 0;
@@ -83,6 +125,10 @@ Status WriteFile(const std::string& path, std::string_view data) {
 }
 
 Result<std::string> ReadFile(const std::string& path) {
+  if (IsRemote(path)) {
+    WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(path));
+    return o.client->Get(o.url.bucket, o.url.key);
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FromErrno("opening", path, errno);
   std::string out;
@@ -103,6 +149,12 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 Status Rename(const std::string& from, const std::string& to) {
+  if (IsRemote(from)) return Status::Invalid("cannot rename " + from + ": S3 has no rename");
+  if (IsRemote(to)) {
+    WEIR_ASSIGN_OR_RETURN(std::string bytes, ReadFile(from));
+    WEIR_RETURN_IF_ERROR(WriteFile(to, bytes));
+    return RemoveFile(from);
+  }
   if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
   // The destination folder may be missing, or be created by another worker at this very moment:
   // creating it is idempotent, so always create and retry rather than test first (a race).
@@ -115,20 +167,44 @@ Status Rename(const std::string& from, const std::string& to) {
 }
 
 Status RemoveFile(const std::string& path) {
+  if (IsRemote(path)) {
+    WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(path));
+    Status st = o.client->Delete(o.url.bucket, o.url.key);
+    return st.code() == StatusCode::kNotFound ? Status::OK() : st;
+  }
   if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::OK();
   return FromErrno("removing", path, errno);
 }
 
 Status RemoveTree(const std::string& path) {
+  if (IsRemote(path)) {
+    WEIR_ASSIGN_OR_RETURN(auto files, ListObjects(path));
+    for (const auto& f : files) WEIR_RETURN_IF_ERROR(RemoveFile(path + "/" + f.rel));
+    return RemoveFile(path);  // an object of that very name, if any
+  }
   std::error_code ec;
   stdfs::remove_all(path, ec);
   if (ec) return FromEc("removing", path, ec);
   return Status::OK();
 }
 
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool Exists(const std::string& path) {
+  if (!IsRemote(path)) return ::access(path.c_str(), F_OK) == 0;
+  auto o = OpenObject(path);
+  if (!o.ok()) return false;  // not a valid URL, or no credentials: nothing can be there
+  auto head = o->client->Head(o->url.bucket, o->url.key);
+  if (head.ok()) return true;
+  if (head.status().code() != StatusCode::kNotFound) return true;
+  auto listed = o->client->List(o->url.bucket, FolderPrefix(o->url.key), 1);
+  return !listed.ok() || !listed->empty();
+}
 
 Result<uint64_t> FileSize(const std::string& path) {
+  if (IsRemote(path)) {
+    WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(path));
+    WEIR_ASSIGN_OR_RETURN(auto info, o.client->Head(o.url.bucket, o.url.key));
+    return info.size;
+  }
   std::error_code ec;
   auto n = stdfs::file_size(path, ec);
   if (ec) return FromEc("stat", path, ec);
@@ -136,6 +212,7 @@ Result<uint64_t> FileSize(const std::string& path) {
 }
 
 Status SyncFilesystem(const std::string& path) {
+  if (IsRemote(path)) return Status::OK();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FromErrno("opening", path, errno);
   int rc = ::syncfs(fd);
@@ -146,6 +223,12 @@ Status SyncFilesystem(const std::string& path) {
 }
 
 Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir) {
+  if (IsRemote(dir)) {
+    WEIR_ASSIGN_OR_RETURN(auto files, ListObjects(dir));
+    std::vector<std::string> out;
+    for (auto& f : files) out.push_back(std::move(f.rel));
+    return out;
+  }
   std::vector<std::string> out;
   std::error_code ec;
   if (!stdfs::exists(dir, ec)) return out;
@@ -155,6 +238,20 @@ Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir) {
   }
   if (ec) return FromEc("listing", dir, ec);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<FileInfo>> ListFilesWithInfo(const std::string& dir) {
+  if (IsRemote(dir)) return ListObjects(dir);
+  WEIR_ASSIGN_OR_RETURN(auto rels, ListFilesRecursive(dir));
+  std::vector<FileInfo> out;
+  for (auto& rel : rels) {
+    struct stat st;
+    const std::string path = dir + "/" + rel;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;  // gone meanwhile
+    out.push_back(FileInfo{std::move(rel), static_cast<uint64_t>(st.st_size),
+                           static_cast<int64_t>(st.st_mtime)});
+  }
   return out;
 }
 

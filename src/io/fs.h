@@ -1,7 +1,16 @@
 // Small filesystem helpers with Status errors, shared by the lake publisher, the error sink and
 // the store. All functions are thread-safe (they hold no state).
+//
+// Object storage: where a path is an s3:// URL (the lake and error records on S3), WriteFile,
+// ReadFile, RemoveFile, RemoveTree, Exists, FileSize and the listings act on objects of the
+// process's default storage (io/s3_client.h, DefaultClient). CreateDirs and SyncFilesystem do
+// nothing there (S3 has no folders, and an object is durable once its PUT returned). S3 has no
+// rename: Rename from a local file to an s3:// URL uploads the file and then removes it, which is
+// NOT atomic for readers of the prefix; the commit protocol therefore never renames into S3 and
+// gives objects their final, unique names before the commit (exec/worker_output.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +44,9 @@ Status Rename(const std::string& from, const std::string& to);
 // Removes a file; a missing file is not an error.
 Status RemoveFile(const std::string& path);
 Status RemoveTree(const std::string& path);
+// An s3:// path exists when it is an object or a non-empty prefix ("folder"). An S3 error other
+// than "not found" answers true: callers use Exists to avoid overwriting or to skip work, and
+// a false "gone" is the dangerous answer.
 bool Exists(const std::string& path);
 Result<uint64_t> FileSize(const std::string& path);
 // Makes everything written so far on the filesystem holding `path` durable (syncfs(2)): one call
@@ -42,6 +54,16 @@ Result<uint64_t> FileSize(const std::string& path);
 Status SyncFilesystem(const std::string& path);
 // Files (not folders) under `dir`, recursively, as paths relative to `dir`, sorted.
 Result<std::vector<std::string>> ListFilesRecursive(const std::string& dir);
+// The same with each file's size and modification time (an object's LastModified).
+struct FileInfo {
+  std::string rel;
+  uint64_t size = 0;
+  int64_t mtime_s = 0;
+};
+Result<std::vector<FileInfo>> ListFilesWithInfo(const std::string& dir);
+
+// True for an s3:// URL: a path the local file system does not hold.
+bool IsRemote(const std::string& path);
 
 // An input named by `entry` (a manifest line, or a path a reader resolved) against the dataset's
 // `location`: an absolute path stays as it is, an s3:// URL is normalised; anything else is

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
@@ -183,6 +184,20 @@ bool RetryableCode(const std::string& code) {
 }  // namespace
 
 bool IsS3Url(std::string_view text) { return text.rfind("s3://", 0) == 0; }
+
+int64_t ParseIsoTime(std::string_view text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  const std::string t(text);
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) return 0;
+  // Days from the civil date (proleptic Gregorian), so no time zone of this machine is involved.
+  const int yy = y - (mo <= 2);
+  const int era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  return days * 86400 + h * 3600 + mi * 60 + sec;
+}
 
 Result<Url> ParseUrl(std::string_view text) {
   if (!IsS3Url(text)) return Status::Invalid("'" + std::string(text) + "' is not an s3:// URL");
@@ -551,7 +566,8 @@ Status Client::Put(const std::string& bucket, const std::string& key, std::strin
   return st.ok() ? st : abort(std::move(st));
 }
 
-Result<std::vector<ObjectInfo>> Client::List(const std::string& bucket, const std::string& prefix) {
+Result<std::vector<ObjectInfo>> Client::List(const std::string& bucket, const std::string& prefix,
+                                             size_t limit) {
   std::vector<ObjectInfo> out;
   std::string token;
   for (;;) {
@@ -560,7 +576,9 @@ Result<std::vector<ObjectInfo>> Client::List(const std::string& bucket, const st
     r.counter = &impl_->stats.list;
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     r.query.emplace_back("list-type", "2");
-    r.query.emplace_back("max-keys", std::to_string(impl_->settings.list_page_keys));
+    const size_t page = std::min<size_t>(static_cast<size_t>(impl_->settings.list_page_keys),
+                                         limit - std::min(limit, out.size()));
+    r.query.emplace_back("max-keys", std::to_string(std::max<size_t>(page, 1)));
     r.query.emplace_back("prefix", prefix);
     Response resp;
     WEIR_RETURN_IF_ERROR(impl_->Call(std::move(r), &resp));
@@ -574,10 +592,12 @@ Result<std::vector<ObjectInfo>> Client::List(const std::string& bucket, const st
       info.key = c.child_value("Key");
       info.size = std::strtoull(c.child_value("Size"), nullptr, 10);
       info.etag = c.child_value("ETag");
+      info.last_modified_s = ParseIsoTime(c.child_value("LastModified"));
       out.push_back(std::move(info));
     }
     token = result.child_value("NextContinuationToken");
     if (std::string(result.child_value("IsTruncated")) != "true" || token.empty()) break;
+    if (out.size() >= limit) break;
   }
   std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
@@ -642,6 +662,12 @@ Result<std::shared_ptr<Client>> DefaultClient() {
   s.path_style = d.path_style < 0 ? !s.endpoint.empty() : d.path_style == 1;
   WEIR_ASSIGN_OR_RETURN(s.credentials, ResolveCredentials());
   d.client = std::make_shared<Client>(std::move(s));
+  return d.client;
+}
+
+std::shared_ptr<Client> CreatedDefaultClient() {
+  DefaultStorage& d = Defaults();
+  std::lock_guard<std::mutex> l(d.mu);
   return d.client;
 }
 

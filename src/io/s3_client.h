@@ -36,6 +36,8 @@ struct Url {
 };
 bool IsS3Url(std::string_view text);
 Result<Url> ParseUrl(std::string_view text);
+// "2026-12-03T06:40:12.000Z" (S3's ISO 8601 timestamps) -> seconds since the epoch; 0 if unreadable.
+int64_t ParseIsoTime(std::string_view text);
 
 struct Credentials {
   std::string access_key_id;
@@ -72,6 +74,9 @@ struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
   std::string etag;
+  // LastModified of a listing, in seconds since the epoch (0 when the answer had none): what
+  // `weir lake expire` judges an unreferenced object's age by, as it judges a file's mtime.
+  int64_t last_modified_s = 0;
 };
 
 // Requests sent (attempts, retries included), by kind: the "requests per object" of benchmarks.
@@ -98,8 +103,10 @@ class Client {
   // Writes the object whole: one PUT up to Settings::part_bytes, a multipart upload above it
   // (aborted when any part fails for good, so no parts are left behind on the bucket).
   Status Put(const std::string& bucket, const std::string& key, std::string_view data);
-  // Every object whose key starts with `prefix`, in key order (ListObjectsV2, all pages).
-  Result<std::vector<ObjectInfo>> List(const std::string& bucket, const std::string& prefix);
+  // Every object whose key starts with `prefix`, in key order (ListObjectsV2, all pages), or
+  // the first `limit` of them (one page when it is small: "is anything under this prefix?").
+  Result<std::vector<ObjectInfo>> List(const std::string& bucket, const std::string& prefix,
+                                       size_t limit = SIZE_MAX);
   Status Delete(const std::string& bucket, const std::string& key);
   Status CreateBucket(const std::string& bucket);
 
@@ -120,5 +127,8 @@ void SetDefaultStorage(const std::string& endpoint, const std::string& region, i
 // The process's client for s3:// locations, created on first use (credentials from
 // ResolveCredentials(); its NotFound when there are none). Thread-safe.
 Result<std::shared_ptr<Client>> DefaultClient();
+// The process's client if something used s3:// locations already, else null (never creates one):
+// for reporting its request counts.
+std::shared_ptr<Client> CreatedDefaultClient();
 
 }  // namespace weir::s3

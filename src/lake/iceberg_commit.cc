@@ -41,16 +41,25 @@ Result<int64_t> MetadataVersion(const std::string& location) {
   const size_t slash = location.find_last_of('/');
   const std::string name = slash == std::string::npos ? location : location.substr(slash + 1);
   const std::string suffix = ".metadata.json";
-  if (name.size() > 1 + suffix.size() && name[0] == 'v' &&
+  if (name.size() > 1 + suffix.size() &&
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    const std::string digits = name.substr(1, name.size() - 1 - suffix.size());
+    const std::string stem = name.substr(0, name.size() - suffix.size());
+    // v<N> (a table opened by path: version-hint.text) or <N>-<uuid> (a catalog table whose
+    // metadata files must have unique names, as on S3 where nothing can be created exclusively).
+    std::string digits;
+    if (stem[0] == 'v') {
+      digits = stem.substr(1);
+    } else if (const size_t dash = stem.find('-'); dash != std::string::npos && dash > 0) {
+      digits = stem.substr(0, dash);
+    }
     if (!digits.empty() && digits.size() < 18 &&
         digits.find_first_not_of("0123456789") == std::string::npos) {
       return std::stoll(digits);
     }
   }
   return Status::Invalid("Iceberg metadata file '" + location +
-                         "' is not named v<N>.metadata.json, so the next version is unknown");
+                         "' is not named v<N>.metadata.json or <N>-<uuid>.metadata.json, so the "
+                         "next version is unknown");
 }
 
 Result<std::vector<ManifestEntry>> LiveEntries(const TableMetadata& m, int64_t snapshot_id,

@@ -69,7 +69,8 @@ inline constexpr size_t kDefaultPreviousMetadataVersions = 100;
 size_t MaxPreviousMetadataVersions(const TableMetadata& m);
 void TrimMetadataLog(TableMetadata& m);  // drops the oldest entries beyond the maximum
 
-// The version N of ".../v<N>.metadata.json"; Invalid for any other name.
+// The version N of ".../v<N>.metadata.json" or ".../<N>-<uuid>.metadata.json" (leading zeros
+// allowed); Invalid for any other name.
 Result<int64_t> MetadataVersion(const std::string& metadata_location);
 
 // Every live data file of a snapshot (ADDED and EXISTING entries of its manifests), read through

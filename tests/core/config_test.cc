@@ -564,10 +564,28 @@ TEST(DatasetConfigTest, AnS3ReadLocationAndItsStorage) {
             "http://host:port or https://host");
   EXPECT_EQ(ErrorOf(std::string(kExample) + "storage:\n  endpont: http://x\n"),
             "dataset.yaml:27: storage.endpont: unknown key (did you mean 'endpoint'?)");
-  EXPECT_EQ(ErrorOf(Edit("  location: lake                 # the table lives at lake/events/\n",
-                         "  location: s3://lake/tables\n")),
-            "dataset.yaml:7: write.location: s3:// is only supported for read.location so far; "
-            "write 'write.location' as a local folder (or a mounted bucket)");
+}
+
+// The lake and error records may be on S3 too; the lake only as an Iceberg table (S3 has no
+// rename, and a Hive table becomes visible by renaming files into place).
+TEST(DatasetConfigTest, AnS3LakeMustBeAnIcebergTable) {
+  const std::string on_s3 =
+      Edit("  location: errors\n", "  location: s3://lake/errors\n",
+           Edit("  location: lake                 # the table lives at lake/events/\n",
+                "  location: s3://lake/tables\n"));
+  auto r = ParseDatasetConfig(on_s3, kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->write.location, "s3://lake/tables");
+  EXPECT_EQ(r->write.table_format, "iceberg");
+  EXPECT_EQ(r->errors.location, "s3://lake/errors");
+  EXPECT_EQ(ErrorOf(Edit("  format: parquet\n", "  format: jsonl\n", on_s3)),
+            "dataset.yaml:7: write.location: a lake on s3:// must be an Iceberg table (its "
+            "metadata commit is what makes files visible; S3 has no rename), and "
+            "write.table_format is 'hive'; use write.format: parquet with write.table_format: "
+            "iceberg, or a local folder");
+  EXPECT_EQ(ErrorOf(on_s3 + "store: s3://lake/store\n"),
+            "dataset.yaml:26: store: s3:// is not supported for 'store'; write the store as a "
+            "local folder");
 }
 
 // read.manifest may be a listing: its `list` is also the location (which may be left out).

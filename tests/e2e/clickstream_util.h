@@ -72,9 +72,10 @@ inline std::pair<std::string, std::string> LakeFingerprint(Duck& duck, const std
 
 // The dataset's error records (`weir errors --json`) by (file, start_offset); an empty map and a
 // test failure when the command fails.
-inline std::map<std::pair<std::string, uint64_t>, nlohmann::json> ErrorsByOffset(const std::string& yaml) {
+inline std::map<std::pair<std::string, uint64_t>, nlohmann::json> ErrorsByOffset(
+    const std::string& yaml, const std::string& env = "") {
   std::map<std::pair<std::string, uint64_t>, nlohmann::json> out;
-  auto er = Weir("errors " + yaml + " --json");
+  auto er = Weir("errors " + yaml + " --json", env);
   EXPECT_EQ(er.exit_code, 0) << er.out;
   std::istringstream lines(er.out);
   std::string line;

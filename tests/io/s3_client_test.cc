@@ -9,6 +9,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <random>
 
 #include "../common/process_util.h"
+#include "io/fs.h"
 #include "../common/s3rver.h"
 
 namespace weir::s3 {
@@ -518,6 +520,70 @@ TEST(S3Client, Boto3ReadsWhatWeirWrote) {
     while (!h.empty() && h.back() == '\n') h.pop_back();
     EXPECT_EQ(seen[k], std::to_string(v.size()) + " " + h) << k;
   }
+}
+
+}  // namespace
+}  // namespace weir::s3
+
+namespace weir::s3 {
+namespace {
+
+TEST(S3Time, ParsesTheIsoTimesOfListings) {
+  EXPECT_EQ(ParseIsoTime("1970-01-01T00:00:00.000Z"), 0);
+  EXPECT_EQ(ParseIsoTime("2026-12-03T06:40:12.000Z"), 1796280012);
+  EXPECT_EQ(ParseIsoTime("2000-02-29T23:59:59Z"), 951868799);
+  EXPECT_EQ(ParseIsoTime("yesterday"), 0);
+}
+
+// io/fs.h on s3:// paths, as the lake, recovery and expire use it.
+TEST(S3Files, FsHelpersActOnObjectsOfTheDefaultStorage) {
+  REQUIRE_S3RVER();
+  ::setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+  SetDefaultStorage(S3Server::Get().endpoint(), "us-east-1", 1);
+  const std::string root = std::string("s3://") + kBucket + "/fs-helpers";
+  ASSERT_TRUE(fs::IsRemote(root));
+  EXPECT_FALSE(fs::IsRemote("/tmp/x"));
+  EXPECT_FALSE(fs::Exists(root));
+  ASSERT_TRUE(fs::CreateDirs(root + "/a/b").ok());  // nothing to create on S3
+  ASSERT_TRUE(fs::WriteFile(root + "/a/b/one.txt", "one").ok());
+  ASSERT_TRUE(fs::WriteFile(root + "/two.txt", "two!").ok());
+  // A prefix exists once an object is under it; the object itself exists.
+  EXPECT_TRUE(fs::Exists(root));
+  EXPECT_TRUE(fs::Exists(root + "/a"));
+  EXPECT_TRUE(fs::Exists(root + "/two.txt"));
+  EXPECT_FALSE(fs::Exists(root + "/tw"));  // a key prefix is not a folder
+  EXPECT_EQ(fs::ReadFile(root + "/a/b/one.txt").value(), "one");
+  EXPECT_EQ(fs::FileSize(root + "/two.txt").value(), 4u);
+  EXPECT_EQ(fs::ReadFile(root + "/nope").status().code(), StatusCode::kNotFound);
+
+  // A rename from local disk uploads, then removes the local file.
+  const std::string local = TempDir("fs-helpers") + "/staged";
+  ASSERT_TRUE(fs::WriteFile(local, "staged bytes").ok());
+  ASSERT_TRUE(fs::Rename(local, root + "/a/three.parquet").ok());
+  EXPECT_FALSE(fs::Exists(local));
+  EXPECT_EQ(fs::ReadFile(root + "/a/three.parquet").value(), "staged bytes");
+  EXPECT_FALSE(fs::Rename(root + "/two.txt", root + "/x").ok());  // no rename within S3
+
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto listed = fs::ListFilesWithInfo(root);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  std::vector<std::string> rels;
+  for (const auto& f : *listed) {
+    rels.push_back(f.rel);
+    EXPECT_NEAR(static_cast<double>(f.mtime_s), static_cast<double>(now), 120.0) << f.rel;
+  }
+  EXPECT_EQ(rels, (std::vector<std::string>{"a/b/one.txt", "a/three.parquet", "two.txt"}));
+  EXPECT_EQ((*listed)[2].size, 4u);
+  EXPECT_EQ(fs::ListFilesRecursive(root + "/a").value(),
+            (std::vector<std::string>{"b/one.txt", "three.parquet"}));
+
+  ASSERT_TRUE(fs::RemoveFile(root + "/two.txt").ok());
+  EXPECT_TRUE(fs::RemoveFile(root + "/two.txt").ok());  // already gone: not an error
+  ASSERT_TRUE(fs::RemoveTree(root + "/a").ok());
+  EXPECT_FALSE(fs::Exists(root));
+  EXPECT_TRUE(fs::ListFilesRecursive(root).value().empty());
 }
 
 }  // namespace

@@ -268,6 +268,12 @@ TEST(IcebergCommit, RefusesInvalidUpdates) {
 
   EXPECT_FALSE(PlanSnapshot(h.m, "/lake/events/metadata/current.json", u, h.st.Loader()).ok());
   EXPECT_EQ(*MetadataVersion("s3://b/t/metadata/v12.metadata.json"), 12);
+  // Unique names (tables on S3): <N>-<uuid>, N zero-padded.
+  EXPECT_EQ(*MetadataVersion("s3://b/t/metadata/00012-3f2a9c1e-0b7d-4f7e-9d4e-1c2b3a4d5e6f.metadata.json"), 12);
+  EXPECT_EQ(*MetadataVersion("s3://b/t/metadata/00001-x.metadata.json"), 1);
+  EXPECT_FALSE(MetadataVersion("s3://b/t/metadata/-x.metadata.json").ok());
+  EXPECT_FALSE(MetadataVersion("s3://b/t/metadata/abc-x.metadata.json").ok());
+  EXPECT_FALSE(MetadataVersion("s3://b/t/metadata/00001-x.json").ok());
 }
 
 TEST(IcebergCommit, UnpartitionedTableAndNullPartitionValues) {
