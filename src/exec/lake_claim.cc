@@ -19,6 +19,7 @@ namespace {
 constexpr const char* kClaimName = "_weir_owner.json";
 
 std::string Normal(const std::string& p) {
+  if (p.find("://") != std::string::npos) return p;  // a PostgreSQL store's URL, not a path
   std::string s = stdfs::path(p).lexically_normal().string();
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;

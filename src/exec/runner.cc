@@ -60,7 +60,7 @@ std::string ErrorsStagingDir(const DatasetConfig& c) {
   return c.errors.location + "/_staging/" + c.name;
 }
 std::string StreamLogDir(const DatasetConfig& c) {
-  return (stdfs::path(c.store).parent_path() / "streams" / c.name).string();
+  return (stdfs::path(LocalStateDir(c)) / "streams" / c.name).string();
 }
 
 namespace {
@@ -262,7 +262,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
 }
 
 Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c, bool wait) {
-  std::string dir = stdfs::path(c.store).parent_path().string();
+  std::string dir = LocalStateDir(c);
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
   std::string path = dir + "/" + c.name + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -283,7 +283,7 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
     return lock;
   }
   *alone = false;
-  const std::string path = stdfs::path(c.store).parent_path().string() + "/" + c.name + ".lock";
+  const std::string path = LocalStateDir(c) + "/" + c.name + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("opening lock " + path, false);
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
