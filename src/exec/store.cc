@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
+
 #include "core/store_url.h"
 #include "store/sql_db.h"
 
@@ -177,6 +179,10 @@ bool Store::Recover(SqlErrorKind kind, int attempt,
       (kind != SqlErrorKind::kRetry && kind != SqlErrorKind::kConnectionLost)) {
     return false;
   }
+  std::string lost = why->message();  // libpq's messages end lines with '\n'
+  for (char& c : lost) {
+    if (c == '\n') c = ' ';
+  }
   for (;;) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     const int shift = std::min(attempt, 5);
@@ -184,7 +190,10 @@ bool Store::Recover(SqlErrorKind kind, int attempt,
     ++attempt;
     if (kind != SqlErrorKind::kConnectionLost) return true;
     Status st = db_->Reconnect();
-    if (st.ok()) return true;
+    if (st.ok()) {
+      spdlog::warn("store {}: the connection was lost ({}); reconnected, going on", path_, lost);
+      return true;
+    }
     *why = st;
   }
 }
@@ -257,6 +266,9 @@ Status Store::DdlLockLocked() {
 }
 
 Status Store::Ddl(const std::string& sql) {
+  // SQLite: as one statement, outside a transaction: CREATE ... IF NOT EXISTS of a table that
+  // exists takes no write lock, so read commands do not wait behind a committing writer.
+  if (!is_postgres()) return db_->Exec(sql);
   return Transact([&]() -> Status {
     WEIR_RETURN_IF_ERROR(DdlLockLocked());
     return db_->Exec(sql);
@@ -428,11 +440,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_by_dataset ON files(dataset, kind, state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql");
-  if (is_postgres()) {
-    WEIR_RETURN_IF_ERROR(Ddl(ddl));
-  } else {
-    WEIR_RETURN_IF_ERROR(db_->Exec(ddl));
-  }
+  WEIR_RETURN_IF_ERROR(Ddl(ddl));
   // Stores created by older versions gain the columns added since.
   for (const char* col : {"ck_state", "input_id", "n_duplicates"}) {
     const std::string type = std::string(col).rfind("n_", 0) == 0

@@ -299,8 +299,9 @@ class Store {
   Status HasColumn(const std::string& table, const std::string& column, bool* has);
   Status AddColumnIfMissing(const std::string& table, const std::string& column,
                             const std::string& type);
-  // DDL in its own transaction, serialised across processes on PostgreSQL (concurrent CREATE
-  // TABLE IF NOT EXISTS of one table can fail there). Caller holds mu_.
+  // Runs DDL: on PostgreSQL in a transaction of its own under the cross-process DDL lock
+  // (concurrent CREATE TABLE IF NOT EXISTS of one table can fail there); on SQLite as a plain
+  // statement, as before. Caller holds mu_.
   Status Ddl(const std::string& sql);
   Status DdlLockLocked();  // inside a transaction: the cross-process DDL lock (PostgreSQL)
   std::string DedupTableName(const std::string& dataset, const std::string& suffix = "") const;

@@ -4,8 +4,12 @@
 // backends are in store_test.cc.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <thread>
 
 #include "../common/postgres.h"
@@ -162,6 +166,165 @@ TEST_F(PostgresStoreTest, ARestartOfTheServerBetweenCommitsIsSurvived) {
   auto row = s->IcebergTable("default", "t");
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->metadata_location, "/lake/t/metadata/v3.json");
+}
+
+// A TCP relay between the store and the server that, when armed, cuts the connection at a
+// COMMIT: either before the COMMIT reaches the server (it never commits) or after the server
+// committed and before its answer reaches the store (the store cannot know). Each arming cuts
+// once. The PostgreSQL wire protocol sends `COMMIT` as a simple query, so the relay sees it.
+class CommitCuttingProxy {
+ public:
+  enum class Cut { kNone, kBeforeCommit, kAfterCommit };
+
+  explicit CommitCuttingProxy(int server_port) : server_port_(server_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~CommitCuttingProxy() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  void Arm(Cut cut) { cut_ = cut; }
+  int cuts() const { return cuts_; }
+
+ private:
+  void Serve() {
+    std::vector<std::thread> relays;
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const int client = ::accept(listen_fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      relays.emplace_back([this, client] { Relay(client); });
+    }
+    for (auto& t : relays) t.join();
+  }
+
+  void Relay(int client) {
+    const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(server_port_));
+    if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(server);
+      ::close(client);
+      return;
+    }
+    static constexpr char kCommit[] = "COMMIT";  // with its terminating NUL, as sent
+    bool cut_on_reply = false;
+    char buf[65536];
+    while (!stop_) {
+      pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(p, 2, 100) <= 0) continue;
+      if (p[0].revents) {
+        const ssize_t n = ::read(client, buf, sizeof(buf));
+        if (n <= 0) break;
+        const bool commit = n >= 12 && buf[0] == 'Q' &&
+                            std::memcmp(buf + 5, kCommit, sizeof(kCommit)) == 0;
+        if (commit && cut_ == Cut::kBeforeCommit) {
+          cut_ = Cut::kNone;
+          ++cuts_;
+          break;
+        }
+        if (commit && cut_ == Cut::kAfterCommit) {
+          cut_ = Cut::kNone;
+          cut_on_reply = true;
+        }
+        if (::write(server, buf, static_cast<size_t>(n)) != n) break;
+      }
+      if (p[1].revents) {
+        const ssize_t n = ::read(server, buf, sizeof(buf));
+        if (n <= 0) break;
+        if (cut_on_reply) {  // the server answered the COMMIT: it committed
+          ++cuts_;
+          break;
+        }
+        if (::write(client, buf, static_cast<size_t>(n)) != n) break;
+      }
+    }
+    ::close(server);
+    ::close(client);
+  }
+
+  int server_port_;
+  int listen_fd_ = -1;
+  int port_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<Cut> cut_{Cut::kNone};
+  std::atomic<int> cuts_{0};
+  std::thread thread_;
+};
+
+// A connection cut at COMMIT: when the COMMIT did not reach the server, the transaction runs
+// again; when it committed but the answer was lost, the store finds its token and does not run
+// it again. Either way the commit is applied exactly once.
+TEST_F(PostgresStoreTest, ACommitWhoseAnswerIsLostIsAppliedExactlyOnce) {
+  const std::string direct = Fresh("lost_commit");
+  CommitCuttingProxy proxy(pg_->port());
+  ASSERT_GT(proxy.port(), 0);
+  std::string url = direct;
+  url.replace(url.find(std::to_string(pg_->port())), std::to_string(pg_->port()).size(),
+              std::to_string(proxy.port()));
+  url += "?sslmode=disable&gssencmode=disable";
+  auto s = Open(url);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t id = (*s->Tasks("ds"))[0].id;
+  std::string expected;
+  auto commit = [&](int n) {
+    CommitRequest req;
+    req.dataset = "ds";
+    TaskUpdate u;
+    u.task_id = id;
+    u.seq = n;
+    u.counters.offset = 10u * static_cast<uint64_t>(n);
+    u.files_added = 1;
+    req.tasks.push_back(u);
+    CatalogFile f;
+    f.kind = "data";
+    f.path = "/lake/t/part-" + std::to_string(n) + ".parquet";
+    f.staging = f.path + ".staged";
+    req.files.push_back(f);
+    const std::string next = "/lake/t/metadata/v" + std::to_string(n) + ".json";
+    req.iceberg = IcebergPointerMove{"default", "t", expected, next};
+    std::vector<int64_t> ids;
+    Status st = s->Commit(req, &ids);
+    if (st.ok()) expected = next;
+    EXPECT_EQ(ids.size(), st.ok() ? 1u : 0u);
+    return st;
+  };
+  ASSERT_TRUE(commit(1).ok());
+  proxy.Arm(CommitCuttingProxy::Cut::kBeforeCommit);
+  Status before = commit(2);
+  ASSERT_TRUE(before.ok()) << before.ToString();
+  EXPECT_EQ(proxy.cuts(), 1);
+  proxy.Arm(CommitCuttingProxy::Cut::kAfterCommit);
+  Status after = commit(3);
+  ASSERT_TRUE(after.ok()) << after.ToString();
+  EXPECT_EQ(proxy.cuts(), 2);
+  // Read through a connection of its own: three commits, each applied once.
+  auto check = Open(direct);
+  ASSERT_TRUE(check);
+  auto task = check->Task(id);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->counters.offset, 30u);
+  EXPECT_EQ(task->counters.files, 3u);
+  EXPECT_EQ(check->Files("ds", "data", "")->size(), 3u);
+  EXPECT_EQ((*check->IcebergTable("default", "t"))->metadata_location, "/lake/t/metadata/v3.json");
 }
 
 // A store that cannot be opened (here: no such database) is an error that names the store
