@@ -1,22 +1,22 @@
 // weir validate | run | redrive | tasks | errors | query: the dataset commands.
 #include <unistd.h>
 
-#include <csignal>
-#include <map>
-#include <optional>
-#include <set>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/store_url.h"
 #include "core/interrupt.h"
+#include "core/store_url.h"
 #include "core/text.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_check.h"

@@ -1278,9 +1278,9 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
   auto top = L.CheckMap(root, top_spec, "", 1);
   if (!top) return L.ToStatus();
   if (auto v = L.Name(*top, "name")) cfg.name = *v;
-  if (const Field* f = top->Get("store");
-      f != nullptr && f->value.IsScalar() && f->value.Scalar().find("://") != std::string::npos &&
-      f->value.Scalar().rfind("s3://", 0) != 0) {
+  if (const Field* f = top->Get("store"); f != nullptr && f->value.IsScalar() &&
+                                          f->value.Scalar().find("://") != std::string::npos &&
+                                          f->value.Scalar().rfind("s3://", 0) != 0) {
     // A URL: a PostgreSQL store (anything else with a scheme is a mistake, not a folder).
     const std::string url = f->value.Scalar();
     const std::string shown = RedactStoreUrl(url);
@@ -1288,11 +1288,10 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
         "write it as postgresql://user@host:5432/database, or leave `store` out for the local "
         "SQLite store in .weir/";
     if (!IsPostgresStoreUrl(url)) {
-      L.Error(f->line, "store",
-              "'" + shown + "' is not a store this version knows: " + form);
+      L.Error(f->line, "store", "'" + shown + "' is not a store this version knows: " + form);
     } else if (auto problem = PostgresUrlProblem(url)) {
-      L.Error(f->line, "store", "'" + shown + "' is not a usable PostgreSQL URL: " + *problem +
-                                    "; " + form);
+      L.Error(f->line, "store",
+              "'" + shown + "' is not a usable PostgreSQL URL: " + *problem + "; " + form);
     } else if (shown != url) {
       L.Error(f->line, "store",
               "the URL holds a password, which would sit in the dataset file (and in every copy "

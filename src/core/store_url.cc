@@ -25,7 +25,8 @@ std::optional<std::string> PostgresUrlProblem(std::string_view url) {
   if (q != std::string_view::npos) rest = rest.substr(0, q);
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  std::string_view db = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view db =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   const size_t at = authority.rfind('@');
   std::string_view hostport = at == std::string_view::npos ? authority : authority.substr(at + 1);
   // A host may also come as ?host=/run/postgresql (a Unix socket folder).
@@ -49,7 +50,8 @@ std::optional<std::string> PostgresUrlProblem(std::string_view url) {
         return "its port '" + std::string(port) + "' is not a number";
       }
     }
-    if (port.size() > 5 || std::stoi(std::string(port)) == 0 || std::stoi(std::string(port)) > 65535) {
+    if (port.size() > 5 || std::stoi(std::string(port)) == 0 ||
+        std::stoi(std::string(port)) > 65535) {
       return "its port " + std::string(port) + " is out of range (1-65535)";
     }
   }

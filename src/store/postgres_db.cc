@@ -106,8 +106,8 @@ class PostgresStatement : public SqlStatement {
       const ExecStatusType st = res_ ? PQresultStatus(res_) : PGRES_FATAL_ERROR;
       if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         *last_error_ = KindOf(conn_, res_);
-        const bool retry = *last_error_ == SqlErrorKind::kRetry ||
-                           *last_error_ == SqlErrorKind::kConnectionLost;
+        const bool retry =
+            *last_error_ == SqlErrorKind::kRetry || *last_error_ == SqlErrorKind::kConnectionLost;
         err = Status::IOError("store: " + ErrorText(conn_, res_), retry);
         PQclear(res_);
         res_ = nullptr;
@@ -168,9 +168,9 @@ class PostgresDb : public SqlDb {
     Status out;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       last_error_ = KindOf(conn_, res);
-      out = Status::IOError("store: " + ErrorText(conn_, res),
-                            last_error_ == SqlErrorKind::kRetry ||
-                                last_error_ == SqlErrorKind::kConnectionLost);
+      out = Status::IOError(
+          "store: " + ErrorText(conn_, res),
+          last_error_ == SqlErrorKind::kRetry || last_error_ == SqlErrorKind::kConnectionLost);
     } else if (sql == "COMMIT" && std::string(PQcmdStatus(res)) == "ROLLBACK") {
       // COMMIT of a transaction that failed earlier rolls back without an error.
       last_error_ = SqlErrorKind::kOther;
@@ -189,9 +189,8 @@ class PostgresDb : public SqlDb {
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
       last_error_ = SqlErrorKind::kConnectionLost;
-      return Status::IOError("store " + RedactStoreUrl(url_) + ": reconnecting: " +
-                                 ErrorText(conn_, nullptr),
-                             true);
+      return Status::IOError(
+          "store " + RedactStoreUrl(url_) + ": reconnecting: " + ErrorText(conn_, nullptr), true);
     }
     Quiet();
     return Status::OK();
@@ -200,7 +199,8 @@ class PostgresDb : public SqlDb {
  private:
   // NOTICEs (e.g. "relation already exists, skipping") would go to stderr by default.
   void Quiet() {
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
   }
 
   PGconn* conn_;

@@ -30,10 +30,10 @@ enum class SqlDialect { kSqlite, kPostgres };
 // What the last failure means for the caller.
 enum class SqlErrorKind {
   kNone,
-  kRetry,             // busy / serialization failure / deadlock: run the whole transaction again
-  kConnectionLost,    // the server went away: Reconnect(), then run the transaction again
-  kUndefinedTable,    // the statement names a table that does not exist
-  kDuplicateObject,   // a column or table that is being added exists already
+  kRetry,            // busy / serialization failure / deadlock: run the whole transaction again
+  kConnectionLost,   // the server went away: Reconnect(), then run the transaction again
+  kUndefinedTable,   // the statement names a table that does not exist
+  kDuplicateObject,  // a column or table that is being added exists already
   kOther,
 };
 

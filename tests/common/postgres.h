@@ -116,7 +116,8 @@ class PostgresServer {
   // A new empty database; its URL.
   std::string CreateDatabase(const std::string& name) {
     PGconn* c = PQconnectdb(Url("postgres").c_str());
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
     std::string sql = "DROP DATABASE IF EXISTS \"" + name + "\"";
     PQclear(PQexec(c, sql.c_str()));
     sql = "CREATE DATABASE \"" + name + "\"";

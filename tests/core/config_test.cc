@@ -977,13 +977,15 @@ namespace {
 // `store:` may name a PostgreSQL database instead of a folder; the local state (locks, stream
 // logs) then stays in the dataset's .weir folder.
 TEST(DatasetConfigTest, StoreMayBeAPostgresUrl) {
-  auto r = ParseDatasetConfig(
-      Edit("name: clickstream\n", "name: clickstream\nstore: postgresql://weir@db.example:5433/lake\n"),
-      kFile);
+  auto r =
+      ParseDatasetConfig(Edit("name: clickstream\n",
+                              "name: clickstream\nstore: postgresql://weir@db.example:5433/lake\n"),
+                         kFile);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->store, "postgresql://weir@db.example:5433/lake");
   EXPECT_EQ(LocalStateDir(*r), "/tmp/weir-ds/.weir");
-  auto local = ParseDatasetConfig(Edit("name: clickstream\n", "name: clickstream\nstore: st\n"), kFile);
+  auto local =
+      ParseDatasetConfig(Edit("name: clickstream\n", "name: clickstream\nstore: st\n"), kFile);
   ASSERT_TRUE(local.ok());
   EXPECT_EQ(LocalStateDir(*local), "/tmp/weir-ds/st");
 }

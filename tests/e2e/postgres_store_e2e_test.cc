@@ -33,11 +33,16 @@ std::string PgOne(const std::string& url, const std::string& sql) {
 nlohmann::json TaskFacts(const nlohmann::json& tasks) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& t : tasks) {
-    out.push_back({{"file", t["file"]},           {"status", t["status"]},
-                   {"attempts", t["attempts"]},   {"read", t["read"]},
-                   {"written", t["written"]},     {"skipped", t["skipped"]},
-                   {"duplicates", t["duplicates"]}, {"errored", t["errored"]},
-                   {"bytes", t["bytes"]},         {"checkpoint", t["checkpoint"]}});
+    out.push_back({{"file", t["file"]},
+                   {"status", t["status"]},
+                   {"attempts", t["attempts"]},
+                   {"read", t["read"]},
+                   {"written", t["written"]},
+                   {"skipped", t["skipped"]},
+                   {"duplicates", t["duplicates"]},
+                   {"errored", t["errored"]},
+                   {"bytes", t["bytes"]},
+                   {"checkpoint", t["checkpoint"]}});
   }
   return out;
 }
@@ -71,7 +76,8 @@ TEST(PostgresStoreE2E, RunOnPostgresMatchesSqliteAndRerunIsANoOp) {
   const auto fp = LakeFingerprint(duck, remote);
   EXPECT_EQ(fp, LakeFingerprint(duck, lite));
   EXPECT_EQ(fp.first, std::to_string(rep.totals.unique));
-  auto q = Weir("query " + remote + "/dataset.yaml \"SELECT count(*) AS n FROM events\" --format csv");
+  auto q =
+      Weir("query " + remote + "/dataset.yaml \"SELECT count(*) AS n FROM events\" --format csv");
   EXPECT_EQ(q.exit_code, 0) << q.out;
   EXPECT_EQ(q.out, "n\n" + std::to_string(rep.totals.unique) + "\n");
   EXPECT_EQ(ErrorsByOffset(remote + "/dataset.yaml").size(), rep.totals.malformed);

@@ -3,7 +3,6 @@
 // index, absolute paths, and no password in what the store shows. The tests common to both
 // backends are in store_test.cc.
 #include <gtest/gtest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -65,9 +64,9 @@ TEST_F(PostgresStoreTest, OfTwoConnectionsRacingThePointerExactlyOneWins) {
       u.seq = round;
       u.counters.offset = static_cast<uint64_t>(round);
       req.tasks.push_back(u);
-      req.iceberg = IcebergPointerMove{"default", "t", current,
-                                       "/m/v" + std::to_string(round) + "-" + std::to_string(who) +
-                                           ".json"};
+      req.iceberg =
+          IcebergPointerMove{"default", "t", current,
+                             "/m/v" + std::to_string(round) + "-" + std::to_string(who) + ".json"};
       ready.fetch_add(1);
       while (ready.load() < 2) {
       }
@@ -233,8 +232,8 @@ class CommitCuttingProxy {
       if (p[0].revents) {
         const ssize_t n = ::read(client, buf, sizeof(buf));
         if (n <= 0) break;
-        const bool commit = n >= 12 && buf[0] == 'Q' &&
-                            std::memcmp(buf + 5, kCommit, sizeof(kCommit)) == 0;
+        const bool commit =
+            n >= 12 && buf[0] == 'Q' && std::memcmp(buf + 5, kCommit, sizeof(kCommit)) == 0;
         if (commit && cut_ == Cut::kBeforeCommit) {
           cut_ = Cut::kNone;
           ++cuts_;
