@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/interrupt.h"
+#include "core/store_url.h"
 #include "core/text.h"
 #include "exec/lake_claim.h"
 #include "exec/lake_maintenance.h"
@@ -272,7 +273,37 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c
     return Status::Aborted("dataset '" + c.name + "' is being run by another weir process (lock " +
                            path + " is held); wait for it to finish");
   }
-  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+  std::unique_ptr<DatasetLock> lock(new DatasetLock(fd));
+  WEIR_RETURN_IF_ERROR(lock->LockStore(c, /*shared=*/false, wait));
+  return lock;
+}
+
+Status DatasetLock::LockStore(const DatasetConfig& c, bool shared, bool wait) {
+  if (!IsPostgresStoreUrl(c.store)) return Status::OK();
+  const int64_t key = AdvisoryLockKey("weir-dataset:" + c.name);
+  const auto mode = shared ? AdvisoryLock::Mode::kShared : AdvisoryLock::Mode::kExclusive;
+  bool told = false;
+  for (;;) {
+    auto got = AdvisoryLock::Try(c.store, key, mode);
+    if (got.ok()) {
+      store_lock_ = std::move(got).value();
+      return Status::OK();
+    }
+    if (got.status().code() != StatusCode::kAborted) return got.status();
+    if (!wait) {
+      return Status::Aborted("dataset '" + c.name +
+                             "' is being run by a weir process on another machine (its lock in "
+                             "the store " + RedactStoreUrl(c.store) +
+                             " is held); wait for it to finish");
+    }
+    if (!told) {
+      spdlog::info("{}: waiting for the dataset's lock in the store {} (held by a weir process "
+                   "on another machine)", c.name, RedactStoreUrl(c.store));
+      told = true;
+    }
+    if (StopRequested()) return Status::Aborted("stopped while waiting for the dataset's lock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetConfig& c,
@@ -295,14 +326,16 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
       return Status::Aborted("stopped while waiting for the lock " + path);
     }
   }
-  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+  std::unique_ptr<DatasetLock> shared(new DatasetLock(fd));
+  WEIR_RETURN_IF_ERROR(shared->LockStore(c, /*shared=*/true, /*wait=*/true));
+  return shared;
 }
 
 Status DatasetLock::Share() {
   while (::flock(fd_, LOCK_SH) != 0) {
     if (errno != EINTR) return fs::ErrnoStatus("sharing the dataset lock", "", errno);
   }
-  return Status::OK();
+  return store_lock_ ? store_lock_->Share() : Status::OK();
 }
 
 DatasetLock::~DatasetLock() { ::close(fd_); }

@@ -14,6 +14,7 @@
 #include "../common/postgres.h"
 #include "clickstream_util.h"
 #include "e2e_util.h"
+#include "store/advisory_lock.h"
 
 namespace weir::e2e {
 namespace {
@@ -93,6 +94,19 @@ TEST(PostgresStoreE2E, RunOnPostgresMatchesSqliteAndRerunIsANoOp) {
             std::to_string(rep.totals.unique));
   EXPECT_FALSE(std::filesystem::exists(remote + "/.weir/store.db"));
   EXPECT_TRUE(std::filesystem::exists(remote + "/.weir/clickstream.lock"));
+
+  // Another machine running the dataset (here: this test holding its lock in the store) keeps
+  // a run out, though this machine's own lock file is free.
+  {
+    auto other = AdvisoryLock::Try(url, AdvisoryLockKey("weir-dataset:clickstream"),
+                                   AdvisoryLock::Mode::kExclusive);
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+    auto refused = Weir("run " + remote + "/dataset.yaml 2>&1");
+    EXPECT_NE(refused.exit_code, 0) << refused.out;
+    EXPECT_NE(refused.out.find("is being run by a weir process on another machine"),
+              std::string::npos)
+        << refused.out;
+  }
 
   // A rerun has nothing to do and changes nothing; `weir tasks` reads the same rows.
   auto again = RunJson(remote + "/dataset.yaml");

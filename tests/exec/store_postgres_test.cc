@@ -14,6 +14,7 @@
 #include "../common/postgres.h"
 #include "core/store_url.h"
 #include "exec/store.h"
+#include "store/advisory_lock.h"
 
 namespace weir {
 namespace {
@@ -324,6 +325,27 @@ TEST_F(PostgresStoreTest, ACommitWhoseAnswerIsLostIsAppliedExactlyOnce) {
   EXPECT_EQ(task->counters.files, 3u);
   EXPECT_EQ(check->Files("ds", "data", "")->size(), 3u);
   EXPECT_EQ((*check->IcebergTable("default", "t"))->metadata_location, "/lake/t/metadata/v3.json");
+}
+
+// The cross-machine dataset lock: exclusive excludes everyone, shared holders share, and an
+// exclusive holder that shares lets shared holders in (and still keeps exclusive ones out).
+TEST_F(PostgresStoreTest, AdvisoryLocksExcludeAcrossSessions) {
+  const std::string url = Fresh("locks");
+  const int64_t key = AdvisoryLockKey("weir-dataset:ds");
+  EXPECT_NE(key, AdvisoryLockKey("weir-dataset:ds2"));
+  using Mode = AdvisoryLock::Mode;
+  auto first = AdvisoryLock::Try(url, key, Mode::kExclusive);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(AdvisoryLock::Try(url, key, Mode::kExclusive).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(AdvisoryLock::Try(url, key, Mode::kShared).status().code(), StatusCode::kAborted);
+  EXPECT_TRUE(AdvisoryLock::Try(url, key + 1, Mode::kExclusive).ok());
+  ASSERT_TRUE((*first)->Share().ok());
+  auto second = AdvisoryLock::Try(url, key, Mode::kShared);
+  EXPECT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(AdvisoryLock::Try(url, key, Mode::kExclusive).status().code(), StatusCode::kAborted);
+  first = Status::Aborted("released");
+  second = Status::Aborted("released");
+  EXPECT_TRUE(AdvisoryLock::Try(url, key, Mode::kExclusive).ok()) << "released with the session";
 }
 
 // A store that cannot be opened (here: no such database) is an error that names the store
