@@ -1,16 +1,16 @@
 // weir validate | run | redrive | tasks | errors | query: the dataset commands.
 #include <unistd.h>
 
+#include <csignal>
+#include <map>
+#include <optional>
+#include <set>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <functional>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <set>
+#include <functional>
 #include <thread>
 
 #include "cli/commands.h"

@@ -35,8 +35,7 @@ std::vector<MapSpec> BuildSchema() {
               "database, `postgresql://user@host:5432/db` (password from PGPASSWORD or "
               "~/.pgpass), shared by several processes or machines."),
           Key("plugins", K::kPathList, kOptional, "",
-              "Shared libraries with parser plugins, loaded before read.parser `plugin:NAME` is "
-              "looked up "
+              "Shared libraries with parser plugins, loaded before read.parser `plugin:NAME` is looked up "
               "(relative to this file; see docs/sdk.md)."),
           Key("read", K::kMap, kRequired, "", "Where records come from and how to parse them."),
           Key("transforms", K::kTransformList, kOptional, "",

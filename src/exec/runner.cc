@@ -292,13 +292,14 @@ Status DatasetLock::LockStore(const DatasetConfig& c, bool shared, bool wait) {
     if (got.status().code() != StatusCode::kAborted) return got.status();
     if (!wait) {
       return Status::Aborted("dataset '" + c.name +
-                             "' is being run by a weir process on another machine (its lock in "
-                             "the store " + RedactStoreUrl(c.store) +
-                             " is held); wait for it to finish");
+                             "' is being run by another weir process using the same store (its "
+                             "lock in " + RedactStoreUrl(c.store) +
+                             " is held: from another machine or another folder); wait for it to "
+                             "finish");
     }
     if (!told) {
-      spdlog::info("{}: waiting for the dataset's lock in the store {} (held by a weir process "
-                   "on another machine)", c.name, RedactStoreUrl(c.store));
+      spdlog::info("{}: waiting for the dataset's lock in the store {} (held by another weir "
+                   "process using the same store)", c.name, RedactStoreUrl(c.store));
       told = true;
     }
     if (StopRequested()) return Status::Aborted("stopped while waiting for the dataset's lock");
