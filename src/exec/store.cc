@@ -218,7 +218,12 @@ Status Store::Transact(const std::function<Status()>& body) {
       return st;
     }
     st = db_->Commit();
-    if (st.ok()) return st;
+    if (st.ok()) {
+      // A token matters only while its writer asks whether its COMMIT went through (under a
+      // minute); a long-running stream would otherwise pile them up until the next Open.
+      if (pg && ++transactions_ % 1024 == 0) PruneTokens();
+      return st;
+    }
     SqlErrorKind kind = db_->last_error();
     if (!pg) {
       db_->Rollback();
@@ -248,6 +253,11 @@ Status Store::Transact(const std::function<Status()>& body) {
     if (Recover(kind, attempt, deadline, &st)) continue;
     return st;
   }
+}
+
+void Store::PruneTokens() {
+  // Best effort, outside any transaction: a failure only leaves old tokens for the next time.
+  (void)db_->Exec("DELETE FROM weir_txn_tokens WHERE created_at < now() - interval '1 hour'");
 }
 
 Status Store::Read(const std::function<Status()>& body) {
@@ -399,7 +409,8 @@ Status Store::Migrate() {
   } else {
     // The table of commit tokens (Transact) must exist before the first transaction, so it is
     // made in a transaction of its own, without a token; then old tokens are forgotten (a token
-    // only matters while its writer is asking whether its COMMIT went through).
+    // only matters while its writer is asking whether its COMMIT went through). Transact also
+    // prunes every 1024 transactions.
     const auto deadline = std::chrono::steady_clock::now() + kRecoverFor;
     for (int attempt = 0;; ++attempt) {
       Status st = db_->Begin();
@@ -408,7 +419,7 @@ Status Store::Migrate() {
         st = db_->Exec(
             Sql("CREATE TABLE IF NOT EXISTS weir_txn_tokens (token TEXT PRIMARY KEY, "
                 "created_at TIMESTAMPTZ NOT NULL DEFAULT now()); "
-                "DELETE FROM weir_txn_tokens WHERE created_at < now() - interval '1 day'"));
+                "DELETE FROM weir_txn_tokens WHERE created_at < now() - interval '1 hour'"));
       }
       if (st.ok()) st = db_->Commit();
       if (st.ok()) break;

@@ -288,6 +288,8 @@ class Store {
   // serialization failure or a lost connection (see above). `body` must be re-runnable: it
   // starts from scratch each time. Caller holds mu_.
   Status Transact(const std::function<Status()>& body);
+  // Deletes commit tokens over an hour old (PostgreSQL). Caller holds mu_.
+  void PruneTokens();
   // Runs a read (no transaction); on PostgreSQL again after a lost connection. Caller holds mu_.
   Status Read(const std::function<Status()>& body);
   // Waits, and reconnects after kConnectionLost, when a failure of `kind` (SqlErrorKind) is
@@ -321,6 +323,7 @@ class Store {
   bool iceberg_tables_ready_ = false;  // EnsureIcebergTables ran (under mu_)
   bool schema_table_ready_ = false;    // EnsureSchemaTable ran (under mu_)
   std::unordered_set<std::string> dedup_tables_ready_;  // datasets whose dedup table exists
+  uint64_t transactions_ = 0;  // committed by Transact (under mu_), for PruneTokens
   std::string path_, base_, store_id_;
 };
 

@@ -3,6 +3,7 @@
 // index, absolute paths, and no password in what the store shows. The tests common to both
 // backends are in store_test.cc.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -346,6 +347,36 @@ TEST_F(PostgresStoreTest, AdvisoryLocksExcludeAcrossSessions) {
   first = Status::Aborted("released");
   second = Status::Aborted("released");
   EXPECT_TRUE(AdvisoryLock::Try(url, key, Mode::kExclusive).ok()) << "released with the session";
+}
+
+// Commit tokens (kept so that a COMMIT whose answer was lost is not run twice) do not pile up
+// in a long-running writer: old ones go every 1024 transactions.
+TEST_F(PostgresStoreTest, OldCommitTokensArePrunedWhileTheStoreRuns) {
+  const std::string url = Fresh("tokens");
+  auto s = Open(url);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->EnsureTasks("ds", {{"a", "/a"}}).ok());
+  const int64_t id = (*s->Tasks("ds"))[0].id;
+  PGconn* c = PQconnectdb(url.c_str());
+  auto count = [&]() {
+    PGresult* r = PQexec(c, "SELECT count(*) FROM weir_txn_tokens");
+    const std::string n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?";
+    PQclear(r);
+    return n;
+  };
+  PQclear(PQexec(c, "UPDATE weir_txn_tokens SET created_at = now() - interval '2 hours'"));
+  const std::string before = count();
+  EXPECT_NE(before, "0");
+  for (int i = 0; i < 1024; ++i) {
+    ASSERT_TRUE(s->SetTaskPath(id, "/a" + std::to_string(i % 2)).ok());
+  }
+  PGresult* r = PQexec(c,
+                       "SELECT count(*) FROM weir_txn_tokens WHERE created_at < now() - "
+                       "interval '1 hour'");
+  EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), "0") << "old tokens were kept (" << before << ")";
+  PQclear(r);
+  EXPECT_NE(count(), "0");  // recent ones stay
+  PQfinish(c);
 }
 
 // A store that cannot be opened (here: no such database) is an error that names the store
