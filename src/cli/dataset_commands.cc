@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/interrupt.h"
+#include "core/store_url.h"
 #include "core/text.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_check.h"
@@ -496,7 +497,7 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
       return;
     }
     // A store that already holds the table: the config must still fit the files it committed.
-    if (fs::Exists(cfg->store)) {
+    if (IsPostgresStoreUrl(cfg->store) || fs::Exists(cfg->store)) {
       if (auto store = OpenStoreOrReport(*cfg)) {
         if (Status st = CheckTableSchema(*cfg, *store); !st.ok()) {
           PrintError(*file + ": " + st.message());

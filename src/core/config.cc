@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "core/config_schema.h"
+#include "core/store_url.h"
 #include "core/text_util.h"
 
 namespace weir {
@@ -1277,7 +1278,30 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
   auto top = L.CheckMap(root, top_spec, "", 1);
   if (!top) return L.ToStatus();
   if (auto v = L.Name(*top, "name")) cfg.name = *v;
-  if (auto v = L.Path(*top, "store")) cfg.store = (fs::path(*v) / "store.db").string();
+  if (const Field* f = top->Get("store"); f != nullptr && f->value.IsScalar() &&
+                                          f->value.Scalar().find("://") != std::string::npos &&
+                                          f->value.Scalar().rfind("s3://", 0) != 0) {
+    // A URL: a PostgreSQL store (anything else with a scheme is a mistake, not a folder).
+    const std::string url = f->value.Scalar();
+    const std::string shown = RedactStoreUrl(url);
+    const std::string form =
+        "write it as postgresql://user@host:5432/database, or leave `store` out for the local "
+        "SQLite store in .weir/";
+    if (!IsPostgresStoreUrl(url)) {
+      L.Error(f->line, "store", "'" + shown + "' is not a store this version knows: " + form);
+    } else if (auto problem = PostgresUrlProblem(url)) {
+      L.Error(f->line, "store",
+              "'" + shown + "' is not a usable PostgreSQL URL: " + *problem + "; " + form);
+    } else if (shown != url) {
+      L.Error(f->line, "store",
+              "the URL holds a password, which would sit in the dataset file (and in every copy "
+              "of it); remove it and give it to libpq through PGPASSWORD or ~/.pgpass");
+    } else {
+      cfg.store = url;
+    }
+  } else if (auto v = L.Path(*top, "store")) {
+    cfg.store = (fs::path(*v) / "store.db").string();
+  }
   {
     int line = 0;
     std::string key;
@@ -1428,6 +1452,11 @@ std::string YamlReason(const YAML::Exception& e) {
 }
 
 }  // namespace
+
+std::string LocalStateDir(const DatasetConfig& c) {
+  if (IsPostgresStoreUrl(c.store)) return (fs::path(c.dir) / ".weir").string();
+  return fs::path(c.store).parent_path().string();
+}
 
 std::optional<int64_t> ParseDurationMs(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);

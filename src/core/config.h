@@ -158,13 +158,21 @@ struct DatasetConfig {
   StorageConfig storage;
   ComputeConfig compute;
   StreamConfig stream;
-  std::string store;           // absolute path of the SQLite store file (default dir/.weir/store.db)
+  // The task store: the absolute path of the SQLite store file (default dir/.weir/store.db), or
+  // a postgresql:// URL (core/store_url.h). See LocalStateDir for this machine's own state.
+  std::string store;
   std::vector<std::string> plugins;  // absolute paths of parser plugins (docs/sdk.md)
 
   // A stream dataset reads continuously (read.connector http or kafka) instead of a manifest's
   // files.
   bool IsStream() const { return read.connector != "files"; }
 };
+
+// The folder of this machine's local state of a dataset: the dataset lock, the commit gate and
+// the stream segment logs. The SQLite store's folder (`store:`, default <dataset dir>/.weir);
+// with a PostgreSQL store, <dataset dir>/.weir, the default store folder: those files are
+// local by nature (flock, segment files), only the store is shared.
+std::string LocalStateDir(const DatasetConfig& c);
 
 // "500ms", "30s", "5m", "12h", "7d", "2w" (a non-negative integer and a unit) in milliseconds;
 // nullopt for anything else (a bare number has no unit and is refused: 30 what?).

@@ -31,7 +31,9 @@ std::vector<MapSpec> BuildSchema() {
       {
           Key("name", K::kName, kRequired, "", "Dataset name: letters, digits, `_`, `.` and `-`."),
           Key("store", K::kPath, kOptional, ".weir",
-              "Folder of the task store; the SQLite file is `<store>/store.db`."),
+              "Folder of the task store; the SQLite file is `<store>/store.db`. Or a PostgreSQL "
+              "database, `postgresql://user@host:5432/db` (password from PGPASSWORD or "
+              "~/.pgpass), shared by several processes or machines."),
           Key("plugins", K::kPathList, kOptional, "",
               "Shared libraries with parser plugins, loaded before read.parser `plugin:NAME` is looked up "
               "(relative to this file; see docs/sdk.md)."),

@@ -272,7 +272,7 @@ std::vector<int32_t> IcebergTable::FieldIds(const std::vector<ColumnSchema>& col
 }
 
 Result<std::unique_ptr<CommitGate>> CommitGate::Acquire(const DatasetConfig& config) {
-  const std::string dir = std::filesystem::path(config.store).parent_path().string();
+  const std::string dir = LocalStateDir(config);
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
   const std::string path = dir + "/" + config.name + ".commit.lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

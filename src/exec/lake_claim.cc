@@ -20,8 +20,13 @@ constexpr const char* kClaimName = "_weir_owner.json";
 
 std::string Normal(const std::string& p) {
   // An s3:// URL keeps its "//" (lexically_normal would fold it into "s3:/").
-  std::string s = fs::IsRemote(p) ? "s3://" + stdfs::path(p.substr(5)).lexically_normal().string()
-                                  : stdfs::path(p).lexically_normal().string();
+  if (fs::IsRemote(p)) {
+    std::string s = "s3://" + stdfs::path(p.substr(5)).lexically_normal().string();
+    while (s.size() > 5 && s.back() == '/') s.pop_back();
+    return s;
+  }
+  if (p.find("://") != std::string::npos) return p;  // a PostgreSQL store's URL, not a path
+  std::string s = stdfs::path(p).lexically_normal().string();
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
 }

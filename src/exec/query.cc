@@ -41,8 +41,7 @@ namespace {
 // `broken` (and keep their remote path); the others' paths become their copies'.
 void UseLocalCopies(const DatasetConfig& config, std::vector<CatalogFile>& files,
                     std::vector<LakeFileProblem>& broken) {
-  const std::string cache =
-      (std::filesystem::path(config.store).parent_path() / "_cache").string();
+  const std::string cache = LocalStateDir(config) + "/_cache";
   std::vector<size_t> remote;
   for (size_t i = 0; i < files.size(); ++i) {
     if (fs::IsRemote(files[i].path)) remote.push_back(i);

@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/interrupt.h"
+#include "core/store_url.h"
 #include "core/text.h"
 #include "exec/lake_claim.h"
 #include "exec/lake_maintenance.h"
@@ -57,19 +58,19 @@ std::string TableDir(const DatasetConfig& c) { return c.write.location + "/" + c
 // uploaded to their final object names on S3 (which has no rename), beside the store.
 std::string DataStagingDir(const DatasetConfig& c) {
   if (fs::IsRemote(c.write.location)) {
-    return (stdfs::path(c.store).parent_path() / "_staging" / "data" / c.write.table).string();
+    return (stdfs::path(LocalStateDir(c)) / "_staging" / "data" / c.write.table).string();
   }
   return c.write.location + "/_staging/" + c.write.table;
 }
 std::string ErrorsDir(const DatasetConfig& c) { return c.errors.location + "/" + c.name; }
 std::string ErrorsStagingDir(const DatasetConfig& c) {
   if (fs::IsRemote(c.errors.location)) {
-    return (stdfs::path(c.store).parent_path() / "_staging" / "errors" / c.name).string();
+    return (stdfs::path(LocalStateDir(c)) / "_staging" / "errors" / c.name).string();
   }
   return c.errors.location + "/_staging/" + c.name;
 }
 std::string StreamLogDir(const DatasetConfig& c) {
-  return (stdfs::path(c.store).parent_path() / "streams" / c.name).string();
+  return (stdfs::path(LocalStateDir(c)) / "streams" / c.name).string();
 }
 
 namespace {
@@ -271,7 +272,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
 }
 
 Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c, bool wait) {
-  std::string dir = stdfs::path(c.store).parent_path().string();
+  std::string dir = LocalStateDir(c);
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
   std::string path = dir + "/" + c.name + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -281,7 +282,38 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c
     return Status::Aborted("dataset '" + c.name + "' is being run by another weir process (lock " +
                            path + " is held); wait for it to finish");
   }
-  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+  std::unique_ptr<DatasetLock> lock(new DatasetLock(fd));
+  WEIR_RETURN_IF_ERROR(lock->LockStore(c, /*shared=*/false, wait));
+  return lock;
+}
+
+Status DatasetLock::LockStore(const DatasetConfig& c, bool shared, bool wait) {
+  if (!IsPostgresStoreUrl(c.store)) return Status::OK();
+  const int64_t key = AdvisoryLockKey("weir-dataset:" + c.name);
+  const auto mode = shared ? AdvisoryLock::Mode::kShared : AdvisoryLock::Mode::kExclusive;
+  bool told = false;
+  for (;;) {
+    auto got = AdvisoryLock::Try(c.store, key, mode);
+    if (got.ok()) {
+      store_lock_ = std::move(got).value();
+      return Status::OK();
+    }
+    if (got.status().code() != StatusCode::kAborted) return got.status();
+    if (!wait) {
+      return Status::Aborted("dataset '" + c.name +
+                             "' is being run by another weir process using the same store (its "
+                             "lock in " + RedactStoreUrl(c.store) +
+                             " is held: from another machine or another folder); wait for it to "
+                             "finish");
+    }
+    if (!told) {
+      spdlog::info("{}: waiting for the dataset's lock in the store {} (held by another weir "
+                   "process using the same store)", c.name, RedactStoreUrl(c.store));
+      told = true;
+    }
+    if (StopRequested()) return Status::Aborted("stopped while waiting for the dataset's lock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetConfig& c,
@@ -292,7 +324,7 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
     return lock;
   }
   *alone = false;
-  const std::string path = stdfs::path(c.store).parent_path().string() + "/" + c.name + ".lock";
+  const std::string path = LocalStateDir(c) + "/" + c.name + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("opening lock " + path, false);
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
@@ -304,14 +336,16 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
       return Status::Aborted("stopped while waiting for the lock " + path);
     }
   }
-  return std::unique_ptr<DatasetLock>(new DatasetLock(fd));
+  std::unique_ptr<DatasetLock> shared(new DatasetLock(fd));
+  WEIR_RETURN_IF_ERROR(shared->LockStore(c, /*shared=*/true, /*wait=*/true));
+  return shared;
 }
 
 Status DatasetLock::Share() {
   while (::flock(fd_, LOCK_SH) != 0) {
     if (errno != EINTR) return fs::ErrnoStatus("sharing the dataset lock", "", errno);
   }
-  return Status::OK();
+  return store_lock_ ? store_lock_->Share() : Status::OK();
 }
 
 DatasetLock::~DatasetLock() { ::close(fd_); }

@@ -16,11 +16,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "exec/store.h"
+#include "store/advisory_lock.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -131,7 +133,9 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
 void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
                           const std::vector<TaskRow>& tasks, bool normalised_entries);
 
-// An advisory lock on a dataset within its store (flock on <store folder>/<dataset>.lock).
+// An advisory lock on a dataset within its store (flock on <LocalStateDir>/<dataset>.lock; with
+// a PostgreSQL store also a session advisory lock in the store, so that two machines do not run
+// one dataset at once).
 // Released on destruction or when the process dies, so a kill -9 never leaves a stale lock.
 // Exclusive for batch runs, redrives and the HTTP collector. The members of a Kafka stream's
 // consumer group share it (AcquireShared): they exclude all of those, not each other. `weir lake`
@@ -152,7 +156,11 @@ class DatasetLock {
 
  private:
   explicit DatasetLock(int fd) : fd_(fd) {}
+  // With a PostgreSQL store, the flock (this machine) is paired with an advisory lock in the
+  // store (every machine), taken after it, in the same mode.
+  Status LockStore(const DatasetConfig& c, bool shared, bool wait);
   int fd_;
+  std::unique_ptr<AdvisoryLock> store_lock_;
 };
 
 // Points this process's s3:// client at the dataset's `storage:` (unset fields: environment).

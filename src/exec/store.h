@@ -1,4 +1,6 @@
-// The task store and lake catalog of one or more datasets, in SQLite (the embedded default).
+// The task store and lake catalog of one or more datasets, in SQLite (the embedded default, a
+// file) or PostgreSQL (a server, `store: postgresql://user@host:port/db`, for several processes
+// or machines). Both run the same SQL and the same migrations through store/sql_db.h.
 //
 // It holds the datatasks (one per manifest entry) with their status, checkpoint and counters, and
 // the catalog of output files (lake data files and error-record files) with their publication
@@ -11,29 +13,43 @@
 // Paths: the catalog stores file paths under the store's base folder (the dataset file's folder)
 // relative to it, so a project folder that is copied or moved keeps a working store that names
 // its own files, never the original's. Paths outside the base folder stay absolute. The API
-// takes and returns absolute paths.
+// takes and returns absolute paths. A PostgreSQL store keeps every path absolute: it is shared,
+// and the machines that use it see the lake under the same absolute paths, not one project folder.
+//
+// PostgreSQL: write transactions run SERIALIZABLE, so concurrent writers (other processes or
+// machines) behave as with SQLite's single writer; the compare-and-set of the Iceberg pointer and
+// the task fencing (TaskUpdate::owner_attempt) are conditional UPDATEs whose row counts are
+// checked. A serialization failure, or a connection lost (a server restart), runs the whole
+// transaction again after reconnecting, for up to a minute. A COMMIT whose answer was lost is
+// not run twice: every write transaction records a random token, and the retry first asks
+// whether that token committed. Credentials are never stored or shown: libpq reads PGPASSWORD or
+// ~/.pgpass, and a password written in the URL is replaced by *** in path() and in messages.
 //
 // Identity: every store has a random id (`store_id()`), kept in its `meta` table. Table folders
 // record the id of the store that writes them (exec/lake_claim.h), so a lost or replaced store
 // is noticed before it loads everything again on top of the old files.
 //
-// Ownership: owns the sqlite3 handle. Thread-safety: all methods are safe to call from several
-// threads (one connection, serialised by an internal mutex; commits are infrequent).
+// Ownership: owns its connection (SqlDb). Thread-safety: all methods are safe to call from
+// several threads (one connection, serialised by an internal mutex; commits are infrequent).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "weir/status.h"
 
-struct sqlite3;
-
 namespace weir {
+
+class SqlDb;
+enum class SqlErrorKind;
 
 // CREATED: never started. RUNNING: started (a task left RUNNING by a killed process resumes from
 // its checkpoint). INTERRUPTED: stopped by SIGINT/SIGTERM after committing what it had; resumes.
@@ -178,13 +194,17 @@ struct CommitRequest {
 
 class Store {
  public:
-  // Opens (creating if needed) the store. `base_dir`: the folder catalog paths are stored
-  // relative to (the dataset file's folder); empty keeps every path absolute. Waits out another
-  // process creating or migrating the same store (busy) for up to 15 s.
+  // Opens (creating if needed) the store: `db_path` is the SQLite file, or a postgresql:// URL
+  // (core/store_url.h). `base_dir`: the folder catalog paths are stored relative to (the dataset
+  // file's folder); empty keeps every path absolute, as a PostgreSQL store always does. Waits out
+  // another process creating or migrating the same store (busy), or a PostgreSQL server that is
+  // not accepting connections yet, for up to 15 s.
   static Result<std::unique_ptr<Store>> Open(const std::string& db_path,
                                              const std::string& base_dir = "");
   const std::string& store_id() const { return store_id_; }
+  // The SQLite file, or the PostgreSQL URL without its password.
   const std::string& path() const { return path_; }
+  bool is_postgres() const;
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -263,9 +283,30 @@ class Store {
   Status DropIcebergTable(const std::string& table_namespace, const std::string& table_name);
 
  private:
-  Store(sqlite3* db, std::string path, std::string base_dir)
-      : db_(db), path_(std::move(path)), base_(std::move(base_dir)) {}
-  Status Exec(const std::string& sql);
+  Store(std::unique_ptr<SqlDb> db, std::string path, std::string base_dir);
+  // Runs `body` as one write transaction; on PostgreSQL runs it again from the start after a
+  // serialization failure or a lost connection (see above). `body` must be re-runnable: it
+  // starts from scratch each time. Caller holds mu_.
+  Status Transact(const std::function<Status()>& body);
+  // Deletes commit tokens over an hour old (PostgreSQL). Caller holds mu_.
+  void PruneTokens();
+  // Runs a read (no transaction); on PostgreSQL again after a lost connection. Caller holds mu_.
+  Status Read(const std::function<Status()>& body);
+  // Waits, and reconnects after kConnectionLost, when a failure of `kind` (SqlErrorKind) is
+  // worth running again on PostgreSQL; false when not, or past `deadline`.
+  bool Recover(SqlErrorKind kind, int attempt, std::chrono::steady_clock::time_point deadline,
+               Status* why);
+  // `sql` with the dialect's spelling of {id} {int} {now} {without_rowid} {is_not}.
+  std::string Sql(const std::string& sql) const;
+  Status HasColumn(const std::string& table, const std::string& column, bool* has);
+  Status AddColumnIfMissing(const std::string& table, const std::string& column,
+                            const std::string& type);
+  // Runs DDL: on PostgreSQL in a transaction of its own under the cross-process DDL lock
+  // (concurrent CREATE TABLE IF NOT EXISTS of one table can fail there); on SQLite as a plain
+  // statement, as before. Caller holds mu_.
+  Status Ddl(const std::string& sql);
+  Status DdlLockLocked();  // inside a transaction: the cross-process DDL lock (PostgreSQL)
+  std::string DedupTableName(const std::string& dataset, const std::string& suffix = "") const;
   Status Migrate();
   Status LoadMeta();
   std::string ToStored(const std::string& path) const;
@@ -278,8 +319,11 @@ class Store {
                               const std::string& table_name);  // caller holds mu_
 
   std::mutex mu_;
-  sqlite3* db_;
+  std::unique_ptr<SqlDb> db_;
   bool iceberg_tables_ready_ = false;  // EnsureIcebergTables ran (under mu_)
+  bool schema_table_ready_ = false;    // EnsureSchemaTable ran (under mu_)
+  std::unordered_set<std::string> dedup_tables_ready_;  // datasets whose dedup table exists
+  uint64_t transactions_ = 0;  // committed by Transact (under mu_), for PruneTokens
   std::string path_, base_, store_id_;
 };
 

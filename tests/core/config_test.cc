@@ -988,3 +988,46 @@ TEST(StreamConfigTest, AKafkaDatasetTakesBrokersTopicsGroupAndLibrdkafkaSettings
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+// `store:` may name a PostgreSQL database instead of a folder; the local state (locks, stream
+// logs) then stays in the dataset's .weir folder.
+TEST(DatasetConfigTest, StoreMayBeAPostgresUrl) {
+  auto r =
+      ParseDatasetConfig(Edit("name: clickstream\n",
+                              "name: clickstream\nstore: postgresql://weir@db.example:5433/lake\n"),
+                         kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->store, "postgresql://weir@db.example:5433/lake");
+  EXPECT_EQ(LocalStateDir(*r), "/tmp/weir-ds/.weir");
+  auto local =
+      ParseDatasetConfig(Edit("name: clickstream\n", "name: clickstream\nstore: st\n"), kFile);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(LocalStateDir(*local), "/tmp/weir-ds/st");
+}
+
+// A bad store URL names the key and what is wrong, and says how to write it; a password in the
+// URL is refused (it would be in the dataset file) and never repeated in the message.
+TEST(DatasetConfigTest, ABadStoreUrlIsRejectedWithTheReasonAndTheWayToWriteIt) {
+  auto with = [](const std::string& store) {
+    return ErrorOf(Edit("name: clickstream\n", "name: clickstream\nstore: " + store + "\n"));
+  };
+  EXPECT_EQ(with("postgresql://weir@db:54x2/lake"),
+            "dataset.yaml:2: store: 'postgresql://weir@db:54x2/lake' is not a usable PostgreSQL "
+            "URL: its port '54x2' is not a number; write it as "
+            "postgresql://user@host:5432/database, or leave `store` out for the local SQLite "
+            "store in .weir/");
+  EXPECT_NE(with("postgresql://weir@db:5432").find("it names no database"), std::string::npos);
+  EXPECT_NE(with("postgresql:///lake").find("it names no host"), std::string::npos);
+  EXPECT_NE(with("mysql://weir@db/lake").find("is not a store this version knows"),
+            std::string::npos);
+  const std::string pw = with("postgresql://weir:hunter2@db/lake");
+  EXPECT_EQ(pw.find("hunter2"), std::string::npos) << pw;
+  EXPECT_NE(pw.find("store: the URL holds a password"), std::string::npos) << pw;
+  EXPECT_NE(pw.find("PGPASSWORD or ~/.pgpass"), std::string::npos) << pw;
+}
+
+}  // namespace
+}  // namespace weir

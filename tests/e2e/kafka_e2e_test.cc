@@ -17,6 +17,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "../common/postgres.h"
 #include "e2e_util.h"
 
 namespace weir::e2e {
@@ -390,6 +391,50 @@ TEST(KafkaE2E, TwoProcessesShareTheGroupAndRebalancesLoseAndDuplicateNothing) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ::kill(first, SIGTERM);
   EXPECT_EQ(WaitExit(first), 0) << ReadAll(first_path);
+  ExpectExactlyOnce(dir, yaml, producer.produced());
+}
+
+// The same with the store on PostgreSQL and the two members in two folders, as on two
+// machines: each has its own .weir/ (flock), both write one lake and share the store, and the
+// dataset lock is a shared advisory lock in PostgreSQL. Partition handovers between them are
+// fenced by the store across connections: nothing lost or duplicated.
+TEST(KafkaE2E, TwoMachinesOnAPostgresStoreShareTheGroupAndLoseAndDuplicateNothing) {
+  if (!HaveIcebird()) FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
+  std::string why;
+  PostgresServer* pg = SharedPostgres(&why);
+  if (pg == nullptr && PostgresServer::BinDir().empty()) GTEST_SKIP() << why;
+  ASSERT_NE(pg, nullptr) << "PostgreSQL is installed but did not start: " << why;
+  const std::string url = pg->CreateDatabase("kafka_group");
+  ASSERT_FALSE(url.empty()) << pg->why();
+  const std::string dir = TempDir("kafka-group-pg"), other = TempDir("kafka-group-pg-b");
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:4"));
+  std::string text = DatasetYaml(kafka.bootstrap());
+  const std::string relative = "  location: lake\n";
+  text.replace(text.find(relative), relative.size(), "  location: " + dir + "/lake\n");
+  text += "store: " + url + "\nerrors:\n  location: " + dir + "/errors\n";
+  const std::string yaml = dir + "/ds.yaml", yaml_b = other + "/ds.yaml";
+  WriteAll(yaml, text);
+  WriteAll(yaml_b, text);
+  Producer producer(kafka.bootstrap(), 4, 300);
+  const std::string first_path = dir + "/first.log", second_path = other + "/second.log";
+  const pid_t first = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, first_path);
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 1)) << ReadAll(first_path);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const pid_t second = SpawnLogged({WEIR_BIN, "run", yaml_b, "--no-progress"}, second_path);
+  ASSERT_GT(second, 0);
+  EXPECT_TRUE(WaitForLog(second_path, "assigned 2 partition(s)", 1)) << ReadAll(second_path);
+  EXPECT_TRUE(WaitForLog(first_path, "assigned 2 partition(s)", 1)) << ReadAll(first_path);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ::kill(second, SIGTERM);
+  EXPECT_EQ(WaitExit(second), 0) << ReadAll(second_path);
+  EXPECT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 2)) << ReadAll(first_path);
+  producer.Wait();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ::kill(first, SIGTERM);
+  EXPECT_EQ(WaitExit(first), 0) << ReadAll(first_path);
+  EXPECT_FALSE(std::filesystem::exists(other + "/lake")) << "the second member wrote its own lake";
   ExpectExactlyOnce(dir, yaml, producer.produced());
 }
 

@@ -5,18 +5,57 @@
 
 #include <filesystem>
 
+#include "../common/postgres.h"
+
 namespace weir {
 namespace {
 
-std::unique_ptr<Store> OpenFresh(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("weir-store-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto s = Store::Open((dir / "store.db").string());
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return std::move(s).value();
-}
+// The store tests run on both backends: every assertion must hold on SQLite and on PostgreSQL
+// (a server of the test binary's own, tests/common/postgres.h; a database per test).
+enum class Backend { kSqlite, kPostgres };
 
-TEST(StoreTest, EnsureTasksIsIdempotentAndKeepsManifestOrder) {
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      std::string why;
+      pg_ = e2e::SharedPostgres(&why);
+      if (pg_ == nullptr && e2e::PostgresServer::BinDir().empty()) GTEST_SKIP() << why;
+      ASSERT_NE(pg_, nullptr) << "PostgreSQL is installed but did not start: " << why;
+    }
+  }
+  // A new, empty store named for the test: a SQLite file, or a PostgreSQL database.
+  std::string FreshLocation(const std::string& name) {
+    if (GetParam() == Backend::kPostgres) {
+      std::string db = "store_" + name;
+      for (char& c : db) {
+        if (c == '-') c = '_';
+      }
+      const std::string url = pg_->CreateDatabase(db);
+      EXPECT_FALSE(url.empty()) << pg_->why();
+      return url;
+    }
+    auto dir = std::filesystem::temp_directory_path() /
+               ("weir-store-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    return (dir / "store.db").string();
+  }
+  std::unique_ptr<Store> OpenFresh(const std::string& name) {
+    auto s = Store::Open(FreshLocation(name));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return std::move(s).value();
+  }
+
+  e2e::PostgresServer* pg_ = nullptr;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& p) {
+                           return p.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(StoreTest, EnsureTasksIsIdempotentAndKeepsManifestOrder) {
   auto store = OpenFresh("ensure");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"b.jsonl", "/x/b.jsonl"}, {"a.jsonl", "/x/a.jsonl"}}).ok());
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a.jsonl", "/x/a.jsonl"}, {"c.jsonl", "/x/c.jsonl"}}).ok());
@@ -30,7 +69,7 @@ TEST(StoreTest, EnsureTasksIsIdempotentAndKeepsManifestOrder) {
   EXPECT_TRUE(store->Tasks("other")->empty());
 }
 
-TEST(StoreTest, CommitAdvancesCheckpointsAndRecordsFilesTogether) {
+TEST_P(StoreTest, CommitAdvancesCheckpointsAndRecordsFilesTogether) {
   auto store = OpenFresh("commit");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}, {"b", "/b"}}).ok());
   auto tasks = *store->Tasks("ds");
@@ -75,7 +114,7 @@ TEST(StoreTest, CommitAdvancesCheckpointsAndRecordsFilesTogether) {
 
 // Regression: a task's `files` count showed only its last commit's files (plus those before the
 // run): the executor's counters never see the files a commit writes, and the store overwrote it.
-TEST(StoreTest, ATasksFilesCountAddsUpOverItsCommits) {
+TEST_P(StoreTest, ATasksFilesCountAddsUpOverItsCommits) {
   auto store = OpenFresh("files-count");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   const int64_t id = (*store->Tasks("ds"))[0].id;
@@ -96,7 +135,7 @@ TEST(StoreTest, ATasksFilesCountAddsUpOverItsCommits) {
   EXPECT_EQ(t.counters.read, 30u);
 }
 
-TEST(StoreTest, StatusReasonAndAttemptsAreStored) {
+TEST_P(StoreTest, StatusReasonAndAttemptsAreStored) {
   auto store = OpenFresh("status");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   int64_t id = (*store->Tasks("ds"))[0].id;
@@ -113,7 +152,7 @@ TEST(StoreTest, StatusReasonAndAttemptsAreStored) {
 // Two stream processes that both think they own a partition (the group gave it to a new member
 // while the old one was paused): only the latest claim may commit, and the stale one's status
 // update does not overwrite the new owner's.
-TEST(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
+TEST_P(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
   auto store = OpenFresh("claim");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"events/0", "kafka:events/0"}}).ok());
   const int64_t id = (*store->Tasks("ds"))[0].id;
@@ -156,10 +195,8 @@ TEST(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
   EXPECT_EQ(store->Task(id)->counters.offset, 30u);
 }
 
-TEST(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
-  auto dir = std::filesystem::temp_directory_path() / ("weir-store-reopen-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::string path = (dir / "store.db").string();
+TEST_P(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
+  const std::string path = FreshLocation("reopen");
   {
     auto s = std::move(Store::Open(path).value());
     ASSERT_TRUE(s->EnsureTasks("ds", {{"a", "/a"}}).ok());
@@ -172,7 +209,7 @@ TEST(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
   EXPECT_EQ(s->Tasks("keep")->size(), 1u);
 }
 
-TEST(StoreTest, ResetMarksFilesSupersededInTheSameTransaction) {
+TEST_P(StoreTest, ResetMarksFilesSupersededInTheSameTransaction) {
   auto store = OpenFresh("reset-files");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   CommitRequest req;
@@ -194,7 +231,7 @@ TEST(StoreTest, ResetMarksFilesSupersededInTheSameTransaction) {
   EXPECT_EQ(old[0].path, f.path);
 }
 
-TEST(StoreTest, PathsUnderTheBaseFolderAreStoredRelativeAndFollowACopy) {
+TEST(SqliteStoreTest, PathsUnderTheBaseFolderAreStoredRelativeAndFollowACopy) {
   auto dir = std::filesystem::temp_directory_path() / ("weir-store-rel-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::string a = (dir / "a").string(), b = (dir / "b").string();
@@ -227,7 +264,7 @@ TEST(StoreTest, PathsUnderTheBaseFolderAreStoredRelativeAndFollowACopy) {
   EXPECT_NE(fresh->store_id(), id);
 }
 
-TEST(StoreTest, StoreFromBeforeRelativePathsIsConvertedWhereItIs) {
+TEST(SqliteStoreTest, StoreFromBeforeRelativePathsIsConvertedWhereItIs) {
   auto dir = std::filesystem::temp_directory_path() / ("weir-store-legacy-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::string a = (dir / "a").string(), b = (dir / "b").string();
@@ -249,7 +286,7 @@ TEST(StoreTest, StoreFromBeforeRelativePathsIsConvertedWhereItIs) {
   EXPECT_EQ((*s->Files("ds", "", ""))[0].path, b + "/lake/t/part-1.parquet");
 }
 
-TEST(StoreTest, InputIdentityIsRecordedByAttemptsAndCommits) {
+TEST_P(StoreTest, InputIdentityIsRecordedByAttemptsAndCommits) {
   auto store = OpenFresh("input-id");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   int64_t id = (*store->Tasks("ds"))[0].id;
@@ -270,7 +307,7 @@ TEST(StoreTest, InputIdentityIsRecordedByAttemptsAndCommits) {
   EXPECT_EQ(store->Task(id)->input_id, "[2]");
 }
 
-TEST(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
+TEST_P(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
   auto store = OpenFresh("iceberg");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   const int64_t task = (*store->Tasks("ds"))[0].id;
@@ -313,7 +350,7 @@ TEST(StoreTest, IcebergPointerMovesWithTheCheckpointsOrNotAtAll) {
 // The catalog row is keyed by table name alone, so another dataset with the same write.table may
 // own it: --restart drops only the row the runner checked, and a row that moved on or appeared
 // meanwhile leaves everything as it was (tasks, files, the row).
-TEST(StoreTest, ResetDropsOnlyTheIcebergRowItChecked) {
+TEST_P(StoreTest, ResetDropsOnlyTheIcebergRowItChecked) {
   auto store = OpenFresh("iceberg-reset");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   const int64_t task = (*store->Tasks("ds"))[0].id;
@@ -349,7 +386,7 @@ TEST(StoreTest, ResetDropsOnlyTheIcebergRowItChecked) {
 // files were renamed into place, so a catalog reader (JDBC client, `weir serve --catalog`) could
 // be given a snapshot whose files did not exist yet. The readers' pointer now waits until no
 // file of the dataset is pending; the writers' pointer (compare-and-set) moves at once.
-TEST(StoreTest, CatalogReadersGetASnapshotOnlyOnceItsFilesArePublished) {
+TEST_P(StoreTest, CatalogReadersGetASnapshotOnlyOnceItsFilesArePublished) {
   auto store = OpenFresh("iceberg-publish");
   ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/a"}}).ok());
   const int64_t task = (*store->Tasks("ds"))[0].id;
