@@ -182,7 +182,7 @@ std::vector<MapSpec> BuildSchema() {
                   Key("connector", K::kEnum, kRequired, "", "Sink connector.")
                       .Choices({"lake"}, "supported connector"),
                   Key("location", K::kPath, kRequired, "",
-                      "Lake root folder; the table lives at `<location>/<table>/`."),
+                      "Lake root folder, or `s3://bucket/prefix` (an Iceberg table only); the table lives at `<location>/<table>/`."),
                   Key("table", K::kIdentifier, kRequired, "",
                       "Table name; also its name in the store's Iceberg catalog "
                       "(`default.<table>`), so datasets that share a `store` need different "
@@ -287,7 +287,7 @@ std::vector<MapSpec> BuildSchema() {
       }});
   s.push_back(MapSpec{
       "storage",
-      "Object storage for `s3://` locations (read.location today).",
+      "Object storage for `s3://` locations (`read.location`, `write.location`, `errors.location`).",
       {
           Key("endpoint", K::kString, kOptional, "",
               "URL of an S3-compatible server, e.g. `http://127.0.0.1:9000`; absent: "
@@ -302,7 +302,7 @@ std::vector<MapSpec> BuildSchema() {
       MapSpec{"errors",
               "Error records (JSON lines).",
               {
-                  Key("location", K::kPath, kOptional, "errors", "Folder for error records."),
+                  Key("location", K::kPath, kOptional, "errors", "Folder for error records, or `s3://bucket/prefix`."),
                   Key("max_ratio", K::kNumber, kOptional, "",
                       "A task whose errored/read ratio exceeds this fails; no limit when absent.")
                       .Range(0, 1),
