@@ -57,8 +57,10 @@ with ThreadPoolExecutor(8) as pool:
 PY
 
 write_yaml() {  # $1 file, $2 input location, $3 lake location, $4 errors location, $5 workers
+  # Each run has its own store: the three are one dataset written to three places.
   cat >"$1" <<YAML
 name: s3-lake-bench
+store: .weir-$(basename "$1" .yaml)
 read:
   connector: files
   location: $2
