@@ -63,11 +63,13 @@ std::optional<std::string> CatalogFileProblem(const CatalogFile& f) {
     if (::stat(f.path.c_str(), &st) != 0) return std::string("missing");
     size = static_cast<uint64_t>(st.st_size);
   }
-  if (size != f.bytes) {
-    return "size " + std::to_string(size) + " bytes, committed " + std::to_string(f.bytes) +
-           " bytes";
-  }
-  return std::nullopt;
+  return SizeProblem(f, size);
+}
+
+std::optional<std::string> SizeProblem(const CatalogFile& f, uint64_t size) {
+  if (size == f.bytes) return std::nullopt;
+  return "size " + std::to_string(size) + " bytes, committed " + std::to_string(f.bytes) +
+         " bytes";
 }
 
 Result<LakeCheckReport> CheckLake(const DatasetConfig& config, Store& store) {
@@ -114,9 +116,8 @@ Result<std::vector<LakeFileProblem>> CheckPublishedFiles(const DatasetConfig& co
     if (it == listed.end()) {
       // Outside the listed folders (moved settings): ask for the object itself.
       if (auto p = CatalogFileProblem(f)) problems.push_back({f, *p});
-    } else if (it->second != f.bytes) {
-      problems.push_back({f, "size " + std::to_string(it->second) + " bytes, committed " +
-                                 std::to_string(f.bytes) + " bytes"});
+    } else if (auto p = SizeProblem(f, it->second)) {
+      problems.push_back({f, *p});
     }
   }
   return problems;

@@ -23,6 +23,8 @@ namespace weir {
 // What is wrong with a published catalog file on disk ("missing", "size 10 bytes, committed
 // 20 bytes"), or nullopt when it is there with its committed size.
 std::optional<std::string> CatalogFileProblem(const CatalogFile& f);
+// The problem of a file found with `size` bytes where the catalog committed f.bytes, or nullopt.
+std::optional<std::string> SizeProblem(const CatalogFile& f, uint64_t size);
 
 struct LakeFileProblem {
   CatalogFile file;

@@ -35,7 +35,7 @@ std::string SqlQuote(const std::string& s) {
 namespace {
 
 // DuckDB reads local files here (no network extension is installed), so a lake on S3 is read
-// through local copies: <store folder>/_cache/<bucket>/<key>. Lake objects have unique names and
+// through local copies: <LocalStateDir>/_cache/<bucket>/<key>. Lake objects have unique names and
 // never change, so a copy of the committed size is the object; it is fetched once, on several
 // threads. Files whose object is missing or of another size than committed are returned in
 // `broken` (and keep their remote path); the others' paths become their copies'.
@@ -58,10 +58,7 @@ void UseLocalCopies(const DatasetConfig& config, std::vector<CatalogFile>& files
       return bytes.status().code() == StatusCode::kNotFound ? std::string("missing")
                                                             : "unreadable: " + bytes.status().message();
     }
-    if (bytes->size() != f.bytes) {
-      return "size " + std::to_string(bytes->size()) + " bytes, committed " +
-             std::to_string(f.bytes) + " bytes";
-    }
+    if (auto p = SizeProblem(f, bytes->size())) return p;
     const std::string tmp = local + ".part-" + std::to_string(i);
     Status st = fs::CreateDirs(std::filesystem::path(local).parent_path().string());
     if (st.ok()) st = fs::WriteFile(tmp, *bytes);
