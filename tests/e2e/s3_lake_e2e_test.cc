@@ -229,7 +229,9 @@ TEST(S3LakeE2E, KillsBeforeAndAfterACommitLeaveOrphansOnlyAndEveryRowOnce) {
   EXPECT_EQ(ids.size(), rep.totals.valid);
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), rep.totals.unique);
   auto q = Weir("query " + dir + "/dataset.yaml \"SELECT count(*) FROM events\" --format csv", env);
-  EXPECT_NE(q.out.find(std::to_string(rep.totals.valid)), std::string::npos) << q.out;
+  EXPECT_EQ(q.exit_code, 0) << "signal " << q.signal << ": " << q.out;
+  EXPECT_NE(q.out.find(std::to_string(rep.totals.valid)), std::string::npos)
+      << "exit " << q.exit_code << ", signal " << q.signal << ": " << q.out;
   EXPECT_EQ(ErrorsByOffset(dir + "/dataset.yaml", env).size(), rep.totals.malformed);
 
   // The first crash uploaded data files no commit recorded: orphans, named by `lake check`.
