@@ -43,7 +43,7 @@ TaskStatus ParseStatus(const std::string& s) {
 constexpr const char* kTaskCols =
     "id, dataset, entry, path, status, attempts, seq, ck_offset, ck_record, n_read, n_written, "
     "n_skipped, n_errored, n_bytes, n_files, duration_ms, reason, updated_at, ck_state, input_id, "
-    "n_duplicates";
+    "n_duplicates, lease_owner, leased_at, lease_until, lease_until - {now_ms}";
 
 // The key of the cross-process lock (pg_advisory_xact_lock) that serialises weir's DDL on a
 // PostgreSQL store: "weir" in ASCII.
@@ -76,6 +76,10 @@ TaskRow ReadTask(const SqlStatement& s) {
   t.counters.state = s.Text(18);
   t.input_id = s.Text(19);
   t.counters.duplicates = static_cast<uint64_t>(s.Int(20));
+  t.lease_owner = s.Text(21);
+  t.leased_at_ms = s.Int(22);
+  t.lease_until_ms = s.Int(23);
+  t.lease_left_ms = s.Int(24);
   return t;
 }
 
@@ -168,6 +172,11 @@ std::string Store::Sql(const std::string& sql) const {
   ReplaceAll(out, "{now}",
              pg ? "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
                 : "strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+  // The store's clock in Unix milliseconds: leases are judged by one clock, the store's, not by
+  // the workers' (which may disagree by seconds across a fleet).
+  ReplaceAll(out, "{now_ms}",
+             pg ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+                : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)");
   ReplaceAll(out, "{without_rowid}", pg ? "" : " WITHOUT ROWID");
   ReplaceAll(out, "{is_not}", pg ? "IS DISTINCT FROM" : "IS NOT");
   return out;
@@ -197,12 +206,12 @@ bool Store::Recover(SqlErrorKind kind, int attempt, std::chrono::steady_clock::t
   }
 }
 
-Status Store::Transact(const std::function<Status()>& body) {
+Status Store::Transact(const std::function<Status()>& body, bool serializable) {
   const auto deadline = std::chrono::steady_clock::now() + kRecoverFor;
   const bool pg = is_postgres();
   for (int attempt = 0;; ++attempt) {
     std::string token;
-    Status st = db_->Begin();
+    Status st = db_->Begin(serializable);
     if (st.ok() && pg) {
       token = RandomHex128();
       auto s = db_->Prepare("INSERT INTO weir_txn_tokens (token) VALUES (?)");
@@ -461,7 +470,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                                  : std::string("TEXT NOT NULL DEFAULT ''");
     WEIR_RETURN_IF_ERROR(AddColumnIfMissing("tasks", col, type));
   }
-  return Status::OK();
+  // Leases (Store::ClaimNextTask) and the worker and submission registries (`weir worker`).
+  WEIR_RETURN_IF_ERROR(AddColumnIfMissing("tasks", "lease_owner", "TEXT NOT NULL DEFAULT ''"));
+  for (const char* col : {"leased_at", "lease_until"}) {
+    WEIR_RETURN_IF_ERROR(AddColumnIfMissing("tasks", col, Sql("{int} NOT NULL DEFAULT 0")));
+  }
+  return Ddl(Sql(R"sql(
+CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks(dataset, id)
+  WHERE status IN ('CREATED', 'INTERRUPTED', 'RUNNING');
+CREATE TABLE IF NOT EXISTS workers (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, pid {int} NOT NULL, datasets TEXT NOT NULL,
+  threads {int} NOT NULL, state TEXT NOT NULL, current TEXT NOT NULL,
+  tasks_done {int} NOT NULL, n_records {int} NOT NULL, n_bytes {int} NOT NULL,
+  started_ms {int} NOT NULL, heartbeat_ms {int} NOT NULL);
+CREATE TABLE IF NOT EXISTS submitted_datasets (
+  name TEXT PRIMARY KEY, file TEXT NOT NULL, yaml TEXT NOT NULL, digest TEXT NOT NULL,
+  submitted_at TEXT NOT NULL DEFAULT ({now}));
+)sql"));
 }
 
 Status Store::EnsureTasks(const std::string& dataset,
@@ -494,7 +519,7 @@ Result<std::vector<TaskRow>> Store::Tasks(const std::string& dataset) {
   std::vector<TaskRow> out;
   WEIR_RETURN_IF_ERROR(Read([&]() -> Status {
     out.clear();
-    auto s = db_->Prepare(std::string("SELECT ") + kTaskCols +
+    auto s = db_->Prepare(Sql(std::string("SELECT ") + kTaskCols) +
                           " FROM tasks WHERE dataset = ? ORDER BY id");
     s->Bind(1, dataset);
     Status err;
@@ -516,7 +541,7 @@ Result<TaskRow> Store::Task(int64_t task_id) {
 }
 
 Result<TaskRow> Store::TaskLocked(int64_t task_id) {
-  auto s = db_->Prepare(std::string("SELECT ") + kTaskCols + " FROM tasks WHERE id = ?");
+  auto s = db_->Prepare(Sql(std::string("SELECT ") + kTaskCols) + " FROM tasks WHERE id = ?");
   s->Bind(1, task_id);
   Status err;
   if (s->Step(err)) return ReadTask(*s);
@@ -535,18 +560,214 @@ Status Store::StartAttempt(int64_t task_id, const std::string& input_id) {
   });
 }
 
-Result<TaskRow> Store::ClaimTask(int64_t task_id) {
+Result<TaskRow> Store::ClaimTask(int64_t task_id, const Lease* lease, int expect_attempts) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<TaskRow> row = Status::Internal("unset");
   WEIR_RETURN_IF_ERROR(Transact([&]() -> Status {
-    auto u =
-        db_->Prepare(Sql("UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, "
-                         "updated_at = {now} WHERE id = ?"));
-    WEIR_RETURN_IF_ERROR(u->Bind(1, task_id).Run());
+    auto u = db_->Prepare(
+        Sql("UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, updated_at = {now}, "
+            "lease_owner = CASE WHEN ? = 1 THEN ? ELSE lease_owner END, "
+            "leased_at = CASE WHEN ? = 1 THEN {now_ms} ELSE leased_at END, "
+            "lease_until = CASE WHEN ? = 1 THEN {now_ms} + ? ELSE lease_until END "
+            "WHERE id = ? AND (? = 0 OR attempts = ?)"));
+    const int64_t leased = lease != nullptr ? 1 : 0;
+    u->Bind(1, leased).Bind(2, lease ? lease->owner : std::string()).Bind(3, leased);
+    u->Bind(4, leased).Bind(5, lease ? lease->ttl_ms : int64_t{0}).Bind(6, task_id);
+    u->Bind(7, int64_t{expect_attempts}).Bind(8, int64_t{expect_attempts});
+    WEIR_RETURN_IF_ERROR(u->Run());
+    if (expect_attempts > 0 && u->Changes() != 1) {
+      return Status::Aborted("task " + std::to_string(task_id) + " " + kFencedMarker +
+                             " since this one took it (attempt " +
+                             std::to_string(expect_attempts) + ")");
+    }
     row = TaskLocked(task_id);
     return row.status();
   }));
   return row;
+}
+
+bool IsFenced(const Status& st) {
+  return st.code() == StatusCode::kAborted && !st.retryable() &&
+         st.message().find(kFencedMarker) != std::string::npos;
+}
+
+Result<std::optional<TaskRow>> Store::ClaimNextTask(const std::string& dataset,
+                                                    const Lease& lease) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<TaskRow> out;
+  WEIR_RETURN_IF_ERROR(Transact(
+      [&]() -> Status {
+        out.reset();
+        // The first claimable task, locked; a task another claimer has locked meanwhile is
+        // skipped (PostgreSQL), so N workers claiming at once take N different tasks.
+        auto q = db_->Prepare(
+            // The first condition matches the partial index tasks_unfinished, so a claim
+            // never walks past the finished tasks (a queue of 100,000 drains in linear time).
+            Sql(std::string("SELECT id FROM tasks WHERE dataset = ? AND status IN ('CREATED', "
+                            "'INTERRUPTED', 'RUNNING') AND (status <> 'RUNNING' OR "
+                            "lease_until < {now_ms}) ORDER BY id LIMIT 1") +
+                (is_postgres() ? " FOR UPDATE SKIP LOCKED" : "")));
+        q->Bind(1, dataset);
+        Status err;
+        if (!q->Step(err)) return err;
+        const int64_t id = q->Int(0);
+        WEIR_RETURN_IF_ERROR(q->Run());
+        auto u = db_->Prepare(
+            Sql("UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, "
+                "updated_at = {now}, lease_owner = ?, leased_at = {now_ms}, "
+                "lease_until = {now_ms} + ? WHERE id = ?"));
+        WEIR_RETURN_IF_ERROR(u->Bind(1, lease.owner).Bind(2, lease.ttl_ms).Bind(3, id).Run());
+        WEIR_ASSIGN_OR_RETURN(TaskRow row, TaskLocked(id));
+        out = std::move(row);
+        return Status::OK();
+      },
+      /*serializable=*/false));
+  return out;
+}
+
+Status Store::Heartbeat(const WorkerRow& w, int64_t ttl_ms,
+                        std::vector<std::pair<int64_t, int>>* held) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transact(
+      [&]() -> Status {
+        if (held) held->clear();
+        auto up = db_->Prepare(Sql(
+            "INSERT INTO workers (id, host, pid, datasets, threads, state, current, tasks_done, "
+            "n_records, n_bytes, started_ms, heartbeat_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "{now_ms}, {now_ms}) ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+            "current = excluded.current, tasks_done = excluded.tasks_done, "
+            "n_records = excluded.n_records, n_bytes = excluded.n_bytes, "
+            "heartbeat_ms = excluded.heartbeat_ms"));
+        up->Bind(1, w.id).Bind(2, w.host).Bind(3, w.pid).Bind(4, w.datasets);
+        up->Bind(5, int64_t{w.threads}).Bind(6, w.state).Bind(7, w.current);
+        up->Bind(8, static_cast<int64_t>(w.tasks_done)).Bind(9, static_cast<int64_t>(w.records));
+        up->Bind(10, static_cast<int64_t>(w.bytes));
+        WEIR_RETURN_IF_ERROR(up->Run());
+        auto renew = db_->Prepare(
+            Sql("UPDATE tasks SET lease_until = {now_ms} + ? WHERE lease_owner = ? AND "
+                "status = 'RUNNING'"));
+        WEIR_RETURN_IF_ERROR(renew->Bind(1, ttl_ms).Bind(2, w.id).Run());
+        if (held) {
+          auto q = db_->Prepare(
+              "SELECT id, attempts FROM tasks WHERE lease_owner = ? AND status = 'RUNNING'");
+          q->Bind(1, w.id);
+          Status err;
+          while (q->Step(err)) held->emplace_back(q->Int(0), static_cast<int>(q->Int(1)));
+          WEIR_RETURN_IF_ERROR(err);
+        }
+        return Status::OK();
+      },
+      /*serializable=*/false);
+}
+
+Status Store::WorkerStopped(const std::string& worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transact([&]() -> Status {
+    auto s = db_->Prepare(
+        Sql("UPDATE workers SET state = 'stopped', current = '', heartbeat_ms = {now_ms} "
+            "WHERE id = ?"));
+    return s->Bind(1, worker_id).Run();
+  });
+}
+
+Result<std::vector<WorkerRow>> Store::Workers(int64_t within_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<WorkerRow> out;
+  WEIR_RETURN_IF_ERROR(Read([&]() -> Status {
+    out.clear();
+    auto q = db_->Prepare(Sql(
+        "SELECT id, host, pid, datasets, threads, state, current, tasks_done, n_records, "
+        "n_bytes, started_ms, heartbeat_ms, {now_ms} - heartbeat_ms FROM workers "
+        "WHERE ? = 0 OR heartbeat_ms >= {now_ms} - ? ORDER BY heartbeat_ms DESC, id"));
+    q->Bind(1, within_ms).Bind(2, within_ms);
+    Status err;
+    while (q->Step(err)) {
+      WorkerRow w;
+      w.id = q->Text(0);
+      w.host = q->Text(1);
+      w.pid = q->Int(2);
+      w.datasets = q->Text(3);
+      w.threads = static_cast<int>(q->Int(4));
+      w.state = q->Text(5);
+      w.current = q->Text(6);
+      w.tasks_done = static_cast<uint64_t>(q->Int(7));
+      w.records = static_cast<uint64_t>(q->Int(8));
+      w.bytes = static_cast<uint64_t>(q->Int(9));
+      w.started_ms = q->Int(10);
+      w.heartbeat_ms = q->Int(11);
+      w.heartbeat_age_ms = q->Int(12);
+      out.push_back(std::move(w));
+    }
+    return err;
+  }));
+  return out;
+}
+
+Result<TaskCensus> Store::Census(const std::string& dataset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TaskCensus c;
+  WEIR_RETURN_IF_ERROR(Read([&]() -> Status {
+    c = TaskCensus{};
+    auto q = db_->Prepare(Sql(
+        "SELECT status, CASE WHEN status = 'RUNNING' AND lease_until >= {now_ms} THEN 1 ELSE 0 "
+        "END, COUNT(*) FROM tasks WHERE dataset = ? GROUP BY 1, 2"));
+    q->Bind(1, dataset);
+    Status err;
+    while (q->Step(err)) {
+      const std::string status = q->Text(0);
+      const bool live = q->Int(1) != 0;
+      const auto n = static_cast<uint64_t>(q->Int(2));
+      c.total += n;
+      if (status == "COMPLETED") {
+        c.completed += n;
+      } else if (status == "ERROR") {
+        c.error += n;
+      } else if (status == "RETIRED") {
+        c.retired += n;
+      } else if (live) {
+        c.leased += n;
+      } else {
+        c.claimable += n;
+      }
+    }
+    return err;
+  }));
+  return c;
+}
+
+Status Store::Submit(const SubmittedDataset& d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transact([&]() -> Status {
+    auto s = db_->Prepare(
+        Sql("INSERT INTO submitted_datasets (name, file, yaml, digest) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET file = excluded.file, yaml = excluded.yaml, "
+            "digest = excluded.digest, submitted_at = {now}"));
+    return s->Bind(1, d.name).Bind(2, d.file).Bind(3, d.yaml).Bind(4, d.digest).Run();
+  });
+}
+
+Result<std::vector<SubmittedDataset>> Store::Submitted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SubmittedDataset> out;
+  WEIR_RETURN_IF_ERROR(Read([&]() -> Status {
+    out.clear();
+    auto q = db_->Prepare(
+        "SELECT name, file, yaml, digest, submitted_at FROM submitted_datasets ORDER BY name");
+    Status err;
+    while (q->Step(err)) {
+      out.push_back({q->Text(0), q->Text(1), q->Text(2), q->Text(3), q->Text(4)});
+    }
+    return err;
+  }));
+  return out;
+}
+
+Result<std::optional<SubmittedDataset>> Store::Submitted(const std::string& name) {
+  WEIR_ASSIGN_OR_RETURN(auto all, Submitted());
+  for (auto& d : all) {
+    if (d.name == name) return std::optional<SubmittedDataset>(std::move(d));
+  }
+  return std::optional<SubmittedDataset>();
 }
 
 Status Store::SetTaskPath(int64_t task_id, const std::string& path) {
@@ -660,8 +881,8 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
       WEIR_RETURN_IF_ERROR(s->Run());
       if (u.owner_attempt > 0 && s->Changes() != 1) {
         // Not retryable: planning again cannot help, the task is someone else's now.
-        return Status::Aborted("task " + std::to_string(u.task_id) +
-                               " was taken by another writer since this one took it (attempt " +
+        return Status::Aborted("task " + std::to_string(u.task_id) + " " + kFencedMarker +
+                               " since this one took it (attempt " +
                                std::to_string(u.owner_attempt) +
                                "): this writer may not commit it any more");
       }

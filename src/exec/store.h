@@ -85,6 +85,49 @@ struct TaskRow {
   // Identity of the input file(s) as read (io/file_identity.h, JSON): recorded when the task
   // starts and again when it completes, so changed inputs are noticed. Empty before.
   std::string input_id;
+  // The lease of the claim that took the task last (Store::ClaimNextTask): who (a worker id,
+  // "host:pid:..."; empty before any leased claim), since when, and until when it is theirs
+  // without a heartbeat, as Unix milliseconds of the store's clock. `lease_left_ms` is
+  // lease_until_ms minus the store's clock when the row was read: <= 0 means expired (a RUNNING
+  // task whose lease expired is claimable by any worker). The holder is kept after the task
+  // leaves RUNNING: it says who ran it last.
+  std::string lease_owner;
+  int64_t leased_at_ms = 0, lease_until_ms = 0, lease_left_ms = 0;
+};
+
+// A claim's lease (Store::ClaimNextTask): the claimer and how long the task stays its own
+// without a heartbeat (Store::Heartbeat renews every lease a worker holds).
+struct Lease {
+  std::string owner;
+  int64_t ttl_ms = 30000;
+};
+
+// A live or stopped `weir worker` (or `weir run`) process, as it last reported itself.
+struct WorkerRow {
+  std::string id;        // "host:pid:random"
+  std::string host;
+  int64_t pid = 0;
+  std::string datasets;  // the datasets it serves, comma-separated; empty: every submitted one
+  int threads = 0;
+  std::string state;     // "running", "idle", "stopped"
+  std::string current;   // the dataset it is running now, if any
+  uint64_t tasks_done = 0, records = 0, bytes = 0;  // since it started
+  int64_t started_ms = 0, heartbeat_ms = 0;          // store clock, Unix ms
+  int64_t heartbeat_age_ms = 0;  // store clock now minus heartbeat_ms, when read
+};
+
+// A dataset recorded by `weir submit`: the YAML as submitted, from where (its absolute path,
+// which resolves its relative paths), and a digest of both.
+struct SubmittedDataset {
+  std::string name, file, yaml, digest, submitted_at;
+};
+
+// How many tasks of a dataset are in which state, as workers see them.
+struct TaskCensus {
+  uint64_t total = 0;
+  uint64_t claimable = 0;  // CREATED, INTERRUPTED, or RUNNING with an expired lease
+  uint64_t leased = 0;     // RUNNING under a live lease (someone is on it)
+  uint64_t completed = 0, error = 0, retired = 0;
 };
 
 struct CatalogFile {
@@ -192,6 +235,11 @@ struct CommitRequest {
   int64_t dedup_within_ms = 0;
 };
 
+// The refusal of a commit or status change by a writer whose claim on a task was superseded by
+// another claim (TaskUpdate::owner_attempt): kAborted, not retryable, with this marker.
+inline constexpr const char* kFencedMarker = "was taken by another writer";
+bool IsFenced(const Status& st);
+
 class Store {
  public:
   // Opens (creating if needed) the store: `db_path` is the SQLite file, or a postgresql:// URL
@@ -223,7 +271,33 @@ class Store {
   // StartAttempt and Task in one transaction: the row as this attempt took it. Its `attempts`
   // is the taker's claim (TaskUpdate::owner_attempt); the checkpoint read is the last commit
   // made before the claim, and any commit by an earlier claimant after it is fenced.
-  Result<TaskRow> ClaimTask(int64_t task_id);
+  // With `lease`: the claim is leased to lease->owner (shown by `weir tasks`, renewed by
+  // Heartbeat). With `expect_attempts` > 0: only if the task's attempts still equal it (a worker
+  // taking a task it holds again, to retry it); NotFound-free kAborted (IsFenced) if not.
+  Result<TaskRow> ClaimTask(int64_t task_id, const Lease* lease = nullptr,
+                            int expect_attempts = 0);
+  // The task queue of `weir worker`: claims the first claimable task of `dataset` in id order
+  // (CREATED, INTERRUPTED, or RUNNING whose lease expired: its holder died or stalled) for
+  // `lease`, in one transaction (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claimers
+  // take different tasks without waiting on each other). The claim counts an attempt, which is
+  // the claimer's fencing token (TaskUpdate::owner_attempt). nullopt when none is claimable.
+  Result<std::optional<TaskRow>> ClaimNextTask(const std::string& dataset, const Lease& lease);
+  // One heartbeat of worker `w`: records it (created on first call) and renews the lease of
+  // every RUNNING task it holds to ttl_ms from now. `held` receives those tasks (id, attempts):
+  // a task the caller thinks it holds but that is missing was taken by another claimer.
+  Status Heartbeat(const WorkerRow& w, int64_t ttl_ms,
+                   std::vector<std::pair<int64_t, int>>* held);
+  // Marks a worker stopped (a clean exit); its row stays for `weir workers`.
+  Status WorkerStopped(const std::string& worker_id);
+  // Workers that reported within `within_ms` (0: all), newest heartbeat first.
+  Result<std::vector<WorkerRow>> Workers(int64_t within_ms = 0);
+  // Census of a dataset's tasks (--until-done: nothing claimable and nothing leased).
+  Result<TaskCensus> Census(const std::string& dataset);
+
+  // `weir submit`: records (replaces) a dataset's definition. Datasets(): every submitted one.
+  Status Submit(const SubmittedDataset& d);
+  Result<std::vector<SubmittedDataset>> Submitted();
+  Result<std::optional<SubmittedDataset>> Submitted(const std::string& name);
   // Sets the input path of a task (the manifest resolves it anew each run).
   Status SetTaskPath(int64_t task_id, const std::string& path);
   // `owner_attempt` > 0: only while the task's attempts still equal it (TaskUpdate).
@@ -287,7 +361,8 @@ class Store {
   // Runs `body` as one write transaction; on PostgreSQL runs it again from the start after a
   // serialization failure or a lost connection (see above). `body` must be re-runnable: it
   // starts from scratch each time. Caller holds mu_.
-  Status Transact(const std::function<Status()>& body);
+  // `serializable` false: READ COMMITTED on PostgreSQL (SqlDb::Begin), for the task queue.
+  Status Transact(const std::function<Status()>& body, bool serializable = true);
   // Deletes commit tokens over an hour old (PostgreSQL). Caller holds mu_.
   void PruneTokens();
   // Runs a read (no transaction); on PostgreSQL again after a lost connection. Caller holds mu_.

@@ -46,7 +46,14 @@ int64_t AdvisoryLockKey(std::string_view name) {
 AdvisoryLock::AdvisoryLock(std::unique_ptr<Conn> conn, int64_t key, Mode mode)
     : conn_(std::move(conn)), key_(key), mode_(mode) {}
 
-AdvisoryLock::~AdvisoryLock() = default;  // closing the session releases the lock
+AdvisoryLock::~AdvisoryLock() {
+  // Closing the session releases the lock too, but the server ends the session after the
+  // client has gone: unlocking first makes the release done when the destructor returns (a
+  // process that lets go and takes the lock again at once, or a test, must not be refused).
+  if (conn_ && conn_->pg != nullptr && PQstatus(conn_->pg) == CONNECTION_OK) {
+    PQclear(PQexec(conn_->pg, "SELECT pg_advisory_unlock_all()"));
+  }
+}
 
 Result<std::unique_ptr<AdvisoryLock>> AdvisoryLock::Try(const std::string& url, int64_t key,
                                                         Mode mode) {

@@ -179,7 +179,10 @@ class PostgresDb : public SqlDb {
     PQclear(res);
     return out;
   }
-  Status Begin() override { return Exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); }
+  Status Begin(bool serializable) override {
+    return Exec(serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                             : "BEGIN ISOLATION LEVEL READ COMMITTED");
+  }
   Status Commit() override { return Exec("COMMIT"); }
   void Rollback() override {
     if (PQstatus(conn_) == CONNECTION_OK) PQclear(PQexec(conn_, "ROLLBACK"));

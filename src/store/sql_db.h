@@ -73,8 +73,11 @@ class SqlDb {
   // Runs one or more statements separated by ';', without parameters.
   virtual Status Exec(const std::string& sql) = 0;
   // A write transaction: SQLite takes the write lock at once (BEGIN IMMEDIATE), PostgreSQL runs
-  // SERIALIZABLE so that concurrent writers behave as if one ran after the other.
-  virtual Status Begin() = 0;
+  // SERIALIZABLE so that concurrent writers behave as if one ran after the other, or, with
+  // `serializable` false, READ COMMITTED: for the task queue's claims and lease renewals, whose
+  // row locks (FOR UPDATE SKIP LOCKED) already keep claimers apart and which would otherwise
+  // fail each other's serialization checks when several workers claim at once.
+  virtual Status Begin(bool serializable = true) = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;  // best effort; a broken connection has nothing to roll back
   // The kind of the last failure of any call on this connection or its statements.

@@ -107,7 +107,7 @@ class SqliteDb : public SqlDb {
     }
     return Status::OK();
   }
-  Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
+  Status Begin(bool /*serializable*/) override { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() override { return Exec("COMMIT"); }
   void Rollback() override { (void)Exec("ROLLBACK"); }
   SqlErrorKind last_error() const override { return last_error_; }

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "../common/postgres.h"
 
@@ -193,6 +195,90 @@ TEST_P(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
   EXPECT_EQ(store->Task(id)->status, TaskStatus::kRunning);
   ASSERT_TRUE(commit(second->attempts, 30).ok());
   EXPECT_EQ(store->Task(id)->counters.offset, 30u);
+}
+
+TEST_P(StoreTest, ClaimNextTaskTakesEachTaskOnceAndALeasedOneOnlyAfterItExpires) {
+  auto store = OpenFresh("queue");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/in/a"}, {"b", "/in/b"}, {"c", "/in/c"}}).ok());
+  ASSERT_TRUE(store->EnsureTasks("other", {{"x", "/in/x"}}).ok());
+  const Lease alive{"w1", 60000};
+  auto a = store->ClaimNextTask("ds", alive);
+  auto b = store->ClaimNextTask("ds", alive);
+  ASSERT_TRUE(a.ok() && *a && b.ok() && *b);
+  EXPECT_EQ((*a)->entry, "a");  // in id order
+  EXPECT_EQ((*b)->entry, "b");
+  EXPECT_EQ((*a)->status, TaskStatus::kRunning);
+  EXPECT_EQ((*a)->attempts, 1);
+  EXPECT_EQ((*a)->lease_owner, "w1");
+  EXPECT_GT((*a)->lease_left_ms, 50000);
+  // A lease of 1 ms: expired at once, so the task is claimable by anyone.
+  auto c = store->ClaimNextTask("ds", Lease{"w2", 1});
+  ASSERT_TRUE(c.ok() && *c);
+  EXPECT_EQ((*c)->entry, "c");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto census = store->Census("ds");
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->leased, 2u);     // a and b
+  EXPECT_EQ(census->claimable, 1u);  // c, its lease expired
+  auto again = store->ClaimNextTask("ds", Lease{"w3", 60000});
+  ASSERT_TRUE(again.ok() && *again);
+  EXPECT_EQ((*again)->id, (*c)->id);
+  EXPECT_EQ((*again)->attempts, (*c)->attempts + 1);  // the new claim fences the old one
+  EXPECT_EQ((*again)->lease_owner, "w3");
+  auto none = store->ClaimNextTask("ds", Lease{"w3", 60000});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none) << (*none)->entry;
+  // An INTERRUPTED task (a worker stopped by SIGTERM) is claimable at once.
+  ASSERT_TRUE(store->SetStatus((*a)->id, TaskStatus::kInterrupted, "stopped", (*a)->attempts).ok());
+  auto resumed = store->ClaimNextTask("ds", Lease{"w4", 60000});
+  ASSERT_TRUE(resumed.ok() && *resumed);
+  EXPECT_EQ((*resumed)->id, (*a)->id);
+  // A retry by the holder only while its claim stands.
+  auto stale = store->ClaimTask((*c)->id, &alive, (*c)->attempts);
+  EXPECT_TRUE(IsFenced(stale.status())) << stale.status().ToString();
+  auto own = store->ClaimTask((*again)->id, &alive, (*again)->attempts);
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->attempts, (*again)->attempts + 1);
+}
+
+TEST_P(StoreTest, AHeartbeatRenewsOnlyTheLeasesItsWorkerStillHolds) {
+  auto store = OpenFresh("heartbeat");
+  ASSERT_TRUE(store->EnsureTasks("ds", {{"a", "/in/a"}, {"b", "/in/b"}}).ok());
+  auto a = store->ClaimNextTask("ds", Lease{"w1", 60000});
+  auto b = store->ClaimNextTask("ds", Lease{"w1", 60000});
+  ASSERT_TRUE(a.ok() && *a && b.ok() && *b);
+  ASSERT_NE((*a)->id, (*b)->id);
+  // Another claimer takes a over (as after an expired lease) before w1 beats again.
+  const Lease w2{"w2", 60000};
+  auto taken = store->ClaimTask((*a)->id, &w2);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->lease_owner, "w2");
+  WorkerRow w;
+  w.id = "w1";
+  w.host = "h";
+  w.pid = 1;
+  w.state = "running";
+  w.records = 42;
+  std::vector<std::pair<int64_t, int>> held;
+  ASSERT_TRUE(store->Heartbeat(w, 60000, &held).ok());
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].first, (*b)->id);
+  EXPECT_GT(store->Task((*b)->id)->lease_left_ms, 50000);
+  EXPECT_EQ(store->Task((*a)->id)->lease_owner, "w2");
+  auto workers = store->Workers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ((*workers)[0].records, 42u);
+  EXPECT_EQ((*workers)[0].state, "running");
+  ASSERT_TRUE(store->WorkerStopped("w1").ok());
+  EXPECT_EQ((*store->Workers())[0].state, "stopped");
+  // Submissions: recorded, replaced by name.
+  ASSERT_TRUE(store->Submit({"ds", "/p/ds.yaml", "name: ds\n", "d1", ""}).ok());
+  ASSERT_TRUE(store->Submit({"ds", "/p/ds.yaml", "name: ds\n# v2\n", "d2", ""}).ok());
+  auto sub = store->Submitted("ds");
+  ASSERT_TRUE(sub.ok() && *sub);
+  EXPECT_EQ((*sub)->digest, "d2");
+  EXPECT_EQ(store->Submitted()->size(), 1u);
 }
 
 TEST_P(StoreTest, StateSurvivesReopeningAndResetForgetsADataset) {
