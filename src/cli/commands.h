@@ -19,5 +19,8 @@ void AddLakeCommand(CLI::App& app, int& exit_code);  // src/cli/lake_command.cc
 void AddGenCommand(CLI::App& app, int& exit_code);  // src/cli/gen_command.cc
 void AddGeoCommand(CLI::App& app, int& exit_code);  // src/cli/geo_command.cc
 void AddServeCommand(CLI::App& app, int& exit_code);  // src/cli/serve_command.cc
+void AddSubmitCommand(CLI::App& app, int& exit_code);   // src/cli/worker_command.cc
+void AddWorkerCommand(CLI::App& app, int& exit_code);   // src/cli/worker_command.cc
+void AddWorkersCommand(CLI::App& app, int& exit_code);  // src/cli/worker_command.cc
 
 }  // namespace weir::cli

@@ -56,20 +56,42 @@ nlohmann::json TaskJson(const TaskRow& t) {
           {"checkpoint", checkpoint},
           {"commits", t.seq},
           {"duration_ms", t.duration_ms},
-          {"reason", t.reason}};
+          {"reason", t.reason},
+          // Who claimed it last (`weir worker`, `weir run`), since and until when (Unix ms,
+          // the store's clock); `left_ms` <= 0 is an expired lease.
+          {"lease", t.lease_owner.empty()
+                        ? nlohmann::json(nullptr)
+                        : nlohmann::json{{"owner", t.lease_owner},
+                                         {"since_ms", t.leased_at_ms},
+                                         {"until_ms", t.lease_until_ms},
+                                         {"left_ms", t.lease_left_ms},
+                                         {"held", t.status == TaskStatus::kRunning &&
+                                                      t.lease_left_ms > 0}}}};
+}
+
+// The holder column of a RUNNING task: "worker (12s left)" or "worker (expired 3s ago)".
+std::string LeaseText(const TaskRow& t) {
+  if (t.status != TaskStatus::kRunning || t.lease_owner.empty()) return "";
+  const double left = static_cast<double>(t.lease_left_ms) / 1000.0;
+  return t.lease_owner + (left > 0 ? " (" + HumanDuration(left) + " left)"
+                                   : " (expired " + HumanDuration(-left) + " ago)");
 }
 
 void PrintTaskTable(const std::vector<TaskRow>& tasks) {
-  size_t wf = 4;
+  size_t wf = 4, ww = 0;
   bool dups = false;  // the duplicates column shows only where write.dedup dropped records
   for (const auto& t : tasks) {
     wf = std::max(wf, std::min<size_t>(t.entry.size(), 48));
     dups |= t.counters.duplicates > 0;
+    ww = std::max(ww, LeaseText(t).size());  // the worker column shows while tasks run
   }
+  if (ww > 0) ww = std::max<size_t>(ww, 6);
   std::printf("%4s  %-*s  %-11s  %11s  %11s  %9s  ", "id", static_cast<int>(wf), "file", "status",
               "read", "written", "skipped");
   if (dups) std::printf("%10s  ", "duplicates");
-  std::printf("%9s  %10s  %8s  %s\n", "errored", "bytes", "duration", "reason");
+  std::printf("%9s  %10s  %8s  ", "errored", "bytes", "duration");
+  if (ww > 0) std::printf("%-*s  ", static_cast<int>(ww), "worker");
+  std::printf("%s\n", "reason");
   TaskCounters tot;
   for (const auto& t : tasks) {
     std::string f = t.entry.size() > wf ? "..." + t.entry.substr(t.entry.size() - wf + 3) : t.entry;
@@ -78,9 +100,11 @@ void PrintTaskTable(const std::vector<TaskRow>& tasks) {
                 HumanCount(t.counters.read).c_str(), HumanCount(t.counters.written).c_str(),
                 HumanCount(t.counters.skipped).c_str());
     if (dups) std::printf("%10s  ", HumanCount(t.counters.duplicates).c_str());
-    std::printf("%9s  %10s  %8s  %s\n", HumanCount(t.counters.errored).c_str(),
+    std::printf("%9s  %10s  %8s  ", HumanCount(t.counters.errored).c_str(),
                 HumanBytes(t.counters.bytes).c_str(),
-                HumanDuration(t.duration_ms / 1000.0).c_str(), t.reason.c_str());
+                HumanDuration(t.duration_ms / 1000.0).c_str());
+    if (ww > 0) std::printf("%-*s  ", static_cast<int>(ww), LeaseText(t).c_str());
+    std::printf("%s\n", t.reason.c_str());
     tot.read += t.counters.read;
     tot.written += t.counters.written;
     tot.skipped += t.counters.skipped;

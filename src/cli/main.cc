@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   weir::cli::AddGenCommand(app, exit_code);
   weir::cli::AddGeoCommand(app, exit_code);
   weir::cli::AddServeCommand(app, exit_code);
+  weir::cli::AddSubmitCommand(app, exit_code);
+  weir::cli::AddWorkerCommand(app, exit_code);
+  weir::cli::AddWorkersCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

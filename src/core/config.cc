@@ -1454,7 +1454,12 @@ std::string YamlReason(const YAML::Exception& e) {
 }  // namespace
 
 std::string LocalStateDir(const DatasetConfig& c) {
-  if (IsPostgresStoreUrl(c.store)) return (fs::path(c.dir) / ".weir").string();
+  if (IsPostgresStoreUrl(c.store)) {
+    // Workers on other machines need not have the dataset file's folder (docs/scale.md).
+    const char* env = std::getenv("WEIR_STATE_DIR");
+    if (env != nullptr && *env != '\0') return (fs::path(env) / c.name).string();
+    return (fs::path(c.dir) / ".weir").string();
+  }
   return fs::path(c.store).parent_path().string();
 }
 

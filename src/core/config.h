@@ -170,8 +170,10 @@ struct DatasetConfig {
 
 // The folder of this machine's local state of a dataset: the dataset lock, the commit gate and
 // the stream segment logs. The SQLite store's folder (`store:`, default <dataset dir>/.weir);
-// with a PostgreSQL store, <dataset dir>/.weir, the default store folder: those files are
-// local by nature (flock, segment files), only the store is shared.
+// with a PostgreSQL store, $WEIR_STATE_DIR/<dataset> when that environment variable is set (a
+// fleet's worker machines need not have the dataset file's folder; every weir process of a
+// machine must then see the same value), else <dataset dir>/.weir, the default store folder:
+// those files are local by nature (flock, segment files), only the store is shared.
 std::string LocalStateDir(const DatasetConfig& c);
 
 // "500ms", "30s", "5m", "12h", "7d", "2w" (a non-negative integer and a unit) in milliseconds;

@@ -35,6 +35,7 @@
 #include "exec/table_schema.h"
 #include "exec/transforms.h"
 #include "exec/dedup.h"
+#include "exec/heartbeat.h"
 #include "exec/iceberg_table.h"
 #include "exec/kafka_stream.h"
 #include "exec/stream_metrics.h"
@@ -271,6 +272,54 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
   return out;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> TaskEntries(
+    const DatasetConfig& c, const ParserSource* source) {
+  const bool multi_file = source && source->shape() == Shape::kMultiFile;
+  WEIR_ASSIGN_OR_RETURN(auto entries, ReadManifest(c, multi_file ? &source->types() : nullptr));
+  if (multi_file) {
+    // A task's path lists every file of the entry, absolute; an entry that does not split
+    // keeps its text, and its task fails with the reason when it runs.
+    for (auto& [entry, path] : entries) {
+      auto parts = MultiFileEntryPaths(c, entry, source->types());
+      if (!parts.ok()) continue;
+      path.clear();
+      for (size_t i = 0; i < parts->size(); ++i) {
+        path += (i ? "|" : "") + source->types()[i].name + ":" + (*parts)[i];
+      }
+    }
+  }
+  return entries;
+}
+
+std::string SubmissionDigest(const std::string& file, const std::string& yaml) {
+  // FNV-1a over the file's path and text: a change of either is a new definition.
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char ch : s) {
+      h ^= ch;
+      h *= 0x100000001b3ull;
+    }
+  };
+  mix(file);
+  mix(std::string_view("\0", 1));
+  mix(yaml);
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Status CheckSubmittedDefinition(const DatasetConfig& c, Store& store) {
+  WEIR_ASSIGN_OR_RETURN(auto submitted, store.Submitted(c.name));
+  if (!submitted) return Status::OK();
+  WEIR_ASSIGN_OR_RETURN(std::string yaml, fs::ReadFile(c.file));
+  if (SubmissionDigest(c.file, yaml) == submitted->digest) return Status::OK();
+  return Status::Aborted(
+      "dataset '" + c.name + "' is being run by weir workers as submitted from " +
+      submitted->file + " (" + submitted->submitted_at + "), and " + c.file +
+      " differs from that definition: running both would mix two configurations in one table. "
+      "`weir submit --replace " + c.file + "` makes this the definition the workers run");
+}
+
 Result<std::unique_ptr<DatasetLock>> DatasetLock::Acquire(const DatasetConfig& c, bool wait) {
   std::string dir = LocalStateDir(c);
   WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
@@ -317,7 +366,7 @@ Status DatasetLock::LockStore(const DatasetConfig& c, bool shared, bool wait) {
 }
 
 Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetConfig& c,
-                                                                bool* alone) {
+                                                                bool* alone, bool wait) {
   auto lock = Acquire(c, false);
   if (lock.ok()) {
     *alone = true;
@@ -328,6 +377,11 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("opening lock " + path, false);
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    if (!wait) {
+      ::close(fd);
+      return Status::Aborted("dataset '" + c.name + "' is held exclusively by another weir "
+                             "process on this machine (lock " + path + ")");
+    }
     spdlog::info("{}: waiting for the lock {} (another process holds it exclusively: a group "
                  "member starting, or a lake maintenance command)", c.name, path);
     while (::flock(fd, LOCK_SH) != 0) {
@@ -337,7 +391,7 @@ Result<std::unique_ptr<DatasetLock>> DatasetLock::AcquireShared(const DatasetCon
     }
   }
   std::unique_ptr<DatasetLock> shared(new DatasetLock(fd));
-  WEIR_RETURN_IF_ERROR(shared->LockStore(c, /*shared=*/true, /*wait=*/true));
+  WEIR_RETURN_IF_ERROR(shared->LockStore(c, /*shared=*/true, wait));
   return shared;
 }
 
@@ -478,6 +532,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   // The members of a Kafka stream's consumer group run side by side (docs/streams.md); they
   // recover the dataset as a whole only when alone.
   bool alone = true;
+  bool claim = options.claim;
   std::unique_ptr<DatasetLock> lock;
   if (config_.read.connector == "kafka") {
     WEIR_ASSIGN_OR_RETURN(lock, DatasetLock::AcquireShared(config_, &alone));
@@ -486,9 +541,37 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
                              "' is being consumed by other weir processes of its consumer group; "
                              "stop them all before `weir run --restart`");
     }
+  } else if (claim) {
+    if (config_.IsStream() || options.restart || options.redrive || options.rescan) {
+      return Status::Invalid("claiming tasks from the store (weir worker) is for files datasets, "
+                             "without --restart, --rescan or a redrive");
+    }
+    // Never waits: a worker goes on with its other datasets meanwhile.
+    WEIR_ASSIGN_OR_RETURN(lock, DatasetLock::AcquireShared(config_, &alone, /*wait=*/false));
   } else {
-    WEIR_ASSIGN_OR_RETURN(lock, DatasetLock::Acquire(config_, false));
+    auto own = DatasetLock::Acquire(config_, false);
+    if (!own.ok() && own.status().code() == StatusCode::kAborted && !config_.IsStream() &&
+        !options.restart && !options.redrive && !options.rescan) {
+      // Held shared: `weir worker`s are running the dataset. Join them, claiming its tasks from
+      // the store like they do, if they run this very definition.
+      bool joined_alone = false;
+      auto shared = DatasetLock::AcquireShared(config_, &joined_alone, /*wait=*/false);
+      if (!shared.ok()) return own.status();
+      WEIR_RETURN_IF_ERROR(CheckSubmittedDefinition(config_, store_));
+      lock = std::move(shared).value();
+      alone = joined_alone;
+      claim = true;
+      spdlog::info("{}: weir workers are running this dataset; this run joins them, claiming "
+                   "its tasks from the store", config_.name);
+    } else {
+      WEIR_ASSIGN_OR_RETURN(lock, std::move(own));
+    }
   }
+  // Every claim is leased, in every mode: `weir tasks` shows who holds what, and workers never
+  // take a task whose holder still beats.
+  Lease lease = options.lease;
+  if (lease.owner.empty()) lease.owner = ProcessWorkerId();
+  const bool wait_for_others = claim && (options.wait_for_others || !options.claim);
   // Before anything is written or deleted: are the output folders this dataset's own?
   WEIR_RETURN_IF_ERROR(ClaimOutputs(config_, store_));
   // What can be wrong with the config or the manifest is found before a restart deletes
@@ -506,25 +589,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
                            "multi-file reader); a kafka source needs one record per message");
   }
   std::vector<std::pair<std::string, std::string>> entries;
-  if (kafka) {
+  if (claim) {
+    // The tasks are those `weir submit` made; workers need not see the manifest at all.
+  } else if (kafka) {
     // Tasks are made per partition as the consumer group assigns them (exec/kafka_stream.h).
   } else if (stream) {
     // The HTTP collector's log is one task; its checkpoint is the log's global offset.
     entries.emplace_back(kCollectorTaskEntry, StreamLogDir(config_));
   } else {
-    WEIR_ASSIGN_OR_RETURN(entries, ReadManifest(config_, multi_file ? &source->types() : nullptr));
-  }
-  if (multi_file) {
-    // A task's path lists every file of the entry, absolute; an entry that does not split
-    // keeps its text, and its task fails with the reason when it runs.
-    for (auto& [entry, path] : entries) {
-      auto parts = MultiFileEntryPaths(config_, entry, source->types());
-      if (!parts.ok()) continue;
-      path.clear();
-      for (size_t i = 0; i < parts->size(); ++i) {
-        path += (i ? "|" : "") + source->types()[i].name + ":" + (*parts)[i];
-      }
-    }
+    WEIR_ASSIGN_OR_RETURN(entries, TaskEntries(config_, source.get()));
   }
   WEIR_ASSIGN_OR_RETURN(auto transforms, Transforms::Create(config_));
   if (options.restart) {
@@ -559,12 +632,12 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
   WEIR_RETURN_IF_ERROR(EnsureTableSchema(config_, store_));  // exec/table_schema.h
   // Recovered, and the table's schema is recorded: other members of the group may start now.
-  if (kafka && alone) WEIR_RETURN_IF_ERROR(lock->Share());
-  {
+  if ((kafka || claim) && alone) WEIR_RETURN_IF_ERROR(lock->Share());
+  if (!claim) {
     WEIR_ASSIGN_OR_RETURN(auto known, store_.Tasks(config_.name));
     AdoptStoredSpellings(entries, known, !multi_file);
+    WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   }
-  WEIR_RETURN_IF_ERROR(store_.EnsureTasks(config_.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto tasks, store_.Tasks(config_.name));
   RunSummary summary;
   std::map<int64_t, TaskCounters> before;  // to report what this run added
@@ -580,7 +653,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   for (const auto& [entry, path] : entries) manifest_files.insert(path);
   std::deque<TaskRow> queue;
   for (auto& t : tasks) {
-    if (kafka) break;  // partitions come from the group, not from a manifest
+    if (kafka || claim) break;  // partitions come from the group, claimed tasks from the store
     auto in_manifest = manifest_paths.find(t.entry);
     if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
       // The entry left the manifest: its committed rows stay, the task is not run any more.
@@ -725,10 +798,46 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     summary.stream = true;
   }
   std::map<int64_t, int> attempts_made;
+  // Claim mode: the attempt of this process's claim on each task it took (its fencing token);
+  // a task requeued after a failed interval is taken again only while that claim stands.
+  std::map<int64_t, int> our_claim;
+  std::set<int64_t> ran;  // tasks this run executed (claim mode: its share of the dataset)
+  Status claim_failed;
+  std::unique_ptr<Heartbeat> heartbeat;
+  if (!options.external_heartbeat && !kafka) {
+    WorkerRow self;
+    self.id = lease.owner;
+    char host[256] = {0};
+    (void)::gethostname(host, sizeof(host) - 1);
+    self.host = host;
+    self.pid = ::getpid();
+    self.datasets = config_.name;
+    self.threads = options.workers > 0 ? options.workers : config_.compute.workers;
+    self.current = config_.name;
+    heartbeat = std::make_unique<Heartbeat>(store_, self, lease.ttl_ms, [this](WorkerRow& w) {
+      w.tasks_done = progress_.tasks_done;
+      w.records = progress_.records;
+      w.bytes = progress_.raw_bytes;
+    });
+  }
+  if (iceberg && claim) iceberg->set_shared_writers(true);
   // The workers commit together: one file per partition and one snapshot per commit.
   CommitGroup group;
   auto worker = [&](int index) {
-    WorkerOutput out(config_, store_, schema, run_tag + "-" + std::to_string(index), iceberg.get());
+    const std::string tag = run_tag + "-" + std::to_string(index);
+    WorkerOutput out(config_, store_, schema, tag, iceberg.get());
+    std::unique_ptr<StagingLease> staging_lease;
+    if (claim) {
+      // Other processes write the dataset too: our staging folder is ours while we live.
+      auto got = StagingLease::Acquire(config_, tag);
+      if (!got.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        claim_failed = got.status();
+        return;
+      }
+      staging_lease = std::move(got).value();
+      out.set_shared_writers(true);
+    }
     out.set_group(&group);
     out.set_dedup(dedup.get());
     if (stream) out.set_commit_seconds(static_cast<double>(config_.stream.commit_interval_ms) / 1000.0);
@@ -775,6 +884,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         if (id == failed_task) continue;
         auto t = store_.Task(id);
         if (t.ok()) {
+          // Taken again only under this process's claim (which another may have superseded).
+          if (claim) t->attempts = our_claim[id];
           queue.push_front(*t);
           progress_.tasks_done--;
         }
@@ -783,29 +894,76 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     auto commit_now = [&](bool request = true) {
       Status st = out.Commit(request);
       if (st.ok()) return;
+      if (IsFenced(st) && claim) {
+        // Another worker claimed one of these tasks (this one's lease expired: a pause, lost
+        // heartbeats). Nothing of the commit is in; the tasks still ours run again from their
+        // checkpoints, the one taken from us is left to its new holder.
+        spdlog::warn("{}: {}; the commit's other tasks run again from their checkpoints",
+                     config_.name, st.message());
+        fail_interval(0);
+        return;
+      }
       // A failed commit fails every task in it; they resume from their checkpoints on redrive.
+      // (Fenced: only this process's own claims are marked.)
       std::vector<int64_t> ids = out.PendingTasks();
       out.Discard();
       for (int64_t id : ids) {
-        (void)store_.SetStatus(id, TaskStatus::kError, "commit failed: " + st.message());
+        int mine = 0;
+        {
+          std::lock_guard<std::mutex> l(mu);
+          mine = our_claim[id];
+        }
+        (void)store_.SetStatus(id, TaskStatus::kError, "commit failed: " + st.message(), mine);
       }
       progress_.tasks_failed += ids.size();
     };
     for (;;) {
       TaskRow task;
+      bool claimed = false;  // `task` is a claim just made by ClaimNextTask
       {
         std::lock_guard<std::mutex> l(mu);
-        if (queue.empty() || StopRequested()) break;
-        task = queue.front();
-        queue.pop_front();
+        if (StopRequested() || !claim_failed.ok()) break;
+        if (!queue.empty()) {
+          task = queue.front();
+          queue.pop_front();
+        } else if (!claim) {
+          break;
+        } else {
+          auto next = store_.ClaimNextTask(config_.name, lease);
+          if (!next.ok()) {
+            claim_failed = next.status();
+            break;
+          }
+          if (!*next) break;  // nothing claimable now
+          task = std::move(**next);
+          claimed = true;
+          progress_.tasks_total++;
+        }
       }
       bool interrupted = false;
       for (;;) {
-        Status st = store_.StartAttempt(task.id);
+        Status st;
+        if (claimed) {
+          claimed = false;
+        } else {
+          // Each attempt is a claim of its own (the fencing token moves on), and resumes from
+          // the durable checkpoint, not from in-memory progress. In claim mode only while this
+          // process's claim stands: a task another worker took since is theirs.
+          auto fresh = store_.ClaimTask(task.id, &lease, claim ? task.attempts : 0);
+          st = fresh.status();
+          if (fresh.ok()) task = std::move(fresh).value();
+        }
+        if (IsFenced(st)) {
+          spdlog::warn("{}: task {} ({}) is another worker's now; leaving it", config_.name,
+                       task.id, task.entry);
+          break;
+        }
         if (st.ok()) {
-          // Each attempt resumes from the durable checkpoint, not from in-memory progress.
-          auto fresh = store_.Task(task.id);
-          if (fresh.ok()) task = *fresh;
+          {
+            std::lock_guard<std::mutex> l(mu);
+            our_claim[task.id] = task.attempts;
+            ran.insert(task.id);
+          }
           if (source && source->shape() != Shape::kParser) {
             ReaderTaskExecutor exec(config_, progress_, task, *transforms, out, *source,
                                     {state_machine.get(), multi_file_reader.get()});
@@ -825,19 +983,37 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           break;
         }
         fail_interval(task.id);
+        if (IsFenced(st)) {
+          // A commit during the task was refused: one of its tasks was claimed by another
+          // worker. Run this one again if it is still ours (the claim above finds out).
+          spdlog::warn("{}: a commit was refused: {}; its tasks still held run again from their "
+                       "checkpoints", config_.name, st.message());
+          if (claim) continue;
+          break;
+        }
         int attempt;
         {
           std::lock_guard<std::mutex> l(mu);
           attempt = attempts_made[task.id]++;
         }
         if (st.retryable() && attempt < config_.compute.retries) {
-          (void)store_.SetStatus(task.id, TaskStatus::kRunning, "retrying after: " + st.message());
-          std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
+          (void)store_.SetStatus(task.id, TaskStatus::kRunning, "retrying after: " + st.message(),
+                                 task.attempts);
+          // 1 s, 2 s, 4 s ... (at most 30 s): what fails retryably past the I/O layer's own
+          // retries is an outage (object storage down for seconds), not a blip; the task
+          // resumes from its checkpoint, so waiting costs nothing but time.
+          const int64_t wait_ms = std::min<int64_t>(int64_t{1000} << std::min(attempt, 5), 30000);
+          spdlog::warn("{}: task {} ({}) failed ({}); retrying from its checkpoint in {} s",
+                       config_.name, task.id, task.entry, st.message(), wait_ms / 1000);
+          for (int64_t waited = 0; waited < wait_ms && !StopRequested(); waited += 50) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
           continue;
         }
         std::string reason = st.message();
         if (st.retryable()) reason += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
-        (void)store_.SetStatus(task.id, TaskStatus::kError, reason);
+        spdlog::warn("{}: task {} ({}) is ERROR: {}", config_.name, task.id, task.entry, reason);
+        (void)store_.SetStatus(task.id, TaskStatus::kError, reason, task.attempts);
         progress_.tasks_failed++;
         break;
       }
@@ -848,7 +1024,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           (void)store_.SetStatus(task.id, TaskStatus::kInterrupted,
                                  std::string("interrupted by ") +
                                      (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") +
-                                     "; `weir run` resumes it from its checkpoint");
+                                     "; `weir run` resumes it from its checkpoint",
+                                 task.attempts);
         }
         break;
       }
@@ -856,7 +1033,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       bool last;
       {
         std::lock_guard<std::mutex> l(mu);
-        last = queue.empty();
+        // Claim mode cannot know: the next claim says. Committing with the others then is right
+        // either way (ShouldCommit below still commits by size and time).
+        last = queue.empty() && !claim;
       }
       // Out of tasks: join the others' next commit instead of forcing one (the last worker to
       // finish commits everything together). Due by size or time: commit now.
@@ -871,10 +1050,28 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   };
   // A stream has one log and one task: one worker reads it in order.
   int n = stream ? 1 : options.workers > 0 ? options.workers : config_.compute.workers;
-  n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n && !kafka; ++i) threads.emplace_back(worker, i);
-  for (auto& t : threads) t.join();
+  if (!claim) n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
+  for (int round = 0; !kafka; ++round) {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) threads.emplace_back(worker, round * n + i);
+    for (auto& t : threads) t.join();
+    WEIR_RETURN_IF_ERROR(claim_failed);
+    if (!wait_for_others || StopRequested()) break;
+    // Nothing claimable: other processes hold the rest. Wait until they finish it, or until a
+    // lease expires (a holder died) and its task can be claimed here.
+    bool more = false;
+    while (!StopRequested()) {
+      WEIR_ASSIGN_OR_RETURN(TaskCensus census, store_.Census(config_.name));
+      if (census.claimable > 0) {
+        more = true;
+        break;
+      }
+      if (census.leased == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!more) break;
+  }
+  if (heartbeat) heartbeat.reset();
   if (stream && !kafka) {
     // Stop accepting before the summary: what arrives later waits in the log for the next run.
     if (stop_collector) std::exchange(stop_collector, nullptr)();
@@ -893,7 +1090,13 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
   // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
   // failure leaves the committed data as it is and is reported, not fatal.
-  if (config_.write.compaction_auto && StopSignal() == 0) {
+  bool compact = config_.write.compaction_auto && StopSignal() == 0;
+  if (compact && claim) {
+    // Workers share the dataset: the one that finds it finished compacts, not every one.
+    auto census = store_.Census(config_.name);
+    compact = census.ok() && census->claimable == 0 && census->leased == 0;
+  }
+  if (compact) {
     auto compacted = AutoCompact(config_, store_, run_tag);
     if (!compacted.ok()) {
       summary.warnings.push_back("write.compaction.auto: compaction failed (the run's data is "
@@ -904,9 +1107,17 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
 
   WEIR_ASSIGN_OR_RETURN(summary.tasks, store_.Tasks(config_.name));
   if (kafka) summary.tasks_run = summary.tasks.size();
+  if (claim) {
+    summary.tasks_run = 0;
+    for (const auto& t : summary.tasks) summary.tasks_run += ran.count(t.id) && t.lease_owner == lease.owner;
+  }
+  summary.claimed = claim;
   summary.all_completed = true;
   for (const auto& t : summary.tasks) {
     summary.all_completed &= t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired;
+    // Claim mode: the tasks this process ran and still held last (a task another worker
+    // reclaimed from it counts as theirs: what this one read of it was never committed).
+    if (claim && (!ran.count(t.id) || t.lease_owner != lease.owner)) continue;
     // This run's work, from the task table itself (retried and discarded work is not counted).
     auto b = before.find(t.id);
     TaskCounters zero;

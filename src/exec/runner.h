@@ -31,6 +31,7 @@ namespace sdk {
 struct RecordType;
 }  // namespace sdk
 
+class ParserSource;
 class SegmentLog;
 struct StreamMetrics;
 
@@ -43,6 +44,22 @@ struct RunOptions {
   int64_t until_idle_ms = 0;  // 0: never; else stop once no new data came for this long
   uint64_t max_records = 0;   // 0: no limit; else stop after reading this many records
   StreamMetrics* stream_metrics = nullptr;  // live figures of a stream run (exec/stream_metrics.h)
+  // Files datasets: tasks come from the store's queue (Store::ClaimNextTask), claimed one at a
+  // time under `lease`, instead of from this process's own list: `weir worker`, and `weir run`
+  // when workers are running the dataset (Run() switches to it by itself then: it finds the
+  // dataset lock held shared). The dataset lock is shared with the other claimers, and tasks
+  // are those in the store (`weir submit` made them): the manifest is not read.
+  bool claim = false;
+  // With claim: once nothing is claimable, wait for the tasks other processes hold to end (or
+  // for their leases to expire, then claim them), so Run() returns when the dataset is done.
+  // Without it Run() returns as soon as nothing is claimable (a worker serving other datasets).
+  bool wait_for_others = false;
+  // The lease of every claim this run makes (in every mode: `weir tasks` shows the holder).
+  // An empty owner is this process's own id (ProcessWorkerId()).
+  Lease lease;
+  // The caller renews the leases (a `weir worker`'s heartbeat, exec/heartbeat.h); otherwise
+  // Run() keeps its own heartbeat while it runs.
+  bool external_heartbeat = false;
   // Stream datasets with read.connector http: called once the dataset lock is held and the
   // collector's log (StreamLogDir) is open; starts accepting events into it (the CLI starts
   // the HTTP collector, server/collector.h) and returns what stops accepting. Run() calls that
@@ -70,6 +87,7 @@ struct RunSummary {
   std::vector<std::string> warnings;       // e.g. inputs that changed after they were read
   int interrupted_by = 0;                  // SIGINT/SIGTERM that stopped the run, or 0
   bool stream = false;                     // a stream dataset: its tasks never complete
+  bool claimed = false;                    // tasks came from the store's queue (RunOptions::claim)
   std::string stopped;                     // stream: why the run stopped ("idle for 2s", ...)
 };
 
@@ -126,6 +144,17 @@ Status RecoverPublications(const DatasetConfig& config, Store& store);
 Result<std::vector<std::pair<std::string, std::string>>> ReadManifest(
     const DatasetConfig& c, const std::vector<sdk::RecordType>* multi_file_types = nullptr);
 
+// The (entry, path) pairs of a files dataset's tasks: ReadManifest, with each multi-file entry's
+// path made of its parts ("TYPE:path|TYPE:path") when `source` is a multi-file reader.
+Result<std::vector<std::pair<std::string, std::string>>> TaskEntries(const DatasetConfig& c,
+                                                                     const ParserSource* source);
+
+// `weir submit`: the digest of a dataset definition (its file's absolute path and YAML text).
+std::string SubmissionDigest(const std::string& file, const std::string& yaml);
+// A run that joins workers must run the definition they run (the one submitted): kAborted with
+// what to do when the dataset file differs from it. OK when the dataset was never submitted.
+Status CheckSubmittedDefinition(const DatasetConfig& c, Store& store);
+
 // Stores made before manifest entries were normalised hold a file's task under the spelling it
 // had then ("./a.jsonl"). Rewrites each manifest entry that has no task of its own to the entry of
 // the task for the same file (the same path, or with `normalised_entries` the same normal form),
@@ -147,8 +176,10 @@ class DatasetLock {
   // For a group member: takes the lock exclusively if nobody holds it (`*alone` = true: the
   // caller may recover the dataset as a whole, then Share()); otherwise waits for a shared hold
   // (an exclusive holder is a member starting up, or a batch command run on the dataset by
-  // mistake; both finish).
-  static Result<std::unique_ptr<DatasetLock>> AcquireShared(const DatasetConfig& c, bool* alone);
+  // mistake; both finish). With `wait` false, an exclusive holder is kAborted at once (a
+  // `weir worker` goes on with its other datasets).
+  static Result<std::unique_ptr<DatasetLock>> AcquireShared(const DatasetConfig& c, bool* alone,
+                                                            bool wait = true);
   // Exclusive -> shared. flock(2) may let another process in between; every holder tolerates
   // that (a member that gets the lock exclusively then recovers before this one stages anything).
   Status Share();

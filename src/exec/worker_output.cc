@@ -30,12 +30,19 @@ namespace weir {
 
 void CrashPoint(const char* name, int64_t commits_done) {
   static const char* at = std::getenv("WEIR_CRASH_AT");
-  if (at == nullptr || std::string_view(at) != name) return;
+  static const char* pause_at = std::getenv("WEIR_PAUSE_AT");
+  const bool crash = at != nullptr && std::string_view(at) == name;
+  const bool pause = pause_at != nullptr && std::string_view(pause_at) == name;
+  if (!crash && !pause) return;
   static const int64_t after = [] {
     const char* a = std::getenv("WEIR_CRASH_AFTER_COMMITS");
     return a ? std::atoll(a) : 0;
   }();
-  if (commits_done >= after) ::kill(::getpid(), SIGKILL);
+  if (commits_done < after) return;
+  if (crash) ::kill(::getpid(), SIGKILL);
+  // A stall (GC pause, a stopped VM): the whole process stops once, until SIGCONT.
+  static std::atomic<bool> paused{false};
+  if (!paused.exchange(true)) ::kill(::getpid(), SIGSTOP);
 }
 
 Status InjectedReadError() {

@@ -73,6 +73,8 @@ class CommitGroup {
 // Deterministic crash points for the crash tests (RocksDB-style sync points): when the
 // environment variable WEIR_CRASH_AT names a point, the process kills itself there with SIGKILL
 // once WEIR_CRASH_AFTER_COMMITS commits (default 0) were made by the process (all workers).
+// WEIR_PAUSE_AT names a point where the process stops itself with SIGSTOP instead (once), as a
+// stalled worker would, until the test sends SIGCONT.
 void CrashPoint(const char* name, int64_t commits_done);
 
 // Fault injection for the retry tests: WEIR_INJECT_READ_ERRORS="2,5" makes the 2nd and 5th input
@@ -164,9 +166,8 @@ class WorkerOutput {
   // Commit at least this often (seconds) instead of compute.checkpoint_seconds: a stream's
   // stream.commit_interval.
   void set_commit_seconds(double seconds) { commit_seconds_ = seconds; }
-  // Several processes write the dataset (a Kafka stream's group members): each task update
-  // carries the task's `attempts` as the writer's claim (TaskUpdate::owner_attempt), so a
-  // commit for a partition another process took since fails; and a Hive table's commits take
+  // Several processes write the dataset (a Kafka stream's group members, `weir worker`s): a
+  // Hive table's commits take
   // the CommitGate and first finish what dead writers left (RecoverDeadWriters). For Iceberg
   // tables, IcebergTable::set_shared_writers does the latter.
   void set_shared_writers(bool shared) { shared_writers_ = shared; }
@@ -199,7 +200,9 @@ class WorkerOutput {
       p.update.task_id = task.id;
       auto it = committed_seq_.find(task.id);
       p.update.seq = it != committed_seq_.end() ? it->second : task.seq;
-      p.update.owner_attempt = shared_writers_ ? task.attempts : 0;
+      // The writer's claim, checked by the commit (fencing): a task another process claimed
+      // since (a Kafka partition handed over, a worker's expired lease) cannot be committed.
+      p.update.owner_attempt = task.attempts;
     }
     p.update.counters = counters;
     p.update.duration_ms = duration_ms;
