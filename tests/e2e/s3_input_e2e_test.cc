@@ -10,30 +10,12 @@
 
 #include "../common/s3rver.h"
 #include "clickstream_util.h"
+#include "s3_util.h"
 
 namespace weir::e2e {
 namespace {
 
 constexpr char kBucket[] = "weir-e2e";
-
-// Uploads every file directly in `dir` (not its folders) to s3://kBucket/`prefix`/ with boto3. Empty on success, else why.
-std::string UploadWithBoto3(const std::string& endpoint, const std::string& dir,
-                            const std::string& prefix) {
-  const std::string script = (std::filesystem::temp_directory_path() /
-                              ("weir-e2e-boto3-upload-" + std::to_string(::getpid()) + ".py"))
-                                 .string();
-  WriteAll(script,
-           "import boto3, os, sys\n"
-           "s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='S3RVER',\n"
-           "                  aws_secret_access_key='S3RVER', region_name='us-east-1')\n"
-           "for name in sorted(os.listdir(sys.argv[2])):\n"
-           "    path = os.path.join(sys.argv[2], name)\n"
-           "    if os.path.isfile(path):\n"
-           "        s3.upload_file(path, sys.argv[3], sys.argv[4] + name)\n");
-  auto r = RunCmd("/usr/bin/python3 " + script + " " + endpoint + " " + dir + " " + kBucket + " " +
-                  prefix + " 2>&1");
-  return r.exit_code == 0 ? "" : r.out;
-}
 
 std::string S3Yaml(const std::string& endpoint, const std::string& prefix) {
   std::string yaml = ClickstreamYaml("", "storage:\n  endpoint: " + endpoint + "\n");
@@ -42,15 +24,13 @@ std::string S3Yaml(const std::string& endpoint, const std::string& prefix) {
   return yaml;
 }
 
-bool HaveBoto3() { return RunCmd("/usr/bin/python3 -c 'import boto3' 2>&1").exit_code == 0; }
-
 TEST(S3InputE2E, InputsOnS3LoadExactlyWithErrorsAtTheirOffsets) {
   if (!HaveBoto3()) FAIL() << "python3-boto3 is missing: run scripts/install-deps.sh";
   const std::string dir = TempDir("s3-input");
   S3rver s3;
   ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
   auto rep = Generate(dir, 12000, 3, 41);
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data", "raw/2026/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data", "raw/2026/"), "");
   WriteAll(dir + "/dataset.yaml", S3Yaml(s3.endpoint(), "raw/2026"));
 
   // validate checks the entries against one listing of the prefix.
@@ -105,7 +85,7 @@ TEST(S3InputE2E, GzipObjectsAndAKillNineMidRunLandEveryRowOnce) {
   S3rver s3;
   ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
   auto rep = Generate(dir, 30000, 2, 43, 0.01, "gzip");
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data", "gz/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data", "gz/"), "");
   WriteAll(dir + "/dataset.yaml", S3Yaml(s3.endpoint(), "gz") + "");
   // Small commits, and a crash after the second one.
   std::string yaml = ReadAll(dir + "/dataset.yaml");
@@ -135,8 +115,8 @@ TEST(S3InputE2E, AListingMakesATaskPerMatchingObjectAndPicksUpNewOnes) {
   ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
   auto rep = Generate(dir, 6000, 3, 53);
   WriteAll(dir + "/data/sub/extra.jsonl", ReadAll(dir + "/data/" + rep.files[0].name));
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data", "listed/"), "");
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data/sub", "listed/sub/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data", "listed/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data/sub", "listed/sub/"), "");
   std::string yaml = S3Yaml(s3.endpoint(), "listed");
   const std::string manifest = "  manifest: data/manifest.txt\n";
   yaml.replace(yaml.find(manifest), manifest.size(),
@@ -154,7 +134,7 @@ TEST(S3InputE2E, AListingMakesATaskPerMatchingObjectAndPicksUpNewOnes) {
             std::to_string(rep.totals.valid + rep.files[0].counts.valid));
   // A new object: the next run lists it and runs it alone.
   WriteAll(dir + "/late/late.jsonl", ReadAll(dir + "/data/" + rep.files[1].name));
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/late", "listed/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/late", "listed/"), "");
   auto again = RunJson(dir + "/dataset.yaml", S3rver::CredentialsEnv());
   ASSERT_EQ(again["_exit"], 0) << again.dump();
   EXPECT_EQ(again["tasks_run"], 1) << again.dump();
@@ -194,7 +174,7 @@ TEST(S3InputE2E, MissingCredentialsAndAMissingObjectFailTheTaskWithTheReason) {
   S3rver s3;
   ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
   Generate(dir, 500, 2, 47);
-  ASSERT_EQ(UploadWithBoto3(s3.endpoint(), dir + "/data", "only/"), "");
+  ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data", "only/"), "");
   WriteAll(dir + "/dataset.yaml", S3Yaml(s3.endpoint(), "only"));
   auto no_creds = RunJson(dir + "/dataset.yaml",
                           "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=none "

@@ -13,56 +13,12 @@
 
 #include "../common/s3rver.h"
 #include "clickstream_util.h"
+#include "s3_util.h"
 
 namespace weir::e2e {
 namespace {
 
 constexpr char kBucket[] = "weir-lake";
-
-bool HaveBoto3() { return RunCmd("/usr/bin/python3 -c 'import boto3' 2>&1").exit_code == 0; }
-
-// Runs a boto3 script with `s3` (a client on `endpoint`) and the arguments; its output, or a
-// test failure with it when it fails.
-std::string Boto3(const std::string& endpoint, const std::string& body, const std::string& args) {
-  const std::string script = (std::filesystem::temp_directory_path() /
-                              ("weir-e2e-boto3-" + std::to_string(::getpid()) + ".py"))
-                                 .string();
-  WriteAll(script,
-           "import boto3, os, sys\n"
-           "s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='S3RVER',\n"
-           "                  aws_secret_access_key='S3RVER', region_name='us-east-1')\n"
-           "def keys(prefix):\n"
-           "    for page in s3.get_paginator('list_objects_v2').paginate(Bucket='" +
-               std::string(kBucket) +
-               "', Prefix=prefix):\n"
-               "        for o in page.get('Contents', []):\n"
-               "            yield o\n" +
-               body);
-  auto r = RunCmd("/usr/bin/python3 " + script + " " + endpoint + " " + args + " 2>&1");
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  return r.out;
-}
-
-// Every key of the bucket under `prefix`, with its size: "key size" lines.
-std::map<std::string, uint64_t> ListBucket(const std::string& endpoint, const std::string& prefix) {
-  std::istringstream lines(
-      Boto3(endpoint, "for o in keys(sys.argv[2]): print(o['Key'], o['Size'])\n", "'" + prefix + "'"));
-  std::map<std::string, uint64_t> out;
-  std::string key;
-  uint64_t size = 0;
-  while (lines >> key >> size) out[key] = size;
-  return out;
-}
-
-// Copies every object under `prefix` to `dir`/<key> (boto3), for DuckDB to read.
-void DownloadBucket(const std::string& endpoint, const std::string& prefix, const std::string& dir) {
-  Boto3(endpoint,
-        "for o in keys(sys.argv[2]):\n"
-        "    path = os.path.join(sys.argv[3], o['Key'])\n"
-        "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
-        "    s3.download_file('" + std::string(kBucket) + "', o['Key'], path)\n",
-        "'" + prefix + "' '" + dir + "'");
-}
 
 std::string S3LakeYaml(const std::string& endpoint, const std::string& extra_write = "") {
   std::string yaml = ClickstreamYaml(extra_write, "storage:\n  endpoint: " + endpoint + "\n");
@@ -134,7 +90,7 @@ TEST(S3LakeE2E, AnIcebergTableAndErrorRecordsOnS3HoldEveryRecordOnce) {
   // metadata/ with unique names (S3 has no exclusive create), errors under errors/clickstream/.
   EXPECT_FALSE(std::filesystem::exists(dir + "/lake"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/errors"));
-  const auto objects = ListBucket(s3.endpoint(), "");
+  const auto objects = ListBucket(s3.endpoint(), kBucket, "");
   size_t data = 0, metadata_json = 0, errors = 0;
   for (const auto& [key, size] : objects) {
     if (key.rfind("lake/events/data/event_type=", 0) == 0 && key.ends_with(".parquet")) ++data;
@@ -151,7 +107,7 @@ TEST(S3LakeE2E, AnIcebergTableAndErrorRecordsOnS3HoldEveryRecordOnce) {
   EXPECT_GT(errors, 0u);
 
   // Independent readers: DuckDB over a boto3 copy of the bucket, icebird over HTTP.
-  DownloadBucket(s3.endpoint(), "lake/", dir + "/copy");
+  DownloadBucket(s3.endpoint(), kBucket, "lake/", dir + "/copy");
   Duck duck;
   EXPECT_EQ(CountAndDistinct(duck, dir + "/copy/lake/events/data/**/*.parquet"),
             std::to_string(rep.totals.valid) + " " + std::to_string(rep.totals.unique));
@@ -184,7 +140,7 @@ TEST(S3LakeE2E, AnIcebergTableAndErrorRecordsOnS3HoldEveryRecordOnce) {
   auto again = RunJson(dir + "/dataset.yaml", env);
   EXPECT_EQ(again["_exit"], 0) << again.dump();
   EXPECT_EQ(again["tasks_run"], 0);
-  EXPECT_EQ(ListBucket(s3.endpoint(), ""), objects);
+  EXPECT_EQ(ListBucket(s3.endpoint(), kBucket, ""), objects);
 
   // Compaction rewrites the small files through local disk; the table reads the same after.
   auto compact = Weir("lake compact " + dir + "/dataset.yaml --target-file-mb 64 --json", env);
@@ -252,7 +208,7 @@ TEST(S3LakeE2E, KillsBeforeAndAfterACommitLeaveOrphansOnlyAndEveryRowOnce) {
   }
   auto expire = Weir("lake expire " + dir + "/dataset.yaml --older-than 1h --json", env);
   EXPECT_EQ(expire.exit_code, 0) << expire.out;
-  const auto objects = ListBucket(s3.endpoint(), "lake/");
+  const auto objects = ListBucket(s3.endpoint(), kBucket, "lake/");
   for (const auto& o : orphans) {
     const std::string key = o.get<std::string>().substr(std::string("s3://").size() + sizeof(kBucket));
     EXPECT_EQ(objects.count(key), 0u) << key << " was not expired\n" << expire.out;
@@ -262,12 +218,12 @@ TEST(S3LakeE2E, KillsBeforeAndAfterACommitLeaveOrphansOnlyAndEveryRowOnce) {
   EXPECT_EQ(check2.exit_code, 0) << check2.out;
 
   // --restart loads everything again into a new table and deletes the old objects.
-  const auto old_objects = ListBucket(s3.endpoint(), "");
+  const auto old_objects = ListBucket(s3.endpoint(), kBucket, "");
   auto restarted = RunJson(dir + "/dataset.yaml", env, "--restart");
   ASSERT_EQ(restarted["_exit"], 0) << restarted.dump();
   EXPECT_EQ(IcebirdIdsOnS3(s3, dir), ids);
   EXPECT_EQ(ErrorsByOffset(dir + "/dataset.yaml", env).size(), rep.totals.malformed);
-  const auto new_objects = ListBucket(s3.endpoint(), "");
+  const auto new_objects = ListBucket(s3.endpoint(), kBucket, "");
   for (const auto& [key, size] : old_objects) {
     if (key.ends_with("/_weir_owner.json")) continue;  // the folders' claims stay
     if (key.rfind("lake/events/data/", 0) == 0 || key.rfind("errors/", 0) == 0 ||
