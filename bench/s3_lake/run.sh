@@ -13,6 +13,8 @@
 #      local      local files -> local table, 2 workers
 #      s3-1       s3://weir-bench/raw -> s3://weir-bench/lake, 1 worker
 #      s3-2       the same with 2 workers
+#      s3-2p      the same with 2 `weir worker` processes of 1 thread each, sharing the store
+#                 (`weir submit`, then both with --until-done; the time includes the submit)
 # 4. Prints wall times, the S3/local ratio, peak RSS, and the requests per input object that
 #    weir itself counted (`s3_requests` of `weir run --json`: GET, PUT, POST, HEAD, LIST).
 # Exit status: 0 when every run worked and the tables hold the same number of rows, 1 otherwise,
@@ -92,6 +94,7 @@ YAML
 write_yaml "$out/local.yaml" data lake errors 2
 write_yaml "$out/s3-1.yaml" s3://weir-bench/raw s3://weir-bench/lake1 s3://weir-bench/errors1 1
 write_yaml "$out/s3-2.yaml" s3://weir-bench/raw s3://weir-bench/lake2 s3://weir-bench/errors2 2
+write_yaml "$out/s3-2p.yaml" s3://weir-bench/raw s3://weir-bench/lake3 s3://weir-bench/errors3 1
 cat "$out"/data/*.jsonl >/dev/null
 status=0
 run() {  # $1 name
@@ -104,16 +107,42 @@ run() {  # $1 name
   t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000000 )) >"$out/$1.ms"
 }
+run_processes() {  # $1 name: submit, then two worker processes until the dataset is done
+  local t0 t1 store="$out/.weir-$1/store.db"
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+  t0=$(date +%s%N)
+  "$weir" submit "$out/$1.yaml" >"$out/$1.submit" 2>&1 || { echo "bench/s3_lake: submit failed"; status=1; }
+  /usr/bin/time -v -o "$out/$1-a.time" "$weir" worker --store "$store" --until-done --threads 1 \
+    --json >"$out/$1-a.json" 2>"$out/$1-a.err" &
+  local a=$!
+  /usr/bin/time -v -o "$out/$1-b.time" "$weir" worker --store "$store" --until-done --threads 1 \
+    --json >"$out/$1-b.json" 2>"$out/$1-b.err" &
+  local b=$!
+  wait $a || { echo "bench/s3_lake: worker a failed"; status=1; }
+  wait $b || { echo "bench/s3_lake: worker b failed"; status=1; }
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 )) >"$out/$1.ms"
+  # The run's result as `weir run --json` would give it: the task table's totals.
+  "$weir" tasks "$out/$1.yaml" --json | /usr/bin/python3 -c '
+import json, sys
+tasks = json.load(sys.stdin)
+print(json.dumps({"totals": {"written": sum(t["written"] for t in tasks)},
+                  "tasks_by_worker": {w: sum(1 for t in tasks if (t.get("lease") or {}).get("owner") == w)
+                                      for w in sorted({(t.get("lease") or {}).get("owner") for t in tasks})}}))
+' >"$out/$1.json"
+  cp "$out/$1-a.time" "$out/$1.time"
+}
 run local
 run s3-1
 run s3-2
+run_processes s3-2p
 objects=$(ls "$out"/data/*.jsonl | wc -l)
 mb=$(du -cm "$out"/data/*.jsonl | tail -1 | cut -f1)
 /usr/bin/python3 - "$out" "$objects" "$mb" "$count" <<'PY' | tee "$out/result.txt" || status=1
 import json, re, sys
 out, objects, mb, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 print(f"input: {count} events, {objects} objects, {mb} MB")
-ms = {n: int(open(f"{out}/{n}.ms").read()) for n in ("local", "s3-1", "s3-2")}
+ms = {n: int(open(f"{out}/{n}.ms").read()) for n in ("local", "s3-1", "s3-2", "s3-2p")}
 ok = True
 written = {}
 for n in ms:
@@ -130,12 +159,15 @@ for n in ms:
         line += ("  per object: " + ", ".join(f"{r[k] / objects:.1f} {k.upper()}"
                                               for k in ("get", "put", "post", "head", "list"))
                  + f"; {r['retries']} retries")
+    if "tasks_by_worker" in j:
+        line += "  tasks per worker process: " + ", ".join(str(v) for v in j["tasks_by_worker"].values())
     print(line)
 if len(set(written.values())) != 1:
     print(f"rows differ between runs: {written}"); ok = False
-for n in ("s3-1", "s3-2"):
+for n in ("s3-1", "s3-2", "s3-2p"):
     print(f"{n}/local time: {ms[n] / ms['local']:.2f}x")
-print(f"s3 2 workers vs 1: {ms['s3-1'] / ms['s3-2']:.2f}x faster")
+print(f"s3 2 worker threads vs 1: {ms['s3-1'] / ms['s3-2']:.2f}x faster")
+print(f"s3 2 worker processes vs 1 thread: {ms['s3-1'] / ms['s3-2p']:.2f}x faster")
 sys.exit(0 if ok else 1)
 PY
 exit $status
