@@ -4,8 +4,8 @@
 -- no read-back of the whole row, READ COMMITTED for both transactions, no heartbeat).
 BEGIN;
 SELECT id AS task_id FROM tasks
-  WHERE dataset = 'peer' AND (status IN ('CREATED', 'INTERRUPTED') OR
-        (status = 'RUNNING' AND lease_until < CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)))
+  WHERE dataset = 'peer' AND status IN ('CREATED', 'INTERRUPTED', 'RUNNING') AND
+        (status <> 'RUNNING' OR lease_until < CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))
   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
 \gset
 UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1,
