@@ -8,7 +8,8 @@
 // malformed lines, at their offsets.
 //
 // The short form runs in `make test`. The long form, as the issue asks (2,000 files, 20+ kills):
-//   WEIR_CHAOS_FILES=2000 WEIR_CHAOS_KILLS=25 build/e2e_tests --gtest_filter='FleetChaos*'
+//   export WEIR_CHAOS_FILES=2000 WEIR_CHAOS_EVENTS=600 WEIR_CHAOS_KILLS=25
+//   build/e2e_tests --gtest_filter='FleetChaos*'
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -77,10 +78,11 @@ TEST(FleetChaosE2E, KillsAPauseAPostgresRestartAndAnS3OutageLoseAndDuplicateNoth
 
   const int files = EnvInt("WEIR_CHAOS_FILES", 120);
   const int kills_wanted = EnvInt("WEIR_CHAOS_KILLS", 6);
+  const int events_per_file = EnvInt("WEIR_CHAOS_EVENTS", 60);  // enough work to outlast the kills
   const std::string dir = TempDir("fleet-chaos");
   S3rver s3;
   ASSERT_TRUE(s3.Start(dir + "/s3", kBucket)) << "s3rver did not start (run scripts/install-deps.sh)";
-  auto rep = Generate(dir, static_cast<uint64_t>(files) * 60, files, 2026);
+  auto rep = Generate(dir, static_cast<uint64_t>(files) * events_per_file, files, 2026);
   ASSERT_EQ(UploadDir(s3.endpoint(), kBucket, dir + "/data", "raw/"), "");
 
   // weir reaches S3 only through the proxy: 2% of its requests fail, and all of them while S3
