@@ -199,6 +199,17 @@ class PostgresServer {
   int port_ = -1;
 };
 
+// One value from the database at `url` (empty on any failure, which then fails the comparison).
+inline std::string PgOne(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+  PQclear(r);
+  PQfinish(c);
+  return out;
+}
+
 // The test binary's PostgreSQL server, started on first use and stopped at exit; nullptr (with
 // the reason in *why) when it cannot run here.
 inline PostgresServer* SharedPostgres(std::string* why) {

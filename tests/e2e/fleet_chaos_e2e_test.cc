@@ -47,16 +47,6 @@ int EnvInt(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-std::string PgOne(const std::string& url, const std::string& sql) {
-  PGconn* c = PQconnectdb(url.c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  std::string out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
 // One worker slot: the process running in it now, and how it ended.
 struct Slot {
   pid_t pid = -1;

@@ -19,17 +19,6 @@
 namespace weir::e2e {
 namespace {
 
-// One value from the database at `url` (empty on any failure, which then fails the comparison).
-std::string PgOne(const std::string& url, const std::string& sql) {
-  PGconn* c = PQconnectdb(url.c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  std::string out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
 // The task fields that say what was done: what the two stores must agree on.
 nlohmann::json TaskFacts(const nlohmann::json& tasks) {
   nlohmann::json out = nlohmann::json::array();
