@@ -219,12 +219,16 @@ Result<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& url) {
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = ErrorText(conn, nullptr);
     PQfinish(conn);
-    // A server that is not up (yet) is worth trying again; a refused login or a missing
-    // database is not.
-    const bool retry = msg.find("Connection refused") != std::string::npos ||
-                       msg.find("starting up") != std::string::npos ||
-                       msg.find("shutting down") != std::string::npos ||
-                       msg.find("timeout") != std::string::npos;
+    // A server that is not up (yet), going down, restarting or full is worth trying again;
+    // libpq words those many ways ("Connection refused", "server closed the connection
+    // unexpectedly", "the database system is starting up", "too many clients"), so the
+    // permanent failures are the ones named: a refused login, a missing database or role, a
+    // bad URL, an unknown host.
+    static constexpr const char* kPermanent[] = {
+        "does not exist", "authentication", "pg_hba.conf", "password", "invalid",
+        "could not translate host name", "permission denied", "SSL", "missing \"=\""};
+    bool retry = true;
+    for (const char* p : kPermanent) retry &= msg.find(p) == std::string::npos;
     return Status::IOError("connecting to the store " + RedactStoreUrl(url) + ": " + msg, retry);
   }
   return std::unique_ptr<SqlDb>(std::make_unique<PostgresDb>(conn, url));

@@ -173,6 +173,8 @@ TEST_F(PostgresStoreTest, ARestartOfTheServerBetweenCommitsIsSurvived) {
 // COMMIT: either before the COMMIT reaches the server (it never commits) or after the server
 // committed and before its answer reaches the store (the store cannot know). Each arming cuts
 // once. The PostgreSQL wire protocol sends `COMMIT` as a simple query, so the relay sees it.
+// RefuseNext(n) makes it close the next n connections as soon as they are accepted, as a
+// server that is shutting down does.
 class CommitCuttingProxy {
  public:
   enum class Cut { kNone, kBeforeCommit, kAfterCommit };
@@ -200,6 +202,8 @@ class CommitCuttingProxy {
   int port() const { return port_; }
   void Arm(Cut cut) { cut_ = cut; }
   int cuts() const { return cuts_; }
+  void RefuseNext(int n) { refuse_ = n; }
+  int refused() const { return refused_; }
 
  private:
   void Serve() {
@@ -209,6 +213,12 @@ class CommitCuttingProxy {
       if (::poll(&p, 1, 100) <= 0) continue;
       const int client = ::accept(listen_fd_, nullptr, nullptr);
       if (client < 0) continue;
+      if (refuse_ > 0) {
+        --refuse_;
+        ++refused_;
+        ::close(client);
+        continue;
+      }
       relays.emplace_back([this, client] { Relay(client); });
     }
     for (auto& t : relays) t.join();
@@ -267,6 +277,8 @@ class CommitCuttingProxy {
   std::atomic<bool> stop_{false};
   std::atomic<Cut> cut_{Cut::kNone};
   std::atomic<int> cuts_{0};
+  std::atomic<int> refuse_{0};
+  std::atomic<int> refused_{0};
   std::thread thread_;
 };
 
@@ -326,6 +338,25 @@ TEST_F(PostgresStoreTest, ACommitWhoseAnswerIsLostIsAppliedExactlyOnce) {
   EXPECT_EQ(task->counters.files, 3u);
   EXPECT_EQ(check->Files("ds", "data", "")->size(), 3u);
   EXPECT_EQ((*check->IcebergTable("default", "t"))->metadata_location, "/lake/t/metadata/v3.json");
+}
+
+// A server that accepts a connection and closes it at once (one restarting: CI saw a worker
+// started during the chaos test's PostgreSQL restart exit with "server closed the connection
+// unexpectedly") is waited for like one that refuses connections: the store opens once it
+// answers.
+TEST_F(PostgresStoreTest, OpeningWhileTheServerClosesConnectionsWaitsForIt) {
+  const std::string direct = Fresh("closing");
+  CommitCuttingProxy proxy(pg_->port());
+  ASSERT_GT(proxy.port(), 0);
+  std::string url = direct;
+  url.replace(url.find(std::to_string(pg_->port())), std::to_string(pg_->port()).size(),
+              std::to_string(proxy.port()));
+  url += "?sslmode=disable&gssencmode=disable";
+  proxy.RefuseNext(3);
+  auto s = Store::Open(url);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(proxy.refused(), 3);
+  EXPECT_TRUE((*s)->EnsureTasks("ds", {{"a", "/a"}}).ok());
 }
 
 // The cross-machine dataset lock: exclusive excludes everyone, shared holders share, and an
