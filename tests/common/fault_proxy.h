@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -24,10 +26,15 @@ namespace weir::e2e {
 enum class Fault { kNone, kSlowDown, kInternal, kReset, kStall, kCutBody, kForbidden };
 
 // A loopback HTTP/1.1 proxy in front of s3rver. Each request is read whole, then either forwarded
-// (on a fresh upstream connection; the answer is read whole and relayed) or answered with the
-// fault `decide` picks for it. Records every request's head.
-// Ownership: owns its listening socket and threads. Thread-safety: decide() runs on the
-// connection threads; the counters and heads are guarded.
+// (on the client connection's own upstream connection, kept alive like the client's; the answer
+// is read whole and relayed) or answered with the fault `decide` picks for it. Records every
+// request's head.
+// A connection per request would leave a socket in TIME_WAIT per request on this side: minutes
+// of a busy test used up the ephemeral ports, and then the proxy could not reach s3rver at all
+// (the long chaos run's "Server returned nothing" eight times in a row).
+// Ownership: owns its listening socket and threads (a finished connection's thread is joined
+// when the next connection arrives). Thread-safety: decide() runs on the connection threads;
+// the counters and heads are guarded.
 class FaultProxy {
  public:
   using Decide = std::function<Fault(const std::string& head)>;
@@ -51,7 +58,7 @@ class FaultProxy {
     ::close(listen_fd_);
     acceptor_.join();
     std::lock_guard<std::mutex> l(mu_);
-    for (auto& t : workers_) t.join();
+    for (auto& w : workers_) w.thread.join();
   }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Forwards to another upstream port from now on (a restarted server).
@@ -64,6 +71,8 @@ class FaultProxy {
     std::lock_guard<std::mutex> l(mu_);
     return heads_;
   }
+  // Requests the proxy could not forward (s3rver unreachable or closed mid-answer), faults aside.
+  int forward_failures() const { return forward_failures_; }
 
  private:
   void Accept() {
@@ -71,7 +80,20 @@ class FaultProxy {
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) return;
       std::lock_guard<std::mutex> l(mu_);
-      workers_.emplace_back([this, fd] { Serve(fd); });
+      for (auto it = workers_.begin(); it != workers_.end();) {
+        if (*it->done) {
+          it->thread.join();
+          it = workers_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      workers_.push_back({std::thread([this, fd, done] {
+                            Serve(fd);
+                            *done = true;
+                          }),
+                          done});
     }
   }
 
@@ -147,7 +169,21 @@ class FaultProxy {
            "\r\nConnection: close\r\n\r\n" + body;
   }
 
+  // The upstream connection of one client connection, kept alive across its requests.
+  struct Upstream {
+    int fd = -1;
+    int port = 0;
+    std::string buf;
+    ~Upstream() { Drop(); }
+    void Drop() {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+      buf.clear();
+    }
+  };
+
   void Serve(int fd) {
+    Upstream up;
     std::string buf, request;
     while (!stop_ && ReadMessage(fd, buf, request, false, false)) {
       const std::string head = request.substr(0, request.find("\r\n\r\n"));
@@ -172,7 +208,10 @@ class FaultProxy {
         return;
       }
       std::string answer;
-      if (!Forward(request, head.rfind("HEAD ", 0) == 0, &answer)) return Close(fd, "");
+      if (!Forward(request, head.rfind("HEAD ", 0) == 0, &up, &answer)) {
+        ++forward_failures_;
+        return Close(fd, "");
+      }
       if (f == Fault::kCutBody) {
         const size_t body_at = answer.find("\r\n\r\n") + 4;
         const size_t keep = body_at + (answer.size() - body_at) / 3;
@@ -191,21 +230,42 @@ class FaultProxy {
     ::close(fd);
   }
 
-  bool Forward(const std::string& request, bool head_only, std::string* answer) {
-    const int up = ::socket(AF_INET, SOCK_STREAM, 0);
+  bool Forward(const std::string& request, bool head_only, Upstream* up, std::string* answer) {
+    // A kept connection may have been closed by s3rver while idle (or s3rver restarted on
+    // another port): then once more on a fresh one.
+    if (up->fd >= 0 && up->port != upstream_.load()) up->Drop();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool fresh = up->fd < 0;
+      if (fresh && !Connect(up)) return false;
+      SendAll(up->fd, request);
+      answer->clear();
+      if (ReadMessage(up->fd, up->buf, *answer, head_only, true)) {
+        std::string lower = answer->substr(0, answer->find("\r\n\r\n"));
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const bool framed = lower.find("content-length:") != std::string::npos ||
+                            lower.find("transfer-encoding: chunked") != std::string::npos ||
+                            head_only;
+        if (!framed || lower.find("connection: close") != std::string::npos) up->Drop();
+        return true;
+      }
+      up->Drop();
+      if (fresh) return false;
+    }
+    return false;
+  }
+
+  bool Connect(Upstream* up) {
+    up->fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(upstream_.load()));
-    if (::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(up);
+    if (::connect(up->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      up->Drop();
       return false;
     }
-    SendAll(up, request);
-    std::string buf;
-    const bool ok = ReadMessage(up, buf, *answer, head_only, true);
-    ::close(up);
-    return ok;
+    up->port = upstream_.load();
+    return true;
   }
 
   std::atomic<int> upstream_;
@@ -215,7 +275,12 @@ class FaultProxy {
   std::atomic<bool> stop_{false};
   std::thread acceptor_;
   std::mutex mu_;
-  std::vector<std::thread> workers_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::list<Worker> workers_;
+  std::atomic<int> forward_failures_{0};
   std::map<Fault, int> injected_;
   std::vector<std::string> heads_;
 };

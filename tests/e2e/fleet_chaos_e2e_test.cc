@@ -205,10 +205,10 @@ TEST(FleetChaosE2E, KillsAPauseAPostgresRestartAndAnS3OutageLoseAndDuplicateNoth
   std::string logs;
   for (const auto& s : slots) logs += "---- " + s.log + "\n" + ReadAll(s.log).substr(0, 6000);
   std::printf("chaos: %d kills, pause %s, PostgreSQL restart %s, S3 cut %s, %d SlowDown / %d "
-              "500 / %d resets injected, %.1f s\n",
+              "500 / %d resets injected, %d requests the proxy could not forward, %.1f s\n",
               kills, paused_once ? "yes" : "no", pg_restarted ? "yes" : "no", s3_cut ? "yes" : "no",
               proxy.injected(Fault::kSlowDown), proxy.injected(Fault::kInternal),
-              proxy.injected(Fault::kReset), elapsed());
+              proxy.injected(Fault::kReset), proxy.forward_failures(), elapsed());
   for (const auto& s : slots) {
     EXPECT_TRUE(s.done) << "a worker did not finish\n" << logs;
     EXPECT_EQ(s.failures, 0) << "a worker exited with an error\n" << logs;
