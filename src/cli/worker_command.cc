@@ -71,14 +71,20 @@ void AddSubmitCommand(CLI::App& app, int& exit_code) {
       nlohmann::json j = {{"dataset", cfg->name},     {"store", store->path()},
                           {"created", r->created},    {"changed", r->changed},
                           {"tasks", r->tasks},        {"new_tasks", r->new_tasks},
+                          {"retired", r->retired},    {"reinstated", r->reinstated},
                           {"digest", r->digest}};
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       const char* what = r->created ? "submitted" : r->changed ? "replaced" : "unchanged";
-      std::printf("dataset '%s' %s in %s: %s task(s), %s new; `weir worker --store %s` runs "
-                  "them\n",
+      std::string changes = HumanCount(r->new_tasks) + " new";
+      if (r->retired > 0) {
+        changes += ", " + HumanCount(r->retired) +
+                   " retired (their manifest entries are gone; rows committed stay)";
+      }
+      if (r->reinstated > 0) changes += ", " + HumanCount(r->reinstated) + " back in the manifest";
+      std::printf("dataset '%s' %s in %s: %s task(s), %s; `weir worker --store %s` runs them\n",
                   cfg->name.c_str(), what, store->path().c_str(), HumanCount(r->tasks).c_str(),
-                  HumanCount(r->new_tasks).c_str(), store->path().c_str());
+                  changes.c_str(), store->path().c_str());
     }
     exit_code = 0;
   });

@@ -51,11 +51,6 @@ void Put(std::string& out, T v) {
   out.append(buf, sizeof(T));
 }
 
-uint64_t Distance(int64_t a, int64_t b) {
-  return a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
-               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
-}
-
 }  // namespace
 
 bool DedupKeyOf(const ColumnBatch& batch, const std::vector<size_t>& key_columns, size_t row,
@@ -136,10 +131,10 @@ Result<size_t> DedupIndex::Filter(ColumnBatch& batch, std::vector<DedupKey>& own
     WEIR_RETURN_IF_ERROR(store_.DedupLookup(cfg_.name, keys, &stored));
     for (size_t i = 0; i < keys.size(); ++i) {
       const DedupKey& k = keys[i];
-      bool dup = stored[i] != INT64_MIN && Distance(stored[i], k.time_ms) < within;
+      bool dup = stored[i] != INT64_MIN && DedupDistance(stored[i], k.time_ms) < within;
       if (!dup) {
         auto [lo, hi] = pending_.equal_range({k.hi, k.lo});
-        for (auto it = lo; it != hi && !dup; ++it) dup = Distance(it->second, k.time_ms) < within;
+        for (auto it = lo; it != hi && !dup; ++it) dup = DedupDistance(it->second, k.time_ms) < within;
       }
       if (dup) {
         drop[key_row[i]] = 1;

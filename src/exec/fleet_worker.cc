@@ -66,6 +66,9 @@ Result<SubmitResult> SubmitDataset(const DatasetConfig& cfg, Store& store, bool 
   }
   WEIR_RETURN_IF_ERROR(store.EnsureTasks(cfg.name, entries));
   WEIR_ASSIGN_OR_RETURN(auto after, store.Tasks(cfg.name));
+  WEIR_ASSIGN_OR_RETURN(ManifestChanges changes, ReconcileManifest(store, entries, after));
+  r.retired = changes.retired;
+  r.reinstated = changes.reinstated;
   r.tasks = after.size();
   r.new_tasks = after.size() - std::min(after.size(), before.size());
   return r;

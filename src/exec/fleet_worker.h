@@ -26,11 +26,14 @@ struct SubmitResult {
   bool changed = false;     // a new definition replaced the recorded one
   uint64_t tasks = 0;       // tasks of the dataset after the submission
   uint64_t new_tasks = 0;   // tasks this submission created
+  uint64_t retired = 0;     // unfinished tasks whose manifest entries are gone (ReconcileManifest)
+  uint64_t reinstated = 0;  // retired tasks whose entries are back
   std::string digest;
 };
 
 // Records `cfg` (its YAML file as it is now) in `store` and creates its tasks. Resubmitting an
-// unchanged definition changes nothing but adds tasks for new manifest entries. A changed one
+// unchanged definition changes nothing but the tasks the manifest now names: new entries get
+// tasks, removed ones are retired (a worker running one is fenced off), returning ones resume. A changed one
 // is refused (kAborted) while any of its tasks is leased to a live worker, unless `replace`.
 // Stream datasets are refused: they run with `weir run` on each machine (Kafka's consumer group
 // shares the partitions).

@@ -116,6 +116,46 @@ std::string DeviceInodeKey(const std::string& path) {
 
 }  // namespace
 
+Result<ManifestChanges> ReconcileManifest(
+    Store& store, const std::vector<std::pair<std::string, std::string>>& entries,
+    std::vector<TaskRow>& tasks) {
+  ManifestChanges changes;
+  std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
+  std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
+  for (const auto& [entry, path] : entries) manifest_files.insert(path);
+  for (auto& t : tasks) {
+    auto in_manifest = manifest_paths.find(t.entry);
+    if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
+      // The entry left the manifest: its committed rows stay, the task is not run any more.
+      changes.outside.insert(t.id);
+      if (t.status == TaskStatus::kCompleted || t.status == TaskStatus::kRetired) continue;
+      WEIR_ASSIGN_OR_RETURN(
+          bool retired,
+          store.RetireTask(t.id, "manifest entry removed (was " +
+                                     std::string(TaskStatusName(t.status)) +
+                                     "); its committed rows stay in the lake; put the entry "
+                                     "back to resume it"));
+      if (retired) {
+        t.status = TaskStatus::kRetired;
+        ++changes.retired;
+      }
+      continue;
+    }
+    // The manifest resolves paths anew each time (a moved project folder reads its own files).
+    if (in_manifest != manifest_paths.end() && in_manifest->second != t.path) {
+      WEIR_RETURN_IF_ERROR(store.SetTaskPath(t.id, in_manifest->second));
+      t.path = in_manifest->second;
+      ++changes.moved;
+    }
+    if (t.status == TaskStatus::kRetired) {
+      WEIR_RETURN_IF_ERROR(store.SetStatus(t.id, TaskStatus::kCreated, "manifest entry back"));
+      t.status = TaskStatus::kCreated;
+      ++changes.reinstated;
+    }
+  }
+  return changes;
+}
+
 void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
                           const std::vector<TaskRow>& tasks, bool normalised_entries) {
   std::set<std::string> exact;
@@ -551,7 +591,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   } else {
     auto own = DatasetLock::Acquire(config_, false);
     if (!own.ok() && own.status().code() == StatusCode::kAborted && !config_.IsStream() &&
-        !options.restart && !options.redrive && !options.rescan) {
+        !options.restart && !options.rescan) {
       // Held shared: `weir worker`s are running the dataset. Join them, claiming its tasks from
       // the store like they do, if they run this very definition.
       bool joined_alone = false;
@@ -561,8 +601,24 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       lock = std::move(shared).value();
       alone = joined_alone;
       claim = true;
-      spdlog::info("{}: weir workers are running this dataset; this run joins them, claiming "
-                   "its tasks from the store", config_.name);
+      uint64_t requeued = 0;
+      if (options.redrive) {
+        // The ERROR tasks go back to the queue the workers claim from: they, and this run,
+        // resume them from their checkpoints.
+        WEIR_ASSIGN_OR_RETURN(auto all, store_.Tasks(config_.name));
+        for (const auto& t : all) {
+          if (t.status != TaskStatus::kError) continue;
+          WEIR_RETURN_IF_ERROR(store_.SetStatus(
+              t.id, TaskStatus::kCreated,
+              "redriven beside the workers (was ERROR: " + t.reason + ")", t.attempts));
+          ++requeued;
+        }
+      }
+      spdlog::info("{}: weir workers are running this dataset; this {} joins them, claiming "
+                   "its tasks from the store{}",
+                   config_.name, options.redrive ? "redrive" : "run",
+                   options.redrive ? " (" + std::to_string(requeued) + " ERROR task(s) requeued)"
+                                   : std::string());
     } else {
       WEIR_ASSIGN_OR_RETURN(lock, std::move(own));
     }
@@ -648,32 +704,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     for (const auto& f : files) last_file_before = std::max(last_file_before, f.id);
   }
 
-  std::map<std::string, std::string> manifest_paths(entries.begin(), entries.end());
-  std::set<std::string> manifest_files;  // a task from an older spelling of an entry matches by path
-  for (const auto& [entry, path] : entries) manifest_files.insert(path);
+  // Partitions come from the group, claimed tasks from the store (as `weir submit` left them).
+  ManifestChanges manifest;
+  if (!kafka && !claim) {
+    WEIR_ASSIGN_OR_RETURN(manifest, ReconcileManifest(store_, entries, tasks));
+  }
   std::deque<TaskRow> queue;
   for (auto& t : tasks) {
-    if (kafka || claim) break;  // partitions come from the group, claimed tasks from the store
-    auto in_manifest = manifest_paths.find(t.entry);
-    if (in_manifest == manifest_paths.end() && !manifest_files.count(t.path)) {
-      // The entry left the manifest: its committed rows stay, the task is not run any more.
-      if (t.status != TaskStatus::kCompleted && t.status != TaskStatus::kRetired) {
-        WEIR_RETURN_IF_ERROR(store_.SetStatus(
-            t.id, TaskStatus::kRetired,
-            "manifest entry removed (was " + std::string(TaskStatusName(t.status)) +
-                "); its committed rows stay in the lake; put the entry back to resume it"));
-      }
-      continue;
-    }
-    // The manifest resolves paths anew each run (a moved project folder reads its own files).
-    if (in_manifest != manifest_paths.end() && in_manifest->second != t.path) {
-      WEIR_RETURN_IF_ERROR(store_.SetTaskPath(t.id, in_manifest->second));
-      t.path = in_manifest->second;
-    }
-    if (t.status == TaskStatus::kRetired) {
-      WEIR_RETURN_IF_ERROR(store_.SetStatus(t.id, TaskStatus::kCreated, "manifest entry back"));
-      t.status = TaskStatus::kCreated;
-    }
+    if (kafka || claim) break;
+    if (manifest.outside.count(t.id) || t.status == TaskStatus::kRetired) continue;
     if (t.status == TaskStatus::kCompleted) {
       // Inputs read to their end that changed since: appended bytes can be read (--rescan);
       // rewritten ones are reported, since their old rows are committed.
@@ -798,6 +837,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     summary.stream = true;
   }
   std::map<int64_t, int> attempts_made;
+  // Reruns after write.dedup races (IsDedupRace), per task; guarded by `mu` like attempts_made.
+  std::map<int64_t, int> dedup_reruns;
+  constexpr int kMaxDedupReruns = 100;
   // Claim mode: the attempt of this process's claim on each task it took (its fencing token);
   // a task requeued after a failed interval is taken again only while that claim stands.
   std::map<int64_t, int> our_claim;
@@ -903,6 +945,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         fail_interval(0);
         return;
       }
+      if (IsDedupRace(st)) {
+        // Another process committed some of these records first. Nothing of this commit is
+        // in; its tasks read again from their checkpoints, and write.dedup drops those
+        // records this time.
+        spdlog::warn("{}: {}; the commit's tasks run again from their checkpoints", config_.name,
+                     st.message());
+        fail_interval(0);
+        return;
+      }
       // A failed commit fails every task in it; they resume from their checkpoints on redrive.
       // (Fenced: only this process's own claims are marked.)
       std::vector<int64_t> ids = out.PendingTasks();
@@ -983,6 +1034,18 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
           break;
         }
         fail_interval(task.id);
+        bool rerun = false;
+        if (IsDedupRace(st)) {
+          std::lock_guard<std::mutex> l(mu);
+          rerun = dedup_reruns[task.id]++ < kMaxDedupReruns;
+        }
+        if (rerun) {
+          // Each refusal means another writer committed those keys, so a rerun drops more
+          // records than the last and this ends; the bound is for a bug, not for contention.
+          spdlog::warn("{}: {}; its tasks run again from their checkpoints", config_.name,
+                       st.message());
+          continue;
+        }
         if (IsFenced(st)) {
           // A commit during the task was refused: one of its tasks was claimed by another
           // worker. Run this one again if it is still ours (the claim above finds out).

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,24 @@ Status CheckSubmittedDefinition(const DatasetConfig& c, Store& store);
 // so that task is found and run (not retired) and the file gets no second task.
 void AdoptStoredSpellings(std::vector<std::pair<std::string, std::string>>& entries,
                           const std::vector<TaskRow>& tasks, bool normalised_entries);
+
+// What a manifest read now means for the tasks recorded before it (ReconcileManifest).
+struct ManifestChanges {
+  uint64_t retired = 0;      // unfinished tasks whose entries left the manifest
+  uint64_t reinstated = 0;   // retired tasks whose entries are back
+  uint64_t moved = 0;        // tasks whose entries resolve to a new path
+  std::set<int64_t> outside; // tasks whose entries are not in the manifest (finished or retired)
+};
+
+// Brings `tasks` (the dataset's, as read from `store`) in line with the manifest's `entries`
+// (after AdoptStoredSpellings), in the store and in `tasks`: a task whose entry (or file) left
+// the manifest is retired unless finished (Store::RetireTask: its committed rows stay, and a
+// worker running it is fenced off); a retired task whose entry is back is CREATED again; a
+// task whose entry resolves to another path gets that path. `weir run` and `weir submit` both
+// call it, so a manifest means the same to a run and to workers.
+Result<ManifestChanges> ReconcileManifest(Store& store,
+                                          const std::vector<std::pair<std::string, std::string>>& entries,
+                                          std::vector<TaskRow>& tasks);
 
 // An advisory lock on a dataset within its store (flock on <LocalStateDir>/<dataset>.lock; with
 // a PostgreSQL store also a session advisory lock in the store, so that two machines do not run

@@ -591,6 +591,11 @@ bool IsFenced(const Status& st) {
          st.message().find(kFencedMarker) != std::string::npos;
 }
 
+bool IsDedupRace(const Status& st) {
+  return st.code() == StatusCode::kAborted && !st.retryable() &&
+         st.message().find(kDedupRaceMarker) != std::string::npos;
+}
+
 Result<std::optional<TaskRow>> Store::ClaimNextTask(const std::string& dataset,
                                                     const Lease& lease) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -794,6 +799,21 @@ Status Store::SetStatus(int64_t task_id, TaskStatus status, const std::string& r
   });
 }
 
+Result<bool> Store::RetireTask(int64_t task_id, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool retired = false;
+  WEIR_RETURN_IF_ERROR(Transact([&]() -> Status {
+    auto s = db_->Prepare(
+        Sql("UPDATE tasks SET attempts = attempts + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 "
+            "END, status = 'RETIRED', reason = ?, lease_owner = '', lease_until = 0, "
+            "updated_at = {now} WHERE id = ? AND status NOT IN ('COMPLETED', 'RETIRED')"));
+    WEIR_RETURN_IF_ERROR(s->Bind(1, reason).Bind(2, task_id).Run());
+    retired = s->Changes() == 1;
+    return Status::OK();
+  }));
+  return retired;
+}
+
 Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
   std::lock_guard<std::mutex> lock(mu_);
   if (req.iceberg) WEIR_RETURN_IF_ERROR(EnsureIcebergTables());
@@ -897,45 +917,7 @@ Status Store::Commit(const CommitRequest& req, std::vector<int64_t>* file_ids) {
                 "CREATE INDEX IF NOT EXISTS " +
                 DedupTableName(req.dataset, "by_time") + " ON " + dedup_table + "(time_ms)")));
       }
-      const std::string upsert_tail =
-          " ON CONFLICT(k_hi, k_lo) DO UPDATE SET time_ms = CASE WHEN excluded.time_ms > " +
-          dedup_table + ".time_ms THEN excluded.time_ms ELSE " + dedup_table + ".time_ms END";
-      if (!is_postgres()) {
-        auto s = db_->Prepare("INSERT INTO " + dedup_table +
-                              "(k_hi, k_lo, time_ms) VALUES (?, ?, ?)" + upsert_tail);
-        for (const DedupKey& k : keys) {
-          s->Reset();
-          s->Bind(1, static_cast<int64_t>(k.hi))
-              .Bind(2, static_cast<int64_t>(k.lo))
-              .Bind(3, k.time_ms);
-          WEIR_RETURN_IF_ERROR(s->Run());
-        }
-      } else {
-        // One round trip per few hundred keys, not per key. A statement may not touch a row
-        // twice, so each key once, with its newest time (the last of its run in `keys`).
-        constexpr size_t kChunk = 300;
-        std::vector<const DedupKey*> unique;
-        for (size_t i = 0; i < keys.size(); ++i) {
-          if (i + 1 < keys.size() && keys[i + 1].hi == keys[i].hi && keys[i + 1].lo == keys[i].lo) {
-            continue;
-          }
-          unique.push_back(&keys[i]);
-        }
-        for (size_t b = 0; b < unique.size(); b += kChunk) {
-          const size_t n = std::min(kChunk, unique.size() - b);
-          std::string sql = "INSERT INTO " + dedup_table + "(k_hi, k_lo, time_ms) VALUES ";
-          for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?)" : "(?, ?, ?)";
-          auto s = db_->Prepare(sql + upsert_tail);
-          for (size_t i = 0; i < n; ++i) {
-            const DedupKey& k = *unique[b + i];
-            const int p = static_cast<int>(3 * i);
-            s->Bind(p + 1, static_cast<int64_t>(k.hi))
-                .Bind(p + 2, static_cast<int64_t>(k.lo))
-                .Bind(p + 3, k.time_ms);
-          }
-          WEIR_RETURN_IF_ERROR(s->Run());
-        }
-      }
+      WEIR_RETURN_IF_ERROR(AddDedupKeysLocked(dedup_table, keys, req.dedup_within_ms));
       if (req.dedup_within_ms > 0) {
         // The newest time comes from the time index: one seek, not a scan.
         auto e =

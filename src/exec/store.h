@@ -212,6 +212,12 @@ struct DedupKey {
   int64_t time_ms = 0;
 };
 
+// How far apart two key times are; records of one key less than `within` apart are duplicates.
+inline uint64_t DedupDistance(int64_t a, int64_t b) {
+  return a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
+               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+}
+
 struct CommitRequest {
   std::string dataset;
   std::vector<TaskUpdate> tasks;
@@ -231,6 +237,11 @@ struct CommitRequest {
   // write.dedup: keys of the rows this commit writes, added to the dataset's index in the same
   // transaction (an existing key keeps the newer time). When dedup_within_ms > 0, keys older
   // than the index's newest time minus it are evicted in that transaction too.
+  // The writer checked these keys against the index before buffering their rows; another
+  // process may have committed one since. The transaction checks them again, against the index
+  // as it was before this commit, and refuses the whole commit (IsDedupRace) if any key is
+  // there with a time less than dedup_within_ms apart (0: at any time): its rows would
+  // duplicate rows already committed.
   std::vector<DedupKey> dedup_keys;
   int64_t dedup_within_ms = 0;
 };
@@ -239,6 +250,13 @@ struct CommitRequest {
 // another claim (TaskUpdate::owner_attempt): kAborted, not retryable, with this marker.
 inline constexpr const char* kFencedMarker = "was taken by another writer";
 bool IsFenced(const Status& st);
+
+// The refusal of a commit some of whose write.dedup keys another writer committed after this
+// one checked them (CommitRequest::dedup_keys): kAborted, not retryable, with this marker. The
+// writer drops its uncommitted output and reads it again from its tasks' checkpoints; the new
+// check then drops the rows the other writer committed first.
+inline constexpr const char* kDedupRaceMarker = "committed by another writer since this one";
+bool IsDedupRace(const Status& st);
 
 class Store {
  public:
@@ -303,6 +321,10 @@ class Store {
   // `owner_attempt` > 0: only while the task's attempts still equal it (TaskUpdate).
   Status SetStatus(int64_t task_id, TaskStatus status, const std::string& reason,
                    int owner_attempt = 0);
+  // RETIRED with `reason`, unless COMPLETED or RETIRED already. A RUNNING task's claim is
+  // fenced off (its attempts move on and its lease ends): the worker running it now can commit
+  // nothing more of it. False when the task was finished already.
+  Result<bool> RetireTask(int64_t task_id, const std::string& reason);
   // Records files as pending, advances checkpoint and counters, optionally sets status; one
   // durable transaction. Fills the ids of `req.files` in `file_ids`.
   Status Commit(const CommitRequest& req, std::vector<int64_t>* file_ids);
@@ -382,6 +404,10 @@ class Store {
   Status Ddl(const std::string& sql);
   Status DdlLockLocked();  // inside a transaction: the cross-process DDL lock (PostgreSQL)
   std::string DedupTableName(const std::string& dataset, const std::string& suffix = "") const;
+  // Commit's write.dedup step, in its transaction: adds `keys` (sorted by key, then time) to
+  // `table`, or refuses (IsDedupRace) if one was there already within `within_ms` of a time.
+  Status AddDedupKeysLocked(const std::string& table, const std::vector<DedupKey>& keys,
+                            int64_t within_ms);
   Status Migrate();
   Status LoadMeta();
   std::string ToStored(const std::string& path) const;

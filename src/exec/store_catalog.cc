@@ -69,6 +69,102 @@ Status Store::DedupLookup(const std::string& dataset, const std::vector<DedupKey
   });
 }
 
+Status Store::AddDedupKeysLocked(const std::string& table, const std::vector<DedupKey>& keys,
+                                 int64_t within_ms) {
+  const uint64_t within = within_ms > 0 ? static_cast<uint64_t>(within_ms) : UINT64_MAX;
+  // Each key once (a statement may not touch a row twice), with all its times: rows of one key
+  // more than `within` apart are all kept, and each is judged against the stored time.
+  struct Run {
+    size_t begin, end;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < keys.size();) {
+    size_t j = i + 1;
+    while (j < keys.size() && keys[j].hi == keys[i].hi && keys[j].lo == keys[i].lo) ++j;
+    runs.push_back({i, j});
+    i = j;
+  }
+  size_t raced = 0;
+  // `stored`: the key's time in the index before this commit.
+  auto judge = [&](const Run& r, int64_t stored) {
+    for (size_t k = r.begin; k < r.end; ++k) {
+      if (DedupDistance(stored, keys[k].time_ms) < within) {
+        ++raced;
+        return;
+      }
+    }
+  };
+  if (!is_postgres()) {
+    // The common case, a new key, is one statement; a key already there (older than the
+    // window, or a race) costs a read and an update more.
+    auto ins = db_->Prepare("INSERT INTO " + table +
+                            "(k_hi, k_lo, time_ms) VALUES (?, ?, ?) ON CONFLICT(k_hi, k_lo) "
+                            "DO NOTHING");
+    auto get = db_->Prepare("SELECT time_ms FROM " + table + " WHERE k_hi = ? AND k_lo = ?");
+    auto upd = db_->Prepare("UPDATE " + table +
+                            " SET time_ms = ? WHERE k_hi = ? AND k_lo = ? AND time_ms < ?");
+    for (const Run& r : runs) {
+      const DedupKey& k = keys[r.begin];
+      const int64_t newest = keys[r.end - 1].time_ms;
+      ins->Reset();
+      ins->Bind(1, static_cast<int64_t>(k.hi)).Bind(2, static_cast<int64_t>(k.lo)).Bind(3, newest);
+      WEIR_RETURN_IF_ERROR(ins->Run());
+      if (ins->Changes() == 1) continue;
+      get->Reset();
+      get->Bind(1, static_cast<int64_t>(k.hi)).Bind(2, static_cast<int64_t>(k.lo));
+      Status err;
+      if (!get->Step(err)) return err.ok() ? Status::Internal("dedup key vanished") : err;
+      const int64_t stored = get->Int(0);
+      get->Reset();
+      judge(r, stored);
+      upd->Reset();
+      upd->Bind(1, newest)
+          .Bind(2, static_cast<int64_t>(k.hi))
+          .Bind(3, static_cast<int64_t>(k.lo))
+          .Bind(4, newest);
+      WEIR_RETURN_IF_ERROR(upd->Run());
+    }
+  } else {
+    // One round trip per few hundred keys: the insert and the read of the times the keys had
+    // before it, in one statement. Its parts share one snapshot, so `old` does not see `up`'s
+    // rows; a concurrent commit of the same key makes this SERIALIZABLE transaction fail and
+    // run again, and the second run sees that commit's key in `old`.
+    constexpr size_t kChunk = 300;
+    for (size_t b = 0; b < runs.size(); b += kChunk) {
+      const size_t n = std::min(kChunk, runs.size() - b);
+      std::string sql = "WITH v(k_hi, k_lo, time_ms) AS (VALUES ";
+      for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?)" : "(?, ?, ?)";
+      sql += "), old AS (SELECT d.k_hi, d.k_lo, d.time_ms FROM " + table +
+             " AS d JOIN v ON d.k_hi = v.k_hi AND d.k_lo = v.k_lo), up AS (INSERT INTO " + table +
+             " AS d (k_hi, k_lo, time_ms) SELECT k_hi, k_lo, time_ms FROM v ON CONFLICT (k_hi, "
+             "k_lo) DO UPDATE SET time_ms = GREATEST(d.time_ms, excluded.time_ms)) "
+             "SELECT k_hi, k_lo, time_ms FROM old";
+      auto s = db_->Prepare(sql);
+      std::map<std::pair<int64_t, int64_t>, const Run*> by_key;
+      for (size_t i = 0; i < n; ++i) {
+        const Run& r = runs[b + i];
+        const DedupKey& k = keys[r.begin];
+        const int p = static_cast<int>(3 * i);
+        s->Bind(p + 1, static_cast<int64_t>(k.hi))
+            .Bind(p + 2, static_cast<int64_t>(k.lo))
+            .Bind(p + 3, keys[r.end - 1].time_ms);
+        by_key[{static_cast<int64_t>(k.hi), static_cast<int64_t>(k.lo)}] = &r;
+      }
+      Status err;
+      while (s->Step(err)) {
+        auto it = by_key.find({s->Int(0), s->Int(1)});
+        if (it != by_key.end()) judge(*it->second, s->Int(2));
+      }
+      WEIR_RETURN_IF_ERROR(err);
+    }
+  }
+  if (raced == 0) return Status::OK();
+  return Status::Aborted("write.dedup: " + std::to_string(raced) + " of the " +
+                         std::to_string(runs.size()) + " keys of this commit were " +
+                         kDedupRaceMarker +
+                         " checked them (the same records read by two writers at once)");
+}
+
 Result<uint64_t> Store::DedupKeyCount(const std::string& dataset) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t n = 0;

@@ -1,16 +1,19 @@
 // End to end with `weir submit` and `weir worker` processes sharing a store: every submitted task
 // runs once across workers; a killed worker's task waits for its lease to expire, then another
 // worker claims it and resumes from its checkpoint; a worker paused past its lease (SIGSTOP) can
-// never commit once it wakes up (fencing). The real binary, real processes, and for the fleet
+// never commit once it wakes up (fencing); two workers that read the same records at once keep
+// them once (write.dedup checks the keys again in the commit). The real binary, real processes, and for the fleet
 // case a real PostgreSQL server of the test's own.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -239,6 +242,221 @@ TEST(WorkerE2E, AWorkerPausedPastItsLeaseCannotCommitWhenItWakesUp) {
   EXPECT_EQ(Facts(done), Facts(after_b)) << "the woken worker changed tasks:\n" << a_log;
   const Totals t = Sum(done);
   EXPECT_EQ(t.completed, 2u) << done.dump();
+  EXPECT_EQ(t.written, rep.totals.valid);
+  EXPECT_EQ(t.errored, rep.totals.malformed);
+  Duck duck;
+  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
+  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
+  auto check = Weir("lake check " + yaml);
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+}
+
+// The same records in two objects, read by two workers at once: A checks their keys (none is
+// committed yet), stages them and stalls before its commit; B reads and commits the same
+// records meanwhile. When A wakes its commit must be refused (A checked before B committed),
+// and A must read its object again and drop every record as a duplicate. Before the commit
+// checked the keys, both kept them.
+TEST(WorkerE2E, TwoWorkersReadingTheSameRecordsAtOnceKeepThemOnce) {
+  std::string why;
+  PostgresServer* pg = SharedPostgres(&why);
+  if (pg == nullptr && PostgresServer::BinDir().empty()) GTEST_SKIP() << why;
+  ASSERT_NE(pg, nullptr) << "PostgreSQL is installed but did not start: " << why;
+  const std::string url = pg->CreateDatabase("e2e_dedup_race");
+  ASSERT_FALSE(url.empty()) << pg->why();
+  const std::string dir = TempDir("workers-dedup-race");
+  Generate(dir, 3000, 2, 94);
+  // The second object becomes a copy of the first: every record is in both.
+  std::vector<std::string> entries;
+  {
+    std::ifstream m(dir + "/data/manifest.txt");
+    for (std::string line; std::getline(m, line);) {
+      if (!line.empty() && line[0] != '#') entries.push_back(line);
+    }
+  }
+  ASSERT_EQ(entries.size(), 2u);
+  std::filesystem::copy_file(dir + "/data/" + entries[0], dir + "/data/" + entries[1],
+                             std::filesystem::copy_options::overwrite_existing);
+  // Commits of 500 rows: A's first commit is made (and stalls) while it reads the first object,
+  // before it claims the second.
+  const std::string write = "  roll_records: 500\n  dedup: {key: [id], within: 30d}\n";
+  // The answer: one process, whose dedup is exact.
+  const std::string ref = TempDir("workers-dedup-race-ref");
+  std::filesystem::create_directories(ref + "/data");
+  for (const auto& e : entries) {
+    std::filesystem::copy_file(dir + "/data/" + e, ref + "/data/" + e);
+  }
+  std::filesystem::copy_file(dir + "/data/manifest.txt", ref + "/data/manifest.txt");
+  WriteAll(ref + "/dataset.yaml", ClickstreamYaml(write));
+  ASSERT_EQ(Weir("run " + ref + "/dataset.yaml").exit_code, 0);
+  const Totals want = Sum(Tasks(ref + "/dataset.yaml"));
+  ASSERT_GT(want.written, 0u);
+
+  const std::string yaml = dir + "/dataset.yaml";
+  WriteAll(yaml, ClickstreamYaml(write, "store: " + url + "\n"));
+  ASSERT_EQ(Weir("submit " + yaml).exit_code, 0);
+  // A claims the first task (claims go in task order) and stalls with its commit staged; its
+  // lease outlasts the test, so B cannot take that task.
+  pid_t a = StartWorker({"--store", url, "--until-done", "--threads", "1", "--lease", "120s"},
+                        dir + "/a.log", {"WEIR_PAUSE_AT=after-stage"});
+  ASSERT_GT(a, 0);
+  ASSERT_TRUE(WaitStopped(a)) << ReadAll(dir + "/a.log");
+  pid_t b = StartWorker({"--store", url, "--until-done", "--threads", "1"}, dir + "/b.log");
+  ASSERT_GT(b, 0);
+  bool b_committed = false;
+  for (int i = 0; i < 1200 && !b_committed; ++i) {
+    auto tasks = Tasks(yaml);
+    for (const auto& t : tasks) b_committed |= t["file"] == entries[1] && t["status"] == "COMPLETED";
+    if (!b_committed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(b_committed) << ReadAll(dir + "/b.log");
+  ::kill(a, SIGCONT);
+  const int a_exit = WaitFor(a), b_exit = WaitFor(b);
+  const std::string a_log = ReadAll(dir + "/a.log");
+  ASSERT_EQ(a_exit, 0) << a_log;
+  ASSERT_EQ(b_exit, 0) << ReadAll(dir + "/b.log");
+  EXPECT_NE(a_log.find("committed by another writer since this one checked them"),
+            std::string::npos)
+      << a_log;
+
+  auto tasks = Tasks(yaml);
+  const Totals t = Sum(tasks);
+  EXPECT_EQ(t.completed, 2u) << tasks.dump();
+  EXPECT_EQ(t.written, want.written) << tasks.dump();
+  EXPECT_EQ(t.errored, want.errored);
+  for (const auto& row : tasks) {
+    // A's object, read again after the refusal: every record was B's first.
+    if (row["file"] == entries[0]) {
+      EXPECT_EQ(row["written"], 0) << row.dump();
+    }
+  }
+  Duck duck;
+  EXPECT_EQ(LakeFingerprint(duck, dir), LakeFingerprint(duck, ref));
+  auto check = Weir("lake check " + yaml);
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+}
+
+// The manifest is the list of work for workers too: `weir submit` after an entry was removed
+// retires its task, and fences off the worker running it (stalled here with a commit staged),
+// whose commit is then refused; the rows it committed before stay. When the entry is back its
+// task resumes from its checkpoint, and in the end every record is in the lake once.
+TEST(WorkerE2E, ResubmittingWithoutAManifestEntryRetiresItsTaskEvenWhileAWorkerRunsIt) {
+  const std::string dir = TempDir("workers-retire");
+  auto rep = Generate(dir, 6000, 3, 95);
+  const std::string yaml = dir + "/dataset.yaml";
+  WriteAll(yaml, ClickstreamYaml("  roll_records: 400\n"));
+  const std::string manifest = ReadAll(dir + "/data/manifest.txt");
+  std::vector<std::string> entries;
+  {
+    std::istringstream m(manifest);
+    for (std::string line; std::getline(m, line);) {
+      if (!line.empty() && line[0] != '#') entries.push_back(line);
+    }
+  }
+  ASSERT_EQ(entries.size(), 3u);
+  ASSERT_EQ(Json(Weir("submit " + yaml + " --json"))["tasks"], 3);
+  const std::string store = dir + "/.weir/store.db";
+
+  // A claims the first task and stalls with its second commit staged (one is in).
+  pid_t a = StartWorker({"--store", store, "--until-done", "--threads", "1", "--lease", "120s"},
+                        dir + "/a.log",
+                        {"WEIR_PAUSE_AT=after-stage", "WEIR_CRASH_AFTER_COMMITS=1"});
+  ASSERT_GT(a, 0);
+  ASSERT_TRUE(WaitStopped(a)) << ReadAll(dir + "/a.log");
+  // Its entry leaves the manifest; the resubmission retires the task under A.
+  std::string without;
+  {
+    std::istringstream m(manifest);
+    for (std::string line; std::getline(m, line);) {
+      if (line != entries[0]) without += line + "\n";
+    }
+  }
+  WriteAll(dir + "/data/manifest.txt", without);
+  auto sub = Json(Weir("submit " + yaml + " --json"));
+  EXPECT_EQ(sub["retired"], 1) << sub.dump();
+  EXPECT_EQ(sub["new_tasks"], 0);
+  auto held = Tasks(yaml);
+  ASSERT_TRUE(held.is_array()) << held.dump();
+  EXPECT_EQ(held[0]["status"], "RETIRED") << held.dump();
+  const nlohmann::json& lease = held[0].at("lease");  // null: no holder recorded
+  EXPECT_TRUE(lease.is_null() || lease.at("held") == false) << held.dump();
+  const uint64_t committed_before = held[0]["written"].get<uint64_t>();
+  EXPECT_GT(committed_before, 0u) << "A's first commit should be in";
+
+  ::kill(a, SIGCONT);
+  ASSERT_EQ(WaitFor(a), 0) << ReadAll(dir + "/a.log");
+  const std::string a_log = ReadAll(dir + "/a.log");
+  EXPECT_NE(a_log.find("was taken by another writer"), std::string::npos) << a_log;
+  auto mid = Tasks(yaml);
+  EXPECT_EQ(mid[0]["status"], "RETIRED") << mid.dump();
+  EXPECT_EQ(mid[0]["written"].get<uint64_t>(), committed_before) << "the fenced commit got in";
+  EXPECT_EQ(mid[1]["status"], "COMPLETED") << mid.dump();
+  EXPECT_EQ(mid[2]["status"], "COMPLETED") << mid.dump();
+  Duck duck;
+  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(Sum(mid).written));
+
+  // The entry is back: its task resumes from its checkpoint.
+  WriteAll(dir + "/data/manifest.txt", manifest);
+  auto back = Json(Weir("submit " + yaml + " --json"));
+  EXPECT_EQ(back["reinstated"], 1) << back.dump();
+  EXPECT_EQ(back["retired"], 0);
+  pid_t b = StartWorker({"--store", store, "--until-done", "--threads", "1"}, dir + "/b.log");
+  ASSERT_GT(b, 0);
+  ASSERT_EQ(WaitFor(b), 0) << ReadAll(dir + "/b.log");
+  auto done = Tasks(yaml);
+  const Totals t = Sum(done);
+  EXPECT_EQ(t.completed, 3u) << done.dump();
+  EXPECT_EQ(t.written, rep.totals.valid);
+  EXPECT_EQ(t.errored, rep.totals.malformed);
+  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
+  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
+  auto check = Weir("lake check " + yaml);
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+}
+
+// `weir redrive` while workers run the dataset joins them: it puts the ERROR tasks back in the
+// queue they claim from and claims with them, instead of waiting for the dataset to itself.
+TEST(WorkerE2E, RedriveBesideRunningWorkersRequeuesTheErrorTasksAndJoinsThem) {
+  const std::string dir = TempDir("workers-redrive");
+  auto rep = Generate(dir, 6000, 3, 96);
+  const std::string yaml = dir + "/dataset.yaml";
+  std::string text = ClickstreamYaml("  roll_records: 400\n");
+  text.replace(text.find("  workers: 2"), 12, "  workers: 1\n  retries: 0");
+  WriteAll(yaml, text);
+  ASSERT_EQ(Weir("submit " + yaml).exit_code, 0);
+  const std::string store = dir + "/.weir/store.db";
+
+  // A's first read fails (no retries: its task goes to ERROR), then A stalls with a commit of
+  // its next task staged, holding the dataset as a running worker does.
+  pid_t a = StartWorker({"--store", store, "--until-done", "--threads", "1", "--lease", "120s"},
+                        dir + "/a.log", {"WEIR_INJECT_READ_ERRORS=1", "WEIR_PAUSE_AT=after-stage"});
+  ASSERT_GT(a, 0);
+  ASSERT_TRUE(WaitStopped(a)) << ReadAll(dir + "/a.log");
+  auto mid = Tasks(yaml);
+  ASSERT_TRUE(mid.is_array()) << mid.dump();
+  ASSERT_EQ(mid[0]["status"], "ERROR") << mid.dump();
+  ASSERT_EQ(mid[1]["status"], "RUNNING") << mid.dump();
+
+  const pid_t r = SpawnLogged({WEIR_BIN, "redrive", yaml, "--no-progress"}, dir + "/redrive.log");
+  ASSERT_GT(r, 0);
+  bool ran = false;  // the redrive ran the ERROR task and the unclaimed one
+  for (int i = 0; i < 1200 && !ran; ++i) {
+    auto tasks = Tasks(yaml);
+    ran = tasks.is_array() && tasks[0]["status"] == "COMPLETED" &&
+          tasks[2]["status"] == "COMPLETED";
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(ran) << ReadAll(dir + "/redrive.log");
+  ::kill(a, SIGCONT);
+  const int a_exit = WaitFor(a), r_exit = WaitFor(r);
+  const std::string r_log = ReadAll(dir + "/redrive.log");
+  EXPECT_EQ(a_exit, 0) << ReadAll(dir + "/a.log");
+  EXPECT_EQ(r_exit, 0) << r_log;
+  EXPECT_NE(r_log.find("this redrive joins them"), std::string::npos) << r_log;
+  EXPECT_NE(r_log.find("1 ERROR task(s) requeued"), std::string::npos) << r_log;
+
+  auto done = Tasks(yaml);
+  const Totals t = Sum(done);
+  EXPECT_EQ(t.completed, 3u) << done.dump();
   EXPECT_EQ(t.written, rep.totals.valid);
   EXPECT_EQ(t.errored, rep.totals.malformed);
   Duck duck;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -195,6 +196,99 @@ TEST_P(StoreTest, ACommitOfATaskClaimedSinceByAnotherWriterIsRefused) {
   EXPECT_EQ(store->Task(id)->status, TaskStatus::kRunning);
   ASSERT_TRUE(commit(second->attempts, 30).ok());
   EXPECT_EQ(store->Task(id)->counters.offset, 30u);
+}
+
+// write.dedup across processes: a commit whose keys another writer committed after this one
+// checked them is refused whole (its rows would be duplicates), judged against the index as it
+// was before the commit; a key stored longer than the window ago is no duplicate.
+TEST_P(StoreTest, ACommitOfDedupKeysAnotherWriterCommittedFirstIsRefused) {
+  const std::string where = FreshLocation("dedup-race");
+  auto a = Store::Open(where), b = Store::Open(where);  // two writers, two connections
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->EnsureTasks("ds", {{"x", "/x"}, {"y", "/y"}}).ok());
+  const auto tasks = *(*a)->Tasks("ds");
+  auto commit = [&](Store& s, int64_t task, uint64_t offset, std::vector<DedupKey> keys) {
+    CommitRequest req;
+    req.dataset = "ds";
+    TaskUpdate u;
+    u.task_id = task;
+    u.seq = static_cast<int64_t>(offset);
+    u.counters.offset = offset;
+    req.tasks.push_back(u);
+    CatalogFile f;
+    f.task_id = task;
+    f.kind = "data";
+    f.path = "/lake/t/f" + std::to_string(offset);
+    f.staging = "/lake/_staging/f" + std::to_string(offset);
+    req.files.push_back(f);
+    req.dedup_keys = std::move(keys);
+    req.dedup_within_ms = 5000;
+    return s.Commit(req, nullptr);
+  };
+  ASSERT_TRUE(commit(**a, tasks[0].id, 10, {{1, 2, 1000}, {3, 4, 1000}}).ok());
+  // (3, 4) at 3000 is 2 s from the stored 1000: refused, and nothing of it is in.
+  Status raced = commit(**b, tasks[1].id, 20, {{5, 6, 1000}, {3, 4, 3000}});
+  EXPECT_TRUE(IsDedupRace(raced)) << raced.ToString();
+  EXPECT_FALSE(IsFenced(raced));
+  EXPECT_NE(raced.message().find("1 of the 2 keys"), std::string::npos) << raced.ToString();
+  EXPECT_EQ((*b)->Task(tasks[1].id)->counters.offset, 0u);
+  EXPECT_EQ((*b)->Files("ds", "data", "")->size(), 1u);
+  std::vector<int64_t> t;
+  ASSERT_TRUE((*b)->DedupLookup("ds", {{5, 6, 0}, {3, 4, 0}}, &t).ok());
+  EXPECT_EQ(t, (std::vector<int64_t>{INT64_MIN, 1000}));
+  // Outside the window it is a new record: kept, and the index keeps its newer time.
+  ASSERT_TRUE(commit(**b, tasks[1].id, 30, {{5, 6, 1000}, {3, 4, 6000}}).ok());
+  ASSERT_TRUE((*a)->DedupLookup("ds", {{5, 6, 0}, {3, 4, 0}}, &t).ok());
+  EXPECT_EQ(t, (std::vector<int64_t>{1000, 6000}));
+  // One key at two times a window apart, the older one within the window of the stored time:
+  // each time is judged against the time stored before this commit (1000), not the newer
+  // time the commit itself writes.
+  Status again = commit(**a, tasks[0].id, 40, {{1, 2, 2000}, {1, 2, 9000}});
+  EXPECT_TRUE(IsDedupRace(again)) << again.ToString();
+  ASSERT_TRUE(commit(**a, tasks[0].id, 50, {{1, 2, 7000}, {1, 2, 13000}}).ok());
+  ASSERT_TRUE((*b)->DedupLookup("ds", {{1, 2, 0}}, &t).ok());
+  EXPECT_EQ(t, (std::vector<int64_t>{13000}));
+}
+
+// Two writers commit the same key at the same moment, many times: each time exactly one is
+// in and the other is refused as a race (never both in, never both refused).
+TEST_P(StoreTest, OfTwoWritersCommittingOneKeyAtOnceExactlyOneKeepsIt) {
+  const std::string where = FreshLocation("dedup-race-live");
+  auto a = Store::Open(where), b = Store::Open(where);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->EnsureTasks("ds", {{"x", "/x"}, {"y", "/y"}}).ok());
+  const auto tasks = *(*a)->Tasks("ds");
+  Store* stores[2] = {a->get(), b->get()};
+  for (int round = 1; round <= 25; ++round) {
+    std::atomic<int> ready{0};
+    Status results[2];
+    auto racer = [&](int who) {
+      CommitRequest req;
+      req.dataset = "ds";
+      TaskUpdate u;
+      u.task_id = tasks[who].id;
+      u.seq = round;
+      u.counters.offset = static_cast<uint64_t>(round);
+      req.tasks.push_back(u);
+      req.dedup_keys = {{static_cast<uint64_t>(round), 99, 1000 * round}};
+      req.dedup_within_ms = 500;
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      results[who] = stores[who]->Commit(req, nullptr);
+    };
+    std::thread ta(racer, 0), tb(racer, 1);
+    ta.join();
+    tb.join();
+    const int wins = results[0].ok() + results[1].ok();
+    EXPECT_EQ(wins, 1) << "round " << round << ": " << results[0].ToString() << " / "
+                       << results[1].ToString();
+    for (const Status& r : results) {
+      if (!r.ok()) {
+        EXPECT_TRUE(IsDedupRace(r)) << r.ToString();
+      }
+    }
+  }
 }
 
 TEST_P(StoreTest, ClaimNextTaskTakesEachTaskOnceAndALeasedOneOnlyAfterItExpires) {
