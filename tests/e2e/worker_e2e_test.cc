@@ -99,6 +99,23 @@ nlohmann::json Facts(const nlohmann::json& tasks) {
   return out;
 }
 
+// The end of every worker test: all `tasks` tasks COMPLETED, their counters are the generator's
+// answer key, the lake (read straight by DuckDB) holds every valid record once, the error
+// records are the malformed lines, and `weir lake check` finds the lake consistent.
+void ExpectEveryRecordOnce(const std::string& dir, const std::string& yaml,
+                           const gen::GenEventsReport& rep, uint64_t tasks) {
+  auto done = Tasks(yaml);
+  const Totals t = Sum(done);
+  EXPECT_EQ(t.completed, tasks) << done.dump();
+  EXPECT_EQ(t.written, rep.totals.valid);
+  EXPECT_EQ(t.errored, rep.totals.malformed);
+  Duck duck;
+  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
+  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
+  auto check = Weir("lake check " + yaml);
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+}
+
 TEST(WorkerE2E, ThreeWorkersOnPostgresRunEverySubmittedTaskExactlyOnce) {
   std::string why;
   PostgresServer* pg = SharedPostgres(&why);
@@ -238,17 +255,8 @@ TEST(WorkerE2E, AWorkerPausedPastItsLeaseCannotCommitWhenItWakesUp) {
   const std::string a_log = ReadAll(dir + "/a.log");
   EXPECT_NE(a_log.find("was taken by another writer"), std::string::npos) << a_log;
 
-  const auto done = Tasks(yaml);
-  EXPECT_EQ(Facts(done), Facts(after_b)) << "the woken worker changed tasks:\n" << a_log;
-  const Totals t = Sum(done);
-  EXPECT_EQ(t.completed, 2u) << done.dump();
-  EXPECT_EQ(t.written, rep.totals.valid);
-  EXPECT_EQ(t.errored, rep.totals.malformed);
-  Duck duck;
-  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
-  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
-  auto check = Weir("lake check " + yaml);
-  EXPECT_EQ(check.exit_code, 0) << check.out;
+  EXPECT_EQ(Facts(Tasks(yaml)), Facts(after_b)) << "the woken worker changed tasks:\n" << a_log;
+  ExpectEveryRecordOnce(dir, yaml, rep, 2);
 }
 
 // The same records in two objects, read by two workers at once: A checks their keys (none is
@@ -402,15 +410,7 @@ TEST(WorkerE2E, ResubmittingWithoutAManifestEntryRetiresItsTaskEvenWhileAWorkerR
   pid_t b = StartWorker({"--store", store, "--until-done", "--threads", "1"}, dir + "/b.log");
   ASSERT_GT(b, 0);
   ASSERT_EQ(WaitFor(b), 0) << ReadAll(dir + "/b.log");
-  auto done = Tasks(yaml);
-  const Totals t = Sum(done);
-  EXPECT_EQ(t.completed, 3u) << done.dump();
-  EXPECT_EQ(t.written, rep.totals.valid);
-  EXPECT_EQ(t.errored, rep.totals.malformed);
-  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
-  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
-  auto check = Weir("lake check " + yaml);
-  EXPECT_EQ(check.exit_code, 0) << check.out;
+  ExpectEveryRecordOnce(dir, yaml, rep, 3);
 }
 
 // `weir redrive` while workers run the dataset joins them: it puts the ERROR tasks back in the
@@ -453,17 +453,7 @@ TEST(WorkerE2E, RedriveBesideRunningWorkersRequeuesTheErrorTasksAndJoinsThem) {
   EXPECT_EQ(r_exit, 0) << r_log;
   EXPECT_NE(r_log.find("this redrive joins them"), std::string::npos) << r_log;
   EXPECT_NE(r_log.find("1 ERROR task(s) requeued"), std::string::npos) << r_log;
-
-  auto done = Tasks(yaml);
-  const Totals t = Sum(done);
-  EXPECT_EQ(t.completed, 3u) << done.dump();
-  EXPECT_EQ(t.written, rep.totals.valid);
-  EXPECT_EQ(t.errored, rep.totals.malformed);
-  Duck duck;
-  EXPECT_EQ(LakeFingerprint(duck, dir).first, std::to_string(rep.totals.valid));
-  EXPECT_EQ(ErrorsByOffset(yaml).size(), rep.totals.malformed);
-  auto check = Weir("lake check " + yaml);
-  EXPECT_EQ(check.exit_code, 0) << check.out;
+  ExpectEveryRecordOnce(dir, yaml, rep, 3);
 }
 
 }  // namespace

@@ -282,6 +282,14 @@ class CommitCuttingProxy {
   std::thread thread_;
 };
 
+// `direct` (a URL of the test's server) through `proxy`.
+std::string Through(const std::string& direct, const CommitCuttingProxy& proxy) {
+  std::string url = direct;
+  const std::string port = std::to_string(e2e::SharedPostgres(nullptr)->port());
+  url.replace(url.find(port), port.size(), std::to_string(proxy.port()));
+  return url + "?sslmode=disable&gssencmode=disable";
+}
+
 // A connection cut at COMMIT: when the COMMIT did not reach the server, the transaction runs
 // again; when it committed but the answer was lost, the store finds its token and does not run
 // it again. Either way the commit is applied exactly once.
@@ -289,10 +297,7 @@ TEST_F(PostgresStoreTest, ACommitWhoseAnswerIsLostIsAppliedExactlyOnce) {
   const std::string direct = Fresh("lost_commit");
   CommitCuttingProxy proxy(pg_->port());
   ASSERT_GT(proxy.port(), 0);
-  std::string url = direct;
-  url.replace(url.find(std::to_string(pg_->port())), std::to_string(pg_->port()).size(),
-              std::to_string(proxy.port()));
-  url += "?sslmode=disable&gssencmode=disable";
+  const std::string url = Through(direct, proxy);
   auto s = Open(url);
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->EnsureTasks("ds", {{"a", "/a"}}).ok());
@@ -348,10 +353,7 @@ TEST_F(PostgresStoreTest, OpeningWhileTheServerClosesConnectionsWaitsForIt) {
   const std::string direct = Fresh("closing");
   CommitCuttingProxy proxy(pg_->port());
   ASSERT_GT(proxy.port(), 0);
-  std::string url = direct;
-  url.replace(url.find(std::to_string(pg_->port())), std::to_string(pg_->port()).size(),
-              std::to_string(proxy.port()));
-  url += "?sslmode=disable&gssencmode=disable";
+  const std::string url = Through(direct, proxy);
   proxy.RefuseNext(3);
   auto s = Store::Open(url);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
