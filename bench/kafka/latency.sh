@@ -10,17 +10,19 @@
 #    each partition gets ~0.8 MB/s, so its ~5 MB (the mock deletes older messages) are several
 #    seconds of slack for weir.
 # 3. `weir run` of the kafka dataset (the columns and partition_by [event_type, dt] of run.sh,
-#    commit_interval LATENCY_COMMIT_INTERVAL (1s), metrics on a free port) under /usr/bin/time.
+#    commit_interval LATENCY_COMMIT_INTERVAL (1s), stream.pipeline LATENCY_PIPELINE (the
+#    default, true, when unset), metrics on a free port) under /usr/bin/time.
 # 4. Once the group has assigned the partitions, steady.py produces LATENCY_RATE (50,000)
 #    events/s for LATENCY_SECONDS (60) through kcat and probes /metrics every 0.1 s: the
 #    latency of an event is (the first probe whose committed count includes it) - (when it was
-#    handed to kcat). Then SIGTERM (weir must exit 0) and the counts are checked.
+#    handed to kcat). LATENCY_LIVE=1 stamps each event's created_at with that time (live
+#    traffic, today's partitions) instead of the pool's 7 days. Then SIGTERM (weir must exit 0) and the counts are checked.
 # Prints p50/p90/p99/max latency, snapshots and files per minute of load, weir's CPU and peak
 # RSS, and writes bench/out/kafka-latency/result.json.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out="$repo/bench/out/kafka-latency"
+out=${LATENCY_OUT:-$repo/bench/out/kafka-latency}  # e.g. a tmpfs folder, to take the disk out
 pool=${LATENCY_POOL:-200000}
 partitions=${LATENCY_PARTITIONS:-16}
 rate=${LATENCY_RATE:-50000}
@@ -66,6 +68,7 @@ write:
     dt:         {date_of: created_at}
 stream:
   commit_interval: $commit_interval
+${LATENCY_PIPELINE:+  pipeline: $LATENCY_PIPELINE}
   metrics_listen: 127.0.0.1:$metrics_port
 YAML
 /usr/bin/time -v -o weir.time "$weir" run stream.yaml --no-progress --json >stream.json 2>stream.log &
@@ -75,7 +78,7 @@ grep -q 'assigned .* partition' stream.log || die "no assignment: $(tail -3 stre
 load=$(cut -d' ' -f1 /proc/loadavg)
 echo "== producing $rate events/s for $seconds s into $partitions partitions (load $load)"
 python3 "$here/steady.py" data/events-0000.jsonl "$bootstrap" "http://127.0.0.1:$metrics_port/metrics" \
-  "$rate" "$seconds" steady.json || echo "bench/kafka/latency: not everything produced was committed within 120 s" >&2
+  "$rate" "$seconds" steady.json ${LATENCY_LIVE:+live} || echo "bench/kafka/latency: not everything produced was committed within 120 s" >&2
 # SIGTERM to weir itself (GNU time does not pass signals on), then GNU time exits with its status.
 weir_child=$(pgrep -P "$weir_pid" -x weir)
 [ -n "$weir_child" ] && kill -TERM "$weir_child"

@@ -14,9 +14,10 @@
 #    is behind, which is what stream.catch_up_interval is for.
 # 3. `weir run` of the kafka dataset (partitioned by event type and day, commit_interval
 #    KAFKA_COMMIT_INTERVAL (1s), catch_up_interval KAFKA_CATCH_UP_INTERVAL (the default when
-#    unset), write.roll_bytes KAFKA_ROLL_BYTES (the default, 128MiB, when unset), --until-idle
-#    5s) under /usr/bin/time. The stream's time runs from the group's
-#    assignment (the mock delays a new group by 3 s) to the commit of the table's last snapshot,
+#    unset), write.roll_bytes KAFKA_ROLL_BYTES (the default, 128MiB, when unset),
+#    stream.pipeline KAFKA_PIPELINE (the default, true, when unset), --until-idle 5s) under
+#    /usr/bin/time. KAFKA_OUT puts the whole run in another folder (e.g. under /dev/shm, to
+#    take the disk out). The stream's time runs from the group's assignment (the mock delays a new group by 3 s) to the commit of the table's last snapshot,
 #    when every event is visible. /metrics is scraped meanwhile for the time spent committing.
 # 4. The batch run of the same files (compute.workers 1, then 2), and the counts checked.
 # Prints events/s of each and the stream/batch ratio (the issue's bar: streaming within 30% of
@@ -25,7 +26,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out="$repo/bench/out/kafka"
+out=${KAFKA_OUT:-$repo/bench/out/kafka}  # e.g. a tmpfs folder, to take the disk out
 count=${KAFKA_COUNT:-144000}
 partitions=${KAFKA_PARTITIONS:-8}
 commit_interval=${KAFKA_COMMIT_INTERVAL:-1s}
@@ -84,6 +85,7 @@ $columns
 stream:
   commit_interval: $commit_interval
 $catch_up
+${KAFKA_PIPELINE:+  pipeline: $KAFKA_PIPELINE}
   metrics_listen: 127.0.0.1:$metrics_port
 YAML
 for w in 1 2; do

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Steady Kafka producer and visibility probe for bench/kafka/latency.sh (standard library only).
 
-    steady.py POOL_JSONL BOOTSTRAP METRICS_URL RATE SECONDS OUT_JSON
+    steady.py POOL_JSONL BOOTSTRAP METRICS_URL RATE SECONDS OUT_JSON [live]
+
+With `live`, each event's meta.created_at is the time it is handed to kcat (live traffic: the
+events of a second fall into today's partitions) instead of the pool's (spread over 7 days).
 
 Pipes events from POOL_JSONL (cycled; from the second pass on every id gets a "p<pass>-" prefix,
 so each event is unique) into `kcat -P -t events` (the partitioner spreads them over the topic's
@@ -36,8 +39,12 @@ def committed(url):
 
 def main():
     pool_path, bootstrap, url, rate, seconds, out = sys.argv[1:7]
+    live = len(sys.argv) > 7 and sys.argv[7] == "live"
     rate, seconds = int(rate), float(seconds)
     pool = [l for l in open(pool_path, "rb").read().split(b"\n") if l.strip()]
+    # Each line split around its created_at value, so a live time is two concatenations.
+    stamp = re.compile(rb'("created_at":)(\d+)')
+    pool_parts = [stamp.split(l, maxsplit=1) for l in pool] if live else None
     kcat = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", "events"], stdin=subprocess.PIPE)
     samples = []  # (time, committed)
     stop = threading.Event()
@@ -58,8 +65,13 @@ def main():
     slice_events = max(1, rate // 100)
     while time.time() - start < seconds:
         chunk = []
+        now_ms = b"%d" % int(time.time() * 1000)
         for _ in range(slice_events):
-            line = pool[i]
+            if live:
+                before, key, _, after = pool_parts[i]
+                line = before + key + now_ms + after
+            else:
+                line = pool[i]
             if passno > 0:
                 line = line.replace(b'"id":"', b'"id":"p%d-' % passno, 1)
             chunk.append(line)

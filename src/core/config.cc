@@ -1409,6 +1409,7 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
           cfg.stream.catch_up_interval_ms = *v;
         }
       }
+      if (auto v = L.Bool(*m, "pipeline")) cfg.stream.pipeline = *v;
       if (auto v = L.String(*m, "metrics_listen")) {
         if (!IsHostPort(*v)) {
           L.Error(m->Get("metrics_listen")->line, "stream.metrics_listen",

@@ -144,6 +144,8 @@ struct StreamConfig {
   // While the stream is behind (reading what waits would take longer than commit_interval),
   // commits wait for write.roll_bytes of rows or this long instead (exec/worker_output.h).
   int64_t catch_up_interval_ms = 10000;
+  // Commits run on their own thread while the stream reads on (WorkerOutput::CommitAsync).
+  bool pipeline = true;
   std::string metrics_listen;         // host:port of GET /metrics; empty: off
 };
 

@@ -129,6 +129,11 @@ std::vector<MapSpec> BuildSchema() {
               "`commit_interval` to read), commit when `write.roll_bytes` of rows are buffered or "
               "after this long, instead of every `commit_interval`: fewer, larger files while "
               "catching up. At least `commit_interval`; equal to it turns catching up off."),
+          Key("pipeline", K::kBool, kOptional, "true",
+              "Read on while a commit is written and committed (at most one commit in "
+              "flight): about twice the throughput on two cores, while the buffered rows of "
+              "the reading interval and of the commit in flight share `write.roll_bytes`. "
+              "`false` stops reading for each commit."),
           Key("metrics_listen", K::kString, kOptional, "",
               "`host:port` to serve `GET /metrics` on (Prometheus text format: records, commits, "
               "commit and end-to-end latency histograms, lag); off when absent."),

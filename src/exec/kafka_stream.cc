@@ -25,12 +25,6 @@ double Millis(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Adds what a task's counters gained since `was` to `into` (this process's part, for metrics).
 void AddGain(TaskCounters& into, const TaskCounters& now, const TaskCounters& was) {
   into.read += now.read - was.read;
@@ -53,6 +47,7 @@ class KafkaStream {
       : c_(c), cfg_(*c.config), store_(*c.store), tag_(c.run_tag + "-k"),
         out_(cfg_, store_, c.schema, tag_, c.iceberg) {
     out_.set_dedup(c.dedup);
+    out_.set_pipelined(cfg_.stream.pipeline);
     out_.set_commit_seconds(static_cast<double>(cfg_.stream.commit_interval_ms) / 1000.0);
     // Other members of the group may write the same table from other processes.
     out_.set_shared_writers(true);
@@ -65,6 +60,7 @@ class KafkaStream {
     WEIR_RETURN_IF_ERROR(Connect());
     Status st = Loop();
     if (st.ok() && dirty_) st = Commit();
+    if (st.ok()) st = Settle();
     if (!st.ok()) {
       out_.Discard();  // nothing of a failed interval is committed, also not by the revoke below
       dirty_ = false;
@@ -205,6 +201,8 @@ class KafkaStream {
         i = j;
       }
       if (!msgs.empty()) last_data_ = Clock::now();
+      // The commit in flight (stream.pipeline) may have finished meanwhile.
+      if (Status st = out_.PollCommitted(); !st.ok()) WEIR_RETURN_IF_ERROR(CommitFailed(st));
       // What waits in the partitions decides whether the stream is behind (catching up commits
       // by size or stream.catch_up_interval, not every commit_interval).
       out_.SetBacklog(read_, UpdateLag());
@@ -223,49 +221,82 @@ class KafkaStream {
     }
   }
 
-  // The store commit of every partition's pending rows and checkpoints, then (for lag tools
-  // only) the same offsets to Kafka.
+  // Hands every partition's pending rows and checkpoints to the store commit (with
+  // stream.pipeline, to the commit thread: WorkerOutput::CommitAsync; reading goes on). The
+  // metrics move the moment it is durable; then Committed() sends the same offsets to Kafka
+  // (for lag tools only).
   Status Commit() {
-    const Clock::time_point t0 = Clock::now();
-    if (Status st = out_.Commit(); !st.ok()) {
-      bool again = IsDedupRace(st);
-      if (again) {
-        // Another member committed some of these records first (the same event in two
-        // partitions): read again from the committed offsets, where write.dedup drops them.
-        spdlog::warn("{}: {}; what was read since the last commit is read again", cfg_.name,
-                     st.message());
-      } else {
-        WEIR_ASSIGN_OR_RETURN(again, Fenced());
-      }
-      if (!again) return st;
-      DropEverything();
-      return Status::OK();
+    std::map<TopicPartition, TaskCounters> sealed;
+    TaskCounters sum = gone_;  // this process's part, for the metrics
+    for (const auto& [tp, p] : parts_) {
+      sealed[tp] = p.exec->counters();
+      AddGain(sum, sealed[tp], start_[tp]);
     }
-    dirty_ = false;
-    std::map<TopicPartition, int64_t> next;
-    for (auto& [tp, p] : parts_) {
-      p.committed = p.exec->counters();
-      next[tp] = static_cast<int64_t>(p.committed.offset);
-    }
-    if (!next.empty()) (void)consumer_->CommitOffsets(next);
-    if (StreamMetrics* m = c_.metrics) {
-      TaskCounters sum = gone_;
-      for (const auto& [tp, p] : parts_) AddGain(sum, p.exec->counters(), start_[tp]);
-      m->read = sum.read;
-      m->written = sum.written;
-      m->skipped = sum.skipped;
-      m->errored = sum.errored;
-      m->duplicates = sum.duplicates;
-      m->commits.fetch_add(1, std::memory_order_relaxed);
-      m->last_commit_unix_ms = NowUnixMs();
-      m->commit_seconds.Observe(std::chrono::duration<double>(Clock::now() - t0).count());
-      const int64_t now_ms = m->last_commit_unix_ms;
-      for (int64_t t : event_ms_) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
-      for (int64_t t : kafka_ms_) m->kafka_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
-    }
+    std::vector<int64_t> event_ms = std::move(event_ms_), kafka_ms = std::move(kafka_ms_);
     event_ms_.clear();
     kafka_ms_.clear();
+    dirty_ = false;
+    WorkerOutput::OnDurable metrics;
+    if (c_.metrics != nullptr) {
+      metrics = [m = c_.metrics, sum, event_ms = std::move(event_ms),
+                 kafka_ms = std::move(kafka_ms)](const WorkerOutput::Committed& c) {
+        m->read = sum.read;
+        m->written = sum.written;
+        m->skipped = sum.skipped;
+        m->errored = sum.errored;
+        m->duplicates = sum.duplicates;
+        m->commits.fetch_add(1, std::memory_order_relaxed);
+        m->last_commit_unix_ms = c.finished_unix_ms;
+        m->commit_seconds.Observe(c.seconds);
+        const int64_t now_ms = c.finished_unix_ms;
+        for (int64_t t : event_ms) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
+        for (int64_t t : kafka_ms) m->kafka_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
+      };
+    }
+    Status st = out_.CommitAsync(
+        [this, sealed = std::move(sealed)](const WorkerOutput::Committed&) {
+          Committed(sealed);
+          return Status::OK();
+        },
+        std::move(metrics));
+    return st.ok() ? st : CommitFailed(st);
+  }
+
+  // Waits for the commit in flight, if any.
+  Status Settle() {
+    Status st = out_.WaitCommitted();
+    return st.ok() ? st : CommitFailed(st);
+  }
+
+  // A commit failed (WorkerOutput discarded everything uncommitted with it). Because another
+  // member took a partition, or committed some of these records first: drop everything and
+  // read again from the committed offsets. Otherwise the error ends the run.
+  Status CommitFailed(const Status& st) {
+    bool again = IsDedupRace(st);
+    if (again) {
+      // Another member committed some of these records first (the same event in two
+      // partitions): read again from the committed offsets, where write.dedup drops them.
+      spdlog::warn("{}: {}; what was read since the last commit is read again", cfg_.name,
+                   st.message());
+    } else {
+      WEIR_ASSIGN_OR_RETURN(again, Fenced());
+    }
+    if (!again) return st;
+    DropEverything();
     return Status::OK();
+  }
+
+  // A commit became durable: `sealed` are the partitions' counters it holds (a partition
+  // revoked since is not ours to report).
+  void Committed(const std::map<TopicPartition, TaskCounters>& sealed) {
+    std::map<TopicPartition, int64_t> next;
+    for (const auto& [tp, counters] : sealed) {
+      auto it = parts_.find(tp);
+      if (it == parts_.end()) continue;
+      it->second.committed = counters;
+      next[tp] = static_cast<int64_t>(counters.offset);
+    }
+    if (!next.empty()) (void)consumer_->CommitOffsets(next);
   }
 
   // Messages in the assigned partitions after the next offset each will read (the consumer's
@@ -322,8 +353,10 @@ class KafkaStream {
 
   Status Revoke(const std::vector<TopicPartition>& tps, bool lost) {
     if (!lost) {
-      // Ours until we return: commit what we hold, so the next owner starts after it.
+      // Ours until we return: commit what we hold (and wait for it), so the next owner starts
+      // after it.
       if (dirty_) WEIR_RETURN_IF_ERROR(Commit());
+      WEIR_RETURN_IF_ERROR(Settle());
     } else {
       // Another member may own them already: what we hold must never be committed (and the
       // store would refuse it: the new owner's claim fences ours).

@@ -1,7 +1,9 @@
 // Runs a Kafka stream dataset (read.connector kafka; docs/streams.md): one consumer in the
 // dataset's consumer group (source/kafka_consumer.h), one datatask per assigned topic-partition
 // (named "<topic>/<partition>"), one WorkerOutput committing every partition's rows and
-// checkpoints together every stream.commit_interval.
+// checkpoints together every stream.commit_interval. With stream.pipeline (the default) a
+// commit runs on its own thread while the consumer reads the next interval
+// (WorkerOutput::CommitAsync); a revoke, a stop and a failure wait for it.
 //
 // Exactly once: a task's checkpoint is the partition's next offset, committed in the same store
 // transaction as the lake snapshot holding the messages before it. The store is the source of
@@ -20,7 +22,8 @@
 // file, with start_offset = the message offset, end_offset = offset + 1 and record_number =
 // offset. Tombstones (null values) are read and skipped.
 //
-// Ownership: borrows everything in the context. Thread-safety: runs on the calling thread.
+// Ownership: borrows everything in the context. Thread-safety: runs on the calling thread; only
+// the commit itself runs on WorkerOutput's commit thread.
 #pragma once
 
 #include <cstdint>

@@ -882,7 +882,10 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     }
     out.set_group(&group);
     out.set_dedup(dedup.get());
-    if (stream) out.set_commit_seconds(static_cast<double>(config_.stream.commit_interval_ms) / 1000.0);
+    if (stream) {
+      out.set_commit_seconds(static_cast<double>(config_.stream.commit_interval_ms) / 1000.0);
+      out.set_pipelined(config_.stream.pipeline);  // a stream has one worker: no group round
+    }
     group.Join(&out);
     struct Leave {
       CommitGroup& g;

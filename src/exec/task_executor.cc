@@ -251,7 +251,12 @@ class TaskExecutor::Impl {
     WEIR_RETURN_IF_ERROR(log.Trim(counters_.offset));
     WEIR_ASSIGN_OR_RETURN(in_, log.OpenReader(counters_.offset));
     WEIR_RETURN_IF_ERROR(Position());
-    return StreamLoop();
+    Status st = StreamLoop();
+    // A commit still in flight (stream.pipeline) reports into this executor: settle it first.
+    Status settled = out_.WaitCommitted();
+    if (st.ok()) return settled;
+    if (!settled.ok()) spdlog::error("{}: the last commit failed too: {}", cfg_.name, settled.ToString());
+    return st;
   }
 
  public:
@@ -298,18 +303,32 @@ class TaskExecutor::Impl {
     bool dirty = false;  // progress since the last commit
     const TaskCounters at_start = counters_;
     uint64_t committed_offset = counters_.offset;
+    // Hands what was read to the commit (with stream.pipeline, to the commit thread: reading
+    // goes on). Once it is durable, the log drops what lies before its checkpoint.
     auto commit = [&]() -> Status {
-      const Clock::time_point t0 = Clock::now();
-      WEIR_RETURN_IF_ERROR(out_.Commit());
       last_commit = Clock::now();
       committed_offset = counters_.offset;
       dirty = false;
-      RecordCommit(at_start, std::chrono::duration<double>(last_commit - t0).count(),
-                   log.DurableEnd());
-      // Committed: the log need not keep what lies before the checkpoint.
-      WEIR_RETURN_IF_ERROR(log.Trim(counters_.offset));
-      MaybeCompact();
-      return Status::OK();
+      std::vector<int64_t> times = std::move(event_ms_);
+      event_ms_.clear();
+      WorkerOutput::OnDurable metrics;
+      if (stream_->metrics != nullptr) {
+        metrics = [m = stream_->metrics, at_start, sealed = counters_,
+                   times = std::move(times)](const WorkerOutput::Committed& c) {
+          RecordCommit(*m, at_start, sealed, c, times);
+        };
+      }
+      return out_.CommitAsync(
+          [this, &log, sealed = counters_](const WorkerOutput::Committed&) -> Status {
+            if (stream_->metrics != nullptr) {
+              const uint64_t end = log.DurableEnd();
+              stream_->metrics->lag_bytes = end > counters_.offset ? end - counters_.offset : 0;
+            }
+            WEIR_RETURN_IF_ERROR(log.Trim(sealed.offset));
+            MaybeCompact();
+            return Status::OK();
+          },
+          std::move(metrics));
     };
     auto stop = [&](std::string why) -> Status {
       stream_->stopped = std::move(why);
@@ -324,6 +343,7 @@ class TaskExecutor::Impl {
         take = std::min<uint64_t>(take, stream_->max_records - read_here);
       }
       for (size_t i = 0; i < take;) {
+        WEIR_RETURN_IF_ERROR(out_.PollCommitted());
         const size_t n = std::min<size_t>(kSliceRecords, take - i);
         WEIR_RETURN_IF_ERROR(
             ProcessSlice(std::span<const RecordView>(recs.data() + i, n), error_lines));
@@ -358,6 +378,7 @@ class TaskExecutor::Impl {
         continue;
       }
       // Caught up with what is durable.
+      WEIR_RETURN_IF_ERROR(out_.PollCommitted());
       if (dirty && Millis(last_commit) >= interval) WEIR_RETURN_IF_ERROR(commit());
       if (StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       if (stream_->until_idle_ms > 0 && Millis(last_data) >= static_cast<double>(stream_->until_idle_ms)) {
@@ -374,25 +395,23 @@ class TaskExecutor::Impl {
     }
   }
 
-  // StreamMetrics after a commit: the committed counters (this run's part), the commit's
-  // latency, the lag, and each committed record's end-to-end latency.
-  void RecordCommit(const TaskCounters& at_start, double commit_seconds, uint64_t durable_end) {
-    StreamMetrics* m = stream_->metrics;
-    if (m == nullptr) return;
-    m->read = counters_.read - at_start.read;
-    m->written = counters_.written - at_start.written;
-    m->skipped = counters_.skipped - at_start.skipped;
-    m->errored = counters_.errored - at_start.errored;
-    m->duplicates = counters_.duplicates - at_start.duplicates;
+  // StreamMetrics the moment a commit of the task at `done` is durable (this run's part since
+  // `at_start`): counters, the commit's latency, and each committed record's end-to-end latency
+  // (`event_ms`: the rows' event times). Runs on the commit thread.
+  static void RecordCommit(StreamMetrics& metrics, const TaskCounters& at_start,
+                           const TaskCounters& done, const WorkerOutput::Committed& c,
+                           const std::vector<int64_t>& event_ms) {
+    StreamMetrics* m = &metrics;
+    m->read = done.read - at_start.read;
+    m->written = done.written - at_start.written;
+    m->skipped = done.skipped - at_start.skipped;
+    m->errored = done.errored - at_start.errored;
+    m->duplicates = done.duplicates - at_start.duplicates;
     m->commits.fetch_add(1, std::memory_order_relaxed);
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+    const int64_t now_ms = c.finished_unix_ms;
     m->last_commit_unix_ms = now_ms;
-    m->lag_bytes = durable_end > counters_.offset ? durable_end - counters_.offset : 0;
-    m->commit_seconds.Observe(commit_seconds);
-    for (int64_t t : event_ms_) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
-    event_ms_.clear();
+    m->commit_seconds.Observe(c.seconds);
+    for (int64_t t : event_ms) m->end_to_end_seconds.Observe(static_cast<double>(now_ms - t) / 1000.0);
   }
 
   // Keeps the event times of the rows just buffered (after dedup), for RecordCommit.

@@ -302,7 +302,119 @@ Status CommitGroup::Commit(WorkerOutput& w, bool request) {
   return st;
 }
 
+WorkerOutput::~WorkerOutput() {
+  if (flight_thread_.joinable()) flight_thread_.join();
+}
+
+void WorkerOutput::DropBuffered() {
+  buffer_.Clear();
+  pending_.clear();
+  supersede_.clear();
+  ForgetDedupKeys();
+  last_commit_ = std::chrono::steady_clock::now();
+  consumed_at_commit_ = consumed_;
+  has_pending_.store(false, std::memory_order_relaxed);
+  if (group_) group_->Notify();
+}
+
+namespace {
+
+int64_t UnixMsNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Status WorkerOutput::CommitAsync(OnCommitted done, OnDurable durable) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!pipelined_ || (pending_.empty() && buffer_.rows() == 0)) {
+    WEIR_RETURN_IF_ERROR(Commit());  // waits for a flight first
+    const Committed c{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                      UnixMsNow()};
+    if (durable) durable(c);
+    return done ? done(c) : Status::OK();
+  }
+  WEIR_RETURN_IF_ERROR(WaitCommitted());
+  if (!flight_) {
+    flight_ = std::make_unique<WorkerOutput>(cfg_, store_, buffer_.schema(), tag_, iceberg_);
+    flight_->dedup_ = dedup_;
+    flight_->shared_writers_ = shared_writers_;
+  }
+  WorkerOutput& f = *flight_;
+  // The flight's buffer is empty (cleared by its last commit) and keeps its capacity: the two
+  // buffers take turns.
+  std::swap(f.buffer_, buffer_);
+  f.pending_ = std::move(pending_);
+  pending_.clear();
+  f.supersede_ = std::move(supersede_);
+  supersede_.clear();
+  f.dedup_keys_ = std::move(dedup_keys_);  // still in the index: the next interval's
+  dedup_keys_.clear();                     // duplicates of them are dropped
+  // File names stay unique: the flight's commit takes the next number of this writer.
+  f.commits_ = commits_++;
+  // What is buffered from now on continues the flight's checkpoints.
+  flight_prev_seq_.clear();
+  for (const auto& [id, p] : f.pending_) {
+    auto it = committed_seq_.find(id);
+    flight_prev_seq_[id] = it == committed_seq_.end() ? -1 : it->second;
+    committed_seq_[id] = p.update.seq + 1;
+  }
+  last_commit_ = t0;
+  consumed_at_commit_ = consumed_;
+  has_pending_.store(false, std::memory_order_relaxed);
+  flight_callback_ = std::move(done);
+  flight_durable_ = std::move(durable);
+  flight_done_.store(false, std::memory_order_relaxed);
+  flight_busy_ = true;
+  flight_thread_ = std::thread([this, t0] {
+    Status st = flight_->CommitAlone();
+    if (!st.ok()) flight_->DropBuffered();  // forgets its dedup keys too
+    flight_info_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    flight_info_.finished_unix_ms = UnixMsNow();
+    if (st.ok() && flight_durable_) flight_durable_(flight_info_);
+    flight_status_ = std::move(st);
+    flight_done_.store(true, std::memory_order_release);
+  });
+  return Status::OK();
+}
+
+Status WorkerOutput::ReapFlight() {
+  flight_thread_.join();
+  flight_busy_ = false;
+  OnCommitted done = std::move(flight_callback_);
+  flight_callback_ = nullptr;
+  flight_durable_ = nullptr;
+  if (!flight_status_.ok()) {
+    for (const auto& [id, prev] : flight_prev_seq_) {
+      if (prev < 0) {
+        committed_seq_.erase(id);
+      } else {
+        committed_seq_[id] = prev;
+      }
+    }
+    // Buffered since the hand-over, so it continues checkpoints that are not in the store:
+    // committing it would skip the failed commit's records.
+    DropBuffered();
+    return flight_status_;
+  }
+  return done ? done(flight_info_) : Status::OK();
+}
+
+Status WorkerOutput::PollCommitted() {
+  if (!flight_busy_ || !flight_done_.load(std::memory_order_acquire)) return Status::OK();
+  return ReapFlight();
+}
+
+Status WorkerOutput::WaitCommitted() {
+  if (!flight_busy_) return Status::OK();
+  return ReapFlight();
+}
+
 Status WorkerOutput::Commit(bool request) {
+  if (flight_busy_) WEIR_RETURN_IF_ERROR(WaitCommitted());
   if (pending_.empty() && buffer_.rows() == 0) return Status::OK();
   if (group_) return group_->Commit(*this, request);
   return CommitAlone();

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/column.h"
@@ -145,8 +147,19 @@ Status RecoverDeadWriters(const DatasetConfig& cfg, Store& store);
 // The output of one worker thread between two commits: documents and error records of one or
 // more tasks, and the checkpoints those tasks will have once the output is committed. Buffering
 // across tasks keeps the number of lake files proportional to workers x partitions rather than
-// tasks x partitions (file creation, not bytes, dominates a partitioned write). Not thread-safe:
-// owned by one worker.
+// tasks x partitions (file creation, not bytes, dominates a partitioned write).
+//
+// Pipelined commits (streams, stream.pipeline): CommitAsync() hands the buffered output to a
+// commit thread and returns, so the stream reads the next interval while the previous one is
+// written and committed; at most one commit is in flight. The commit protocol is the same
+// (CommitAlone on a second WorkerOutput, the "flight", that owns the handed-over output); only
+// the thread differs. The output buffered meanwhile continues the flight's checkpoints, so it
+// may only be committed after the flight: if the flight fails, the buffered output is discarded
+// with it (nothing past the last durable commit can then be committed), and the caller resumes
+// from the store as after any failed commit.
+//
+// Thread-safety: not thread-safe; owned by one worker. The flight's thread touches only the
+// flight (and the thread-safe store, dedup index and Iceberg table).
 class WorkerOutput {
  public:
   // `iceberg`: the dataset's Iceberg table (shared by the run's workers; exec/iceberg_table.h),
@@ -157,6 +170,10 @@ class WorkerOutput {
         buffer_(std::move(schema), cfg.write.partition_by, iceberg != nullptr),
         tag_(std::move(writer_tag)), iceberg_(iceberg),
         last_commit_(std::chrono::steady_clock::now()) {}
+
+  ~WorkerOutput();
+  WorkerOutput(const WorkerOutput&) = delete;
+  WorkerOutput& operator=(const WorkerOutput&) = delete;
 
   PartitionedBuffer& buffer() { return buffer_; }
   // Joins the run's commit group (null: commit alone). Call before the first Update().
@@ -220,12 +237,20 @@ class WorkerOutput {
   // stream.catch_up_interval instead (or by size): what it reads then is late anyway, and a
   // commit writes a file per partition it touched whatever its size, so one commit per second
   // over thousands of partitions spends the catch-up creating small files.
+  //
+  // Pipelined (set_pipelined), the reading interval and the commit in flight share the memory
+  // bound: each may hold half of write.roll_bytes. While a commit is in flight, only that bound
+  // makes a commit due (CommitAsync then waits for the flight: back-pressure); the interval
+  // ends when the flight is done, so a commit that takes longer than commit_interval sets the
+  // pace.
   bool ShouldCommit() const {
     if (group_ && group_->Requested()) return true;
     size_t err_bytes = 0;
     for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
-    if (buffer_.MemoryBytes() + err_bytes >= cfg_.write.roll_bytes) return true;
+    const size_t roll_bytes = pipelined_ ? cfg_.write.roll_bytes / 2 : cfg_.write.roll_bytes;
+    if (buffer_.MemoryBytes() + err_bytes >= roll_bytes) return true;
     if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
+    if (flight_busy_ && !flight_done_.load(std::memory_order_acquire)) return false;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
     if (commit_seconds_ <= 0) return elapsed >= cfg_.compute.checkpoint_seconds;
@@ -247,16 +272,11 @@ class WorkerOutput {
   }
 
   // Drops everything uncommitted (after a task failure); those tasks resume from their
-  // checkpoints when run again.
+  // checkpoints when run again. A commit in flight is waited for first (it may still succeed:
+  // then its on-committed callback runs).
   void Discard() {
-    buffer_.Clear();
-    pending_.clear();
-    supersede_.clear();
-    ForgetDedupKeys();
-    last_commit_ = std::chrono::steady_clock::now();
-    consumed_at_commit_ = consumed_;
-    has_pending_.store(false, std::memory_order_relaxed);
-    if (group_) group_->Notify();
+    if (flight_busy_) (void)WaitCommitted();
+    DropBuffered();
   }
 
   // Stages files, commits them with every pending task's checkpoint in one transaction, then
@@ -267,6 +287,34 @@ class WorkerOutput {
 
   // Holds uncommitted output (read by the group from other threads).
   bool has_pending() const { return has_pending_.load(std::memory_order_relaxed); }
+
+  // Pipelined commits (see the class comment). Call before the first Update(); not with a
+  // commit group of more than one member (a stream has one worker).
+  void set_pipelined(bool pipelined) { pipelined_ = pipelined; }
+  // What a finished commit reports to its on-committed callback.
+  struct Committed {
+    double seconds = 0;          // from the hand-over to durability
+    int64_t finished_unix_ms = 0;  // when it became durable (and visible)
+  };
+  // Runs once a commit is durable; an error it returns is returned as is (the commit stays).
+  using OnCommitted = std::function<Status(const Committed&)>;
+  // Runs on the commit thread the moment a commit is durable (and visible), before its
+  // OnCommitted: for what must be in step with the lake and is thread-safe (StreamMetrics).
+  using OnDurable = std::function<void(const Committed&)>;
+  // Waits for the commit in flight (if any), then hands the buffered output to the commit
+  // thread and returns. `done` (may be empty) runs on the caller's thread, in a later
+  // PollCommitted, WaitCommitted, CommitAsync or Commit, once this commit is durable;
+  // `durable` (may be empty) on the commit thread, at once. An error is the earlier flight's:
+  // then nothing was handed over and everything buffered is discarded. Without set_pipelined,
+  // commits at once (Commit) and runs both before returning.
+  Status CommitAsync(OnCommitted done, OnDurable durable = nullptr);
+  // The commit in flight has finished: reaps it (runs its callback, or on error discards what
+  // is buffered) and returns its result. OK when none is in flight or it still runs.
+  Status PollCommitted();
+  // Waits for the commit in flight, then as PollCommitted.
+  Status WaitCommitted();
+  // A commit is in flight (handed over and not reaped yet).
+  bool committing() const { return flight_busy_; }
 
  private:
   friend class CommitGroup;
@@ -303,6 +351,25 @@ class WorkerOutput {
   std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)
   std::atomic<bool> has_pending_{false};
   Status round_result_;  // set by a round's leader for each participant
+
+  // Pipelined commits. flight_ (created on first use) owns the output handed over; its thread
+  // runs flight_->CommitAlone(). flight_busy_: handed over and not reaped (only the owner's
+  // thread reads or writes it); flight_done_: the thread has finished (set by it, release).
+  bool pipelined_ = false;
+  std::unique_ptr<WorkerOutput> flight_;
+  std::thread flight_thread_;
+  bool flight_busy_ = false;
+  std::atomic<bool> flight_done_{false};
+  Status flight_status_;             // written by the thread before flight_done_
+  Committed flight_info_;            // likewise
+  OnCommitted flight_callback_;
+  OnDurable flight_durable_;         // run by the thread
+  // committed_seq_ entries as they were before the hand-over, restored if the flight fails
+  // (-1: there was none).
+  std::map<int64_t, int64_t> flight_prev_seq_;
+  Status ReapFlight();
+  // Drops what is buffered (Discard without waiting for a flight).
+  void DropBuffered();
 };
 
 
