@@ -9,7 +9,8 @@
 #    (ids are made unique per pass over the pool, see loadgen.py).
 # 2. bench/out/collector/dataset.yaml: read.connector http on a free loopback port, the
 #    click-stream columns of bench/ingest, partition_by [event_type, dt] (COLLECTOR_PARTITION_BY),
-#    stream {commit_interval: COLLECTOR_COMMIT_INTERVAL (1s), metrics_listen: a free port}.
+#    stream {commit_interval: COLLECTOR_COMMIT_INTERVAL (1s), pipeline: COLLECTOR_PIPELINE (the
+#    default, true, when unset), metrics_listen: a free port}.
 # 3. `weir run` in the background (under /usr/bin/time -v for CPU and peak RSS).
 # 4. loadgen.py (Python 3, standard library): COLLECTOR_THREADS (4) keep-alive connections POST
 #    COLLECTOR_BATCH (500)-event JSON-lines bodies as fast as they are answered for
@@ -94,6 +95,7 @@ errors:
   location: errors
 stream:
   commit_interval: ${interval}
+${COLLECTOR_PIPELINE:+  pipeline: $COLLECTOR_PIPELINE}
   metrics_listen: 127.0.0.1:${mport}
 store: .weir
 YAML

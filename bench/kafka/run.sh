@@ -15,7 +15,8 @@
 # 3. `weir run` of the kafka dataset (partitioned by event type and day, commit_interval
 #    KAFKA_COMMIT_INTERVAL (1s), catch_up_interval KAFKA_CATCH_UP_INTERVAL (the default when
 #    unset), write.roll_bytes KAFKA_ROLL_BYTES (the default, 128MiB, when unset),
-#    stream.pipeline KAFKA_PIPELINE (the default, true, when unset), --until-idle 5s) under
+#    stream.pipeline KAFKA_PIPELINE (the default, true, when unset), compute.workers
+#    KAFKA_WORKERS (2: the threads that parse partitions and write files), --until-idle 5s) under
 #    /usr/bin/time. KAFKA_OUT puts the whole run in another folder (e.g. under /dev/shm, to
 #    take the disk out). The stream's time runs from the group's assignment (the mock delays a new group by 3 s) to the commit of the table's last snapshot,
 #    when every event is visible. /metrics is scraped meanwhile for the time spent committing.
@@ -87,6 +88,7 @@ stream:
 $catch_up
 ${KAFKA_PIPELINE:+  pipeline: $KAFKA_PIPELINE}
   metrics_listen: 127.0.0.1:$metrics_port
+compute: {workers: ${KAFKA_WORKERS:-2}}
 YAML
 for w in 1 2; do
 cat >batch$w.yaml <<YAML
@@ -150,7 +152,7 @@ const r = {
 r.stream_vs_batch_1 = +(r.stream.events_per_s / r.batch_1_worker.events_per_s).toFixed(2);
 r.stream_vs_batch_2 = +(r.stream.events_per_s / r.batch_2_workers.events_per_s).toFixed(2);
 const ok = s.run.written === one.run.written && s.run.errored === one.run.errored;
-console.log(`stream (1 consumer thread)  ${r.stream.events_per_s.toLocaleString()} ev/s  (${(streamMs / 1000).toFixed(2)} s from assignment to the last snapshot; load ${streamLoad})`);
+console.log(`stream (1 consumer)          ${r.stream.events_per_s.toLocaleString()} ev/s  (${(streamMs / 1000).toFixed(2)} s from assignment to the last snapshot; load ${streamLoad})`);
 console.log(`  ${r.stream.commits} commits, ${r.stream.files} files, ${r.stream.commit_seconds === null ? '?' : r.stream.commit_seconds.toFixed(2)} s committing, peak RSS ${r.stream.peak_rss_mb} MiB`);
 console.log(`batch, 1 worker             ${r.batch_1_worker.events_per_s.toLocaleString()} ev/s  (${(b1 / 1000).toFixed(2)} s)`);
 console.log(`batch, 2 workers            ${r.batch_2_workers.events_per_s.toLocaleString()} ev/s  (${(b2 / 1000).toFixed(2)} s)`);

@@ -1,8 +1,11 @@
 #include "exec/kafka_stream.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -39,6 +42,9 @@ struct Partition {
   TaskRow task;  // as claimed: task.attempts is this process's claim (Store::ClaimTask)
   std::unique_ptr<TaskExecutor> exec;
   TaskCounters committed;  // the counters as of this process's last commit of the partition
+  // Event times (ms) of the rows buffered since the last commit, for StreamMetrics: one
+  // vector per partition, since partitions are fed on several threads.
+  std::vector<int64_t> event_ms;
 };
 
 class KafkaStream {
@@ -106,7 +112,6 @@ class KafkaStream {
     // rename), and then they are committed files the next commit's recovery publishes. What was
     // refused is removed once this process is gone (its StagingLease is free).
     out_.Discard();
-    event_ms_.clear();
     kafka_ms_.clear();
     dirty_ = false;
     for (const auto& [tp, p] : parts_) AddGain(gone_, p.committed, start_[tp]);
@@ -145,7 +150,6 @@ class KafkaStream {
 
   Status Loop() {
     source::MessageBatch batch;
-    std::vector<RecordView> recs;
     last_data_ = Clock::now();
     for (;;) {
       if (rejoin_) WEIR_RETURN_IF_ERROR(Rejoin());
@@ -156,50 +160,11 @@ class KafkaStream {
         continue;
       }
       const auto& msgs = batch.messages();
-      for (size_t i = 0; i < msgs.size();) {
-        if (c_.max_records > 0 && read_ >= c_.max_records) break;
-        const source::KafkaMessage& m = msgs[i];
-        const TopicPartition& tp = batch.partitions()[m.partition_index];
-        auto it = parts_.find(tp);
-        if (it == parts_.end()) {  // not ours (any more): the consumer drops these; be safe
-          ++i;
-          continue;
-        }
-        if (m.value_null) {
-          it->second.exec->Skip(1, static_cast<uint64_t>(m.offset) + 1);
-          ++read_;
-          dirty_ = true;
-          ++i;
-          continue;
-        }
-        // A run of consecutive messages of this partition, each one record.
-        recs.clear();
-        size_t j = i;
-        while (j < msgs.size() && msgs[j].partition_index == m.partition_index &&
-               !msgs[j].value_null &&
-               (c_.max_records == 0 || read_ + recs.size() < c_.max_records)) {
-          RecordView r;
-          r.bytes = msgs[j].value;
-          r.offset = static_cast<uint64_t>(msgs[j].offset);
-          r.end_offset = r.range_end = r.offset + 1;
-          r.number = r.offset;
-          if (c_.metrics != nullptr && msgs[j].timestamp_ms >= 0) {
-            kafka_ms_.push_back(msgs[j].timestamp_ms);
-          }
-          if (r.bytes.size() > cfg_.read.max_record_bytes) {
-            r.oversize = true;
-            r.bytes = r.bytes.substr(0, cfg_.read.max_record_bytes);
-            r.problem = "message larger than read.max_record_bytes";
-          }
-          recs.push_back(r);
-          ++j;
-        }
-        WEIR_RETURN_IF_ERROR(
-            it->second.exec->Feed(recs, static_cast<uint64_t>(msgs[j - 1].offset) + 1));
-        read_ += recs.size();
-        dirty_ = true;
-        i = j;
+      size_t take = msgs.size();
+      if (c_.max_records > 0) {
+        take = std::min<uint64_t>(take, c_.max_records - std::min(read_, c_.max_records));
       }
+      WEIR_RETURN_IF_ERROR(Feed(batch, take));
       if (!msgs.empty()) last_data_ = Clock::now();
       // The commit in flight (stream.pipeline) may have finished meanwhile.
       if (Status st = out_.PollCommitted(); !st.ok()) WEIR_RETURN_IF_ERROR(CommitFailed(st));
@@ -221,6 +186,84 @@ class KafkaStream {
     }
   }
 
+  // Feeds the first `take` messages of `batch` to their partitions' executors, each message one
+  // record (a tombstone: one skipped). A partition's messages go to its executor in offset
+  // order, on one thread; different partitions are parsed on up to compute.workers threads at
+  // once (parsing, not the consumer, is what a stream's reader spends its time on). An SDK
+  // parser is one instance: then one thread.
+  Status Feed(const source::MessageBatch& batch, size_t take) {
+    const auto& msgs = batch.messages();
+    struct Share {
+      Partition* part;
+      std::vector<size_t> messages;  // indexes into msgs, in order
+    };
+    std::vector<Share> shares;
+    std::vector<int> share_of(batch.partitions().size(), -1);  // -2: not ours
+    for (size_t i = 0; i < take; ++i) {
+      const source::KafkaMessage& m = msgs[i];
+      int& s = share_of[m.partition_index];
+      if (s == -1) {
+        auto it = parts_.find(batch.partitions()[m.partition_index]);
+        // Not ours (any more): the consumer drops these; be safe.
+        s = it == parts_.end() ? -2 : static_cast<int>(shares.size());
+        if (s >= 0) shares.push_back(Share{&it->second, {}});
+      }
+      if (s < 0) continue;
+      shares[static_cast<size_t>(s)].messages.push_back(i);
+      if (c_.metrics != nullptr && !m.value_null && m.timestamp_ms >= 0) {
+        kafka_ms_.push_back(m.timestamp_ms);
+      }
+      ++read_;
+      dirty_ = true;
+    }
+    auto feed = [&](Share& share) -> Status {
+      std::vector<RecordView> recs;
+      TaskExecutor& exec = *share.part->exec;
+      for (size_t i : share.messages) {
+        const source::KafkaMessage& m = msgs[i];
+        if (m.value_null) {
+          if (!recs.empty()) WEIR_RETURN_IF_ERROR(exec.Feed(recs, recs.back().offset + 1));
+          recs.clear();
+          exec.Skip(1, static_cast<uint64_t>(m.offset) + 1);
+          continue;
+        }
+        RecordView r;
+        r.bytes = m.value;
+        r.offset = static_cast<uint64_t>(m.offset);
+        r.end_offset = r.range_end = r.offset + 1;
+        r.number = r.offset;
+        if (r.bytes.size() > cfg_.read.max_record_bytes) {
+          r.oversize = true;
+          r.bytes = r.bytes.substr(0, cfg_.read.max_record_bytes);
+          r.problem = "message larger than read.max_record_bytes";
+        }
+        recs.push_back(r);
+      }
+      return recs.empty() ? Status::OK() : exec.Feed(recs, recs.back().offset + 1);
+    };
+    const size_t lanes = std::min<size_t>(
+        shares.size(), c_.parser != nullptr ? 1 : static_cast<size_t>(std::max(1, cfg_.compute.workers)));
+    if (lanes <= 1) {
+      for (Share& share : shares) WEIR_RETURN_IF_ERROR(feed(share));
+      return Status::OK();
+    }
+    // The largest shares first, so the lanes end together.
+    std::stable_sort(shares.begin(), shares.end(), [](const Share& a, const Share& b) {
+      return a.messages.size() > b.messages.size();
+    });
+    std::atomic<size_t> next{0};
+    std::vector<Status> results(shares.size());
+    auto lane = [&] {
+      for (size_t k = next++; k < shares.size(); k = next++) results[k] = feed(shares[k]);
+    };
+    std::vector<std::thread> helpers;
+    for (size_t l = 1; l < lanes; ++l) helpers.emplace_back(lane);
+    lane();
+    for (auto& t : helpers) t.join();
+    for (const Status& st : results) WEIR_RETURN_IF_ERROR(st);
+    return Status::OK();
+  }
+
   // Hands every partition's pending rows and checkpoints to the store commit (with
   // stream.pipeline, to the commit thread: WorkerOutput::CommitAsync; reading goes on). The
   // metrics move the moment it is durable; then Committed() sends the same offsets to Kafka
@@ -232,9 +275,12 @@ class KafkaStream {
       sealed[tp] = p.exec->counters();
       AddGain(sum, sealed[tp], start_[tp]);
     }
-    std::vector<int64_t> event_ms = std::move(event_ms_), kafka_ms = std::move(kafka_ms_);
-    event_ms_.clear();
+    std::vector<int64_t> event_ms, kafka_ms = std::move(kafka_ms_);
     kafka_ms_.clear();
+    for (auto& [tp, p] : parts_) {
+      event_ms.insert(event_ms.end(), p.event_ms.begin(), p.event_ms.end());
+      p.event_ms.clear();
+    }
     dirty_ = false;
     WorkerOutput::OnDurable metrics;
     if (c_.metrics != nullptr) {
@@ -337,12 +383,13 @@ class KafkaStream {
       auto exec = std::make_unique<TaskExecutor>(cfg_, *c_.progress, task, *c_.transforms, out_,
                                                  c_.parser, c_.format);
       WEIR_RETURN_IF_ERROR(exec->Open());
-      if (c_.metrics != nullptr) exec->KeepEventTimes(&event_ms_);
       // Committed before: go on exactly after the last committed message.
       if (task.seq > 0) offsets[tp] = static_cast<int64_t>(task.counters.offset);
       start_[tp] = task.counters;
       const TaskCounters committed = task.counters;
-      parts_[tp] = Partition{std::move(task), std::move(exec), committed};
+      Partition& p = parts_[tp];
+      p = Partition{std::move(task), std::move(exec), committed, {}};
+      if (c_.metrics != nullptr) p.exec->KeepEventTimes(&p.event_ms);
     }
     c_.progress->tasks_total = parts_.size();
     last_data_ = Clock::now();  // --until-idle counts from when there is something to read
@@ -412,9 +459,9 @@ class KafkaStream {
   bool stopping_ = false;
   bool assigned_once_ = false;
   bool rejoin_ = false;
-  // Since the last commit, for StreamMetrics: the rows' event times and the messages' Kafka
-  // timestamps (ms since the epoch).
-  std::vector<int64_t> event_ms_, kafka_ms_;  // DropEverything() ran: leave and rejoin the group after this Poll
+  // The Kafka timestamps (ms since the epoch) of the messages read since the last commit, for
+  // StreamMetrics.
+  std::vector<int64_t> kafka_ms_;
   std::string stopped_;
 };
 

@@ -22,8 +22,10 @@
 // file, with start_offset = the message offset, end_offset = offset + 1 and record_number =
 // offset. Tombstones (null values) are read and skipped.
 //
-// Ownership: borrows everything in the context. Thread-safety: runs on the calling thread; only
-// the commit itself runs on WorkerOutput's commit thread.
+// Ownership: borrows everything in the context. Thread-safety: runs on the calling thread, but
+// for two things: the partitions of a polled batch are parsed on up to compute.workers threads
+// (one partition on one thread, in offset order; WorkerOutput::Append/Update are safe for
+// that), and the commit runs on WorkerOutput's commit thread.
 #pragma once
 
 #include <cstdint>

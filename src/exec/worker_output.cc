@@ -233,6 +233,7 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
 }
 
 Result<size_t> WorkerOutput::Append(ColumnBatch& batch) {
+  std::lock_guard<std::mutex> l(feed_mu_);
   size_t dropped = 0;
   if (dedup_ != nullptr) {
     WEIR_ASSIGN_OR_RETURN(dropped, dedup_->Filter(batch, dedup_keys_));

@@ -158,8 +158,9 @@ Status RecoverDeadWriters(const DatasetConfig& cfg, Store& store);
 // with it (nothing past the last durable commit can then be committed), and the caller resumes
 // from the store as after any failed commit.
 //
-// Thread-safety: not thread-safe; owned by one worker. The flight's thread touches only the
-// flight (and the thread-safe store, dedup index and Iceberg table).
+// Thread-safety: owned by one worker; only Append and Update may be called concurrently (see
+// there). The flight's thread touches only the flight (and the thread-safe store, dedup index
+// and Iceberg table).
 class WorkerOutput {
  public:
   // `iceberg`: the dataset's Iceberg table (shared by the run's workers; exec/iceberg_table.h),
@@ -205,6 +206,9 @@ class WorkerOutput {
 
   // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
   // finds, buffers the rest, and returns how many were dropped.
+  //
+  // Append and Update may be called from several threads at once, for different tasks (a
+  // Kafka stream feeds its partitions on several lanes); everything else is the owner's.
   Result<size_t> Append(ColumnBatch& batch);
 
   // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
@@ -212,6 +216,7 @@ class WorkerOutput {
   void Update(const TaskRow& task, const TaskCounters& counters, int64_t duration_ms,
               std::string& errors, std::optional<TaskStatus> status,
               const std::string& input_id = {}) {
+    std::lock_guard<std::mutex> l(feed_mu_);
     Pending& p = pending_[task.id];
     if (p.update.task_id == 0) {
       p.update.task_id = task.id;
@@ -356,6 +361,7 @@ class WorkerOutput {
   // runs flight_->CommitAlone(). flight_busy_: handed over and not reaped (only the owner's
   // thread reads or writes it); flight_done_: the thread has finished (set by it, release).
   bool pipelined_ = false;
+  std::mutex feed_mu_;  // Append and Update from several feeding threads
   std::unique_ptr<WorkerOutput> flight_;
   std::thread flight_thread_;
   bool flight_busy_ = false;
