@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "core/interrupt.h"
 #include "exec/lake_claim.h"
@@ -277,17 +279,32 @@ Result<std::unique_ptr<CommitGate>> CommitGate::Acquire(const DatasetConfig& con
   const std::string path = dir + "/" + config.name + ".commit.lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return fs::ErrnoStatus("opening", path, errno);
-  while (::flock(fd, LOCK_EX) != 0) {
-    if (errno == EINTR && StopRequested()) {
-      // Stuck behind a writer that does not finish (paused, or on a hung disk): a stop must
-      // still stop. The caller's commit fails; what it held is read again next time.
-      ::close(fd);
-      return Status::Aborted("stopped while waiting for the commit lock " + path);
-    }
+  // Polled rather than a blocking flock, so that a stop is seen on any thread (a stream's
+  // commit thread never gets the signal). A stop does not give up at once: the commit that
+  // follows SIGTERM, or one in flight when it came, normally waits a few milliseconds behind
+  // another writer, and must still be made. But a writer stuck behind one that does not
+  // finish (paused, or on a hung disk) must still stop: after kStopGrace the caller's commit
+  // fails, and what it held is read again next time.
+  constexpr auto kStopGrace = std::chrono::seconds(5);
+  std::optional<std::chrono::steady_clock::time_point> stop_seen;
+  for (int wait_ms = 1; ::flock(fd, LOCK_EX | LOCK_NB) != 0;) {
     if (errno == EINTR) continue;
-    const int err = errno;
-    ::close(fd);
-    return fs::ErrnoStatus("locking", path, err);
+    if (errno != EWOULDBLOCK) {
+      const int err = errno;
+      ::close(fd);
+      return fs::ErrnoStatus("locking", path, err);
+    }
+    if (StopRequested()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!stop_seen) stop_seen = now;
+      if (now - *stop_seen >= kStopGrace) {
+        ::close(fd);
+        return Status::Aborted("stopped after waiting 5 s for the commit lock " + path +
+                               " (another writer holds it and does not finish)");
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    wait_ms = std::min(wait_ms * 2, 20);
   }
   return std::unique_ptr<CommitGate>(new CommitGate(fd));
 }

@@ -160,11 +160,7 @@ class KafkaStream {
         continue;
       }
       const auto& msgs = batch.messages();
-      size_t take = msgs.size();
-      if (c_.max_records > 0) {
-        take = std::min<uint64_t>(take, c_.max_records - std::min(read_, c_.max_records));
-      }
-      WEIR_RETURN_IF_ERROR(Feed(batch, take));
+      WEIR_RETURN_IF_ERROR(Feed(batch));
       if (!msgs.empty()) last_data_ = Clock::now();
       // The commit in flight (stream.pipeline) may have finished meanwhile.
       if (Status st = out_.PollCommitted(); !st.ok()) WEIR_RETURN_IF_ERROR(CommitFailed(st));
@@ -186,12 +182,12 @@ class KafkaStream {
     }
   }
 
-  // Feeds the first `take` messages of `batch` to their partitions' executors, each message one
-  // record (a tombstone: one skipped). A partition's messages go to its executor in offset
+  // Feeds the messages of `batch` to their partitions' executors (up to --max-records), each
+  // message one record (a tombstone: one skipped). A partition's messages go to its executor in offset
   // order, on one thread; different partitions are parsed on up to compute.workers threads at
   // once (parsing, not the consumer, is what a stream's reader spends its time on). An SDK
   // parser is one instance: then one thread.
-  Status Feed(const source::MessageBatch& batch, size_t take) {
+  Status Feed(const source::MessageBatch& batch) {
     const auto& msgs = batch.messages();
     struct Share {
       Partition* part;
@@ -199,7 +195,10 @@ class KafkaStream {
     };
     std::vector<Share> shares;
     std::vector<int> share_of(batch.partitions().size(), -1);  // -2: not ours
-    for (size_t i = 0; i < take; ++i) {
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      // Counted in messages of our partitions, as read_ is: the rest of the batch is read
+      // again from the committed offsets by the next run.
+      if (c_.max_records > 0 && read_ >= c_.max_records) break;
       const source::KafkaMessage& m = msgs[i];
       int& s = share_of[m.partition_index];
       if (s == -1) {
@@ -447,8 +446,9 @@ class KafkaStream {
   const DatasetConfig& cfg_;
   Store& store_;
   const std::string tag_;  // this process's writer tag: its file names and staging folders
-  WorkerOutput out_;
+  // Declared before out_, so it is released after out_ (and any commit of its) is gone.
   std::unique_ptr<StagingLease> lease_;
+  WorkerOutput out_;
   std::unique_ptr<source::KafkaConsumer> consumer_;
   std::map<TopicPartition, Partition> parts_;
   std::map<TopicPartition, TaskCounters> start_;  // each partition's counters when assigned

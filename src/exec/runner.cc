@@ -867,8 +867,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   CommitGroup group;
   auto worker = [&](int index) {
     const std::string tag = run_tag + "-" + std::to_string(index);
-    WorkerOutput out(config_, store_, schema, tag, iceberg.get());
+    // Declared first, so it is released after `out` (and any commit of its) is gone.
     std::unique_ptr<StagingLease> staging_lease;
+    WorkerOutput out(config_, store_, schema, tag, iceberg.get());
     if (claim) {
       // Other processes write the dataset too: our staging folder is ours while we live.
       auto got = StagingLease::Acquire(config_, tag);

@@ -302,12 +302,11 @@ class TaskExecutor::Impl {
     Clock::time_point last_data = Clock::now(), last_commit = Clock::now();
     bool dirty = false;  // progress since the last commit
     const TaskCounters at_start = counters_;
-    uint64_t committed_offset = counters_.offset;
+    durable_offset_ = counters_.offset;
     // Hands what was read to the commit (with stream.pipeline, to the commit thread: reading
     // goes on). Once it is durable, the log drops what lies before its checkpoint.
     auto commit = [&]() -> Status {
       last_commit = Clock::now();
-      committed_offset = counters_.offset;
       dirty = false;
       std::vector<int64_t> times = std::move(event_ms_);
       event_ms_.clear();
@@ -324,6 +323,8 @@ class TaskExecutor::Impl {
               const uint64_t end = log.DurableEnd();
               stream_->metrics->lag_bytes = end > counters_.offset ? end - counters_.offset : 0;
             }
+            // The log's backlog (what 429s count) now ends here, and so does the reader's.
+            durable_offset_ = sealed.offset;
             WEIR_RETURN_IF_ERROR(log.Trim(sealed.offset));
             MaybeCompact();
             return Status::OK();
@@ -364,7 +365,7 @@ class TaskExecutor::Impl {
                         durable > counters_.offset ? durable - counters_.offset : 0);
         if (out_.ShouldCommit() ||
             (Millis(last_commit) >= interval &&
-             counters_.offset - committed_offset >= cfg_.read.max_backlog_bytes / 2)) {
+             counters_.offset - durable_offset_ >= cfg_.read.max_backlog_bytes / 2)) {
           WEIR_RETURN_IF_ERROR(commit());
         }
       }
@@ -575,6 +576,8 @@ class TaskExecutor::Impl {
   sdk::Document doc_;
   StreamRun* stream_ = nullptr;
   std::vector<int64_t> event_ms_;  // event times of the rows since the last commit (metrics)
+  // A collector stream: the log offset of its last durable commit (the log is trimmed there).
+  uint64_t durable_offset_ = 0;
   // Where ProcessSlice keeps event times: event_ms_ for a collector stream with metrics, the
   // caller's vector for a message source (KeepEventTimes), else null.
   std::vector<int64_t>* event_sink_ = nullptr;

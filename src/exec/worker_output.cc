@@ -233,11 +233,15 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
 }
 
 Result<size_t> WorkerOutput::Append(ColumnBatch& batch) {
-  std::lock_guard<std::mutex> l(feed_mu_);
   size_t dropped = 0;
+  std::vector<DedupKey> keys;
   if (dedup_ != nullptr) {
-    WEIR_ASSIGN_OR_RETURN(dropped, dedup_->Filter(batch, dedup_keys_));
+    // Outside feed_mu_: the index is thread-safe, and its store lookup would otherwise hold
+    // up every other feeding thread.
+    WEIR_ASSIGN_OR_RETURN(dropped, dedup_->Filter(batch, keys));
   }
+  std::lock_guard<std::mutex> l(feed_mu_);
+  dedup_keys_.insert(dedup_keys_.end(), keys.begin(), keys.end());
   buffer_.Append(batch);
   return dropped;
 }

@@ -309,9 +309,11 @@ class WorkerOutput {
   // Waits for the commit in flight (if any), then hands the buffered output to the commit
   // thread and returns. `done` (may be empty) runs on the caller's thread, in a later
   // PollCommitted, WaitCommitted, CommitAsync or Commit, once this commit is durable;
-  // `durable` (may be empty) on the commit thread, at once. An error is the earlier flight's:
-  // then nothing was handed over and everything buffered is discarded. Without set_pipelined,
-  // commits at once (Commit) and runs both before returning.
+  // `durable` (may be empty) on the commit thread, at once. Without set_pipelined, or with
+  // nothing buffered, commits at once (Commit) and runs both on the caller's thread before
+  // returning. An error comes from the earlier commit: if that commit failed, nothing was
+  // handed over and everything buffered was discarded; if it succeeded and its `done` failed,
+  // nothing was handed over and the buffer is kept.
   Status CommitAsync(OnCommitted done, OnDurable durable = nullptr);
   // The commit in flight has finished: reaps it (runs its callback, or on error discards what
   // is buffered) and returns its result. OK when none is in flight or it still runs.
