@@ -130,9 +130,9 @@ std::vector<MapSpec> BuildSchema() {
               "after this long, instead of every `commit_interval`: fewer, larger files while "
               "catching up. At least `commit_interval`; equal to it turns catching up off."),
           Key("pipeline", K::kBool, kOptional, "true",
-              "Read on while a commit is written and committed (at most one commit in "
-              "flight): about twice the throughput on two cores, while the buffered rows of "
-              "the reading interval and of the commit in flight share `write.roll_bytes`. "
+              "Read the next interval while a commit is written and committed (at most one "
+              "commit in flight; docs/streams.md, \"Reading while a commit runs\"). The rows "
+              "being read and those in flight each hold up to half of `write.roll_bytes`. "
               "`false` stops reading for each commit."),
           Key("metrics_listen", K::kString, kOptional, "",
               "`host:port` to serve `GET /metrics` on (Prometheus text format: records, commits, "
@@ -319,7 +319,12 @@ std::vector<MapSpec> BuildSchema() {
       "compute",
       "Execution.",
       {
-          Key("workers", K::kInt, kOptional, "2", "Worker threads.").Range(1, 256),
+          Key("workers", K::kInt, kOptional, "2",
+              "Worker threads. A Kafka stream parses the partitions of each polled batch on this "
+              "many threads (one partition on one thread, in order; one thread with a "
+              "`plugin:` parser) and writes a commit's files on as many. An HTTP collector "
+              "stream reads its log on one.")
+              .Range(1, 256),
           Key("retries", K::kInt, kOptional, "3", "Attempts per task for retryable failures.")
               .Range(0, 100),
           Key("checkpoint_seconds", K::kNumber, kOptional, "5",
