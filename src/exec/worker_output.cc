@@ -613,7 +613,12 @@ Status WorkerOutput::CommitAlone() {
     std::string renamed_path;
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i].state == "published") continue;
-      WEIR_RETURN_IF_ERROR(fs::Rename(files[i].staging, files[i].path));
+      if (Status st = fs::Rename(files[i].staging, files[i].path); !st.ok()) {
+        // Published already by another writer's recovery (PublishPendingFiles publishes every
+        // committed file it finds staged): writers on other machines sharing a PostgreSQL
+        // store do not share this machine's commit gate. The file is where it belongs.
+        if (fs::Exists(files[i].staging) || !fs::Exists(files[i].path)) return st;
+      }
       renamed.push_back(ids[i]);
       renamed_path = files[i].path;
       if (i == files.size() / 2) CrashPoint("mid-publish", commits_before);
