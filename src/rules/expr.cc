@@ -220,12 +220,8 @@ class Parser {
       return Error(Peek().pos, "expected `where <condition>` or the end after the aggregate, found " +
                                    Describe(Peek()));
     }
-    const size_t where_at = Peek().pos;
-    Next();
-    WEIR_ASSIGN_OR_RETURN(NodePtr cond, ParseAll());
-    WEIR_RETURN_IF_ERROR(CheckCondition(*cond, where_at));
-    where_ = std::move(cond);
-    where_start_ = where_at + 5;  // after "where"
+    // The filter is an expression of its own, compiled by the caller from here on.
+    where_offset_ = Peek().pos - 1 + std::string_view("where").size();
     return a;
   }
 
@@ -236,8 +232,8 @@ class Parser {
   }
 
   const std::vector<size_t>& uses() const { return uses_; }
-  NodePtr where() const { return where_; }
-  size_t where_start() const { return where_start_; }
+  // After ParseAggregate: where the text of its `where` condition starts (0: none).
+  size_t where_offset() const { return where_offset_; }
   Status Error(size_t pos, const std::string& what) const {
     return Status::Invalid("at character " + std::to_string(pos) + " of \"" + std::string(text_) +
                            "\": " + what);
@@ -462,8 +458,7 @@ class Parser {
   std::vector<Token> tokens_;
   size_t at_ = 0;
   std::vector<size_t> uses_;
-  NodePtr where_;
-  size_t where_start_ = 0;
+  size_t where_offset_ = 0;
 };
 
 // -1, 0, 1; both values of the same non-null kind.
@@ -599,10 +594,8 @@ Result<Aggregate> Aggregate::Compile(std::string_view text, const Names& names) 
   Parser p(text, names);
   WEIR_RETURN_IF_ERROR(p.Tokenize());
   WEIR_ASSIGN_OR_RETURN(Aggregate a, p.ParseAggregate());
-  if (p.where()) {
-    // The filter as an expression of its own (its text is what follows `where`).
-    WEIR_ASSIGN_OR_RETURN(
-        Expr e, Expr::Compile(text.substr(std::min(text.size(), p.where_start() - 1)), names));
+  if (p.where_offset() > 0) {
+    WEIR_ASSIGN_OR_RETURN(Expr e, Expr::Compile(text.substr(p.where_offset()), names));
     a.where = std::move(e);
   }
   return a;
