@@ -1,0 +1,80 @@
+// The `rules:` section of a dataset (issue 11; docs/rules.md): plain values as the loader read
+// them. Expressions are kept as text here and compiled by the engine (rules/engine.h), which the
+// loader also asks to compile them so that a bad expression is a config error with its line.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weir::rules {
+
+struct StepConfig {
+  std::string as;       // the alias `emit` refers to
+  std::string where;    // expression text
+  int64_t within_ms = 0;  // 0: none (the first step)
+  int line = 0;
+};
+
+struct AbsentConfig {
+  std::string where;
+  int64_t within_ms = 0;
+  int line = 0;
+};
+
+struct EmitField {
+  std::string name;    // the field of `data`
+  std::string alias;   // a step's `as`
+  std::string column;  // a column of the dataset
+  int line = 0;
+};
+
+struct PatternConfig {
+  std::string name;
+  std::string key;  // a column
+  std::vector<StepConfig> sequence;
+  std::optional<AbsentConfig> absent;
+  std::vector<EmitField> emit;
+  int line = 0;
+};
+
+struct AggregateConfig {
+  std::string name;
+  std::string text;  // "count(*) where ..."
+  int line = 0;
+};
+
+struct BucketConfig {
+  std::string name;
+  std::string when;  // empty: the default (the last bucket)
+  int line = 0;
+};
+
+struct SegmentConfig {
+  std::string name;
+  std::string key;
+  int64_t window_ms = 0;
+  std::vector<AggregateConfig> aggregates;
+  std::vector<BucketConfig> buckets;
+  int line = 0;
+};
+
+struct OutputConfig {
+  std::string connector = "lake";  // lake (kafka: to come)
+  std::string location;            // absolute lake root; the table is location/table
+  std::string table = "derived";
+};
+
+struct RulesConfig {
+  std::string event_time;  // a timestamp_ms column
+  int64_t out_of_orderness_ms = 0;
+  int64_t idle_timeout_ms = 10000;
+  OutputConfig output;
+  std::vector<PatternConfig> patterns;
+  std::vector<SegmentConfig> segments;
+};
+
+}  // namespace weir::rules

@@ -1,0 +1,1000 @@
+#include "rules/engine.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <utility>
+
+#include "core/text.h"
+#include "core/text_util.h"
+
+namespace weir::rules {
+
+namespace {
+
+// ---- bytes: the spool and state encodings (little-endian fixed width, length-prefixed) ----
+
+void PutU64(std::string& out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out.append(b, 8);
+}
+void PutI64(std::string& out, int64_t v) { PutU64(out, static_cast<uint64_t>(v)); }
+void PutBytes(std::string& out, std::string_view s) {
+  PutU64(out, s.size());
+  out.append(s.data(), s.size());
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view b) : b_(b) {}
+  bool done() const { return pos_ >= b_.size(); }
+  bool ok() const { return ok_; }
+  uint64_t U64() {
+    if (b_.size() - pos_ < 8) {
+      ok_ = false;
+      pos_ = b_.size();
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(b_[pos_ + i])) << (8 * i);
+    pos_ += 8;
+    return v;
+  }
+  int64_t I64() { return static_cast<int64_t>(U64()); }
+  uint8_t U8() {
+    if (pos_ >= b_.size()) {
+      ok_ = false;
+      return 0;
+    }
+    return static_cast<uint8_t>(b_[pos_++]);
+  }
+  std::string_view Bytes() {
+    const uint64_t n = U64();
+    if (!ok_ || b_.size() - pos_ < n) {
+      ok_ = false;
+      pos_ = b_.size();
+      return {};
+    }
+    std::string_view s = b_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  std::string_view b_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void PutCell(std::string& out, const Cell& c) {
+  out.push_back(static_cast<char>(c.tag));
+  switch (c.tag) {
+    case 1:
+    case 3:
+      PutI64(out, c.i);
+      break;
+    case 2: {
+      uint64_t bits;
+      std::memcpy(&bits, &c.d, 8);
+      PutU64(out, bits);
+      break;
+    }
+    case 4:
+      PutBytes(out, c.s);
+      break;
+    default:
+      break;
+  }
+}
+
+Cell GetCell(Reader& r) {
+  Cell c;
+  c.tag = r.U8();
+  switch (c.tag) {
+    case 1:
+    case 3:
+      c.i = r.I64();
+      break;
+    case 2: {
+      const uint64_t bits = r.U64();
+      std::memcpy(&c.d, &bits, 8);
+      break;
+    }
+    case 4:
+      c.s = std::string(r.Bytes());
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+void PutEvent(std::string& out, const Event& e) {
+  PutI64(out, e.t);
+  PutU64(out, e.seq);
+  PutU64(out, e.cells.size());
+  for (const auto& c : e.cells) PutCell(out, c);
+}
+
+Event GetEvent(Reader& r) {
+  Event e;
+  e.t = r.I64();
+  e.seq = r.U64();
+  const uint64_t n = r.U64();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) e.cells.push_back(GetCell(r));
+  return e;
+}
+
+Cell CellAt(const ColumnBuffer& c, size_t row) {
+  Cell out;
+  if (c.IsNull(row)) return out;
+  switch (c.type()) {
+    case ColumnType::kString:
+    case ColumnType::kJson:
+      out.tag = 4;
+      out.s = std::string(c.StringAt(row));
+      break;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestampMs:
+      out.tag = 1;
+      out.i = c.Int64At(row);
+      break;
+    case ColumnType::kDate:
+      out.tag = 1;
+      out.i = c.DateAt(row);
+      break;
+    case ColumnType::kDouble:
+      out.tag = 2;
+      out.d = c.DoubleAt(row);
+      break;
+    case ColumnType::kBool:
+      out.tag = 3;
+      out.i = c.BoolAt(row) ? 1 : 0;
+      break;
+  }
+  return out;
+}
+
+Value ValueOf(const Cell& c) {
+  switch (c.tag) {
+    case 1:
+      return Value::Number(static_cast<double>(c.i));
+    case 2:
+      return Value::Number(c.d);
+    case 3:
+      return Value::Bool(c.i != 0);
+    case 4:
+      return Value::String(c.s);
+    default:
+      return Value::Null();
+  }
+}
+
+std::string FormatDouble(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", d);
+  // The shortest spelling that reads back the same value.
+  for (int prec = 1; prec <= 17; ++prec) {
+    char shorter[32];
+    std::snprintf(shorter, sizeof(shorter), "%.*g", prec, d);
+    if (std::strtod(shorter, nullptr) == d) return shorter;
+  }
+  return buf;
+}
+
+// A key's text: strings as they are, numbers in their shortest decimal form.
+std::string KeyText(const Cell& c, ColumnType type) {
+  switch (c.tag) {
+    case 1:
+      return type == ColumnType::kDate ? FormatDate(static_cast<int32_t>(c.i))
+                                       : std::to_string(c.i);
+    case 2:
+      return FormatDouble(c.d);
+    case 3:
+      return c.i != 0 ? "true" : "false";
+    default:
+      return c.s;
+  }
+}
+
+// A value inside `data`: timestamps as ISO 8601 UTC with milliseconds.
+void AppendJsonValue(std::string& out, const Cell& c, ColumnType type) {
+  switch (c.tag) {
+    case 0:
+      out += "null";
+      return;
+    case 1:
+      if (type == ColumnType::kTimestampMs) {
+        AppendJsonString(out, FormatTimestampMs(c.i));
+      } else if (type == ColumnType::kDate) {
+        AppendJsonString(out, FormatDate(static_cast<int32_t>(c.i)));
+      } else {
+        out += std::to_string(c.i);
+      }
+      return;
+    case 2:
+      if (std::isfinite(c.d)) {
+        out += FormatDouble(c.d);
+      } else {
+        out += "null";
+      }
+      return;
+    case 3:
+      out += c.i != 0 ? "true" : "false";
+      return;
+    default:
+      if (type == ColumnType::kJson) {
+        out += c.s;  // already JSON
+      } else {
+        AppendJsonString(out, c.s);
+      }
+      return;
+  }
+}
+
+}  // namespace
+
+// ---- compiled rules and keyed state ----
+
+struct Engine::Impl {
+  struct Step {
+    std::string as;
+    Expr where;
+    int64_t within_ms = 0;
+  };
+  struct EmitField {
+    std::string name;
+    size_t step = 0;
+    size_t slot = 0;
+    ColumnType type = ColumnType::kString;
+  };
+  struct Pattern {
+    std::string name;
+    size_t key_slot = 0;
+    ColumnType key_type = ColumnType::kString;
+    std::vector<Step> steps;
+    std::optional<Expr> absent_where;
+    int64_t absent_within_ms = 0;
+    std::vector<EmitField> emit;
+  };
+  // A partial match: the records that matched its steps so far.
+  struct Partial {
+    uint64_t id = 0;
+    std::vector<Event> matched;  // matched[0] is the first step's
+    int64_t t1() const { return matched[0].t; }
+  };
+  struct AggregateFn {
+    std::string name;
+    Aggregate agg;
+    size_t slot = 0;  // of agg.column
+  };
+  struct Segment {
+    std::string name;
+    size_t key_slot = 0;
+    ColumnType key_type = ColumnType::kString;
+    int64_t window_ms = 0;
+    std::vector<AggregateFn> aggs;
+    std::vector<std::string> bucket_names;
+    std::vector<std::optional<Expr>> bucket_when;  // the last: none
+  };
+  // A record in a segment's window: what it contributes to each aggregate (tag 0: nothing).
+  struct WindowEntry {
+    int64_t t = 0;
+    std::vector<Cell> contrib;
+  };
+  struct Acc {
+    int64_t count = 0;
+    double sum = 0;
+    std::map<double, int64_t> numbers;     // min / max
+    std::map<std::string, int64_t> distinct;  // count(distinct)
+  };
+  struct SegKey {
+    std::deque<WindowEntry> window;
+    std::vector<Acc> accs;
+    size_t bucket = 0;
+    int64_t timer_at = INT64_MIN;  // the armed expiry timer; INT64_MIN: none
+  };
+  struct Timer {
+    int64_t time;
+    uint32_t rule;  // patterns first, then segments
+    std::string key;
+    uint64_t id;    // a pattern's partial; 0 for segments
+    bool operator<(const Timer& o) const {
+      if (time != o.time) return time < o.time;
+      if (rule != o.rule) return rule < o.rule;
+      if (key != o.key) return key < o.key;
+      return id < o.id;
+    }
+  };
+
+  Engine* e = nullptr;
+  std::vector<Pattern> patterns;
+  std::vector<Segment> segments;
+  std::vector<std::unordered_map<std::string, std::vector<Partial>>> partials;
+  std::vector<std::unordered_map<std::string, SegKey>> seg_state;
+  std::map<std::pair<int64_t, uint64_t>, Event> buffer;  // the reorder buffer
+  std::set<Timer> timers;
+  uint64_t next_partial = 1;
+  std::vector<Derived> out;
+  // Checkpointing: the state keys written since the last TakeChanges.
+  std::set<std::pair<uint32_t, std::string>> dirty;
+  bool buffer_dirty = false;
+  // Segment keys whose window changed at the instant being processed.
+  std::set<std::pair<uint32_t, std::string>> to_evaluate;
+
+  class EventRow final : public Row {
+   public:
+    EventRow(const Engine& en, const Event& ev) : en_(en), ev_(ev) {}
+    Value Get(size_t name_index) const override {
+      const int slot = en_.slot_of_[name_index];
+      if (slot < 0) return Value::Null();
+      return ValueOf(ev_.cells[static_cast<size_t>(slot)]);
+    }
+
+   private:
+    const Engine& en_;
+    const Event& ev_;
+  };
+
+  class AggRow final : public Row {
+   public:
+    AggRow(const Segment& s, const SegKey& k) : s_(s), k_(k) {}
+    Value Get(size_t i) const override {
+      const Acc& a = k_.accs[i];
+      switch (s_.aggs[i].agg.func) {
+        case Aggregate::Func::kCountStar:
+        case Aggregate::Func::kCount:
+          return Value::Number(static_cast<double>(a.count));
+        case Aggregate::Func::kCountDistinct:
+          return Value::Number(static_cast<double>(a.distinct.size()));
+        case Aggregate::Func::kSum:
+          return a.count == 0 ? Value::Null() : Value::Number(a.sum);
+        case Aggregate::Func::kMin:
+          return a.numbers.empty() ? Value::Null() : Value::Number(a.numbers.begin()->first);
+        case Aggregate::Func::kMax:
+          return a.numbers.empty() ? Value::Null() : Value::Number(a.numbers.rbegin()->first);
+      }
+      return Value::Null();
+    }
+
+   private:
+    const Segment& s_;
+    const SegKey& k_;
+  };
+
+  uint32_t SegRule(size_t si) const { return static_cast<uint32_t>(patterns.size() + si); }
+
+  void Emit(const std::string& rule, const std::string& key, int64_t t, std::string data) {
+    out.push_back(Derived{rule, key, t, std::move(data)});
+  }
+
+  std::string PatternData(const Pattern& p, const Partial& m) const {
+    std::string d = "{";
+    for (size_t i = 0; i < p.emit.size(); ++i) {
+      const auto& f = p.emit[i];
+      if (i > 0) d += ',';
+      AppendJsonString(d, f.name);
+      d += ':';
+      if (f.step < m.matched.size()) {
+        AppendJsonValue(d, m.matched[f.step].cells[f.slot], f.type);
+      } else {
+        d += "null";
+      }
+    }
+    d += '}';
+    return d;
+  }
+
+  // The deadline a partial match's timer fires at: the absent clause's, or the next step's.
+  int64_t Deadline(const Pattern& p, const Partial& m) const {
+    if (p.absent_where) return m.t1() + p.absent_within_ms;
+    return m.t1() + p.steps[m.matched.size()].within_ms;
+  }
+
+  void ProcessPattern(uint32_t pi, const Event& ev) {
+    const Pattern& p = patterns[pi];
+    const Cell& kc = ev.cells[p.key_slot];
+    if (kc.tag == 0) return;
+    const std::string key = KeyText(kc, p.key_type);
+    EventRow row(*e, ev);
+    auto& map = partials[pi];
+    auto it = map.find(key);
+    bool changed = false;
+    if (it != map.end()) {
+      auto& list = it->second;
+      const bool absent_hit = p.absent_where && p.absent_where->Passes(row);
+      for (size_t i = 0; i < list.size();) {
+        Partial& m = list[i];
+        if (absent_hit && ev.t <= m.t1() + p.absent_within_ms) {
+          list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));  // cancelled
+          changed = true;
+          continue;
+        }
+        const size_t next = m.matched.size();
+        if (next < p.steps.size()) {
+          const Step& s = p.steps[next];
+          if (ev.t - m.t1() <= s.within_ms && s.where.Passes(row)) {
+            m.matched.push_back(ev);
+            changed = true;
+            if (m.matched.size() == p.steps.size()) {
+              if (!p.absent_where) {
+                Emit(p.name, key, ev.t, PatternData(p, m));
+                list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+                continue;
+              }
+            } else if (!p.absent_where) {
+              timers.insert(Timer{Deadline(p, m), pi, key, m.id});
+            }
+          }
+        }
+        ++i;
+      }
+      if (list.empty()) {
+        map.erase(it);
+        it = map.end();
+      }
+    }
+    if (p.steps[0].where.Passes(row)) {
+      Partial m;
+      m.id = next_partial++;
+      m.matched.push_back(ev);
+      if (p.steps.size() == 1 && !p.absent_where) {
+        Emit(p.name, key, ev.t, PatternData(p, m));
+      } else {
+        timers.insert(Timer{Deadline(p, m), pi, key, m.id});
+        map[key].push_back(std::move(m));
+        changed = true;
+      }
+    }
+    if (changed) dirty.insert({pi, key});
+  }
+
+  void FirePatternTimer(const Timer& t) {
+    const Pattern& p = patterns[t.rule];
+    auto& map = partials[t.rule];
+    auto it = map.find(t.key);
+    if (it == map.end()) return;
+    auto& list = it->second;
+    auto m = std::find_if(list.begin(), list.end(), [&](const Partial& x) { return x.id == t.id; });
+    if (m == list.end() || Deadline(p, *m) != t.time) return;  // gone, or advanced since
+    if (p.absent_where && m->matched.size() == p.steps.size()) {
+      Emit(p.name, t.key, t.time, PatternData(p, *m));
+    }
+    list.erase(m);
+    if (list.empty()) map.erase(it);
+    dirty.insert({t.rule, t.key});
+  }
+
+  void AddToAcc(const Segment& s, SegKey& k, const WindowEntry& w, int sign) {
+    for (size_t a = 0; a < s.aggs.size(); ++a) {
+      const Cell& c = w.contrib[a];
+      if (c.tag == 0) continue;
+      Acc& acc = k.accs[a];
+      acc.count += sign;
+      switch (s.aggs[a].agg.func) {
+        case Aggregate::Func::kSum:
+          acc.sum += sign * (c.tag == 1 ? static_cast<double>(c.i) : c.d);
+          if (acc.count == 0) acc.sum = 0;  // no drift left behind by an emptied window
+          break;
+        case Aggregate::Func::kMin:
+        case Aggregate::Func::kMax: {
+          const double v = c.tag == 1 ? static_cast<double>(c.i) : c.d;
+          if ((acc.numbers[v] += sign) == 0) acc.numbers.erase(v);
+          break;
+        }
+        case Aggregate::Func::kCountDistinct:
+          if ((acc.distinct[c.s] += sign) == 0) acc.distinct.erase(c.s);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  void ProcessSegment(size_t si, const Event& ev) {
+    const Segment& s = segments[si];
+    const Cell& kc = ev.cells[s.key_slot];
+    if (kc.tag == 0) return;
+    const std::string key = KeyText(kc, s.key_type);
+    EventRow row(*e, ev);
+    WindowEntry w;
+    w.t = ev.t;
+    w.contrib.resize(s.aggs.size());
+    for (size_t a = 0; a < s.aggs.size(); ++a) {
+      const auto& fn = s.aggs[a];
+      if (fn.agg.where && !fn.agg.where->Passes(row)) continue;
+      if (fn.agg.func == Aggregate::Func::kCountStar) {
+        w.contrib[a].tag = 1;
+        continue;
+      }
+      const Cell& c = ev.cells[fn.slot];
+      if (c.tag == 0) continue;
+      if (fn.agg.func == Aggregate::Func::kCountDistinct) {
+        w.contrib[a].tag = 4;
+        w.contrib[a].s = std::string(1, static_cast<char>(c.tag)) +
+                         KeyText(c, e->schema_[e->slots_[fn.slot]].type);
+      } else {
+        w.contrib[a] = c;
+      }
+    }
+    auto [it, fresh] = seg_state[si].try_emplace(key);
+    SegKey& k = it->second;
+    if (fresh) {
+      k.accs.resize(s.aggs.size());
+      k.bucket = s.bucket_names.size() - 1;
+    }
+    AddToAcc(s, k, w, +1);
+    k.window.push_back(std::move(w));
+    if (k.timer_at == INT64_MIN) {
+      k.timer_at = ev.t + s.window_ms;
+      timers.insert(Timer{k.timer_at, SegRule(si), key, 0});
+    }
+    to_evaluate.insert({static_cast<uint32_t>(si), key});
+    dirty.insert({SegRule(si), key});
+  }
+
+  void FireSegmentTimer(const Timer& t) {
+    const size_t si = t.rule - patterns.size();
+    const Segment& s = segments[si];
+    auto it = seg_state[si].find(t.key);
+    if (it == seg_state[si].end() || it->second.timer_at != t.time) return;
+    SegKey& k = it->second;
+    while (!k.window.empty() && k.window.front().t + s.window_ms <= t.time) {
+      AddToAcc(s, k, k.window.front(), -1);
+      k.window.pop_front();
+    }
+    k.timer_at = INT64_MIN;
+    if (!k.window.empty()) {
+      k.timer_at = k.window.front().t + s.window_ms;
+      timers.insert(Timer{k.timer_at, t.rule, t.key, 0});
+    }
+    to_evaluate.insert({static_cast<uint32_t>(si), t.key});
+    dirty.insert({t.rule, t.key});
+  }
+
+  void Evaluate(int64_t instant) {
+    for (const auto& [si, key] : to_evaluate) {
+      const Segment& s = segments[si];
+      auto it = seg_state[si].find(key);
+      if (it == seg_state[si].end()) continue;
+      SegKey& k = it->second;
+      AggRow row(s, k);
+      size_t b = s.bucket_names.size() - 1;
+      for (size_t i = 0; i + 1 < s.bucket_names.size(); ++i) {
+        if (s.bucket_when[i]->Passes(row)) {
+          b = i;
+          break;
+        }
+      }
+      if (b != k.bucket) {
+        std::string d = "{\"from\":";
+        AppendJsonString(d, s.bucket_names[k.bucket]);
+        d += ",\"to\":";
+        AppendJsonString(d, s.bucket_names[b]);
+        d += '}';
+        Emit(s.name, key, instant, std::move(d));
+        k.bucket = b;
+      }
+      if (k.window.empty() && k.bucket == s.bucket_names.size() - 1) seg_state[si].erase(it);
+    }
+    to_evaluate.clear();
+  }
+
+  void ProcessEvent(const Event& ev) {
+    for (uint32_t pi = 0; pi < patterns.size(); ++pi) ProcessPattern(pi, ev);
+    for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, ev);
+  }
+
+  // Processes, in event-time order, every record and timer before the watermark.
+  void Run() {
+    const int64_t w = e->watermark_;
+    while (true) {
+      const int64_t te = buffer.empty() ? INT64_MAX : buffer.begin()->first.first;
+      const int64_t tt = timers.empty() ? INT64_MAX : timers.begin()->time;
+      const int64_t instant = std::min(te, tt);
+      if (instant == INT64_MAX || (w != kEndOfTime && instant >= w)) break;
+      // Records at an instant come before its timers (a record at a deadline is in time).
+      while (!buffer.empty() && buffer.begin()->first.first == instant) {
+        Event ev = std::move(buffer.begin()->second);
+        buffer.erase(buffer.begin());
+        buffer_dirty = true;
+        ProcessEvent(ev);
+        ++e->processed_;
+      }
+      while (!timers.empty() && timers.begin()->time == instant) {
+        Timer t = *timers.begin();
+        timers.erase(timers.begin());
+        if (t.rule < patterns.size()) {
+          FirePatternTimer(t);
+        } else {
+          FireSegmentTimer(t);
+        }
+      }
+      Evaluate(instant);
+    }
+  }
+
+  // ---- state entries: "b" the reorder buffer, "m" counters, "r<rule>/<key>" keyed state ----
+
+  static std::string StateKey(uint32_t rule, const std::string& key) {
+    std::string k = "r";
+    char b[16];
+    std::snprintf(b, sizeof(b), "%08" PRIx32 "/", rule);
+    k += b;
+    k += key;
+    return k;
+  }
+
+  std::optional<std::string> Encode(uint32_t rule, const std::string& key) const {
+    std::string v;
+    if (rule < patterns.size()) {
+      auto it = partials[rule].find(key);
+      if (it == partials[rule].end()) return std::nullopt;
+      PutU64(v, it->second.size());
+      for (const auto& m : it->second) {
+        PutU64(v, m.id);
+        PutU64(v, m.matched.size());
+        for (const auto& ev : m.matched) PutEvent(v, ev);
+      }
+      return v;
+    }
+    const size_t si = rule - patterns.size();
+    auto it = seg_state[si].find(key);
+    if (it == seg_state[si].end()) return std::nullopt;
+    const SegKey& k = it->second;
+    PutU64(v, k.bucket);
+    PutI64(v, k.timer_at);
+    PutU64(v, k.window.size());
+    for (const auto& w : k.window) {
+      PutI64(v, w.t);
+      for (const auto& c : w.contrib) PutCell(v, c);
+    }
+    return v;
+  }
+
+  Status Decode(uint32_t rule, const std::string& key, std::string_view value) {
+    Reader r(value);
+    if (rule < patterns.size()) {
+      std::vector<Partial> list(r.U64());
+      for (auto& m : list) {
+        m.id = r.U64();
+        m.matched.resize(r.U64());
+        for (auto& ev : m.matched) ev = GetEvent(r);
+        next_partial = std::max(next_partial, m.id + 1);
+      }
+      if (!r.ok()) return Status::Corruption("rules state of '" + key + "' is unreadable");
+      partials[rule][key] = std::move(list);
+      return Status::OK();
+    }
+    if (rule - patterns.size() >= segments.size()) {
+      return Status::Corruption("rules state names rule " + std::to_string(rule) +
+                                ", which this dataset does not have");
+    }
+    const size_t si = rule - patterns.size();
+    const Segment& s = segments[si];
+    SegKey k;
+    k.accs.resize(s.aggs.size());
+    k.bucket = r.U64();
+    k.timer_at = r.I64();
+    const uint64_t n = r.U64();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      WindowEntry w;
+      w.t = r.I64();
+      for (size_t a = 0; a < s.aggs.size(); ++a) w.contrib.push_back(GetCell(r));
+      AddToAcc(s, k, w, +1);
+      k.window.push_back(std::move(w));
+    }
+    if (!r.ok() || k.bucket >= s.bucket_names.size()) {
+      return Status::Corruption("rules state of '" + key + "' is unreadable");
+    }
+    seg_state[si][key] = std::move(k);
+    return Status::OK();
+  }
+};
+
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
+                                               std::vector<ColumnSchema> schema) {
+  std::unique_ptr<Engine> en(new Engine());
+  en->schema_ = std::move(schema);
+  en->impl_ = std::make_unique<Impl>();
+  Impl& im = *en->impl_;
+  im.e = en.get();
+  en->out_of_orderness_ms_ = cfg.out_of_orderness_ms;
+  std::vector<std::string> names;
+  for (const auto& c : en->schema_) names.push_back(c.name);
+  std::set<size_t> used;
+  auto column = [&](const std::string& name, const std::string& where,
+                    size_t* index) -> Status {
+    for (size_t i = 0; i < en->schema_.size(); ++i) {
+      if (en->schema_[i].name == name) {
+        *index = i;
+        used.insert(i);
+        return Status::OK();
+      }
+    }
+    return Status::Invalid(where + ": unknown column '" + name + "'" + DidYouMean(name, names));
+  };
+  auto compile = [&](const std::string& text, const std::string& where) -> Result<Expr> {
+    auto x = Expr::Compile(text, en->schema_);
+    if (!x.ok()) return Status::Invalid(where + ": " + x.status().message());
+    for (size_t u : x->uses()) used.insert(u);
+    return x;
+  };
+  size_t time_col = 0;
+  WEIR_RETURN_IF_ERROR(column(cfg.event_time, "rules.event_time", &time_col));
+  if (en->schema_[time_col].type != ColumnType::kTimestampMs) {
+    return Status::Invalid("rules.event_time: column '" + cfg.event_time + "' has type " +
+                           ColumnTypeName(en->schema_[time_col].type) +
+                           "; expected a timestamp_ms column");
+  }
+  // Key, emit and aggregate columns by index first; slots are assigned once all are known.
+  std::vector<size_t> key_cols_p(cfg.patterns.size()), key_cols_s(cfg.segments.size());
+  im.patterns.resize(cfg.patterns.size());
+  for (size_t pi = 0; pi < cfg.patterns.size(); ++pi) {
+    const auto& pc = cfg.patterns[pi];
+    auto& p = im.patterns[pi];
+    const std::string at = "rules.patterns." + pc.name;
+    p.name = pc.name;
+    WEIR_RETURN_IF_ERROR(column(pc.key, at + ".key", &key_cols_p[pi]));
+    p.key_type = en->schema_[key_cols_p[pi]].type;
+    if (pc.sequence.empty()) return Status::Invalid(at + ".sequence: needs at least one step");
+    for (size_t si = 0; si < pc.sequence.size(); ++si) {
+      const auto& sc = pc.sequence[si];
+      const std::string sat = at + ".sequence[" + std::to_string(si + 1) + "].where";
+      WEIR_ASSIGN_OR_RETURN(Expr x, compile(sc.where, sat));
+      p.steps.push_back(Impl::Step{sc.as, std::move(x), sc.within_ms});
+    }
+    if (pc.absent) {
+      WEIR_ASSIGN_OR_RETURN(Expr x, compile(pc.absent->where, at + ".absent.where"));
+      p.absent_where = std::move(x);
+      p.absent_within_ms = pc.absent->within_ms;
+    }
+  }
+  im.segments.resize(cfg.segments.size());
+  for (size_t si = 0; si < cfg.segments.size(); ++si) {
+    const auto& sc = cfg.segments[si];
+    auto& s = im.segments[si];
+    const std::string at = "rules.segments." + sc.name;
+    s.name = sc.name;
+    s.window_ms = sc.window_ms;
+    WEIR_RETURN_IF_ERROR(column(sc.key, at + ".key", &key_cols_s[si]));
+    s.key_type = en->schema_[key_cols_s[si]].type;
+    Names agg_names;
+    for (const auto& ac : sc.aggregates) {
+      auto a = Aggregate::Compile(ac.text, en->schema_);
+      if (!a.ok()) {
+        return Status::Invalid(at + ".aggregates." + ac.name + ": " + a.status().message());
+      }
+      Impl::AggregateFn fn{ac.name, std::move(*a), 0};
+      if (fn.agg.column) used.insert(*fn.agg.column);
+      if (fn.agg.where) {
+        for (size_t u : fn.agg.where->uses()) used.insert(u);
+      }
+      const bool is_count = fn.agg.func == Aggregate::Func::kCountStar ||
+                            fn.agg.func == Aggregate::Func::kCount ||
+                            fn.agg.func == Aggregate::Func::kCountDistinct;
+      agg_names.push_back({ac.name, is_count ? ColumnType::kInt64 : ColumnType::kDouble});
+      s.aggs.push_back(std::move(fn));
+    }
+    if (sc.buckets.empty()) return Status::Invalid(at + ".buckets: needs at least one bucket");
+    for (size_t b = 0; b < sc.buckets.size(); ++b) {
+      const auto& bc = sc.buckets[b];
+      s.bucket_names.push_back(bc.name);
+      if (b + 1 == sc.buckets.size()) {
+        s.bucket_when.push_back(std::nullopt);
+        continue;
+      }
+      auto x = Expr::Compile(bc.when, agg_names);
+      if (!x.ok()) {
+        return Status::Invalid(at + ".buckets." + bc.name + ".when: " + x.status().message());
+      }
+      s.bucket_when.push_back(std::move(*x));
+    }
+  }
+  // Slots: the used columns in schema order.
+  en->slot_of_.assign(en->schema_.size(), -1);
+  for (size_t c : used) {
+    en->slot_of_[c] = static_cast<int>(en->slots_.size());
+    en->slots_.push_back(c);
+  }
+  auto slot = [&](size_t c) { return static_cast<size_t>(en->slot_of_[c]); };
+  en->time_slot_ = slot(time_col);
+  for (size_t pi = 0; pi < cfg.patterns.size(); ++pi) {
+    auto& p = im.patterns[pi];
+    p.key_slot = slot(key_cols_p[pi]);
+    for (const auto& f : cfg.patterns[pi].emit) {
+      const std::string at = "rules.patterns." + p.name + ".emit." + f.name;
+      size_t step = p.steps.size();
+      std::vector<std::string> aliases;
+      for (size_t s = 0; s < p.steps.size(); ++s) {
+        aliases.push_back(p.steps[s].as);
+        if (p.steps[s].as == f.alias) step = s;
+      }
+      if (step == p.steps.size()) {
+        return Status::Invalid(at + ": '" + f.alias + "' is not a step of the sequence" +
+                               DidYouMean(f.alias, aliases));
+      }
+      size_t col = 0;
+      WEIR_RETURN_IF_ERROR(column(f.column, at, &col));
+      if (en->slot_of_[col] < 0) {  // a column only emit uses
+        en->slot_of_[col] = static_cast<int>(en->slots_.size());
+        en->slots_.push_back(col);
+      }
+      p.emit.push_back(Impl::EmitField{f.name, step, slot(col), en->schema_[col].type});
+    }
+  }
+  for (size_t si = 0; si < cfg.segments.size(); ++si) {
+    auto& s = im.segments[si];
+    s.key_slot = slot(key_cols_s[si]);
+    for (auto& fn : s.aggs) {
+      if (fn.agg.column) fn.slot = slot(*fn.agg.column);
+    }
+  }
+  im.partials.resize(im.patterns.size());
+  im.seg_state.resize(im.segments.size());
+  return en;
+}
+
+void Engine::Push(const ColumnBatch& batch) {
+  const size_t rows = batch.num_rows();
+  const ColumnBuffer& tc = batch.columns[slots_[time_slot_]];
+  for (size_t r = 0; r < rows; ++r) {
+    if (tc.IsNull(r)) continue;
+    Event ev;
+    ev.t = tc.Int64At(r);
+    if (ev.t < watermark_) {
+      ++late_;
+      continue;
+    }
+    ev.seq = next_seq_++;
+    ev.cells.reserve(slots_.size());
+    for (size_t c : slots_) ev.cells.push_back(CellAt(batch.columns[c], r));
+    max_time_ = std::max(max_time_, ev.t);
+    watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
+    impl_->buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
+    impl_->buffer_dirty = true;
+  }
+  impl_->Run();
+}
+
+void Engine::EncodeRows(const ColumnBatch& batch, std::string& out) const {
+  const size_t rows = batch.num_rows();
+  for (size_t r = 0; r < rows; ++r) {
+    PutU64(out, slots_.size());
+    for (size_t c : slots_) PutCell(out, CellAt(batch.columns[c], r));
+  }
+}
+
+Status Engine::PushEncoded(std::string_view bytes) {
+  Reader r(bytes);
+  while (!r.done()) {
+    const uint64_t n = r.U64();
+    if (!r.ok() || n != slots_.size()) {
+      return Status::Corruption("a rules spool does not match this dataset's rules (" +
+                                std::to_string(n) + " columns, expected " +
+                                std::to_string(slots_.size()) + ")");
+    }
+    Event ev;
+    for (uint64_t i = 0; i < n; ++i) ev.cells.push_back(GetCell(r));
+    if (!r.ok()) return Status::Corruption("a rules spool is cut short");
+    const Cell& tc = ev.cells[time_slot_];
+    if (tc.tag != 1) continue;
+    ev.t = tc.i;
+    if (ev.t < watermark_) {
+      ++late_;
+      continue;
+    }
+    ev.seq = next_seq_++;
+    max_time_ = std::max(max_time_, ev.t);
+    watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
+    impl_->buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
+    impl_->buffer_dirty = true;
+  }
+  impl_->Run();
+  return Status::OK();
+}
+
+void Engine::AdvanceWatermark(int64_t w) {
+  if (w <= watermark_) return;
+  watermark_ = w;
+  impl_->buffer_dirty = true;
+  impl_->Run();
+}
+
+std::vector<Derived> Engine::TakeOutput() { return std::exchange(impl_->out, {}); }
+
+size_t Engine::keys() const {
+  size_t n = 0;
+  for (const auto& m : impl_->partials) n += m.size();
+  for (const auto& m : impl_->seg_state) n += m.size();
+  return n;
+}
+
+void Engine::TakeChanges(std::vector<Change>& out) {
+  Impl& im = *impl_;
+  for (const auto& [rule, key] : im.dirty) {
+    out.emplace_back(Impl::StateKey(rule, key), im.Encode(rule, key));
+  }
+  im.dirty.clear();
+  // Counters and the reorder buffer are small; written whole.
+  std::string m;
+  PutI64(m, max_time_);
+  PutI64(m, watermark_);
+  PutU64(m, next_seq_);
+  PutU64(m, late_);
+  PutU64(m, processed_);
+  PutU64(m, im.next_partial);
+  out.emplace_back("m", std::move(m));
+  if (im.buffer_dirty) {
+    std::string b;
+    for (const auto& [k, ev] : im.buffer) PutEvent(b, ev);
+    out.emplace_back("b", std::move(b));
+    im.buffer_dirty = false;
+  }
+}
+
+Status Engine::Load(std::string_view key, std::string_view value) {
+  Impl& im = *impl_;
+  if (key == "m") {
+    Reader r(value);
+    max_time_ = r.I64();
+    watermark_ = r.I64();
+    next_seq_ = r.U64();
+    late_ = r.U64();
+    processed_ = r.U64();
+    im.next_partial = std::max(im.next_partial, r.U64());
+    return r.ok() ? Status::OK() : Status::Corruption("rules state counters are unreadable");
+  }
+  if (key == "b") {
+    Reader r(value);
+    while (!r.done()) {
+      Event ev = GetEvent(r);
+      if (!r.ok()) return Status::Corruption("the rules reorder buffer is unreadable");
+      im.buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
+    }
+    return Status::OK();
+  }
+  if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {
+    return Status::Corruption("unexpected rules state entry '" + std::string(key) + "'");
+  }
+  const uint32_t rule =
+      static_cast<uint32_t>(std::strtoul(std::string(key.substr(1, 8)).c_str(), nullptr, 16));
+  if (rule >= im.patterns.size() + im.segments.size()) {
+    return Status::Corruption("rules state names rule " + std::to_string(rule) +
+                              ", which this dataset does not have (were rules removed?)");
+  }
+  return im.Decode(rule, std::string(key.substr(10)), value);
+}
+
+Status Engine::FinishLoad() {
+  Impl& im = *impl_;
+  for (uint32_t pi = 0; pi < im.patterns.size(); ++pi) {
+    for (const auto& [key, list] : im.partials[pi]) {
+      for (const auto& m : list) {
+        if (m.matched.empty() || m.matched.size() > im.patterns[pi].steps.size()) {
+          return Status::Corruption("rules state of '" + key + "' does not fit pattern " +
+                                    im.patterns[pi].name);
+        }
+        if (!im.patterns[pi].absent_where && m.matched.size() == im.patterns[pi].steps.size()) {
+          continue;
+        }
+        im.timers.insert(Impl::Timer{im.Deadline(im.patterns[pi], m), pi, key, m.id});
+      }
+    }
+  }
+  for (size_t si = 0; si < im.segments.size(); ++si) {
+    for (const auto& [key, k] : im.seg_state[si]) {
+      if (k.timer_at != INT64_MIN) im.timers.insert(Impl::Timer{k.timer_at, im.SegRule(si), key, 0});
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace weir::rules

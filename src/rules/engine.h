@@ -1,0 +1,123 @@
+// The rules engine (issue 11; docs/rules.md, "Semantics"): event time, the watermark and
+// lateness, the event-time reorder buffer, timers, keyed state, patterns (sequence, within,
+// absent) and segments (sliding windows, aggregates, buckets), producing derived records.
+//
+// The engine is deterministic: the same input rows in the same arrival order (and the same
+// AdvanceWatermark calls) give the same derived records, whatever the batching. Everything it
+// holds is keyed state the caller checkpoints through TakeChanges()/Load() (exec's rules stage
+// keeps it in RocksDB and commits it with the derived records), so a restart from a checkpoint
+// continues exactly where the checkpoint was taken.
+//
+// Input rows come in the dataset's schema (the columns of `write.columns`); the engine copies
+// only the columns its rules use (input_columns()). Rows can also travel as bytes between the
+// process that read them and the one running the rules (EncodeRows / PushEncoded): the rules
+// spool of a files dataset.
+//
+// Ownership: the engine owns its state and the derived records until TakeOutput().
+// Thread-safety: none; one thread drives an engine.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/column.h"
+#include "core/rules_config.h"
+#include "rules/expr.h"
+#include "weir/status.h"
+
+namespace weir::rules {
+
+// One derived record (docs/rules.md, "Output records").
+struct Derived {
+  std::string rule;
+  std::string key;
+  int64_t event_time_ms = 0;
+  std::string data;  // a JSON object
+};
+
+// An owned input value. tag: 0 NULL, 1 integer (int64, timestamp_ms, date), 2 double, 3 bool
+// (in i), 4 bytes (string, json).
+struct Cell {
+  uint8_t tag = 0;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+  bool operator==(const Cell& o) const {
+    return tag == o.tag && i == o.i && d == o.d && s == o.s;
+  }
+};
+
+// An input row as the rules keep it: its event time, arrival number and used columns.
+struct Event {
+  int64_t t = 0;
+  uint64_t seq = 0;
+  std::vector<Cell> cells;  // by slot (Engine::input_columns() order)
+};
+
+class Engine {
+ public:
+  static constexpr int64_t kEndOfTime = INT64_MAX;
+
+  // Compiles every expression against `schema`; Invalid with the rule, the key and the position
+  // (`line_prefix(line)` prefixes messages, e.g. "rules.yaml:12: ").
+  static Result<std::unique_ptr<Engine>> Create(const RulesConfig& cfg,
+                                                std::vector<ColumnSchema> schema);
+  ~Engine();
+
+  // Indexes into the schema of the columns the rules read, ascending.
+  const std::vector<size_t>& input_columns() const { return slots_; }
+
+  // Rows of `batch` (the dataset's schema) in arrival order. A row whose event time is NULL is
+  // ignored; one behind the watermark is late (counted, not used). Processes what the
+  // watermark passes.
+  void Push(const ColumnBatch& batch);
+  // The same rows as bytes, for a spool: only the input columns, with their event times.
+  void EncodeRows(const ColumnBatch& batch, std::string& out) const;
+  Status PushEncoded(std::string_view bytes);
+
+  // Moves the watermark to at least `w` and processes what it passes: an idle input following
+  // the clock, or kEndOfTime at the end of a finite input (every pending timer fires).
+  void AdvanceWatermark(int64_t w);
+
+  // Derived records since the last call, in the order they were produced.
+  std::vector<Derived> TakeOutput();
+
+  int64_t watermark() const { return watermark_; }
+  uint64_t late() const { return late_; }
+  uint64_t processed() const { return processed_; }
+  size_t keys() const;
+
+  // Checkpointing. The state is a set of (key, value) entries; TakeChanges appends the entries
+  // written since the last call (value nullopt: deleted). Load() puts one stored entry back
+  // into an empty engine; FinishLoad() then rebuilds the timers.
+  using Change = std::pair<std::string, std::optional<std::string>>;
+  void TakeChanges(std::vector<Change>& out);
+  Status Load(std::string_view key, std::string_view value);
+  Status FinishLoad();
+
+  // Public for engine.cc; not part of the interface.
+  struct Impl;
+
+ private:
+  Engine() = default;
+  std::vector<ColumnSchema> schema_;
+  std::vector<size_t> slots_;
+  std::vector<int> slot_of_;  // column index -> slot, -1 when unused
+  size_t time_slot_ = 0;
+  int64_t out_of_orderness_ms_ = 0;
+  int64_t max_time_ = INT64_MIN;
+  int64_t watermark_ = INT64_MIN;
+  uint64_t next_seq_ = 0;
+  uint64_t late_ = 0;
+  uint64_t processed_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::rules

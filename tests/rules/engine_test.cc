@@ -1,0 +1,260 @@
+// The rules engine against the timelines of docs/rules.md: lateness, event-time order, patterns
+// (within, absent, boundaries), segments (window enter/leave at one instant), and a checkpoint
+// restored mid-stream giving the uninterrupted run's records.
+#include "rules/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/text.h"
+
+namespace weir::rules {
+namespace {
+
+std::vector<ColumnSchema> Schema() {
+  return {{"id", ColumnType::kString},
+          {"event_type", ColumnType::kString},
+          {"created_at", ColumnType::kTimestampMs},
+          {"user_id", ColumnType::kString},
+          {"meeting_id", ColumnType::kString}};
+}
+
+// Minutes from 2025-11-01T00:00Z.
+int64_t Min(int64_t m) { return DaysFromCivil(2025, 11, 1) * 86400000LL + m * 60000; }
+int64_t Sec(int64_t s) { return DaysFromCivil(2025, 11, 1) * 86400000LL + s * 1000; }
+
+struct Row {
+  std::string type;
+  int64_t t;
+  std::string user;     // empty: NULL
+  std::string meeting;  // empty: NULL
+};
+
+ColumnBatch Batch(const std::vector<Row>& rows) {
+  ColumnBatch b(Schema());
+  int n = 0;
+  for (const auto& r : rows) {
+    b.columns[0].AppendString("e" + std::to_string(++n));
+    b.columns[1].AppendString(r.type);
+    b.columns[2].AppendInt64(r.t);
+    if (r.user.empty()) b.columns[3].AppendNull(); else b.columns[3].AppendString(r.user);
+    if (r.meeting.empty()) b.columns[4].AppendNull(); else b.columns[4].AppendString(r.meeting);
+  }
+  return b;
+}
+
+// The rules of issue 11's example.
+RulesConfig IssueRules() {
+  RulesConfig c;
+  c.event_time = "created_at";
+  c.out_of_orderness_ms = 5000;
+  PatternConfig acc;
+  acc.name = "meeting_accepted";
+  acc.key = "meeting_id";
+  acc.sequence = {{"proposed", "event_type = 'meeting_proposal'", 0, 0},
+                  {"accepted", "event_type = 'meeting_accepted'", 48 * 3600000LL, 0}};
+  acc.emit = {{"proposed_at", "proposed", "created_at", 0},
+              {"accepted_at", "accepted", "created_at", 0}};
+  PatternConfig rem;
+  rem.name = "meeting_reminder";
+  rem.key = "meeting_id";
+  rem.sequence = {{"proposed", "event_type = 'meeting_proposal'", 0, 0}};
+  rem.absent = AbsentConfig{"event_type = 'meeting_accepted'", 3600000, 0};
+  rem.emit = {{"proposed_at", "proposed", "created_at", 0}};
+  SegmentConfig seg;
+  seg.name = "seller_level";
+  seg.key = "user_id";
+  seg.window_ms = 7 * 86400000LL;
+  seg.aggregates = {{"listings", "count(*) where event_type = 'listing_created'", 0}};
+  seg.buckets = {{"power_seller", "listings >= 3", 0}, {"seller", "listings >= 1", 0}, {"none", "", 0}};
+  c.patterns = {acc, rem};
+  c.segments = {seg};
+  return c;
+}
+
+std::vector<std::string> Lines(const std::vector<Derived>& out) {
+  std::vector<std::string> v;
+  for (const auto& d : out) {
+    v.push_back(d.rule + " " + d.key + " " + FormatTimestampMs(d.event_time_ms) + " " + d.data);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::vector<std::string> RunRules(const std::vector<Row>& rows, uint64_t* late = nullptr) {
+  auto en = Engine::Create(IssueRules(), Schema());
+  EXPECT_TRUE(en.ok()) << en.status().ToString();
+  (*en)->Push(Batch(rows));
+  (*en)->AdvanceWatermark(Engine::kEndOfTime);
+  if (late) *late = (*en)->late();
+  return Lines((*en)->TakeOutput());
+}
+
+TEST(RulesEngineTest, SegmentCrossesUpAndDownAndEnterLeaveAtOneInstantIsOneEvaluation) {
+  const int64_t day = 24 * 60;
+  auto got = RunRules({{"listing_created", Min(1 * day + 600), "u1", ""},
+                  {"listing_created", Min(2 * day + 600), "u1", ""},
+                  {"listing_created", Min(3 * day + 600), "u1", ""},
+                  {"page_view", Min(8 * day + 600), "u1", ""},
+                  {"listing_created", Min(9 * day + 600), "u1", ""}});
+  // Nov 2 10:00 (+1 day from Nov 1 00:00 is Nov 2): the docs' Nov 1 timeline shifted one day.
+  std::vector<std::string> want = {
+      "seller_level u1 2025-11-02T10:00:00.000Z {\"from\":\"none\",\"to\":\"seller\"}",
+      "seller_level u1 2025-11-04T10:00:00.000Z {\"from\":\"seller\",\"to\":\"power_seller\"}",
+      "seller_level u1 2025-11-09T10:00:00.000Z {\"from\":\"power_seller\",\"to\":\"seller\"}",
+      // Nov 10: one enters and one leaves (still 2); Nov 11: 1; the Nov 10 listing leaves Nov 17.
+      "seller_level u1 2025-11-17T10:00:00.000Z {\"from\":\"seller\",\"to\":\"none\"}",
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST(RulesEngineTest, ReminderFiresAtDeadlineUnlessAnAcceptanceComesAtOrBeforeIt) {
+  auto got = RunRules({{"meeting_proposal", Min(600), "u1", "m1"},
+                  {"meeting_proposal", Min(600), "u2", "m2"},
+                  {"meeting_proposal", Min(640), "u1", "m1"},
+                  {"meeting_accepted", Min(660), "u1", "m1"},  // exactly m1's first deadline
+                  {"meeting_proposal", Min(700), "u3", "m3"},
+                  {"meeting_accepted", Min(761), "u3", "m3"}});  // 1 min after m3's deadline
+  std::vector<std::string> want = {
+      "meeting_accepted m1 2025-11-01T11:00:00.000Z "
+      "{\"proposed_at\":\"2025-11-01T10:00:00.000Z\",\"accepted_at\":\"2025-11-01T11:00:00.000Z\"}",
+      "meeting_accepted m1 2025-11-01T11:00:00.000Z "
+      "{\"proposed_at\":\"2025-11-01T10:40:00.000Z\",\"accepted_at\":\"2025-11-01T11:00:00.000Z\"}",
+      "meeting_accepted m3 2025-11-01T12:41:00.000Z "
+      "{\"proposed_at\":\"2025-11-01T11:40:00.000Z\",\"accepted_at\":\"2025-11-01T12:41:00.000Z\"}",
+      "meeting_reminder m2 2025-11-01T11:00:00.000Z {\"proposed_at\":\"2025-11-01T10:00:00.000Z\"}",
+      "meeting_reminder m3 2025-11-01T12:40:00.000Z {\"proposed_at\":\"2025-11-01T11:40:00.000Z\"}",
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST(RulesEngineTest, AcceptanceAtExactlyWithinMatchesAndOneMillisecondLaterDoesNot) {
+  const int64_t h48 = 48 * 60;
+  auto got = RunRules({{"meeting_proposal", Min(0), "u", "a"},
+                  {"meeting_proposal", Min(1), "u", "b"},
+                  {"meeting_accepted", Min(h48), "u", "a"},
+                  {"meeting_accepted", Min(1 + h48) + 1, "u", "b"}});
+  int accepted = 0;
+  for (const auto& l : got) accepted += l.rfind("meeting_accepted", 0) == 0;
+  EXPECT_EQ(accepted, 1);
+  EXPECT_NE(got[0].find("meeting_accepted a "), std::string::npos) << got[0];
+}
+
+TEST(RulesEngineTest, LateRecordsAreCountedAndOutOfOrderOnesAreReordered) {
+  // The lateness timeline of docs/rules.md: a 10:00:00, b 10:00:07, c 10:00:03, d 10:00:01.
+  // c is on time and matched in event-time order (before b); d is late.
+  uint64_t late = 0;
+  auto got = RunRules({{"meeting_proposal", Sec(36000), "u", "m"},
+                  {"meeting_proposal", Sec(36007), "u", "n"},
+                  {"meeting_accepted", Sec(36003), "u", "m"},
+                  {"meeting_accepted", Sec(36001), "u", "n"}},
+                 &late);
+  EXPECT_EQ(late, 1u);
+  std::vector<std::string> want = {
+      "meeting_accepted m 2025-11-01T10:00:03.000Z "
+      "{\"proposed_at\":\"2025-11-01T10:00:00.000Z\",\"accepted_at\":\"2025-11-01T10:00:03.000Z\"}",
+      "meeting_reminder n 2025-11-01T11:00:07.000Z {\"proposed_at\":\"2025-11-01T10:00:07.000Z\"}",
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST(RulesEngineTest, AnAcceptanceBeforeTheProposalInEventTimeDoesNotMatchIt) {
+  // Arrives after the proposal but is earlier in event time (within out_of_orderness).
+  auto got = RunRules({{"meeting_proposal", Sec(100), "u", "m"},
+                  {"meeting_accepted", Sec(98), "u", "m"}});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("meeting_reminder m", 0), 0u) << got[0];
+}
+
+TEST(RulesEngineTest, NothingIsEmittedBeforeTheWatermarkPassesIt) {
+  auto en = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(en.ok());
+  (*en)->Push(Batch({{"meeting_proposal", Sec(0), "u", "m"},
+                     {"meeting_accepted", Sec(10), "u", "m"}}));
+  EXPECT_TRUE((*en)->TakeOutput().empty());  // watermark 5 s: the acceptance is not final
+  (*en)->Push(Batch({{"page_view", Sec(16), "u", ""}}));
+  auto out = (*en)->TakeOutput();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].rule, "meeting_accepted");
+  // The reminder's deadline (1 h) has not passed; the clock advancing (idle input) fires it
+  // only once the watermark passes the deadline, and the acceptance cancelled it anyway.
+  (*en)->AdvanceWatermark(Sec(7200));
+  EXPECT_TRUE((*en)->TakeOutput().empty());
+}
+
+TEST(RulesEngineTest, AStateCheckpointRestoredMidStreamGivesTheUninterruptedRunsRecords) {
+  std::vector<Row> rows;
+  for (int i = 0; i < 400; ++i) {
+    const std::string m = "m" + std::to_string(i % 37);
+    const std::string u = "u" + std::to_string(i % 11);
+    const char* type = i % 3 == 0   ? "meeting_proposal"
+                       : i % 3 == 1 ? "listing_created"
+                       : (i % 7 == 0 ? "meeting_accepted" : "page_view");
+    rows.push_back({type, Min(i * 37) - (i % 4) * 1000, u, type[0] == 'm' ? m : ""});
+  }
+  const auto whole = RunRules(rows);
+  ASSERT_GT(whole.size(), 20u);
+
+  auto first = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(first.ok());
+  std::map<std::string, std::string> store;
+  std::vector<Derived> out;
+  auto checkpoint = [&](Engine& en) {
+    std::vector<Engine::Change> ch;
+    en.TakeChanges(ch);
+    for (auto& [k, v] : ch) {
+      if (v) store[k] = *v; else store.erase(k);
+    }
+  };
+  (*first)->Push(Batch({rows.begin(), rows.begin() + 150}));
+  checkpoint(**first);
+  (*first)->Push(Batch({rows.begin() + 150, rows.begin() + 230}));
+  checkpoint(**first);
+  for (auto& d : (*first)->TakeOutput()) out.push_back(d);
+
+  auto second = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(second.ok());
+  for (const auto& [k, v] : store) ASSERT_TRUE((*second)->Load(k, v).ok()) << k;
+  ASSERT_TRUE((*second)->FinishLoad().ok());
+  (*second)->Push(Batch({rows.begin() + 230, rows.end()}));
+  (*second)->AdvanceWatermark(Engine::kEndOfTime);
+  for (auto& d : (*second)->TakeOutput()) out.push_back(d);
+  EXPECT_EQ(Lines(out), whole);
+  EXPECT_EQ((*second)->late(), 0u);
+}
+
+TEST(RulesEngineTest, StateIsDroppedOnceNothingCanMatch) {
+  auto en = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(en.ok());
+  (*en)->Push(Batch({{"meeting_proposal", Min(0), "u", "m"},
+                     {"listing_created", Min(1), "u", ""}}));
+  (*en)->AdvanceWatermark(Min(60 * 24 * 10));
+  EXPECT_EQ((*en)->keys(), 0u);
+}
+
+TEST(RulesEngineTest, BadRulesAreRejectedWithTheRuleAndPosition) {
+  auto c = IssueRules();
+  c.patterns[0].sequence[1].where = "event_typ = 'x'";
+  auto en = Engine::Create(c, Schema());
+  ASSERT_FALSE(en.ok());
+  EXPECT_NE(en.status().message().find("rules.patterns.meeting_accepted.sequence[2].where"),
+            std::string::npos) << en.status().message();
+  EXPECT_NE(en.status().message().find("did you mean 'event_type'"), std::string::npos);
+  c = IssueRules();
+  c.patterns[0].emit[0].alias = "propsed";
+  en = Engine::Create(c, Schema());
+  ASSERT_FALSE(en.ok());
+  EXPECT_NE(en.status().message().find("did you mean 'proposed'"), std::string::npos)
+      << en.status().message();
+  c = IssueRules();
+  c.segments[0].buckets[0].when = "listing >= 3";
+  en = Engine::Create(c, Schema());
+  ASSERT_FALSE(en.ok());
+  EXPECT_NE(en.status().message().find("did you mean 'listings'"), std::string::npos)
+      << en.status().message();
+}
+
+}  // namespace
+}  // namespace weir::rules
