@@ -26,6 +26,12 @@ mapfile -t parts < <(find lake/events -name '*.parquet' | sort)
 printf '%s\n' "${parts[@]:0:3}"
 echo "... ${#parts[@]} files in $(find lake/events/data -mindepth 2 -type d | wc -l) partitions; snapshots: $(ls lake/events/metadata/snap-*.avro | wc -l), current metadata: v$(cat lake/events/metadata/version-hint.text).metadata.json"
 
+echo; echo "== weir run rules.yaml: patterns and segments over the same events (docs/rules.md)"
+"$weir" run rules.yaml --no-progress | tail -n 2
+echo; echo "== weir query: derived records (reminders for unanswered meeting proposals, seller levels)"
+"$weir" query rules.yaml "SELECT rule, count(*) AS records, count(DISTINCT key) AS keys FROM derived GROUP BY 1 ORDER BY 1"
+"$weir" query rules.yaml "SELECT rule, key, event_time, data FROM derived WHERE rule = 'seller_level' ORDER BY event_time LIMIT 4"
+
 echo; echo "== the same kind of events as a stream: weir's HTTP collector (stream.yaml)"
 echo "   a client posts 5,000 events a second for 6 s; weir commits every second"
 rm -rf live-data lake/events_live errors/clickstream-live .weir/streams/clickstream-live live-run.log

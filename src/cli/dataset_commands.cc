@@ -301,6 +301,12 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
       if (!s.stopped.empty()) j["stopped"] = s.stopped;
     }
     j["warnings"] = s.warnings;
+    if (s.rules) {
+      j["rules"] = {{"events", s.rules_events},   {"late", s.rules_late},
+                    {"derived", s.rules_derived}, {"keys", s.rules_keys},
+                    {"state_bytes", s.rules_state_bytes}, {"waiting", s.rules_waiting},
+                    {"table", cfg->rules->output.table}};
+    }
     TaskCounters tot;
     j["tasks"] = nlohmann::json::array();
     for (const auto& t : s.tasks) {
@@ -359,6 +365,16 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
         std::printf("lake: %s data file(s) in %s partition(s), at most %s per partition\n",
                     HumanCount(data_files).c_str(),
                     HumanCount(s.files_per_partition.size()).c_str(), HumanCount(most).c_str());
+      }
+      if (s.rules) {
+        std::printf("rules: %s record(s) processed, %s late (not used), %s derived record(s) "
+                    "into table %s; state before the end of the input: %s key(s), %s on disk%s\n",
+                    HumanCount(s.rules_events).c_str(), HumanCount(s.rules_late).c_str(),
+                    HumanCount(s.rules_derived).c_str(), cfg->rules->output.table.c_str(),
+                    HumanCount(s.rules_keys).c_str(), HumanBytes(s.rules_state_bytes).c_str(),
+                    s.rules_waiting ? "; waiting for an unfinished task (later files' records "
+                                      "come after its)"
+                                    : "");
       }
       if (s.stream) {
         std::printf("stream stopped (%s): what was read is committed; `weir run %s` goes on from "

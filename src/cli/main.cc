@@ -6,10 +6,13 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "rules/engine.h"
 
 int main(int argc, char** argv) {
   // Diagnostics (Kafka client, stream warnings) go to stderr: stdout carries results (--json).
   spdlog::set_default_logger(spdlog::stderr_color_mt("weir"));
+  // A dataset's rules are compiled when it is loaded, so bad expressions are config errors.
+  weir::rules::RegisterConfigCheck();
   CLI::App app{"weir: data pipelines where you write only the parsing and business logic"};
   app.set_version_flag("--version", std::string("weir ") + WEIR_VERSION);
   app.require_subcommand(1);

@@ -426,7 +426,8 @@ class Loader {
     return out;
   }
 
-  std::optional<int64_t> Duration(const MapView& m, std::string_view key) {
+  std::optional<int64_t> Duration(const MapView& m, std::string_view key,
+                                  bool allow_zero = false) {
     auto v = Lookup(m, key);
     if (!v) return std::nullopt;
     auto s = Scalar(*v, "a duration");
@@ -438,7 +439,7 @@ class Loader {
                       "e.g. 30s or 7d");
       return std::nullopt;
     }
-    if (*out == 0) {
+    if (*out == 0 && !allow_zero) {
       Error(v->line, v->key, "must be greater than 0");
       return std::nullopt;
     }
@@ -1176,6 +1177,18 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   }
   if (auto v = L.Path(m, "location")) w->location = *v;
   if (auto v = L.Identifier(m, "table")) w->table = *v;
+  if (w->connector == "lake") {
+    for (const char* k : {"location", "table"}) {
+      const Field* kf = m.GetEvenIfNull(k);
+      if (kf == nullptr) {
+        L.Error(m.line, std::string("write.") + k,
+                "missing required key (connector lake writes a table; connector none writes "
+                "nothing but the rules' output)");
+      } else if (kf->value.IsNull()) {
+        L.Error(kf->key_line, std::string("write.") + k, "missing value");
+      }
+    }
+  }
   if (auto v = L.Enum(m, "format")) w->format = *v;
   // Iceberg by default for Parquet; JSON-lines files can only be a Hive-style table.
   w->table_format = w->format == "parquet" ? "iceberg" : "hive";
@@ -1220,6 +1233,245 @@ void CheckCoordinateColumn(Loader& L, const MapView& geo, std::string_view key,
             "column '" + name + "' has type " + TypeSpelling(*it) +
                 "; expected a column of type double");
   }
+}
+
+RulesCheck g_rules_check = nullptr;
+
+// The items of the list at `key` of `m`, each checked against MapSpec `spec_path`
+// (e.g. "rules.patterns[]"); with their keys for messages ("rules.patterns[2]").
+std::vector<std::pair<std::string, MapView>> MapItems(Loader& L, const MapView& m,
+                                                       std::string_view key,
+                                                       std::string_view spec_path,
+                                                       const char* what) {
+  std::vector<std::pair<std::string, MapView>> out;
+  int line = 0;
+  std::string full;
+  auto list = L.List(m, key, &line, &full, what);
+  if (!list) return out;
+  if (list->size() == 0) L.Error(line, full, std::string("expected at least one of ") + what);
+  const MapSpec& spec = DatasetMapSpec(spec_path);
+  size_t index = 0;
+  for (const auto& item : *list) {
+    const std::string ikey = full + "[" + std::to_string(++index) + "]";
+    if (auto v = L.CheckMap(item, spec, ikey, LineOf(item, line))) out.emplace_back(ikey, *v);
+  }
+  return out;
+}
+
+// A map of name -> string (aggregates, emit), in the order written.
+std::vector<std::tuple<std::string, std::string, int>> StringMap(Loader& L, const MapView& m,
+                                                                 std::string_view key) {
+  std::vector<std::tuple<std::string, std::string, int>> out;
+  const Field* f = m.Get(key);
+  if (f == nullptr) return out;
+  const std::string full = JoinKey(m.path, key);
+  if (!f->value.IsMap()) {
+    L.Error(f->line, full, "expected a map of name to text, got " + Describe(f->value));
+    return out;
+  }
+  for (auto it = f->value.begin(); it != f->value.end(); ++it) {
+    const int line = LineOf(it->first, f->line);
+    const std::string name = it->first.IsScalar() ? it->first.Scalar() : "";
+    if (!IsIdentifier(name)) {
+      L.Error(line, full, "'" + name + "' is not a valid name; expected letters, digits and '_'");
+      continue;
+    }
+    if (!it->second.IsScalar() || it->second.Scalar().empty()) {
+      L.Error(line, full + "." + name, "expected text, got " + Describe(it->second));
+      continue;
+    }
+    out.emplace_back(name, it->second.Scalar(), line);
+  }
+  if (out.empty() && f->value.size() == 0) L.Error(f->line, full, "must not be empty");
+  return out;
+}
+
+// rules: the shape, names and columns; the expressions through g_rules_check.
+void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
+                const std::set<std::string>& broken, std::optional<rules::RulesConfig>* out) {
+  auto m = L.CheckMap(f.value, DatasetMapSpec("rules"), "rules", f.key_line);
+  if (!m) return;
+  const size_t problems_before = L.problem_count();
+  rules::RulesConfig r;
+  const std::vector<std::string> names = ColumnNames(cfg.write.columns);
+  // A declared column, with `ok` types; reports the key otherwise.
+  auto column = [&](const MapView& v, std::string_view key, bool time) -> std::string {
+    auto name = L.Identifier(v, key);
+    if (!name || broken.count(*name) != 0) return {};
+    const Field* kf = v.Get(key);
+    const int line = kf ? kf->line : v.line;
+    auto it = std::find_if(cfg.write.columns.begin(), cfg.write.columns.end(),
+                           [&](const ColumnConfig& c) { return c.name == *name; });
+    if (it == cfg.write.columns.end()) {
+      L.Error(line, JoinKey(v.path, key), "unknown column '" + *name + "'" + DidYouMean(*name, names));
+      return {};
+    }
+    if (time && it->type != ColumnType::kTimestampMs) {
+      L.Error(line, JoinKey(v.path, key),
+              "column '" + *name + "' has type " + TypeSpelling(*it) +
+                  "; expected a timestamp or timestamp_ms column");
+      return {};
+    }
+    if (!time && (it->type == ColumnType::kJson || it->type == ColumnType::kDouble)) {
+      L.Error(line, JoinKey(v.path, key),
+              "column '" + *name + "' has type " + TypeSpelling(*it) +
+                  "; a key cannot be json or double (use a string or integer column)");
+      return {};
+    }
+    return *name;
+  };
+  r.event_time = column(*m, "event_time", true);
+  if (auto v = L.Duration(*m, "out_of_orderness", true)) r.out_of_orderness_ms = *v;
+  if (auto v = L.Duration(*m, "idle_timeout")) r.idle_timeout_ms = *v;
+  r.output.location = cfg.write.location;
+  {
+    const Field* of = m->Get("output");
+    std::optional<MapView> o;
+    if (of != nullptr) {
+      o = L.CheckMap(of->value, DatasetMapSpec("rules.output"), "rules.output", of->key_line);
+    } else {
+      o = Loader::Empty(DatasetMapSpec("rules.output"), "rules.output", f.key_line);
+    }
+    if (o) {
+      if (auto v = L.Enum(*o, "connector")) r.output.connector = *v;
+      if (auto v = L.Path(*o, "location")) r.output.location = *v;
+      if (auto v = L.Identifier(*o, "table")) r.output.table = *v;
+    }
+    if (r.output.location.empty()) {
+      L.Error(of ? of->line : f.key_line, "rules.output.location",
+              "missing: write.connector is none, so there is no write.location to put the "
+              "derived table beside; e.g. output: {location: lake, table: derived}");
+    } else if (cfg.write.connector == "lake" && r.output.table == cfg.write.table) {
+      // One store names its Iceberg tables by table name alone (default.<table>).
+      L.Error(of ? of->line : f.key_line, "rules.output.table",
+              "'" + r.output.table + "' is the dataset's own table; give the derived records "
+              "their own, e.g. table: derived");
+    }
+  }
+  std::set<std::string> rule_names;
+  auto unique_name = [&](const MapView& v, std::string* name) {
+    if (auto n = L.Identifier(v, "name")) {
+      *name = *n;
+      if (!rule_names.insert(*n).second) {
+        L.Error(v.Get("name")->line, JoinKey(v.path, "name"),
+                "'" + *n + "' is used by another pattern or segment; rule names must differ");
+      }
+    }
+  };
+  for (auto& [ikey, pv] : MapItems(L, *m, "patterns", "rules.patterns[]", "patterns")) {
+    rules::PatternConfig p;
+    p.line = pv.line;
+    unique_name(pv, &p.name);
+    p.key = column(pv, "key", false);
+    std::set<std::string> aliases;
+    size_t step_index = 0;
+    for (auto& [skey, sv] :
+         MapItems(L, pv, "sequence", "rules.patterns[].sequence[]", "steps")) {
+      rules::StepConfig st;
+      st.line = sv.line;
+      if (auto a = L.Identifier(sv, "as")) {
+        st.as = *a;
+        if (!aliases.insert(*a).second) {
+          L.Error(sv.Get("as")->line, skey + ".as", "'" + *a + "' names another step too");
+        }
+      }
+      if (auto w = L.String(sv, "where")) st.where = *w;
+      if (auto w = L.Duration(sv, "within")) st.within_ms = *w;
+      if (step_index == 0 && sv.Get("within") != nullptr) {
+        L.Error(sv.Get("within")->line, skey + ".within",
+                "the first step has no within (within counts from the first step); remove it");
+      } else if (step_index > 0 && sv.Get("within") == nullptr) {
+        L.Error(sv.line, skey + ".within",
+                "missing: every step after the first needs within (how long after the first "
+                "step it may come), e.g. within: 48h");
+      } else if (step_index > 1 && !p.sequence.empty() &&
+                 st.within_ms < p.sequence.back().within_ms) {
+        L.Error(sv.Get("within")->line, skey + ".within",
+                FormatDurationMs(st.within_ms) + " is shorter than the step before's (" +
+                    FormatDurationMs(p.sequence.back().within_ms) +
+                    "); within counts from the first step, so a later step's is at least "
+                    "as long");
+      }
+      ++step_index;
+      p.sequence.push_back(std::move(st));
+    }
+    if (const Field* af = pv.Get("absent")) {
+      if (auto av = L.CheckMap(af->value, DatasetMapSpec("rules.patterns[].absent"),
+                               ikey + ".absent", af->key_line)) {
+        rules::AbsentConfig a;
+        a.line = av->line;
+        if (auto w = L.String(*av, "where")) a.where = *w;
+        if (auto w = L.Duration(*av, "within")) a.within_ms = *w;
+        p.absent = a;
+      }
+    }
+    for (auto& [name, text, line] : StringMap(L, pv, "emit")) {
+      rules::EmitField e;
+      e.name = name;
+      e.line = line;
+      const size_t dot = text.find('.');
+      if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
+        L.Error(line, ikey + ".emit." + name,
+                "'" + text + "' is not alias.column; e.g. proposed.created_at (a step's `as`, "
+                "a dot, a column)");
+        continue;
+      }
+      e.alias = text.substr(0, dot);
+      e.column = text.substr(dot + 1);
+      p.emit.push_back(std::move(e));
+    }
+    r.patterns.push_back(std::move(p));
+  }
+  for (auto& [ikey, sv] : MapItems(L, *m, "segments", "rules.segments[]", "segments")) {
+    rules::SegmentConfig sg;
+    sg.line = sv.line;
+    unique_name(sv, &sg.name);
+    sg.key = column(sv, "key", false);
+    if (auto w = L.Duration(sv, "window")) sg.window_ms = *w;
+    for (auto& [name, text, line] : StringMap(L, sv, "aggregates")) {
+      sg.aggregates.push_back({name, text, line});
+    }
+    auto buckets = MapItems(L, sv, "buckets", "rules.segments[].buckets[]", "buckets");
+    std::set<std::string> bucket_names;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      auto& [bkey, bv] = buckets[b];
+      rules::BucketConfig bc;
+      bc.line = bv.line;
+      if (auto n = L.Identifier(bv, "name")) {
+        bc.name = *n;
+        if (!bucket_names.insert(*n).second) {
+          L.Error(bv.line, bkey + ".name", "'" + *n + "' names another bucket too");
+        }
+      }
+      if (auto w = L.String(bv, "when")) bc.when = *w;
+      const bool last = b + 1 == buckets.size();
+      if (last && bv.Get("when") != nullptr) {
+        L.Error(bv.Get("when")->line, bkey + ".when",
+                "the last bucket is the default and has no when; add a bucket without when "
+                "after it, e.g. {name: none}");
+      } else if (!last && bv.Get("when") == nullptr) {
+        L.Error(bv.line, bkey + ".when",
+                "missing: only the last bucket (the default) goes without when");
+      }
+      sg.buckets.push_back(std::move(bc));
+    }
+    r.segments.push_back(std::move(sg));
+  }
+  if (r.patterns.empty() && r.segments.empty() && m->Get("patterns") == nullptr &&
+      m->Get("segments") == nullptr) {
+    L.Error(f.key_line, "rules", "has no patterns and no segments; add one, or remove rules");
+  }
+  if (L.problem_count() != problems_before) return;
+  if (g_rules_check != nullptr) {
+    std::vector<ColumnSchema> columns;
+    for (const auto& c : cfg.write.columns) columns.push_back({c.name, c.type});
+    int line = f.key_line;
+    if (Status st = g_rules_check(r, columns, &line); !st.ok()) {
+      L.Error(line, "", st.message());
+      return;
+    }
+  }
+  *out = std::move(r);
 }
 
 void ParseTransforms(Loader& L, const MapView& top, const std::vector<ColumnConfig>& cols,
@@ -1420,6 +1672,29 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
       }
     }
   }
+  if (const Field* f = top->Get("rules")) {
+    if (cfg.IsStream()) {
+      L.Error(f->key_line, "rules",
+              "rules run on files datasets for now (read.connector files); stream sources "
+              "(http, kafka) come next (docs/rules.md, status)");
+    } else {
+      ParseRules(L, *f, cfg, broken, &cfg.rules);
+    }
+  }
+  if (cfg.write.connector == "none") {
+    // No table: the paths that name one point into this dataset's own state folder, where
+    // nothing is ever written (WorkerOutput buffers no rows), so the lake claims, recovery
+    // and cleanup code stays the same for both connectors.
+    cfg.write.location = (fs::path(LocalStateDir(cfg)) / "no-table" / cfg.name).string();
+    cfg.write.table = "none";
+    cfg.write.table_format = "hive";
+  }
+  if (cfg.write.connector == "none" && !cfg.rules) {
+    const Field* wf = top->Get("write");
+    L.Error(wf != nullptr ? wf->key_line : 1, "write.connector",
+            "none writes no table, and the dataset has no rules to use its records; use "
+            "connector: lake, or add rules");
+  }
   // Object storage: inputs, the lake (an Iceberg table) and error records may be on S3; the
   // manifest file and the store stay on a local (or mounted) file system.
   auto key_line = [&](const char* top_key) {
@@ -1463,6 +1738,8 @@ std::string LocalStateDir(const DatasetConfig& c) {
   }
   return fs::path(c.store).parent_path().string();
 }
+
+void SetRulesCheck(RulesCheck check) { g_rules_check = check; }
 
 std::optional<int64_t> ParseDurationMs(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);

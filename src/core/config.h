@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/column.h"
+#include "core/rules_config.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -160,6 +161,7 @@ struct DatasetConfig {
   StorageConfig storage;
   ComputeConfig compute;
   StreamConfig stream;
+  std::optional<rules::RulesConfig> rules;  // `rules:` (docs/rules.md)
   // The task store: the absolute path of the SQLite store file (default dir/.weir/store.db), or
   // a postgresql:// URL (core/store_url.h). See LocalStateDir for this machine's own state.
   std::string store;
@@ -183,6 +185,14 @@ std::string LocalStateDir(const DatasetConfig& c);
 std::optional<int64_t> ParseDurationMs(std::string_view s);
 // The shortest exact spelling ParseDurationMs reads back: 604800000 -> "7d", 90000 -> "90s".
 std::string FormatDurationMs(int64_t ms);
+
+// Checks a dataset's `rules:` beyond their shape: compiles their expressions against the
+// columns (rules/engine.h). Set by the rules module (rules::RegisterConfigCheck) so that core
+// does not depend on it; without it the expressions are checked when the dataset runs. On
+// error, returns Invalid with "key: reason" and sets `*line` to the YAML line.
+using RulesCheck = Status (*)(const rules::RulesConfig& rules,
+                              const std::vector<ColumnSchema>& columns, int* line);
+void SetRulesCheck(RulesCheck check);
 
 // Loads and validates a dataset file. Errors look like:
 //   "dataset.yaml:12: write.partition_by: unknown column 'dte' (did you mean 'dt'?)"

@@ -46,6 +46,9 @@ std::vector<MapSpec> BuildSchema() {
           Key("compute", K::kMap, kOptional, "", "Workers, retries and checkpoints."),
           Key("stream", K::kMap, kOptional, "",
               "How a stream dataset (`read.connector: http`) commits; docs/streams.md."),
+          Key("rules", K::kMap, kOptional, "",
+              "Pattern detection and user segmentation on event time, with their derived "
+              "records in a lake table; docs/rules.md."),
           Key("storage", K::kMap, kOptional, "",
               "Where `s3://` locations are served from (S3 or an S3-compatible server); "
               "credentials come from the AWS environment variables or shared credentials "
@@ -117,6 +120,94 @@ std::vector<MapSpec> BuildSchema() {
               "`regex` and line-based `plugin:NAME` parsers."),
       }});
   s.push_back(MapSpec{
+      "rules",
+      "Rules (docs/rules.md): patterns and segments over the records, in event time.",
+      {
+          Key("event_time", K::kIdentifier, kRequired, "",
+              "A `timestamp_ms` column: the time each record happened."),
+          Key("out_of_orderness", K::kDuration, kOptional, "0s",
+              "How far behind the largest event time seen a record may arrive and still be "
+              "used: the watermark is that time minus this. Records behind the watermark are "
+              "late: written to the table but not used by the rules."),
+          Key("idle_timeout", K::kDuration, kOptional, "10s",
+              "Streams: with no input for this long, the watermark advances with the clock, "
+              "so reminders and window expiries fire without new records."),
+          Key("output", K::kMap, kOptional, "",
+              "Where derived records go: a lake table (default: `derived` beside the dataset's "
+              "table)."),
+          Key("patterns", K::kMapList, kOptional, "", "Patterns: sequences of records per key."),
+          Key("segments", K::kMapList, kOptional, "",
+              "Segments: a bucket per key from aggregates over a sliding window."),
+      }});
+  s.push_back(MapSpec{
+      "rules.output",
+      "The derived records' table: columns `rule`, `key`, `event_time`, `data`, partitioned "
+      "by rule and day.",
+      {
+          Key("connector", K::kEnum, kOptional, "lake", "Output connector.")
+              .Choices({"lake"}, "supported output connector"),
+          Key("location", K::kPath, kOptional, "",
+              "Lake root folder; default: `write.location` (required with write.connector "
+              "none)."),
+          Key("table", K::kIdentifier, kOptional, "derived", "Table name."),
+      }});
+  s.push_back(MapSpec{
+      "rules.patterns[]",
+      "A pattern: a sequence of steps per key, and an optional `absent` clause.",
+      {
+          Key("name", K::kIdentifier, kRequired, "", "The `rule` of its derived records."),
+          Key("key", K::kIdentifier, kRequired, "", "The column the pattern is matched per."),
+          Key("sequence", K::kMapList, kRequired, "",
+              "The steps, in order: `{as, where, within}`."),
+          Key("absent", K::kMap, kOptional, "",
+              "Emit when no record passing `where` comes within `within` of the first step: "
+              "a reminder."),
+          Key("emit", K::kStringMap, kOptional, "",
+              "The fields of `data`: name to `alias.column` (a step's `as` and a column)."),
+      }});
+  s.push_back(MapSpec{
+      "rules.patterns[].sequence[]",
+      "One step of a sequence.",
+      {
+          Key("as", K::kIdentifier, kRequired, "", "The step's alias, for `emit`."),
+          Key("where", K::kString, kRequired, "",
+              "The records that match the step: an expression (docs/rules.md#expressions)."),
+          Key("within", K::kDuration, kOptional, "",
+              "Steps after the first: at most this long after the first step (inclusive). "
+              "Required there; not allowed on the first step."),
+      }});
+  s.push_back(MapSpec{
+      "rules.patterns[].absent",
+      "The absent clause.",
+      {
+          Key("where", K::kString, kRequired, "", "The records whose arrival cancels the match."),
+          Key("within", K::kDuration, kRequired, "",
+              "The deadline after the first step; the derived record's event_time."),
+      }});
+  s.push_back(MapSpec{
+      "rules.segments[]",
+      "A segment: per key, aggregates over the last `window` of event time choose a bucket; "
+      "a derived record is emitted when the bucket changes.",
+      {
+          Key("name", K::kIdentifier, kRequired, "", "The `rule` of its derived records."),
+          Key("key", K::kIdentifier, kRequired, "", "The column the segment is kept per."),
+          Key("window", K::kDuration, kRequired, "",
+              "The aggregates at time t cover records in (t - window, t]."),
+          Key("aggregates", K::kStringMap, kRequired, "",
+              "Name to aggregate, e.g. `count(*) where event_type = 'listing_created'`."),
+          Key("buckets", K::kMapList, kRequired, "",
+              "`{name, when}` in order; the first whose `when` holds is the bucket; the last "
+              "has no `when` and is the default."),
+      }});
+  s.push_back(MapSpec{
+      "rules.segments[].buckets[]",
+      "One bucket.",
+      {
+          Key("name", K::kIdentifier, kRequired, "", "The bucket's name."),
+          Key("when", K::kString, kOptional, "",
+              "An expression over the aggregates; every bucket but the last needs one."),
+      }});
+  s.push_back(MapSpec{
       "stream",
       "Stream datasets (docs/streams.md).",
       {
@@ -184,12 +275,14 @@ std::vector<MapSpec> BuildSchema() {
       MapSpec{"write",
               "The sink.",
               {
-                  Key("connector", K::kEnum, kRequired, "", "Sink connector.")
-                      .Choices({"lake"}, "supported connector"),
-                  Key("location", K::kPath, kRequired, "",
-                      "Lake root folder, or `s3://bucket/prefix` (an Iceberg table only); the table lives at `<location>/<table>/`."),
-                  Key("table", K::kIdentifier, kRequired, "",
-                      "Table name; also its name in the store's Iceberg catalog "
+                  Key("connector", K::kEnum, kRequired, "",
+                      "Sink connector: `lake` (a table), or `none`: the columns are projected "
+                      "for `rules` only and no table is written.")
+                      .Choices({"lake", "none"}, "supported connector"),
+                  Key("location", K::kPath, kOptional, "",
+                      "Lake root folder, or `s3://bucket/prefix` (an Iceberg table only); the table lives at `<location>/<table>/`. Required for connector `lake`."),
+                  Key("table", K::kIdentifier, kOptional, "",
+                      "Required for connector `lake`. Table name; also its name in the store's Iceberg catalog "
                       "(`default.<table>`), so datasets that share a `store` need different "
                       "table names."),
                   Key("format", K::kEnum, kOptional, "parquet", "File format.")
@@ -419,6 +512,10 @@ std::string KeySpec::TypeText() const {
       return "map (parser options)";
     case ValueKind::kManifest:
       return "path, or map (`list`, `glob`)";
+    case ValueKind::kMapList:
+      return "list of maps";
+    case ValueKind::kStringMap:
+      return "map of name to string";
   }
   return "?";
 }

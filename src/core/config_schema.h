@@ -36,6 +36,8 @@ enum class ValueKind {
   kTransformList,   // list of one-key maps (MapSpec "transforms[]")
   kOptions,         // free-form map handed to the parser as JSON; the parser validates it
   kManifest,        // a path, or a map (MapSpec "read.manifest": a listing)
+  kMapList,         // list of maps, each described by MapSpec "<path>[]"
+  kStringMap,       // map of name -> string (rules: aggregates, emit)
 };
 
 // One key of a map.

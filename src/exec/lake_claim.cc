@@ -206,7 +206,8 @@ std::optional<FolderOwner> ReadFolderOwner(const std::string& dir) {
 
 bool IsDatasetOutputPath(const DatasetConfig& config, const std::string& path) {
   for (const std::string& dir : {TableDir(config), ErrorsDir(config), DataStagingDir(config),
-                                 ErrorsStagingDir(config)}) {
+                                 ErrorsStagingDir(config), RulesSpoolDir(config),
+                                 RulesSpoolStagingDir(config)}) {
     if (Under(path, dir)) return true;
   }
   return false;

@@ -1,4 +1,5 @@
 #include "exec/query.h"
+#include "exec/rules_stage.h"
 
 #include <cctype>
 
@@ -229,93 +230,101 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
   }
   if (!geo.empty()) WEIR_RETURN_IF_ERROR(geo::RegisterGeodataFunction(impl->con, geo.front()));
 
-  std::vector<CatalogFile> files;
-  // Time travel reads one Iceberg snapshot's live files instead of the catalog's published ones.
-  if (at.snapshot_id || at.as_of_ms) {
-    WEIR_ASSIGN_OR_RETURN(files, TimeTravelFiles(config, store, at));
-  } else {
-    WEIR_ASSIGN_OR_RETURN(files, store.Files(config.name, "data", "published"));
-  }
-  // A store copied from another project folder before paths were relative names the
-  // original's files: never answer from them (exec/lake_claim.h).
-  for (const auto& f : files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
-  std::vector<ColumnSchema> schema = TableSchema(config, geo);
-  const auto& parts = config.write.partition_by;
-  const std::string table_what = "table '" + config.write.table + "'";
+  // One view per table: the dataset's own (unless write.connector is none) and its rules'
+  // derived records (exec/rules_stage.h), which time travel does not apply to.
+  auto make_view = [&](const DatasetConfig& config, const QueryAt& at,
+                       const std::vector<std::shared_ptr<const geo::GeoIndex>>& geo) -> Status {
+    std::vector<CatalogFile> files;
+    // Time travel reads one Iceberg snapshot's live files instead of the catalog's published ones.
+    if (at.snapshot_id || at.as_of_ms) {
+      WEIR_ASSIGN_OR_RETURN(files, TimeTravelFiles(config, store, at));
+    } else {
+      WEIR_ASSIGN_OR_RETURN(files, store.Files(config.name, "data", "published"));
+    }
+    // A store copied from another project folder before paths were relative names the
+    // original's files: never answer from them (exec/lake_claim.h).
+    for (const auto& f : files) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));
+    std::vector<ColumnSchema> schema = TableSchema(config, geo);
+    const auto& parts = config.write.partition_by;
+    const std::string table_what = "table '" + config.write.table + "'";
 
-  // A published file that is gone or damaged must not take every query down (the error view
-  // included): the view of the broken table raises a message naming the file and the fix when
-  // it is read, and the other views work.
-  std::vector<LakeFileProblem> broken;
-  for (const auto& f : files) {
-    if (fs::IsRemote(f.path)) continue;  // checked as it is fetched (UseLocalCopies)
-    if (auto p = CatalogFileProblem(f)) broken.push_back({f, *p});
-  }
-  UseLocalCopies(config, files, broken);
-  std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
-  if (files.empty() || !broken.empty()) {
-    view += "SELECT " + TypedNulls(schema);
-    if (!broken.empty()) {
-      view += " FROM range(1) WHERE error(" +
-              SqlQuote(BrokenFilesMessage(config, table_what, broken)) + ") IS NULL";
-    } else {
-      view += " LIMIT 0";
+    // A published file that is gone or damaged must not take every query down (the error view
+    // included): the view of the broken table raises a message naming the file and the fix when
+    // it is read, and the other views work.
+    std::vector<LakeFileProblem> broken;
+    for (const auto& f : files) {
+      if (fs::IsRemote(f.path)) continue;  // checked as it is fetched (UseLocalCopies)
+      if (auto p = CatalogFileProblem(f)) broken.push_back({f, *p});
     }
-  } else {
-    std::string list = "[";
-    for (size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + SqlQuote(files[i].path);
-    list += "]";
-    std::string hive_types;
-    for (const auto& p : parts) hive_types += (hive_types.empty() ? "" : ", ") + SqlQuote(p) + ": 'VARCHAR'";
-    // Iceberg data files hold the partition columns themselves; Hive files only in their paths.
-    const bool parts_in_files = UsesIceberg(config);
-    std::string opts = parts.empty() || parts_in_files
-                           ? "hive_partitioning = false"
-                           : "hive_partitioning = true, hive_types = {" + hive_types + "}";
-    if (config.write.format == "parquet") {
-      // Files written before a compatible schema change (exec/table_schema.h) differ from newer
-      // ones: union_by_name reads each file by column name (without it DuckDB reads every file
-      // with the first file's schema, truncating a widened double to int64), columns a file
-      // lacks come back NULL, and each column is cast to the config's current type. A column no
-      // published file has yet (just added) is a typed NULL.
-      const std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
-      WEIR_ASSIGN_OR_RETURN(auto present, impl->Columns("DESCRIBE SELECT * FROM " + scan));
-      std::string select;
-      for (const auto& c : schema) {
-        if (!select.empty()) select += ", ";
-        bool is_part = !parts_in_files && std::find(parts.begin(), parts.end(), c.name) != parts.end();
-        if (is_part) {
-          select += PartitionColumn(c);
-        } else if (present.count(c.name)) {
-          select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
-        } else {
-          select += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
-        }
+    UseLocalCopies(config, files, broken);
+    std::string view = "CREATE VIEW " + Ident(config.write.table) + " AS ";
+    if (files.empty() || !broken.empty()) {
+      view += "SELECT " + TypedNulls(schema);
+      if (!broken.empty()) {
+        view += " FROM range(1) WHERE error(" +
+                SqlQuote(BrokenFilesMessage(config, table_what, broken)) + ") IS NULL";
+      } else {
+        view += " LIMIT 0";
       }
-      view += "SELECT " + select + " FROM " + scan;
     } else {
-      // JSON lines are read with the config's columns and types: missing keys are NULL and
-      // widened types parse from the text.
-      std::string select;
-      for (const auto& c : schema) {
-        if (!select.empty()) select += ", ";
-        bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
-        if (is_part) {
-          select += PartitionColumn(c);
-        } else {
-          select += Ident(c.name);
+      std::string list = "[";
+      for (size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + SqlQuote(files[i].path);
+      list += "]";
+      std::string hive_types;
+      for (const auto& p : parts) hive_types += (hive_types.empty() ? "" : ", ") + SqlQuote(p) + ": 'VARCHAR'";
+      // Iceberg data files hold the partition columns themselves; Hive files only in their paths.
+      const bool parts_in_files = UsesIceberg(config);
+      std::string opts = parts.empty() || parts_in_files
+                             ? "hive_partitioning = false"
+                             : "hive_partitioning = true, hive_types = {" + hive_types + "}";
+      if (config.write.format == "parquet") {
+        // Files written before a compatible schema change (exec/table_schema.h) differ from newer
+        // ones: union_by_name reads each file by column name (without it DuckDB reads every file
+        // with the first file's schema, truncating a widened double to int64), columns a file
+        // lacks come back NULL, and each column is cast to the config's current type. A column no
+        // published file has yet (just added) is a typed NULL.
+        const std::string scan = "read_parquet(" + list + ", union_by_name = true, " + opts + ")";
+        WEIR_ASSIGN_OR_RETURN(auto present, impl->Columns("DESCRIBE SELECT * FROM " + scan));
+        std::string select;
+        for (const auto& c : schema) {
+          if (!select.empty()) select += ", ";
+          bool is_part = !parts_in_files && std::find(parts.begin(), parts.end(), c.name) != parts.end();
+          if (is_part) {
+            select += PartitionColumn(c);
+          } else if (present.count(c.name)) {
+            select += "CAST(" + Ident(c.name) + " AS " + DuckType(c.type) + ") AS " + Ident(c.name);
+          } else {
+            select += "CAST(NULL AS " + std::string(DuckType(c.type)) + ") AS " + Ident(c.name);
+          }
         }
+        view += "SELECT " + select + " FROM " + scan;
+      } else {
+        // JSON lines are read with the config's columns and types: missing keys are NULL and
+        // widened types parse from the text.
+        std::string select;
+        for (const auto& c : schema) {
+          if (!select.empty()) select += ", ";
+          bool is_part = std::find(parts.begin(), parts.end(), c.name) != parts.end();
+          if (is_part) {
+            select += PartitionColumn(c);
+          } else {
+            select += Ident(c.name);
+          }
+        }
+        std::string cols;
+        for (const auto& c : schema) {
+          if (std::find(parts.begin(), parts.end(), c.name) != parts.end()) continue;
+          cols += (cols.empty() ? "" : ", ") + SqlQuote(c.name) + ": '" + DuckType(c.type) + "'";
+        }
+        view += "SELECT " + select + " FROM read_json(" + list + ", format = 'newline_delimited', columns = {" +
+                cols + "}, " + opts + ")";
       }
-      std::string cols;
-      for (const auto& c : schema) {
-        if (std::find(parts.begin(), parts.end(), c.name) != parts.end()) continue;
-        cols += (cols.empty() ? "" : ", ") + SqlQuote(c.name) + ": '" + DuckType(c.type) + "'";
-      }
-      view += "SELECT " + select + " FROM read_json(" + list + ", format = 'newline_delimited', columns = {" +
-              cols + "}, " + opts + ")";
     }
-  }
-  WEIR_RETURN_IF_ERROR(impl->Run(view).WithContext("creating view " + config.write.table));
+    WEIR_RETURN_IF_ERROR(impl->Run(view).WithContext("creating view " + config.write.table));
+    return Status::OK();
+  };
+  if (config.write.connector != "none") WEIR_RETURN_IF_ERROR(make_view(config, at, geo));
+  if (config.rules) WEIR_RETURN_IF_ERROR(make_view(DerivedTableConfig(config), {}, {}));
 
   WEIR_ASSIGN_OR_RETURN(auto errs, store.Files(config.name, "errors", "published"));
   for (const auto& f : errs) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));

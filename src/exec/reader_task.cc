@@ -709,7 +709,7 @@ class ReaderTaskExecutor::Impl {
       counters_.errored += rejected_.size();
     }
     const size_t rows = batch_->num_rows();
-    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(*batch_));
+    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(*batch_, task_.id));
     counters_.written += rows - duplicates;
     counters_.skipped += duplicates;
     counters_.duplicates += duplicates;

@@ -1,4 +1,6 @@
 #include "exec/runner.h"
+#include "exec/rules_stage.h"
+#include "rules/engine.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -69,6 +71,12 @@ std::string ErrorsStagingDir(const DatasetConfig& c) {
     return (stdfs::path(LocalStateDir(c)) / "_staging" / "errors" / c.name).string();
   }
   return c.errors.location + "/_staging/" + c.name;
+}
+std::string RulesSpoolDir(const DatasetConfig& c) {
+  return (stdfs::path(LocalStateDir(c)) / "rules" / c.name / "spool").string();
+}
+std::string RulesSpoolStagingDir(const DatasetConfig& c) {
+  return (stdfs::path(LocalStateDir(c)) / "rules" / c.name / "_staging").string();
 }
 std::string StreamLogDir(const DatasetConfig& c) {
   return (stdfs::path(LocalStateDir(c)) / "streams" / c.name).string();
@@ -450,6 +458,7 @@ Status RecoverPublications(const DatasetConfig& config, Store& store) {
   // Whatever is still staged was never committed: a crash before its commit. Discard it.
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(DataStagingDir(config)));
   WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(config)));
+  WEIR_RETURN_IF_ERROR(fs::RemoveTree(RulesSpoolStagingDir(config)));
   return RecoverIcebergTable(config, store);
 }
 
@@ -542,6 +551,13 @@ Result<ErrorRedriveSummary> Runner::RedriveErrors() {
   WorkerOutput out(config_, store_, schema, tag, iceberg.get());
   auto dedup = DedupIndex::Create(config_, store_);
   out.set_dedup(dedup.get());
+  // Records that parse now reach the rules too: their task's spool gets them with the commit,
+  // and the next `weir run` reads them as they arrive (docs/rules.md, later runs).
+  std::unique_ptr<rules::Engine> rules_encoder;
+  if (config_.rules) {
+    WEIR_ASSIGN_OR_RETURN(rules_encoder, rules::Engine::Create(*config_.rules, schema));
+    out.set_rules(rules_encoder.get());
+  }
   for (auto& [task_id, list] : refs) {
     std::sort(list.begin(), list.end(),
               [](const auto& a, const auto& b) { return a.start < b.start; });
@@ -672,6 +688,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
                                        row ? row->metadata_location : std::string()};
     }
     WEIR_RETURN_IF_ERROR(store_.ResetDataset(config_.name, iceberg_table));
+    if (config_.rules) {
+      // The derived records start over too (their state goes when the rules stage finds the
+      // derived table without commits).
+      const DatasetConfig dcfg = DerivedTableConfig(config_);
+      WEIR_ASSIGN_OR_RETURN(auto drow, DatasetIcebergRow(dcfg, store_));
+      WEIR_RETURN_IF_ERROR(store_.ResetDataset(
+          dcfg.name, IcebergTableDrop{kIcebergNamespace, dcfg.write.table,
+                                      drow ? drow->metadata_location : std::string()}));
+    }
     CrashPoint("after-reset", 0);
   }
   if (alone) {
@@ -775,6 +800,17 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     return std::string(b);
   }();
   WEIR_ASSIGN_OR_RETURN(auto iceberg, OpenIcebergTable(config_, store_, schema, run_tag));
+  // rules: tasks keep their rows for the rules stage (exec/rules_stage.h), encoded by an engine
+  // built from the same config (its column selection).
+  std::unique_ptr<rules::Engine> rules_encoder;
+  if (config_.rules) {
+    if (stream || claim) {
+      return Status::Invalid(
+          "rules: this dataset runs " + std::string(claim ? "on workers (weir worker)" : "as a stream") +
+          ", and rules run on files datasets under `weir run` for now (docs/rules.md, status)");
+    }
+    WEIR_ASSIGN_OR_RETURN(rules_encoder, rules::Engine::Create(*config_.rules, schema));
+  }
   // A stream: open the collector's log where the task's checkpoint is, and start accepting.
   StreamRun stream_run;
   std::unique_ptr<SegmentLog> stream_log;
@@ -883,6 +919,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     }
     out.set_group(&group);
     out.set_dedup(dedup.get());
+    out.set_rules(rules_encoder.get());
     if (stream) {
       out.set_commit_seconds(static_cast<double>(config_.stream.commit_interval_ms) / 1000.0);
       out.set_pipelined(config_.stream.pipeline);  // a stream has one worker: no group round
@@ -1118,6 +1155,33 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   // A stream has one log and one task: one worker reads it in order.
   int n = stream ? 1 : options.workers > 0 ? options.workers : config_.compute.workers;
   if (!claim) n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
+  // rules: the stage consumes what the tasks commit while they run (exec/rules_stage.h).
+  std::unique_ptr<RulesStage> rules_stage;
+  std::thread rules_thread;
+  std::atomic<bool> rules_stop{false};
+  Status rules_status;
+  if (config_.rules) {
+    WEIR_ASSIGN_OR_RETURN(rules_stage, RulesStage::Open(config_, store_, schema, run_tag));
+    rules_thread = std::thread([&] {
+      while (!rules_stop.load() && !StopRequested()) {
+        if (Status st = rules_stage->Step(false); !st.ok()) {
+          rules_status = st;
+          return;
+        }
+        for (int i = 0; i < 5 && !rules_stop.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    });
+  }
+  struct JoinRules {
+    std::thread& t;
+    std::atomic<bool>& stop;
+    ~JoinRules() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } join_rules{rules_thread, rules_stop};
   for (int round = 0; !kafka; ++round) {
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) threads.emplace_back(worker, round * n + i);
@@ -1154,6 +1218,21 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         }
       }
     }
+  }
+  if (rules_stage) {
+    rules_stop = true;
+    if (rules_thread.joinable()) rules_thread.join();
+    WEIR_RETURN_IF_ERROR(rules_status);
+    // Every task of this run has committed: the rest of the spool, then the end of the input.
+    if (!StopRequested()) WEIR_RETURN_IF_ERROR(rules_stage->Step(/*end_of_input=*/true));
+    const RulesSummary& r = rules_stage->summary();
+    summary.rules = true;
+    summary.rules_events = r.events;
+    summary.rules_late = r.late;
+    summary.rules_derived = r.derived;
+    summary.rules_keys = r.keys;
+    summary.rules_state_bytes = r.state_bytes;
+    summary.rules_waiting = r.waiting;
   }
   // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
   // failure leaves the committed data as it is and is reported, not fatal.

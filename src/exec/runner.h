@@ -90,6 +90,11 @@ struct RunSummary {
   bool stream = false;                     // a stream dataset: its tasks never complete
   bool claimed = false;                    // tasks came from the store's queue (RunOptions::claim)
   std::string stopped;                     // stream: why the run stopped ("idle for 2s", ...)
+  // rules (docs/rules.md): what the rules stage did in this run.
+  bool rules = false;
+  uint64_t rules_events = 0, rules_late = 0, rules_derived = 0, rules_keys = 0;
+  uint64_t rules_state_bytes = 0;
+  bool rules_waiting = false;  // stopped at a task that is not finished
 };
 
 // Result of a record-level redrive (`weir redrive --errors`).
@@ -122,6 +127,10 @@ std::string TableDir(const DatasetConfig& c);          // write.location/table
 std::string DataStagingDir(const DatasetConfig& c);    // write.location/_staging/table
 std::string ErrorsDir(const DatasetConfig& c);         // errors.location/<dataset>
 std::string ErrorsStagingDir(const DatasetConfig& c);  // errors.location/_staging/<dataset>
+// The rules spool of a dataset with rules (exec/worker_output.h, set_rules): the committed
+// "rules" files and their staging, under the store folder (<store>/rules/<dataset>/).
+std::string RulesSpoolDir(const DatasetConfig& c);
+std::string RulesSpoolStagingDir(const DatasetConfig& c);
 // The HTTP collector's segment log (io/segment_log.h): <store folder>/streams/<dataset>.
 std::string StreamLogDir(const DatasetConfig& c);
 // The manifest entry (task name) of the HTTP collector's one task.

@@ -481,7 +481,7 @@ class TaskExecutor::Impl {
     rejected_.clear();
     transforms_.Apply(batch, rejected_);
     if (!rejected_.empty()) DropRejectedRows(recs, batch, error_lines);
-    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(batch));
+    WEIR_ASSIGN_OR_RETURN(size_t duplicates, out_.Append(batch, task_.id));
     if (event_sink_ != nullptr) KeepEventTimes(batch);
     counters_.read += recs.size();
     counters_.written += docs - rejected_.size() - duplicates;

@@ -1,5 +1,7 @@
 #include "exec/worker_output.h"
 
+#include "rules/engine.h"
+
 #include "exec/dedup.h"
 
 #include <fcntl.h>
@@ -164,6 +166,7 @@ Status RecoverDeadWriters(const DatasetConfig& cfg, Store& store) {
       dead.push_back(name.substr(0, name.size() - kLeaseSuffix.size()));
       WEIR_RETURN_IF_ERROR(fs::RemoveTree(root + "/" + dead.back()));
       WEIR_RETURN_IF_ERROR(fs::RemoveTree(ErrorsStagingDir(cfg) + "/" + dead.back()));
+      WEIR_RETURN_IF_ERROR(fs::RemoveTree(RulesSpoolStagingDir(cfg) + "/" + dead.back()));
       (void)fs::RemoveFile(e.path().string());
     }
     ::close(fd);
@@ -232,7 +235,7 @@ void RemoveRows(ColumnBatch& batch, const std::vector<uint8_t>& drop) {
   batch = std::move(kept);
 }
 
-Result<size_t> WorkerOutput::Append(ColumnBatch& batch) {
+Result<size_t> WorkerOutput::Append(ColumnBatch& batch, int64_t task_id) {
   size_t dropped = 0;
   std::vector<DedupKey> keys;
   if (dedup_ != nullptr) {
@@ -240,9 +243,17 @@ Result<size_t> WorkerOutput::Append(ColumnBatch& batch) {
     // up every other feeding thread.
     WEIR_ASSIGN_OR_RETURN(dropped, dedup_->Filter(batch, keys));
   }
+  std::string spool;
+  if (rules_ != nullptr) rules_->EncodeRows(batch, spool);
   std::lock_guard<std::mutex> l(feed_mu_);
   dedup_keys_.insert(dedup_keys_.end(), keys.begin(), keys.end());
-  buffer_.Append(batch);
+  if (rules_ != nullptr && batch.num_rows() > 0) {
+    Pending& p = pending_[task_id];
+    p.rules += spool;
+    p.rules_rows += batch.num_rows();
+    has_pending_.store(true, std::memory_order_relaxed);
+  }
+  if (cfg_.write.connector != "none") buffer_.Append(batch);
   return dropped;
 }
 
@@ -345,6 +356,7 @@ Status WorkerOutput::CommitAsync(OnCommitted done, OnDurable durable) {
   if (!flight_) {
     flight_ = std::make_unique<WorkerOutput>(cfg_, store_, buffer_.schema(), tag_, iceberg_);
     flight_->dedup_ = dedup_;
+    flight_->rules_ = rules_;
     flight_->shared_writers_ = shared_writers_;
   }
   WorkerOutput& f = *flight_;
@@ -585,7 +597,30 @@ Status WorkerOutput::CommitAlone() {
     }
     files.push_back(std::move(f));
   }
+  bool rules_staged = false;
+  for (auto& [id, p] : pending_) {
+    if (p.rules.empty()) continue;
+    if (rules_ == nullptr) return Status::Internal("rules rows buffered by an output without rules");
+    // The task's rows for the rules, committed with its checkpoint: the rules stage reads
+    // them in (task, commit) order, whichever worker and commit they came with.
+    const std::string dir = RulesSpoolStagingDir(cfg_) + "/" + tag_;
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(dir));
+    char name[256];
+    std::snprintf(name, sizeof(name), "rules-%08" PRId64 "-%08" PRId64 "-%s.bin", id,
+                  p.update.seq + 1, stem + 5);
+    CatalogFile f;
+    f.task_id = id;
+    f.kind = "rules";
+    f.path = RulesSpoolDir(cfg_) + "/" + name;
+    f.staging = dir + "/" + name + ".staged";
+    f.bytes = p.rules.size();
+    f.rows = p.rules_rows;
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, rules_->SpoolHeader() + p.rules));
+    rules_staged = true;
+    files.push_back(std::move(f));
+  }
   CrashPoint("after-stage", commits_before);
+  if (rules_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(RulesSpoolStagingDir(cfg_)));
   if (data_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(DataStagingDir(cfg_)));
   if (errors_staged) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(ErrorsStagingDir(cfg_)));
 
@@ -610,7 +645,9 @@ Status WorkerOutput::CommitAlone() {
   auto publish = [&]() -> Status {
     CrashPoint("after-commit", commits_before);
     std::vector<int64_t> renamed;  // files uploaded before the commit are published already
-    std::string renamed_path;
+    // One renamed path per kind: data, error records and the rules spool may live on
+    // different file systems (the spool is under the store folder).
+    std::map<std::string, std::string> renamed_path;
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i].state == "published") continue;
       if (Status st = fs::Rename(files[i].staging, files[i].path); !st.ok()) {
@@ -620,12 +657,12 @@ Status WorkerOutput::CommitAlone() {
         if (fs::Exists(files[i].staging) || !fs::Exists(files[i].path)) return st;
       }
       renamed.push_back(ids[i]);
-      renamed_path = files[i].path;
+      renamed_path[files[i].kind] = files[i].path;
       if (i == files.size() / 2) CrashPoint("mid-publish", commits_before);
     }
     if (!renamed.empty()) {
       // The renames are durable before the catalog says so.
-      WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(renamed_path));
+      for (const auto& [kind, path] : renamed_path) WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(path));
       WEIR_RETURN_IF_ERROR(store_.MarkPublished(renamed));
       // Every file of the snapshot is in place: catalog readers may see it now.
       if (iceberg_) {

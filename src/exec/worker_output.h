@@ -25,6 +25,10 @@
 #include "parse/record.h"
 #include "weir/status.h"
 
+namespace weir::rules {
+class Engine;
+}
+
 namespace weir {
 
 class DedupIndex;
@@ -181,6 +185,11 @@ class WorkerOutput {
   void set_group(CommitGroup* group) { group_ = group; }
   // The run's dedup index (write.dedup; null: none). Call before the first Append().
   void set_dedup(DedupIndex* dedup) { dedup_ = dedup; }
+  // The dataset has rules (docs/rules.md): Append also keeps each task's rows for them (only
+  // the columns `rules` reads, encoded by it), and every commit writes them as a "rules" file
+  // of the catalog, the task's rules spool, which the rules stage (exec/rules_stage.h) reads
+  // in task order. `rules` is only used to encode (const, thread-safe); not owned.
+  void set_rules(const rules::Engine* rules) { rules_ = rules; }
   // Commit at least this often (seconds) instead of compute.checkpoint_seconds: a stream's
   // stream.commit_interval.
   void set_commit_seconds(double seconds) { commit_seconds_ = seconds; }
@@ -204,12 +213,14 @@ class WorkerOutput {
   // one more file per partition for a fraction of the data.
   void SetBacklog(uint64_t consumed, uint64_t waiting);
 
-  // Adds a batch of rows for the lake (transforms applied): drops the duplicates write.dedup
-  // finds, buffers the rest, and returns how many were dropped.
+  // Adds a batch of rows of task `task_id` for the lake (transforms applied): drops the
+  // duplicates write.dedup finds, buffers the rest (and keeps them for the rules, set_rules),
+  // and returns how many were dropped. With write.connector none nothing is buffered for a
+  // table.
   //
   // Append and Update may be called from several threads at once, for different tasks (a
   // Kafka stream feeds its partitions on several lanes); everything else is the owner's.
-  Result<size_t> Append(ColumnBatch& batch);
+  Result<size_t> Append(ColumnBatch& batch, int64_t task_id);
 
   // Records a task's new (uncommitted) state; `errors` are its new error-record lines;
   // `input_id`, when not empty, is the input identity to record with it (io/file_identity.h).
@@ -251,10 +262,17 @@ class WorkerOutput {
   bool ShouldCommit() const {
     if (group_ && group_->Requested()) return true;
     size_t err_bytes = 0;
-    for (const auto& [id, p] : pending_) err_bytes += p.errors.size();
+    uint64_t spool_rows = 0;  // rows kept for the rules (all the rows with connector none)
+    for (const auto& [id, p] : pending_) {
+      err_bytes += p.errors.size() + p.rules.size();
+      spool_rows += p.rules_rows;
+    }
     const size_t roll_bytes = pipelined_ ? cfg_.write.roll_bytes / 2 : cfg_.write.roll_bytes;
     if (buffer_.MemoryBytes() + err_bytes >= roll_bytes) return true;
-    if (cfg_.write.roll_records > 0 && buffer_.rows() >= cfg_.write.roll_records) return true;
+    if (cfg_.write.roll_records > 0 &&
+        std::max<uint64_t>(buffer_.rows(), spool_rows) >= cfg_.write.roll_records) {
+      return true;
+    }
     if (flight_busy_ && !flight_done_.load(std::memory_order_acquire)) return false;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
@@ -335,6 +353,8 @@ class WorkerOutput {
   struct Pending {
     TaskUpdate update;
     std::string errors;
+    std::string rules;  // the rules spool of this interval (rules::Engine::EncodeRows)
+    uint64_t rules_rows = 0;
   };
   const DatasetConfig& cfg_;
   Store& store_;
@@ -355,6 +375,7 @@ class WorkerOutput {
   bool behind_ = false;
   CommitGroup* group_ = nullptr;
   DedupIndex* dedup_ = nullptr;
+  const rules::Engine* rules_ = nullptr;
   std::vector<DedupKey> dedup_keys_;  // keys of the buffered rows (write.dedup)
   std::atomic<bool> has_pending_{false};
   Status round_result_;  // set by a round's leader for each participant

@@ -9,6 +9,7 @@
 #include <deque>
 #include <utility>
 
+#include "core/config.h"
 #include "core/text.h"
 #include "core/text_util.h"
 
@@ -126,7 +127,7 @@ Event GetEvent(Reader& r) {
   e.t = r.I64();
   e.seq = r.U64();
   const uint64_t n = r.U64();
-  for (uint64_t i = 0; i < n && r.ok(); ++i) e.cells.push_back(GetCell(r));
+  for (uint64_t i = 0; i < n && r.ok(); ++i) e.cells.push_back(GetCell(r));  // stops at the end
   return e;
 }
 
@@ -323,7 +324,23 @@ struct Engine::Impl {
   std::vector<Derived> out;
   // Checkpointing: the state keys written since the last TakeChanges.
   std::set<std::pair<uint32_t, std::string>> dirty;
-  bool buffer_dirty = false;
+  // Reorder-buffer entries added and removed since the last TakeChanges: each buffered record
+  // is its own state entry, so a checkpoint writes what changed, not the whole buffer (which
+  // holds out_of_orderness worth of records: a week of them in a backfill).
+  std::set<std::pair<int64_t, uint64_t>> buffer_added, buffer_removed;
+
+  static std::string BufferKey(const std::pair<int64_t, uint64_t>& k) {
+    std::string key = "b";
+    const uint64_t t = static_cast<uint64_t>(k.first) ^ (1ull << 63);  // sorts as signed
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(t >> (8 * i)));
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(k.second >> (8 * i)));
+    return key;
+  }
+  void Buffer(Event ev) {
+    const auto k = std::make_pair(ev.t, ev.seq);
+    buffer.emplace(k, std::move(ev));
+    buffer_added.insert(k);
+  }
   // Segment keys whose window changed at the instant being processed.
   std::set<std::pair<uint32_t, std::string>> to_evaluate;
 
@@ -601,8 +618,9 @@ struct Engine::Impl {
       // Records at an instant come before its timers (a record at a deadline is in time).
       while (!buffer.empty() && buffer.begin()->first.first == instant) {
         Event ev = std::move(buffer.begin()->second);
+        const auto k = buffer.begin()->first;
         buffer.erase(buffer.begin());
-        buffer_dirty = true;
+        if (buffer_added.erase(k) == 0) buffer_removed.insert(k);
         ProcessEvent(ev);
         ++e->processed_;
       }
@@ -660,10 +678,16 @@ struct Engine::Impl {
   Status Decode(uint32_t rule, const std::string& key, std::string_view value) {
     Reader r(value);
     if (rule < patterns.size()) {
-      std::vector<Partial> list(r.U64());
+      // Counts are checked against the bytes left: a damaged entry is an error, not a huge
+      // allocation.
+      const uint64_t n = r.U64();
+      if (n > value.size()) return Status::Corruption("rules state of '" + key + "' is unreadable");
+      std::vector<Partial> list(n);
       for (auto& m : list) {
         m.id = r.U64();
-        m.matched.resize(r.U64());
+        const uint64_t steps = r.U64();
+        if (steps > value.size()) return Status::Corruption("rules state of '" + key + "' is unreadable");
+        m.matched.resize(steps);
         for (auto& ev : m.matched) ev = GetEvent(r);
         next_partial = std::max(next_partial, m.id + 1);
       }
@@ -700,7 +724,10 @@ struct Engine::Impl {
 Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
-                                               std::vector<ColumnSchema> schema) {
+                                               std::vector<ColumnSchema> schema,
+                                               int* error_line) {
+  int line_sink = 0;
+  int& line = error_line != nullptr ? *error_line : line_sink;
   std::unique_ptr<Engine> en(new Engine());
   en->schema_ = std::move(schema);
   en->impl_ = std::make_unique<Impl>();
@@ -740,6 +767,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
   for (size_t pi = 0; pi < cfg.patterns.size(); ++pi) {
     const auto& pc = cfg.patterns[pi];
     auto& p = im.patterns[pi];
+    line = pc.line;
     const std::string at = "rules.patterns." + pc.name;
     p.name = pc.name;
     WEIR_RETURN_IF_ERROR(column(pc.key, at + ".key", &key_cols_p[pi]));
@@ -747,11 +775,13 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     if (pc.sequence.empty()) return Status::Invalid(at + ".sequence: needs at least one step");
     for (size_t si = 0; si < pc.sequence.size(); ++si) {
       const auto& sc = pc.sequence[si];
+      line = sc.line;
       const std::string sat = at + ".sequence[" + std::to_string(si + 1) + "].where";
       WEIR_ASSIGN_OR_RETURN(Expr x, compile(sc.where, sat));
       p.steps.push_back(Impl::Step{sc.as, std::move(x), sc.within_ms});
     }
     if (pc.absent) {
+      line = pc.absent->line;
       WEIR_ASSIGN_OR_RETURN(Expr x, compile(pc.absent->where, at + ".absent.where"));
       p.absent_where = std::move(x);
       p.absent_within_ms = pc.absent->within_ms;
@@ -761,6 +791,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
   for (size_t si = 0; si < cfg.segments.size(); ++si) {
     const auto& sc = cfg.segments[si];
     auto& s = im.segments[si];
+    line = sc.line;
     const std::string at = "rules.segments." + sc.name;
     s.name = sc.name;
     s.window_ms = sc.window_ms;
@@ -768,6 +799,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     s.key_type = en->schema_[key_cols_s[si]].type;
     Names agg_names;
     for (const auto& ac : sc.aggregates) {
+      line = ac.line;
       auto a = Aggregate::Compile(ac.text, en->schema_);
       if (!a.ok()) {
         return Status::Invalid(at + ".aggregates." + ac.name + ": " + a.status().message());
@@ -786,6 +818,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     if (sc.buckets.empty()) return Status::Invalid(at + ".buckets: needs at least one bucket");
     for (size_t b = 0; b < sc.buckets.size(); ++b) {
       const auto& bc = sc.buckets[b];
+      line = bc.line;
       s.bucket_names.push_back(bc.name);
       if (b + 1 == sc.buckets.size()) {
         s.bucket_when.push_back(std::nullopt);
@@ -810,6 +843,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     auto& p = im.patterns[pi];
     p.key_slot = slot(key_cols_p[pi]);
     for (const auto& f : cfg.patterns[pi].emit) {
+      line = f.line;
       const std::string at = "rules.patterns." + p.name + ".emit." + f.name;
       size_t step = p.steps.size();
       std::vector<std::string> aliases;
@@ -839,6 +873,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
   }
   im.partials.resize(im.patterns.size());
   im.seg_state.resize(im.segments.size());
+  en->spool_header_ = "weir-rules-spool 1";
+  for (size_t c : en->slots_) {
+    en->spool_header_ += " " + en->schema_[c].name + ":" + ColumnTypeName(en->schema_[c].type);
+  }
+  en->spool_header_ += "\n";
   return en;
 }
 
@@ -858,8 +897,7 @@ void Engine::Push(const ColumnBatch& batch) {
     for (size_t c : slots_) ev.cells.push_back(CellAt(batch.columns[c], r));
     max_time_ = std::max(max_time_, ev.t);
     watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
-    impl_->buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
-    impl_->buffer_dirty = true;
+    impl_->Buffer(std::move(ev));
   }
   impl_->Run();
 }
@@ -872,8 +910,16 @@ void Engine::EncodeRows(const ColumnBatch& batch, std::string& out) const {
   }
 }
 
-Status Engine::PushEncoded(std::string_view bytes) {
-  Reader r(bytes);
+Status Engine::PushEncoded(std::string_view file) {
+  if (file.substr(0, spool_header_.size()) != spool_header_) {
+    const size_t nl = file.find('\n');
+    return Status::Corruption(
+        "a rules spool was written for other rules (" +
+        std::string(file.substr(0, std::min<size_t>(nl, 200))) + "; these read " +
+        spool_header_.substr(0, spool_header_.size() - 1) +
+        "): run `weir run --restart` to derive everything with the current rules");
+  }
+  Reader r(file.substr(spool_header_.size()));
   while (!r.done()) {
     const uint64_t n = r.U64();
     if (!r.ok() || n != slots_.size()) {
@@ -894,8 +940,7 @@ Status Engine::PushEncoded(std::string_view bytes) {
     ev.seq = next_seq_++;
     max_time_ = std::max(max_time_, ev.t);
     watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
-    impl_->buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
-    impl_->buffer_dirty = true;
+    impl_->Buffer(std::move(ev));
   }
   impl_->Run();
   return Status::OK();
@@ -904,7 +949,6 @@ Status Engine::PushEncoded(std::string_view bytes) {
 void Engine::AdvanceWatermark(int64_t w) {
   if (w <= watermark_) return;
   watermark_ = w;
-  impl_->buffer_dirty = true;
   impl_->Run();
 }
 
@@ -923,7 +967,7 @@ void Engine::TakeChanges(std::vector<Change>& out) {
     out.emplace_back(Impl::StateKey(rule, key), im.Encode(rule, key));
   }
   im.dirty.clear();
-  // Counters and the reorder buffer are small; written whole.
+  // Counters: written whole.
   std::string m;
   PutI64(m, max_time_);
   PutI64(m, watermark_);
@@ -932,12 +976,14 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   PutU64(m, processed_);
   PutU64(m, im.next_partial);
   out.emplace_back("m", std::move(m));
-  if (im.buffer_dirty) {
-    std::string b;
-    for (const auto& [k, ev] : im.buffer) PutEvent(b, ev);
-    out.emplace_back("b", std::move(b));
-    im.buffer_dirty = false;
+  for (const auto& k : im.buffer_removed) out.emplace_back(Impl::BufferKey(k), std::nullopt);
+  for (const auto& k : im.buffer_added) {
+    std::string v;
+    PutEvent(v, im.buffer.at(k));
+    out.emplace_back(Impl::BufferKey(k), std::move(v));
   }
+  im.buffer_added.clear();
+  im.buffer_removed.clear();
 }
 
 Status Engine::Load(std::string_view key, std::string_view value) {
@@ -952,13 +998,11 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     im.next_partial = std::max(im.next_partial, r.U64());
     return r.ok() ? Status::OK() : Status::Corruption("rules state counters are unreadable");
   }
-  if (key == "b") {
+  if (key.size() == 17 && key[0] == 'b') {
     Reader r(value);
-    while (!r.done()) {
-      Event ev = GetEvent(r);
-      if (!r.ok()) return Status::Corruption("the rules reorder buffer is unreadable");
-      im.buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
-    }
+    Event ev = GetEvent(r);
+    if (!r.ok()) return Status::Corruption("a record of the rules reorder buffer is unreadable");
+    im.buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
     return Status::OK();
   }
   if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {
@@ -996,5 +1040,18 @@ Status Engine::FinishLoad() {
   }
   return Status::OK();
 }
+
+}  // namespace weir::rules
+
+namespace weir::rules {
+
+namespace {
+Status CheckRules(const RulesConfig& rules, const std::vector<ColumnSchema>& columns, int* line) {
+  auto en = Engine::Create(rules, columns, line);
+  return en.ok() ? Status::OK() : en.status();
+}
+}  // namespace
+
+void RegisterConfigCheck() { SetRulesCheck(&CheckRules); }
 
 }  // namespace weir::rules

@@ -65,10 +65,11 @@ class Engine {
  public:
   static constexpr int64_t kEndOfTime = INT64_MAX;
 
-  // Compiles every expression against `schema`; Invalid with the rule, the key and the position
-  // (`line_prefix(line)` prefixes messages, e.g. "rules.yaml:12: ").
+  // Compiles every expression against `schema`; Invalid with the key and the position, and
+  // `*error_line` set to the YAML line of the rule part at fault.
   static Result<std::unique_ptr<Engine>> Create(const RulesConfig& cfg,
-                                                std::vector<ColumnSchema> schema);
+                                                std::vector<ColumnSchema> schema,
+                                                int* error_line = nullptr);
   ~Engine();
 
   // Indexes into the schema of the columns the rules read, ascending.
@@ -78,13 +79,21 @@ class Engine {
   // ignored; one behind the watermark is late (counted, not used). Processes what the
   // watermark passes.
   void Push(const ColumnBatch& batch);
-  // The same rows as bytes, for a spool: only the input columns, with their event times.
+  // The same rows as bytes, for a spool: only the input columns. A spool file is
+  // SpoolHeader() then EncodeRows() output; PushEncoded takes a whole file and refuses one
+  // whose header names other columns (rules changed since it was written).
   void EncodeRows(const ColumnBatch& batch, std::string& out) const;
-  Status PushEncoded(std::string_view bytes);
+  const std::string& SpoolHeader() const { return spool_header_; }
+  Status PushEncoded(std::string_view file);
 
   // Moves the watermark to at least `w` and processes what it passes: an idle input following
   // the clock, or kEndOfTime at the end of a finite input (every pending timer fires).
   void AdvanceWatermark(int64_t w);
+
+  // Sets the watermark back to `w` without processing anything: after an end-of-input flush
+  // (AdvanceWatermark(kEndOfTime)), a later input goes on from the input's own watermark
+  // instead of finding everything late.
+  void RestoreWatermark(int64_t w) { watermark_ = w; }
 
   // Derived records since the last call, in the order they were produced.
   std::vector<Derived> TakeOutput();
@@ -110,6 +119,7 @@ class Engine {
   std::vector<ColumnSchema> schema_;
   std::vector<size_t> slots_;
   std::vector<int> slot_of_;  // column index -> slot, -1 when unused
+  std::string spool_header_;  // "weir-rules-spool 1 <columns>\n"
   size_t time_slot_ = 0;
   int64_t out_of_orderness_ms_ = 0;
   int64_t max_time_ = INT64_MIN;
@@ -119,5 +129,9 @@ class Engine {
   uint64_t processed_ = 0;
   std::unique_ptr<Impl> impl_;
 };
+
+// Makes the dataset loader compile rules' expressions (core/config.h, SetRulesCheck), so a bad
+// expression is a config error with its line. Call once at startup (the CLI does).
+void RegisterConfigCheck();
 
 }  // namespace weir::rules

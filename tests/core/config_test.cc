@@ -438,7 +438,7 @@ TEST(DatasetConfigErrorTest, BadEnumValue) {
             "lake");
   EXPECT_EQ(ErrorOf(Edit("connector: lake", "connector: lak")),
             "dataset.yaml:8: write.connector: 'lak' is not a supported connector; expected one "
-            "of lake (did you mean 'lake'?)");
+            "of lake, none (did you mean 'lake'?)");
 }
 
 TEST(DatasetConfigErrorTest, BadSize) {
@@ -627,7 +627,7 @@ TEST(DatasetConfigErrorTest, DuplicatesAndOddDocuments) {
             "dataset.yaml:17: write.columns.id: duplicate column");
   EXPECT_EQ(ErrorOf(""),
             "dataset.yaml:1: empty document; expected a map with keys name, store, plugins, "
-            "read, transforms, write, errors, compute, stream, storage");
+            "read, transforms, write, errors, compute, stream, rules, storage");
   EXPECT_EQ(ErrorOf("- a\n- b\n"), "dataset.yaml:1: expected a map, got a list");
   EXPECT_EQ(ErrorOf(Edit("  columns:\n", "  columns: {}\n  colums:\n")),
             "dataset.yaml:13: write.columns: declare at least one column\n"
@@ -1027,6 +1027,114 @@ TEST(DatasetConfigTest, ABadStoreUrlIsRejectedWithTheReasonAndTheWayToWriteIt) {
   EXPECT_EQ(pw.find("hunter2"), std::string::npos) << pw;
   EXPECT_NE(pw.find("store: the URL holds a password"), std::string::npos) << pw;
   EXPECT_NE(pw.find("PGPASSWORD or ~/.pgpass"), std::string::npos) << pw;
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+// kExample with rules (issue 11) after its last line.
+std::string WithRules(const std::string& rules) {
+  return std::string(kExample) + "rules:\n" + rules;
+}
+
+constexpr const char* kRules = R"Y(  event_time: created_at
+  out_of_orderness: 5s
+  output: {table: derived}
+  patterns:
+    - name: reminder
+      key: user_id
+      sequence:
+        - {as: first, where: "event_type = 'a'"}
+        - {as: second, where: "event_type = 'b'", within: 1h}
+      absent: {where: "event_type = 'c'", within: 2h}
+      emit: {first_at: first.created_at}
+  segments:
+    - name: level
+      key: user_id
+      window: 7d
+      aggregates: {n: "count(*)"}
+      buckets:
+        - {name: many, when: "n >= 3"}
+        - {name: few}
+)Y";
+
+TEST(RulesConfigTest, TheIssueShapeLoadsWithDefaultsAndOrder) {
+  auto r = ParseDatasetConfig(WithRules(kRules), kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->rules.has_value());
+  const auto& ru = *r->rules;
+  EXPECT_EQ(ru.event_time, "created_at");
+  EXPECT_EQ(ru.out_of_orderness_ms, 5000);
+  EXPECT_EQ(ru.idle_timeout_ms, 10000);
+  EXPECT_EQ(ru.output.location, "/tmp/weir-ds/lake");  // beside the dataset's table
+  EXPECT_EQ(ru.output.table, "derived");
+  ASSERT_EQ(ru.patterns.size(), 1u);
+  ASSERT_EQ(ru.patterns[0].sequence.size(), 2u);
+  EXPECT_EQ(ru.patterns[0].sequence[1].within_ms, 3600000);
+  ASSERT_TRUE(ru.patterns[0].absent.has_value());
+  EXPECT_EQ(ru.patterns[0].absent->within_ms, 7200000);
+  ASSERT_EQ(ru.patterns[0].emit.size(), 1u);
+  EXPECT_EQ(ru.patterns[0].emit[0].alias, "first");
+  EXPECT_EQ(ru.patterns[0].emit[0].column, "created_at");
+  ASSERT_EQ(ru.segments.size(), 1u);
+  EXPECT_EQ(ru.segments[0].buckets.back().name, "few");
+  EXPECT_TRUE(ru.segments[0].buckets.back().when.empty());
+}
+
+TEST(RulesConfigTest, ShapeMistakesNameTheKeyTheLineAndTheFix) {
+  // Line numbers: kExample has 25 lines, "rules:" is 26, so kRules line k is 26 + k.
+  std::string e = ErrorOf(WithRules(Edit("- {as: second, where: \"event_type = 'b'\", within: 1h}",
+                                         "- {as: second, where: \"event_type = 'b'\"}", kRules)));
+  EXPECT_NE(e.find("dataset.yaml:35: rules.patterns[1].sequence[2].within: missing: every step "
+                   "after the first needs within"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(WithRules(Edit("key: user_id\n      sequence", "key: usr_id\n      sequence", kRules)));
+  EXPECT_NE(e.find("rules.patterns[1].key: unknown column 'usr_id' (did you mean 'user_id'?)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(WithRules(Edit("- {name: few}", "- {name: few, when: \"n >= 0\"}", kRules)));
+  EXPECT_NE(e.find("the last bucket is the default and has no when"), std::string::npos) << e;
+  e = ErrorOf(WithRules(Edit("event_time: created_at", "event_time: user_id", kRules)));
+  EXPECT_NE(e.find("rules.event_time: column 'user_id' has type string; expected a timestamp"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(WithRules(Edit("name: level", "name: reminder", kRules)));
+  EXPECT_NE(e.find("'reminder' is used by another pattern or segment"), std::string::npos) << e;
+  e = ErrorOf(WithRules(Edit("first_at: first.created_at", "first_at: created_at", kRules)));
+  EXPECT_NE(e.find("'created_at' is not alias.column"), std::string::npos) << e;
+  e = ErrorOf(WithRules(Edit("  output: {table: derived}\n", "  output: {table: events}\n", kRules)));
+  EXPECT_NE(e.find("'events' is the dataset's own table"), std::string::npos) << e;
+  e = ErrorOf(WithRules(Edit("window: 7d", "windw: 7d", kRules)));
+  EXPECT_NE(e.find("rules.segments[1].windw: unknown key (did you mean 'window'?)"),
+            std::string::npos)
+      << e;
+}
+
+TEST(RulesConfigTest, ConnectorNoneNeedsRulesAndAnOutputLocation) {
+  const std::string none = Edit("  connector: lake\n  location: lake                 # the table "
+                                "lives at lake/events/\n  table: events\n",
+                                "  connector: none\n");
+  std::string e = ErrorOf(Edit("  partition_by: [event_type, dt]\n", "", none));
+  EXPECT_NE(e.find("write.connector: none writes no table, and the dataset has no rules"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(Edit("  partition_by: [event_type, dt]\n", "", none) + "rules:\n" + kRules);
+  EXPECT_NE(e.find("rules.output.location: missing: write.connector is none"), std::string::npos)
+      << e;
+  auto r = ParseDatasetConfig(Edit("  partition_by: [event_type, dt]\n", "", none) + "rules:\n" +
+                                  Edit("output: {table: derived}",
+                                       "output: {location: lake, table: derived}", kRules),
+                              kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->write.connector, "none");
+  EXPECT_EQ(r->rules->output.location, "/tmp/weir-ds/lake");
+  // Without a table, lake connector keys are required again when connector is lake.
+  e = ErrorOf(Edit("  table: events\n", ""));
+  EXPECT_NE(e.find("write.table: missing required key"), std::string::npos) << e;
 }
 
 }  // namespace

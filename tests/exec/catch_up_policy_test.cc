@@ -113,7 +113,7 @@ TEST_F(CatchUpPolicyTest, TheMemoryBoundCommitsWhateverTheBacklog) {
   EXPECT_FALSE(out->ShouldCommit());  // nothing buffered yet
   ColumnBatch b({{"id", ColumnType::kString}});
   b.columns[0].AppendString("x");
-  ASSERT_TRUE(out->Append(b).ok());
+  ASSERT_TRUE(out->Append(b, 1).ok());
   EXPECT_TRUE(out->ShouldCommit());
 }
 

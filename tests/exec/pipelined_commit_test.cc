@@ -71,7 +71,7 @@ class PipelinedCommitTest : public ::testing::Test {
       b.columns[0].AppendString("id" + std::to_string(i));
       b.columns[1].AppendString(i % 2 ? "odd" : "even");
     }
-    auto dropped = out_->Append(b);
+    auto dropped = out_->Append(b, task_.id);
     ASSERT_TRUE(dropped.ok()) << dropped.status().ToString();
     counters_.read += n;
     counters_.written += n;

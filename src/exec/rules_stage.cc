@@ -1,0 +1,379 @@
+#include "exec/rules_stage.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/text.h"
+#include "exec/iceberg_table.h"
+#include "exec/lake_claim.h"
+#include "exec/runner.h"
+#include "exec/table_schema.h"
+#include "exec/worker_output.h"
+#include "io/fs.h"
+#include "rules/engine.h"
+#include "rules/state_store.h"
+
+namespace weir {
+
+namespace {
+
+constexpr const char* kRulesTaskEntry = "rules";
+// A state entry of the stage's own beside the engine's (which never start with '#').
+constexpr std::string_view kFingerprintKey = "#rules";
+
+// (task id, commit) of a spool file, from its name "rules-<task>-<commit>-<writer>.bin".
+bool SpoolPosition(const std::string& path, int64_t* task, int64_t* seq) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (name.rfind("rules-", 0) != 0) return false;
+  char* end = nullptr;
+  *task = std::strtoll(name.c_str() + 6, &end, 10);
+  if (end == nullptr || *end != '-') return false;
+  *seq = std::strtoll(end + 1, &end, 10);
+  return end != nullptr && *end == '-' && *task > 0 && *seq > 0;
+}
+
+// The derived task's checkpoint: for each task whose spool the stage read, the last commit
+// read, as "task:commit,task:commit,...".
+std::map<int64_t, int64_t> ParseConsumed(const std::string& text) {
+  std::map<int64_t, int64_t> m;
+  const char* p = text.c_str();
+  while (*p != '\0') {
+    char* end = nullptr;
+    const int64_t t = std::strtoll(p, &end, 10);
+    if (end == p || *end != ':') break;
+    const int64_t c = std::strtoll(end + 1, &end, 10);
+    m[t] = c;
+    p = *end == ',' ? end + 1 : end;
+    if (*end != ',') break;
+  }
+  return m;
+}
+
+std::string FormatConsumed(const std::map<int64_t, int64_t>& m) {
+  std::string s;
+  for (const auto& [t, c] : m) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(t) + ":" + std::to_string(c);
+  }
+  return s;
+}
+
+// The rules as they shaped the state: any change to them (a pattern added, a window changed, an
+// expression edited) makes the stored state meaningless for the new rules.
+std::string RulesFingerprint(const rules::RulesConfig& r, const std::vector<ColumnSchema>& schema) {
+  std::string t = r.event_time + "|" + std::to_string(r.out_of_orderness_ms) + "|";
+  for (const auto& c : schema) t += c.name + ":" + std::to_string(static_cast<int>(c.type)) + ",";
+  for (const auto& p : r.patterns) {
+    t += "|p:" + p.name + ":" + p.key;
+    for (const auto& st : p.sequence) t += "|s:" + st.as + ":" + st.where + ":" + std::to_string(st.within_ms);
+    if (p.absent) t += "|a:" + p.absent->where + ":" + std::to_string(p.absent->within_ms);
+    for (const auto& e : p.emit) t += "|e:" + e.name + ":" + e.alias + "." + e.column;
+  }
+  for (const auto& g : r.segments) {
+    t += "|g:" + g.name + ":" + g.key + ":" + std::to_string(g.window_ms);
+    for (const auto& a : g.aggregates) t += "|ag:" + a.name + ":" + a.text;
+    for (const auto& b : g.buckets) t += "|b:" + b.name + ":" + b.when;
+  }
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across builds
+  for (unsigned char ch : t) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool Finished(TaskStatus s) {
+  return s == TaskStatus::kCompleted || s == TaskStatus::kError || s == TaskStatus::kRetired;
+}
+
+}  // namespace
+
+DatasetConfig DerivedTableConfig(const DatasetConfig& config) {
+  DatasetConfig d = config;
+  d.name = config.name + ".rules";
+  d.read = ReadConfig();
+  d.transforms.clear();
+  d.rules.reset();
+  WriteConfig w;
+  w.connector = "lake";
+  w.location = config.rules->output.location;
+  w.table = config.rules->output.table;
+  w.format = "parquet";
+  w.table_format = "iceberg";
+  w.compression = config.write.compression;
+  auto col = [](const char* name, ColumnType t) {
+    ColumnConfig c;
+    c.name = name;
+    c.path = std::string("/") + name;
+    c.type = t;
+    return c;
+  };
+  w.columns = {col("rule", ColumnType::kString), col("key", ColumnType::kString),
+               col("event_time", ColumnType::kTimestampMs), col("data", ColumnType::kJson)};
+  ColumnConfig day = col("day", ColumnType::kDate);
+  day.source = ColumnSource::kDateOf;
+  day.from = "event_time";
+  day.path.clear();
+  w.columns.push_back(day);
+  w.partition_by = {"rule", "day"};
+  d.write = w;
+  return d;
+}
+
+struct RulesStage::Impl {
+  const DatasetConfig& config;
+  Store& store;
+  std::vector<ColumnSchema> schema;
+  std::string run_tag;
+  DatasetConfig dcfg;
+  TaskRow dtask;
+  // Per task, the last spool commit consumed (a task run again after the stage passed it, by
+  // --redrive or --rescan, adds commits after it: read when they come, in arrival order).
+  std::map<int64_t, int64_t> consumed;
+  int64_t seq = 0;                      // the derived task's commits
+  uint64_t derived_total = 0;
+  uint64_t processed_before = 0, late_before = 0;
+  bool moved = false;  // consumed input or fired timers since the last commit
+  bool flushed = false;
+  std::string fingerprint;  // RulesFingerprint, stored with the first checkpoint
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<rules::StateStore> state;
+  std::unique_ptr<rules::Engine> engine;
+  TableSchemaRecord dschema;
+  std::unique_ptr<IcebergTable> iceberg;
+  std::unique_ptr<WorkerOutput> out;
+  RulesSummary summary;
+
+  Impl(const DatasetConfig& c, Store& s) : config(c), store(s) {}
+
+  Status Open();
+  Status TakeOutput();
+  Status Commit(const std::map<std::pair<int64_t, int64_t>, CatalogFile>& spools);
+  Status Step(bool end_of_input);
+};
+
+Status RulesStage::Impl::Open() {
+  dcfg = DerivedTableConfig(config);
+  // The derived table's folder is this dataset's, like its own table's: another dataset (or
+  // store) writing the same folder is refused.
+  WEIR_RETURN_IF_ERROR(ClaimOutputs(dcfg, store));
+  WEIR_RETURN_IF_ERROR(RecoverPublications(dcfg, store));
+  WEIR_RETURN_IF_ERROR(EnsureTableSchema(dcfg, store));
+  WEIR_RETURN_IF_ERROR(store.EnsureTasks(dcfg.name, {{kRulesTaskEntry, RulesSpoolDir(config)}}));
+  WEIR_ASSIGN_OR_RETURN(auto dtasks, store.Tasks(dcfg.name));
+  if (dtasks.size() != 1) {
+    return Status::Internal("the derived table " + dcfg.name + " has " +
+                            std::to_string(dtasks.size()) + " tasks; expected one");
+  }
+  dtask = dtasks[0];
+  consumed = ParseConsumed(dtask.counters.state);
+  if (!consumed.empty()) {
+    WEIR_ASSIGN_OR_RETURN(auto tasks, store.Tasks(config.name));
+    std::set<int64_t> ids;
+    for (const auto& t : tasks) ids.insert(t.id);
+    const bool known = std::all_of(consumed.begin(), consumed.end(),
+                                   [&](const auto& c) { return ids.count(c.first) > 0; });
+    if (!known) {
+      // The dataset was started over (--restart) and a crash came before its derived table
+      // was: the progress names tasks that are gone. Start the derived records over as well.
+      WEIR_ASSIGN_OR_RETURN(auto drow, DatasetIcebergRow(dcfg, store));
+      WEIR_RETURN_IF_ERROR(store.ResetDataset(
+          dcfg.name, IcebergTableDrop{kIcebergNamespace, dcfg.write.table,
+                                      drow ? drow->metadata_location : std::string()}));
+      consumed.clear();
+      return Open();
+    }
+  }
+  seq = dtask.seq;
+  derived_total = dtask.counters.written;
+  const std::string state_dir =
+      (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
+  // No derived commit yet (a new dataset, or one started over with --restart): whatever
+  // state a crashed or reset earlier run left belongs to nothing.
+  if (dtask.seq == 0) WEIR_RETURN_IF_ERROR(fs::RemoveTree(state_dir));
+  WEIR_ASSIGN_OR_RETURN(state, rules::StateStore::Open(state_dir, dtask.seq));
+  WEIR_ASSIGN_OR_RETURN(engine, rules::Engine::Create(*config.rules, schema));
+  std::vector<ColumnSchema> used;  // the columns the rules read: others may change freely
+  for (size_t c : engine->input_columns()) used.push_back(schema[c]);
+  fingerprint = RulesFingerprint(*config.rules, used);
+  std::string stored;
+  WEIR_RETURN_IF_ERROR(state->ForEach([&](std::string_view k, std::string_view v) {
+    if (k == kFingerprintKey) {
+      stored = std::string(v);
+      return Status::OK();
+    }
+    return engine->Load(k, v);
+  }));
+  if (dtask.seq > 0 && stored != fingerprint) {
+    return Status::Invalid(
+        "rules: the rules or the columns they read changed since the derived table " +
+        config.rules->output.table + " was written (its state belongs to the old rules). "
+        "Run `weir run --restart` to derive everything again with the new rules, or put the "
+        "old rules back");
+  }
+  WEIR_RETURN_IF_ERROR(engine->FinishLoad());
+  late_before = engine->late();
+  processed_before = engine->processed();
+  dschema = ConfigTableSchema(dcfg);
+  WEIR_ASSIGN_OR_RETURN(iceberg, IcebergTable::Open(dcfg, store, dschema.columns, run_tag));
+  out = std::make_unique<WorkerOutput>(dcfg, store, dschema.columns, run_tag + "-rules",
+                                       iceberg.get());
+  return Status::OK();
+}
+
+// The engine's derived records into the output's buffer.
+Status RulesStage::Impl::TakeOutput() {
+  auto rows = engine->TakeOutput();
+  if (rows.empty()) return Status::OK();
+  ColumnBatch b(dschema.columns);
+  for (const auto& d : rows) {
+    b.columns[0].AppendString(d.rule);
+    b.columns[1].AppendString(d.key);
+    b.columns[2].AppendInt64(d.event_time_ms);
+    b.columns[3].AppendString(d.data);
+    b.columns[4].AppendDate(static_cast<int32_t>(FloorDiv(d.event_time_ms, 86400000)));
+  }
+  derived_total += rows.size();
+  summary.derived += rows.size();
+  return out->Append(b, dtask.id).status();
+}
+
+Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, CatalogFile>& spools) {
+  if (!moved) return Status::OK();
+  WEIR_RETURN_IF_ERROR(TakeOutput());
+  std::vector<rules::Engine::Change> changes;
+  engine->TakeChanges(changes);
+  if (seq == 0) changes.emplace_back(kFingerprintKey, fingerprint);
+  const int64_t next = seq + 1;
+  WEIR_RETURN_IF_ERROR(state->Checkpoint(changes, next));
+  TaskCounters c = dtask.counters;
+  c.state = FormatConsumed(consumed);
+  c.read = engine->processed();
+  c.skipped = engine->late();
+  c.written = derived_total;
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - t0).count();
+  std::string none;
+  out->Update(dtask, c, dtask.duration_ms + ms, none, std::nullopt);
+  if (Status st = out->Commit(); !st.ok()) {
+    // The engine is ahead of what is durable now, so the run stops here and the next one goes
+    // on from the last durable commit. If the store transaction did not happen, the state goes
+    // back with it; if it did (the commit failed while publishing), the state is the committed
+    // one and recovery finishes the publication.
+    auto row = store.Task(dtask.id);
+    if (row.ok() && row->seq == next) return st.WithContext("rules stage (committed; publishing)");
+    Status undo = state->Undo(next);
+    if (!undo.ok()) return st.WithContext("rules stage (and undoing its state: " + undo.message() + ")");
+    return st.WithContext("rules stage");
+  }
+  seq = next;
+  moved = false;
+  // Spool files the committed progress has passed are read for the last time: forget them,
+  // then delete them (a crash in between leaves files nothing names, never the other way
+  // round).
+  std::vector<int64_t> ids;
+  std::vector<std::string> paths;
+  for (const auto& [pos, f] : spools) {
+    auto it = consumed.find(pos.first);
+    if (it == consumed.end() || pos.second > it->second) continue;
+    ids.push_back(f.id);
+    paths.push_back(f.path);
+  }
+  if (!ids.empty()) {
+    WEIR_RETURN_IF_ERROR(store.DeleteFiles(ids));
+    for (const auto& p : paths) (void)fs::RemoveFile(p);
+  }
+  return Status::OK();
+}
+
+Status RulesStage::Impl::Step(bool end_of_input) {
+  WEIR_ASSIGN_OR_RETURN(auto tasks, store.Tasks(config.name));
+  std::sort(tasks.begin(), tasks.end(),
+            [](const TaskRow& a, const TaskRow& b) { return a.id < b.id; });
+  // Listed after the tasks: a task seen finished has all its spool files in this list. One
+  // still `pending` (committed, not yet renamed into place by its writer) stops the step there.
+  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "rules", ""));
+  std::map<std::pair<int64_t, int64_t>, CatalogFile> spools;
+  for (const auto& f : files) {
+    if (f.state != "published" && f.state != "pending") continue;
+    int64_t task = 0, s = 0;
+    if (!SpoolPosition(f.path, &task, &s)) {
+      return Status::Corruption("rules spool file " + f.path + " has an unexpected name");
+    }
+    spools[{task, s}] = f;
+  }
+  bool all_finished = true;
+  summary.waiting = false;
+  for (const TaskRow& t : tasks) {
+    bool ready = true;
+    for (auto it = spools.lower_bound({t.id, 0}); it != spools.end() && it->first.first == t.id;
+         ++it) {
+      auto done = consumed.find(t.id);
+      if (done != consumed.end() && it->first.second <= done->second) continue;
+      if (it->second.state != "published") {
+        ready = false;
+        break;
+      }
+      WEIR_ASSIGN_OR_RETURN(std::string bytes, fs::ReadFile(it->second.path));
+      WEIR_RETURN_IF_ERROR(engine->PushEncoded(bytes).WithContext(it->second.path));
+      consumed[t.id] = it->first.second;
+      moved = true;
+      WEIR_RETURN_IF_ERROR(TakeOutput());
+      if (out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
+    }
+    if (!ready || !Finished(t.status)) {
+      // Later tasks' records come after this one's: they wait for it. (Its spool files
+      // committed after the listing above are read by the next step.)
+      all_finished = false;
+      summary.waiting = true;
+      break;
+    }
+  }
+  if (end_of_input && all_finished) {
+    // The state as the input left it (reported: what keys hold before the end fires them).
+    WEIR_RETURN_IF_ERROR(Commit(spools));
+    summary.keys = engine->keys();
+    summary.state_bytes = state->DiskBytes();
+    const int64_t w = engine->watermark();
+    engine->AdvanceWatermark(rules::Engine::kEndOfTime);
+    engine->RestoreWatermark(w);
+    moved = true;
+    flushed = true;
+  }
+  // Between the ends, commits come as a task's do (compute.checkpoint_seconds, or by size):
+  // each commit writes a file per partition (rule, day) it touches.
+  if (end_of_input || out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
+  if (!flushed) {
+    summary.keys = engine->keys();
+    summary.state_bytes = state->DiskBytes();
+  }
+  summary.events = engine->processed() - processed_before;
+  summary.late = engine->late() - late_before;
+  summary.watermark_ms = engine->watermark();
+  return Status::OK();
+}
+
+RulesStage::RulesStage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RulesStage::~RulesStage() = default;
+
+Result<std::unique_ptr<RulesStage>> RulesStage::Open(const DatasetConfig& config, Store& store,
+                                                     const std::vector<ColumnSchema>& schema,
+                                                     const std::string& run_tag) {
+  auto impl = std::make_unique<Impl>(config, store);
+  impl->schema = schema;
+  impl->run_tag = run_tag;
+  WEIR_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<RulesStage>(new RulesStage(std::move(impl)));
+}
+
+Status RulesStage::Step(bool end_of_input) { return impl_->Step(end_of_input); }
+const RulesSummary& RulesStage::summary() const { return impl_->summary; }
+
+}  // namespace weir
