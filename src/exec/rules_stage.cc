@@ -252,7 +252,7 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
   engine->TakeChanges(changes);
   if (seq == 0) changes.emplace_back(kFingerprintKey, fingerprint);
   const int64_t next = seq + 1;
-  WEIR_RETURN_IF_ERROR(state->Checkpoint(changes, next));
+  WEIR_RETURN_IF_ERROR(state->Prepare(changes, next));
   TaskCounters c = dtask.counters;
   c.state = FormatConsumed(consumed);
   c.read = engine->processed();
@@ -263,16 +263,18 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
   std::string none;
   out->Update(dtask, c, dtask.duration_ms + ms, none, std::nullopt);
   if (Status st = out->Commit(); !st.ok()) {
-    // The engine is ahead of what is durable now, so the run stops here and the next one goes
-    // on from the last durable commit. If the store transaction did not happen, the state goes
-    // back with it; if it did (the commit failed while publishing), the state is the committed
-    // one and recovery finishes the publication.
+    // The run stops here and the next one goes on from the last durable commit. If the store
+    // transaction happened (the commit failed while publishing), the checkpoint is the
+    // committed state and recovery finishes the publication; if not, it goes.
     auto row = store.Task(dtask.id);
-    if (row.ok() && row->seq == next) return st.WithContext("rules stage (committed; publishing)");
-    Status undo = state->Undo(next);
-    if (!undo.ok()) return st.WithContext("rules stage (and undoing its state: " + undo.message() + ")");
+    Status fix = row.ok() && row->seq == next ? state->Apply(next) : state->Discard(next);
+    if (!fix.ok()) return st.WithContext("rules stage (and its state: " + fix.message() + ")");
     return st.WithContext("rules stage");
   }
+  // Crash point between the two commits: the store has checkpoint `next`, RocksDB only its
+  // redo (Open applies it). Counted in the stage's commits.
+  CrashPoint("rules-before-apply", next);
+  WEIR_RETURN_IF_ERROR(state->Apply(next));
   seq = next;
   moved = false;
   // Spool files the committed progress has passed are read for the last time: forget them,

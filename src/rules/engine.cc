@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
+#include <unordered_set>
 #include <utility>
 
 #include "core/config.h"
@@ -266,8 +268,10 @@ struct Engine::Impl {
   // A partial match: the records that matched its steps so far.
   struct Partial {
     uint64_t id = 0;
-    std::vector<Event> matched;  // matched[0] is the first step's
-    int64_t t1() const { return matched[0].t; }
+    // matched[0] is the first step's. Shared: one record often starts partial matches of
+    // several patterns.
+    std::vector<std::shared_ptr<const Event>> matched;
+    int64_t t1() const { return matched[0]->t; }
   };
   struct AggregateFn {
     std::string name;
@@ -299,17 +303,36 @@ struct Engine::Impl {
     std::vector<Acc> accs;
     size_t bucket = 0;
     int64_t timer_at = INT64_MIN;  // the armed expiry timer; INT64_MIN: none
+    bool evaluate = false;         // in to_evaluate
+    bool dirty = false;            // in seg_dirty since the last TakeChanges
   };
   struct Timer {
     int64_t time;
     uint32_t rule;  // patterns first, then segments
     std::string key;
     uint64_t id;    // a pattern's partial; 0 for segments
-    bool operator<(const Timer& o) const {
-      if (time != o.time) return time < o.time;
-      if (rule != o.rule) return rule < o.rule;
-      if (key != o.key) return key < o.key;
-      return id < o.id;
+    bool operator>(const Timer& o) const {
+      if (time != o.time) return time > o.time;
+      if (rule != o.rule) return rule > o.rule;
+      if (key != o.key) return key > o.key;
+      return id > o.id;
+    }
+  };
+  // A min-heap: a timer whose partial match or window moved on is left in it and does nothing
+  // when it comes up (its deadline no longer matches), which is cheaper than finding it.
+  struct TimerQueue {
+    std::vector<Timer> heap;
+    bool empty() const { return heap.empty(); }
+    const Timer& top() const { return heap.front(); }
+    void insert(Timer t) {
+      heap.push_back(std::move(t));
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    }
+    Timer pop() {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      Timer t = std::move(heap.back());
+      heap.pop_back();
+      return t;
     }
   };
 
@@ -319,15 +342,24 @@ struct Engine::Impl {
   std::vector<std::unordered_map<std::string, std::vector<Partial>>> partials;
   std::vector<std::unordered_map<std::string, SegKey>> seg_state;
   std::map<std::pair<int64_t, uint64_t>, Event> buffer;  // the reorder buffer
-  std::set<Timer> timers;
+  TimerQueue timers;
   uint64_t next_partial = 1;
   std::vector<Derived> out;
   // Checkpointing: the state keys written since the last TakeChanges.
-  std::set<std::pair<uint32_t, std::string>> dirty;
-  // Reorder-buffer entries added and removed since the last TakeChanges: each buffered record
-  // is its own state entry, so a checkpoint writes what changed, not the whole buffer (which
-  // holds out_of_orderness worth of records: a week of them in a backfill).
-  std::set<std::pair<int64_t, uint64_t>> buffer_added, buffer_removed;
+  std::vector<std::unordered_set<std::string>> dirty;  // patterns' changed keys, by rule
+  // Segments' changed keys, by segment: every record of a key changes its window, so a flag on
+  // the key's state saves a set insert per record. A key erased and made again may be listed
+  // twice (TakeChanges removes repeats).
+  std::vector<std::vector<std::string>> seg_dirty;
+  void MarkSegDirty(size_t si, SegKey& k, const std::string& key) {
+    if (k.dirty) return;
+    k.dirty = true;
+    seg_dirty[si].push_back(key);
+  }
+  // The reorder buffer's entries as the last TakeChanges wrote them: each buffered record is
+  // its own state entry, and a checkpoint writes the difference (the buffer holds
+  // out_of_orderness worth of records: a week of them in a backfill), with no work per record.
+  std::vector<std::pair<int64_t, uint64_t>> buffer_persisted;  // sorted
 
   static std::string BufferKey(const std::pair<int64_t, uint64_t>& k) {
     std::string key = "b";
@@ -339,10 +371,11 @@ struct Engine::Impl {
   void Buffer(Event ev) {
     const auto k = std::make_pair(ev.t, ev.seq);
     buffer.emplace(k, std::move(ev));
-    buffer_added.insert(k);
   }
   // Segment keys whose window changed at the instant being processed.
-  std::set<std::pair<uint32_t, std::string>> to_evaluate;
+  // (segment, key) whose window changed at the instant being processed; SegKey::evaluate keeps
+  // each in once. Keys of an unordered_map stay where they are until erased (in Evaluate).
+  std::vector<std::pair<uint32_t, const std::string*>> to_evaluate;
 
   class EventRow final : public Row {
    public:
@@ -398,7 +431,7 @@ struct Engine::Impl {
       AppendJsonString(d, f.name);
       d += ':';
       if (f.step < m.matched.size()) {
-        AppendJsonValue(d, m.matched[f.step].cells[f.slot], f.type);
+        AppendJsonValue(d, m.matched[f.step]->cells[f.slot], f.type);
       } else {
         d += "null";
       }
@@ -413,11 +446,25 @@ struct Engine::Impl {
     return m.t1() + p.steps[m.matched.size()].within_ms;
   }
 
-  void ProcessPattern(uint32_t pi, const Event& ev) {
+  // The text of the event's key column at `slot` (NULL: nullptr), made once per event.
+  std::vector<std::string> key_text;
+  std::vector<uint8_t> key_made;
+  const std::string* KeyOf(const Event& ev, size_t slot, ColumnType type) {
+    const Cell& kc = ev.cells[slot];
+    if (kc.tag == 0) return nullptr;
+    if (!key_made[slot]) {
+      key_text[slot] = KeyText(kc, type);
+      key_made[slot] = 1;
+    }
+    return &key_text[slot];
+  }
+
+  void ProcessPattern(uint32_t pi, const std::shared_ptr<const Event>& evp) {
+    const Event& ev = *evp;
     const Pattern& p = patterns[pi];
-    const Cell& kc = ev.cells[p.key_slot];
-    if (kc.tag == 0) return;
-    const std::string key = KeyText(kc, p.key_type);
+    const std::string* keyp = KeyOf(ev, p.key_slot, p.key_type);
+    if (keyp == nullptr) return;
+    const std::string& key = *keyp;
     EventRow row(*e, ev);
     auto& map = partials[pi];
     auto it = map.find(key);
@@ -436,7 +483,7 @@ struct Engine::Impl {
         if (next < p.steps.size()) {
           const Step& s = p.steps[next];
           if (ev.t - m.t1() <= s.within_ms && s.where.Passes(row)) {
-            m.matched.push_back(ev);
+            m.matched.push_back(evp);
             changed = true;
             if (m.matched.size() == p.steps.size()) {
               if (!p.absent_where) {
@@ -459,7 +506,7 @@ struct Engine::Impl {
     if (p.steps[0].where.Passes(row)) {
       Partial m;
       m.id = next_partial++;
-      m.matched.push_back(ev);
+      m.matched.push_back(evp);
       if (p.steps.size() == 1 && !p.absent_where) {
         Emit(p.name, key, ev.t, PatternData(p, m));
       } else {
@@ -468,7 +515,7 @@ struct Engine::Impl {
         changed = true;
       }
     }
-    if (changed) dirty.insert({pi, key});
+    if (changed) dirty[pi].insert(key);
   }
 
   void FirePatternTimer(const Timer& t) {
@@ -484,7 +531,7 @@ struct Engine::Impl {
     }
     list.erase(m);
     if (list.empty()) map.erase(it);
-    dirty.insert({t.rule, t.key});
+    dirty[t.rule].insert(t.key);
   }
 
   void AddToAcc(const Segment& s, SegKey& k, const WindowEntry& w, int sign) {
@@ -515,9 +562,9 @@ struct Engine::Impl {
 
   void ProcessSegment(size_t si, const Event& ev) {
     const Segment& s = segments[si];
-    const Cell& kc = ev.cells[s.key_slot];
-    if (kc.tag == 0) return;
-    const std::string key = KeyText(kc, s.key_type);
+    const std::string* keyp = KeyOf(ev, s.key_slot, s.key_type);
+    if (keyp == nullptr) return;
+    const std::string& key = *keyp;
     EventRow row(*e, ev);
     WindowEntry w;
     w.t = ev.t;
@@ -551,8 +598,11 @@ struct Engine::Impl {
       k.timer_at = ev.t + s.window_ms;
       timers.insert(Timer{k.timer_at, SegRule(si), key, 0});
     }
-    to_evaluate.insert({static_cast<uint32_t>(si), key});
-    dirty.insert({SegRule(si), key});
+    if (!k.evaluate) {
+      k.evaluate = true;
+      to_evaluate.emplace_back(static_cast<uint32_t>(si), &it->first);
+    }
+    MarkSegDirty(si, k, key);
   }
 
   void FireSegmentTimer(const Timer& t) {
@@ -570,16 +620,21 @@ struct Engine::Impl {
       k.timer_at = k.window.front().t + s.window_ms;
       timers.insert(Timer{k.timer_at, t.rule, t.key, 0});
     }
-    to_evaluate.insert({static_cast<uint32_t>(si), t.key});
-    dirty.insert({t.rule, t.key});
+    if (!k.evaluate) {
+      k.evaluate = true;
+      to_evaluate.emplace_back(static_cast<uint32_t>(si), &it->first);
+    }
+    MarkSegDirty(si, k, t.key);
   }
 
   void Evaluate(int64_t instant) {
-    for (const auto& [si, key] : to_evaluate) {
+    for (const auto& [si, keyp] : to_evaluate) {
       const Segment& s = segments[si];
-      auto it = seg_state[si].find(key);
+      auto it = seg_state[si].find(*keyp);
       if (it == seg_state[si].end()) continue;
+      const std::string& key = it->first;
       SegKey& k = it->second;
+      k.evaluate = false;
       AggRow row(s, k);
       size_t b = s.bucket_names.size() - 1;
       for (size_t i = 0; i + 1 < s.bucket_names.size(); ++i) {
@@ -602,9 +657,15 @@ struct Engine::Impl {
     to_evaluate.clear();
   }
 
-  void ProcessEvent(const Event& ev) {
-    for (uint32_t pi = 0; pi < patterns.size(); ++pi) ProcessPattern(pi, ev);
-    for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, ev);
+  void ProcessEvent(Event event) {
+    std::fill(key_made.begin(), key_made.end(), 0);
+    if (!patterns.empty()) {
+      const auto evp = std::make_shared<const Event>(std::move(event));
+      for (uint32_t pi = 0; pi < patterns.size(); ++pi) ProcessPattern(pi, evp);
+      for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, *evp);
+    } else {
+      for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, event);
+    }
   }
 
   // Processes, in event-time order, every record and timer before the watermark.
@@ -612,21 +673,18 @@ struct Engine::Impl {
     const int64_t w = e->watermark_;
     while (true) {
       const int64_t te = buffer.empty() ? INT64_MAX : buffer.begin()->first.first;
-      const int64_t tt = timers.empty() ? INT64_MAX : timers.begin()->time;
+      const int64_t tt = timers.empty() ? INT64_MAX : timers.top().time;
       const int64_t instant = std::min(te, tt);
       if (instant == INT64_MAX || (w != kEndOfTime && instant >= w)) break;
       // Records at an instant come before its timers (a record at a deadline is in time).
       while (!buffer.empty() && buffer.begin()->first.first == instant) {
         Event ev = std::move(buffer.begin()->second);
-        const auto k = buffer.begin()->first;
         buffer.erase(buffer.begin());
-        if (buffer_added.erase(k) == 0) buffer_removed.insert(k);
-        ProcessEvent(ev);
+        ProcessEvent(std::move(ev));
         ++e->processed_;
       }
-      while (!timers.empty() && timers.begin()->time == instant) {
-        Timer t = *timers.begin();
-        timers.erase(timers.begin());
+      while (!timers.empty() && timers.top().time == instant) {
+        Timer t = timers.pop();
         if (t.rule < patterns.size()) {
           FirePatternTimer(t);
         } else {
@@ -657,7 +715,7 @@ struct Engine::Impl {
       for (const auto& m : it->second) {
         PutU64(v, m.id);
         PutU64(v, m.matched.size());
-        for (const auto& ev : m.matched) PutEvent(v, ev);
+        for (const auto& ev : m.matched) PutEvent(v, *ev);
       }
       return v;
     }
@@ -688,7 +746,7 @@ struct Engine::Impl {
         const uint64_t steps = r.U64();
         if (steps > value.size()) return Status::Corruption("rules state of '" + key + "' is unreadable");
         m.matched.resize(steps);
-        for (auto& ev : m.matched) ev = GetEvent(r);
+        for (auto& ev : m.matched) ev = std::make_shared<const Event>(GetEvent(r));
         next_partial = std::max(next_partial, m.id + 1);
       }
       if (!r.ok()) return Status::Corruption("rules state of '" + key + "' is unreadable");
@@ -873,6 +931,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
   }
   im.partials.resize(im.patterns.size());
   im.seg_state.resize(im.segments.size());
+  im.dirty.resize(im.patterns.size());
+  im.seg_dirty.resize(im.segments.size());
+  im.key_text.resize(en->slots_.size());
+  im.key_made.assign(en->slots_.size(), 0);
   en->spool_header_ = "weir-rules-spool 1";
   for (size_t c : en->slots_) {
     en->spool_header_ += " " + en->schema_[c].name + ":" + ColumnTypeName(en->schema_[c].type);
@@ -963,10 +1025,24 @@ size_t Engine::keys() const {
 
 void Engine::TakeChanges(std::vector<Change>& out) {
   Impl& im = *impl_;
-  for (const auto& [rule, key] : im.dirty) {
-    out.emplace_back(Impl::StateKey(rule, key), im.Encode(rule, key));
+  for (uint32_t rule = 0; rule < im.dirty.size(); ++rule) {
+    // Sorted: the same state gives the same checkpoint.
+    std::vector<std::string> keys(im.dirty[rule].begin(), im.dirty[rule].end());
+    std::sort(keys.begin(), keys.end());
+    for (const auto& key : keys) out.emplace_back(Impl::StateKey(rule, key), im.Encode(rule, key));
+    im.dirty[rule].clear();
   }
-  im.dirty.clear();
+  for (size_t si = 0; si < im.seg_dirty.size(); ++si) {
+    auto& keys = im.seg_dirty[si];
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (const auto& key : keys) {
+      out.emplace_back(Impl::StateKey(im.SegRule(si), key), im.Encode(im.SegRule(si), key));
+      auto it = im.seg_state[si].find(key);
+      if (it != im.seg_state[si].end()) it->second.dirty = false;
+    }
+    keys.clear();
+  }
   // Counters: written whole.
   std::string m;
   PutI64(m, max_time_);
@@ -976,14 +1052,26 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   PutU64(m, processed_);
   PutU64(m, im.next_partial);
   out.emplace_back("m", std::move(m));
-  for (const auto& k : im.buffer_removed) out.emplace_back(Impl::BufferKey(k), std::nullopt);
-  for (const auto& k : im.buffer_added) {
-    std::string v;
-    PutEvent(v, im.buffer.at(k));
-    out.emplace_back(Impl::BufferKey(k), std::move(v));
+  // The buffer against what the last checkpoint wrote (both sorted): deletes and puts.
+  std::vector<std::pair<int64_t, uint64_t>> now;
+  now.reserve(im.buffer.size());
+  auto old = im.buffer_persisted.begin();
+  for (const auto& [k, ev] : im.buffer) {
+    while (old != im.buffer_persisted.end() && *old < k) {
+      out.emplace_back(Impl::BufferKey(*old), std::nullopt);
+      ++old;
+    }
+    if (old != im.buffer_persisted.end() && *old == k) {
+      ++old;  // written before, unchanged
+    } else {
+      std::string v;
+      PutEvent(v, ev);
+      out.emplace_back(Impl::BufferKey(k), std::move(v));
+    }
+    now.push_back(k);
   }
-  im.buffer_added.clear();
-  im.buffer_removed.clear();
+  for (; old != im.buffer_persisted.end(); ++old) out.emplace_back(Impl::BufferKey(*old), std::nullopt);
+  im.buffer_persisted = std::move(now);
 }
 
 Status Engine::Load(std::string_view key, std::string_view value) {
@@ -1002,7 +1090,10 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     Reader r(value);
     Event ev = GetEvent(r);
     if (!r.ok()) return Status::Corruption("a record of the rules reorder buffer is unreadable");
-    im.buffer.emplace(std::make_pair(ev.t, ev.seq), std::move(ev));
+    const auto k = std::make_pair(ev.t, ev.seq);
+    im.buffer.emplace(k, std::move(ev));
+    im.buffer_persisted.insert(
+        std::lower_bound(im.buffer_persisted.begin(), im.buffer_persisted.end(), k), k);
     return Status::OK();
   }
   if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {

@@ -13,7 +13,7 @@ namespace {
 
 // Bookkeeping keys start with a NUL byte: engine entries never do.
 const std::string kSeqKey("\0seq", 4);
-const std::string kUndoKey("\0undo", 5);
+const std::string kRedoKey("\0redo", 5);
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
@@ -30,19 +30,13 @@ bool GetU64(std::string_view& in, uint64_t* v) {
   in.remove_prefix(8);
   return true;
 }
-bool GetBytes(std::string_view& in, std::string_view* out) {
-  uint64_t n = 0;
-  if (!GetU64(in, &n) || in.size() < n) return false;
-  *out = in.substr(0, n);
-  in.remove_prefix(n);
-  return true;
-}
 
 }  // namespace
 
 struct StateStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::string dir;
+  std::string redo;  // the prepared checkpoint's WriteBatch data
 };
 
 StateStore::~StateStore() = default;
@@ -65,7 +59,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   s->impl_->db.reset(raw);
   s->impl_->dir = dir;
   std::string v;
-  auto st = raw->Get(rocksdb::ReadOptions(), kSeqKey, &v);
+  rocksdb::Status st = raw->Get(rocksdb::ReadOptions(), kSeqKey, &v);
   if (st.IsNotFound()) {
     s->seq_ = 0;
   } else {
@@ -75,8 +69,20 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
     if (!GetU64(in, &seq)) return Status::Corruption("rules state in " + dir + ": bad checkpoint number");
     s->seq_ = static_cast<int64_t>(seq);
   }
-  if (s->seq_ == committed_seq + 1) {
-    WEIR_RETURN_IF_ERROR(s->Undo(s->seq_));
+  std::string redo;
+  st = raw->Get(rocksdb::ReadOptions(), kRedoKey, &redo);
+  if (!st.IsNotFound()) {
+    WEIR_RETURN_IF_ERROR(FromRocks(st, "reading its redo record"));
+    std::string_view in(redo);
+    uint64_t redo_seq = 0;
+    if (!GetU64(in, &redo_seq)) return Status::Corruption("rules state in " + dir + ": bad redo record");
+    s->impl_->redo = std::string(in);
+    s->prepared_ = static_cast<int64_t>(redo_seq);
+    if (s->prepared_ == committed_seq && s->seq_ == committed_seq - 1) {
+      WEIR_RETURN_IF_ERROR(s->Apply(committed_seq));  // committed, not applied
+    } else {
+      WEIR_RETURN_IF_ERROR(s->Discard(s->prepared_));  // never committed
+    }
   }
   if (s->seq_ != committed_seq) {
     return Status::Corruption(
@@ -100,71 +106,50 @@ Status StateStore::ForEach(
   return FromRocks(it->status(), "reading");
 }
 
-Status StateStore::Checkpoint(const std::vector<Change>& changes, int64_t seq) {
+Status StateStore::Prepare(const std::vector<Change>& changes, int64_t seq) {
   rocksdb::WriteBatch batch;
-  std::string undo;
-  PutU64(undo, static_cast<uint64_t>(seq_));
   for (const auto& [key, value] : changes) {
-    std::string old;
-    auto st = impl_->db->Get(rocksdb::ReadOptions(), key, &old);
-    if (!st.ok() && !st.IsNotFound()) return FromRocks(st, "reading " + key);
-    PutU64(undo, key.size());
-    undo += key;
-    undo.push_back(st.ok() ? '\1' : '\0');
-    if (st.ok()) {
-      PutU64(undo, old.size());
-      undo += old;
-    }
     if (value) {
       batch.Put(key, *value);
     } else {
       batch.Delete(key);
     }
   }
-  batch.Put(kUndoKey, undo);
   std::string s;
   PutU64(s, static_cast<uint64_t>(seq));
   batch.Put(kSeqKey, s);
+  batch.Delete(kRedoKey);
+  // The batch, applied later as it is, also drops the redo and moves "seq".
+  impl_->redo = batch.Data();
+  std::string record;
+  PutU64(record, static_cast<uint64_t>(seq));
+  record += impl_->redo;
   rocksdb::WriteOptions wo;
   wo.sync = true;  // durable before the store commit that names this checkpoint
-  WEIR_RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &batch), "writing checkpoint " + std::to_string(seq)));
-  seq_ = seq;
+  WEIR_RETURN_IF_ERROR(FromRocks(impl_->db->Put(wo, kRedoKey, record),
+                                 "writing checkpoint " + std::to_string(seq)));
+  prepared_ = seq;
   return Status::OK();
 }
 
-Status StateStore::Undo(int64_t seq) {
-  if (seq != seq_) return Status::Internal("rules state: undo of a checkpoint that is not the last");
-  std::string undo;
-  auto st = impl_->db->Get(rocksdb::ReadOptions(), kUndoKey, &undo);
-  if (st.IsNotFound()) {
-    return Status::Corruption("the rules state in " + impl_->dir + " has no undo for checkpoint " +
-                              std::to_string(seq));
-  }
-  WEIR_RETURN_IF_ERROR(FromRocks(st, "reading the undo"));
-  std::string_view in(undo);
-  uint64_t prev = 0;
-  if (!GetU64(in, &prev)) return Status::Corruption("rules state: bad undo record");
-  rocksdb::WriteBatch batch;
-  while (!in.empty()) {
-    std::string_view key, value;
-    if (!GetBytes(in, &key) || in.empty()) return Status::Corruption("rules state: bad undo record");
-    const bool present = in[0] == '\1';
-    in.remove_prefix(1);
-    if (present) {
-      if (!GetBytes(in, &value)) return Status::Corruption("rules state: bad undo record");
-      batch.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
-    } else {
-      batch.Delete(rocksdb::Slice(key.data(), key.size()));
-    }
-  }
-  batch.Delete(kUndoKey);
-  std::string s;
-  PutU64(s, prev);
-  batch.Put(kSeqKey, s);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  WEIR_RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &batch), "undoing checkpoint " + std::to_string(seq)));
-  seq_ = static_cast<int64_t>(prev);
+Status StateStore::Apply(int64_t seq) {
+  if (seq != prepared_) return Status::Internal("rules state: applying a checkpoint that is not prepared");
+  rocksdb::WriteBatch batch(impl_->redo);
+  // Not synced: until it is on disk the redo is too, and Open applies it again.
+  WEIR_RETURN_IF_ERROR(FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch),
+                                 "applying checkpoint " + std::to_string(seq)));
+  seq_ = seq;
+  prepared_ = -1;
+  impl_->redo.clear();
+  return Status::OK();
+}
+
+Status StateStore::Discard(int64_t seq) {
+  if (seq != prepared_) return Status::OK();
+  WEIR_RETURN_IF_ERROR(FromRocks(impl_->db->Delete(rocksdb::WriteOptions(), kRedoKey),
+                                 "dropping checkpoint " + std::to_string(seq)));
+  prepared_ = -1;
+  impl_->redo.clear();
   return Status::OK();
 }
 

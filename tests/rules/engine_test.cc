@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -254,6 +256,37 @@ TEST(RulesEngineTest, BadRulesAreRejectedWithTheRuleAndPosition) {
   ASSERT_FALSE(en.ok());
   EXPECT_NE(en.status().message().find("did you mean 'listings'"), std::string::npos)
       << en.status().message();
+}
+
+}  // namespace
+}  // namespace weir::rules
+
+namespace weir::rules {
+namespace {
+
+// Not a test: the engine alone over synthetic marketplace events (run with
+// --gtest_also_run_disabled_tests --gtest_filter='*EngineThroughput*'); bench/rules measures
+// the whole run.
+TEST(RulesEngineBench, DISABLED_EngineThroughput) {
+  const int n = 400000;
+  std::vector<Row> rows;
+  rows.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    const char* type = i % 5 == 0 ? "meeting_proposal" : i % 5 == 1 ? "meeting_accepted"
+                       : i % 5 == 2 ? "listing_created" : "page_view";
+    rows.push_back({type, Sec(i) / 10 * 10, "u" + std::to_string(i % 5000),
+                    type[0] == 'm' ? "m" + std::to_string(i / 7) : ""});
+  }
+  auto en = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(en.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; i += 10000) {
+    (*en)->Push(Batch({rows.begin() + i, rows.begin() + i + 10000}));
+    (void)(*en)->TakeOutput();
+  }
+  (*en)->AdvanceWatermark(Engine::kEndOfTime);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("%d events in %.3f s: %.0f events/s\n", n, s, n / s);
 }
 
 }  // namespace

@@ -28,37 +28,59 @@ std::map<std::string, std::string> Contents(const StateStore& s) {
   return m;
 }
 
-TEST(RulesStateStoreTest, ACheckpointWhoseCommitDidNotHappenIsUndoneOnOpen) {
-  const std::string dir = Dir("undo");
+TEST(RulesStateStoreTest, ACheckpointWhoseStoreCommitDidNotHappenIsDroppedOnOpen) {
+  const std::string dir = Dir("drop");
   {
     auto s = StateStore::Open(dir, 0);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    ASSERT_TRUE((*s)->Checkpoint({{"a", "1"}, {"b", "2"}}, 1).ok());
+    ASSERT_TRUE((*s)->Prepare({{"a", "1"}, {"b", "2"}}, 1).ok());
+    ASSERT_TRUE((*s)->Apply(1).ok());
     // Checkpoint 2 changes a, deletes b, adds c; its store commit never happens (a crash).
-    ASSERT_TRUE((*s)->Checkpoint({{"a", "10"}, {"b", std::nullopt}, {"c", "3"}}, 2).ok());
-    EXPECT_EQ(Contents(**s), (std::map<std::string, std::string>{{"a", "10"}, {"c", "3"}}));
+    ASSERT_TRUE((*s)->Prepare({{"a", "10"}, {"b", std::nullopt}, {"c", "3"}}, 2).ok());
   }
   auto s = StateStore::Open(dir, 1);  // the derived table's last commit is 1
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ((*s)->seq(), 1);
   EXPECT_EQ(Contents(**s), (std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}}));
   // And on from there.
-  ASSERT_TRUE((*s)->Checkpoint({{"d", "4"}}, 2).ok());
+  ASSERT_TRUE((*s)->Prepare({{"d", "4"}}, 2).ok());
+  ASSERT_TRUE((*s)->Apply(2).ok());
   s->reset();
   auto again = StateStore::Open(dir, 2);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Contents(**again).size(), 3u);
 }
 
-TEST(RulesStateStoreTest, AFailedCommitIsUndoneInProcess) {
+TEST(RulesStateStoreTest, ACheckpointCommittedButNotAppliedIsAppliedOnOpen) {
+  const std::string dir = Dir("redo");
+  {
+    auto s = StateStore::Open(dir, 0);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Prepare({{"a", "1"}, {"b", "2"}}, 1).ok());
+    ASSERT_TRUE((*s)->Apply(1).ok());
+    ASSERT_TRUE((*s)->Prepare({{"a", "10"}, {"b", std::nullopt}, {"c", "3"}}, 2).ok());
+    // The store committed 2; the process died before Apply.
+  }
+  auto s = StateStore::Open(dir, 2);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->seq(), 2);
+  EXPECT_EQ(Contents(**s), (std::map<std::string, std::string>{{"a", "10"}, {"c", "3"}}));
+}
+
+TEST(RulesStateStoreTest, AFailedCommitIsDiscardedInProcess) {
   const std::string dir = Dir("inproc");
   auto s = StateStore::Open(dir, 0);
   ASSERT_TRUE(s.ok());
-  ASSERT_TRUE((*s)->Checkpoint({{"k", "old"}}, 1).ok());
-  ASSERT_TRUE((*s)->Checkpoint({{"k", "new"}}, 2).ok());
-  ASSERT_TRUE((*s)->Undo(2).ok());
+  ASSERT_TRUE((*s)->Prepare({{"k", "old"}}, 1).ok());
+  ASSERT_TRUE((*s)->Apply(1).ok());
+  ASSERT_TRUE((*s)->Prepare({{"k", "new"}}, 2).ok());
+  ASSERT_TRUE((*s)->Discard(2).ok());
   EXPECT_EQ((*s)->seq(), 1);
   EXPECT_EQ(Contents(**s).at("k"), "old");
+  s->reset();
+  auto again = StateStore::Open(dir, 1);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(Contents(**again).at("k"), "old");
 }
 
 TEST(RulesStateStoreTest, StateThatDoesNotBelongToTheTableIsRefusedWithWhatToDo) {
@@ -66,9 +88,10 @@ TEST(RulesStateStoreTest, StateThatDoesNotBelongToTheTableIsRefusedWithWhatToDo)
   {
     auto s = StateStore::Open(dir, 0);
     ASSERT_TRUE(s.ok());
-    ASSERT_TRUE((*s)->Checkpoint({{"a", "1"}}, 1).ok());
-    ASSERT_TRUE((*s)->Checkpoint({{"a", "2"}}, 2).ok());
-    ASSERT_TRUE((*s)->Checkpoint({{"a", "3"}}, 3).ok());
+    for (int i = 1; i <= 3; ++i) {
+      ASSERT_TRUE((*s)->Prepare({{"a", std::to_string(i)}}, i).ok());
+      ASSERT_TRUE((*s)->Apply(i).ok());
+    }
   }
   auto s = StateStore::Open(dir, 1);  // two checkpoints ahead: not a crash between two commits
   ASSERT_FALSE(s.ok());
