@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 weir=$1
 shift
 benchmarks=("$@")
-[ ${#benchmarks[@]} -gt 0 ] || benchmarks=(ingest geo regex compact collector kafka)
+[ ${#benchmarks[@]} -gt 0 ] || benchmarks=(ingest geo regex compact collector kafka rules)
 status=0
 for b in "${benchmarks[@]}"; do
   [ -x "$here/$b/run.sh" ] || { echo "bench: unknown benchmark '$b'" >&2; status=2; continue; }
