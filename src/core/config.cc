@@ -1303,6 +1303,9 @@ void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
     auto it = std::find_if(cfg.write.columns.begin(), cfg.write.columns.end(),
                            [&](const ColumnConfig& c) { return c.name == *name; });
     if (it == cfg.write.columns.end()) {
+      // A transform's output column (geo: city, country, ...) is known only when the transform
+      // is built: the rules are checked against it when the dataset runs.
+      if (!cfg.transforms.empty()) return *name;
       L.Error(line, JoinKey(v.path, key), "unknown column '" + *name + "'" + DidYouMean(*name, names));
       return {};
     }
@@ -1462,7 +1465,9 @@ void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
     L.Error(f.key_line, "rules", "has no patterns and no segments; add one, or remove rules");
   }
   if (L.problem_count() != problems_before) return;
-  if (g_rules_check != nullptr) {
+  // With transforms, the expressions may name their output columns, known only when the
+  // dataset runs (rules::Engine::Create checks everything then, before any task starts).
+  if (g_rules_check != nullptr && cfg.transforms.empty()) {
     std::vector<ColumnSchema> columns;
     for (const auto& c : cfg.write.columns) columns.push_back({c.name, c.type});
     int line = f.key_line;

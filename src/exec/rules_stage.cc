@@ -193,6 +193,20 @@ Status RulesStage::Impl::Open() {
   }
   seq = dtask.seq;
   derived_total = dtask.counters.written;
+  {
+    // Spool files the catalog no longer names: a crash came between forgetting consumed files
+    // and deleting them. The stage opens before the run's workers start, so nothing is being
+    // published into the folder now.
+    WEIR_ASSIGN_OR_RETURN(auto named, store.Files(config.name, "rules", ""));
+    std::set<std::string> known;
+    for (const auto& f : named) known.insert(std::filesystem::path(f.path).filename().string());
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(RulesSpoolDir(config), ec)) {
+      if (e.is_regular_file(ec) && known.count(e.path().filename().string()) == 0) {
+        (void)fs::RemoveFile(e.path().string());
+      }
+    }
+  }
   const std::string state_dir =
       (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
   // No derived commit yet (a new dataset, or one started over with --restart): whatever

@@ -223,6 +223,9 @@ TEST(RulesE2E, RerunAddsNothingAndRestartDerivesTheSameRecordsAgain) {
   EXPECT_NE(refused.out.find("weir run --restart"), std::string::npos);
   ASSERT_EQ(Weir("run --restart " + dir + "/rules.yaml").exit_code, 0);
   EXPECT_FALSE(Derived(dir + "/rules.yaml") == want.records);  // 8 days differ from 7
+  // A spool file nothing names (a crash between forgetting and deleting) is swept.
+  WriteAll(dir + "/.weir/rules/marketplace_rules/spool/rules-1-9-stray.bin", "x");
+  ASSERT_EQ(Weir("run " + dir + "/rules.yaml").exit_code, 0);
   // The spool is consumed: nothing of it stays behind.
   size_t spool_files = 0;
   for (auto& e : fs::recursive_directory_iterator(dir + "/.weir/rules/marketplace_rules/spool")) {
@@ -309,6 +312,68 @@ TEST(RulesE2E, BadRulesAreConfigErrorsWithTheLineAndASuggestion) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("only the last bucket (the default) goes without when"), std::string::npos)
       << r.out;
+}
+
+}  // namespace
+}  // namespace weir::e2e
+
+namespace weir::e2e {
+namespace {
+
+// Rules may key on a transform's output column (here geo's iso_a3), which the loader cannot see:
+// they are checked when the dataset runs, and a misspelled one still fails before any task.
+TEST(RulesE2E, ASegmentKeyedByAGeoColumn) {
+  const std::string dir = TempDir("rules-geo");
+  auto visit = [](const std::string& id, double lon, double lat, const std::string& at) {
+    return "{\"id\":\"" + id + "\",\"lon\":" + std::to_string(lon) + ",\"lat\":" +
+           std::to_string(lat) + ",\"at\":\"" + at + "\"}\n";
+  };
+  WriteAll(dir + "/in/a.jsonl", visit("v1", 2.3522, 48.8566, "2025-11-01T10:00:00.000Z") +
+                                    visit("v2", 139.6917, 35.6895, "2025-11-01T10:30:00.000Z") +
+                                    visit("v3", 2.35, 48.85, "2025-11-01T11:00:00.000Z"));
+  WriteAll(dir + "/in/manifest.txt", "a.jsonl\n");
+  auto yaml = [&](const std::string& key) {
+    return std::string("name: visits\n"
+                       "read: {connector: files, location: in, manifest: in/manifest.txt, parser: jsonl}\n"
+                       "transforms:\n"
+                       "  - geo: {layers: ") + WEIR_SOURCE_DIR +
+           "/tests/data/geo/countries.yaml, lon: lon, lat: lat}\n"
+           "write:\n"
+           "  connector: none\n"
+           "  columns:\n"
+           "    id:  {path: /id, type: string, required: true}\n"
+           "    lon: {path: /lon, type: double}\n"
+           "    lat: {path: /lat, type: double}\n"
+           "    at:  {path: /at, type: timestamp, required: true}\n"
+           "rules:\n"
+           "  event_time: at\n"
+           "  output: {location: lake, table: derived}\n"
+           "  segments:\n"
+           "    - name: country_traffic\n"
+           "      key: " + key + "\n"
+           "      window: 1d\n"
+           "      aggregates: {visits: \"count(*)\"}\n"
+           "      buckets:\n"
+           "        - {name: busy, when: \"visits >= 2\"}\n"
+           "        - {name: quiet}\n";
+  };
+  WriteAll(dir + "/rules.yaml", yaml("iso_a3"));
+  auto r = Weir("run " + dir + "/rules.yaml --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto got = Derived(dir + "/rules.yaml");
+  const std::vector<std::string> want = {
+      "country_traffic|FRA|2025-11-01T11:00:00.000Z|{\"from\":\"quiet\",\"to\":\"busy\"}",
+      "country_traffic|FRA|2025-11-02T10:00:00.000Z|{\"from\":\"busy\",\"to\":\"quiet\"}"};
+  EXPECT_EQ(got, want);
+
+  const std::string bad = TempDir("rules-geo-bad");
+  fs::copy(dir + "/in", bad + "/in", fs::copy_options::recursive);
+  WriteAll(bad + "/rules.yaml", yaml("iso_a4"));
+  auto b = Weir("run " + bad + "/rules.yaml 2>&1");
+  EXPECT_NE(b.exit_code, 0);
+  EXPECT_NE(b.out.find("unknown column 'iso_a4' (did you mean 'iso_a3'?)"), std::string::npos)
+      << b.out;
+  EXPECT_FALSE(fs::exists(bad + "/lake/derived/metadata"));
 }
 
 }  // namespace
