@@ -292,6 +292,27 @@ struct Engine::Impl {
     int64_t t = 0;
     std::vector<Cell> contrib;
   };
+  // A key's window contents, oldest first: a vector read from `head` (a std::deque takes a
+  // 512-byte block even for one entry, and most keys hold a few).
+  struct Window {
+    std::vector<WindowEntry> v;
+    size_t head = 0;
+    bool empty() const { return head == v.size(); }
+    size_t size() const { return v.size() - head; }
+    WindowEntry& front() { return v[head]; }
+    void push_back(WindowEntry w) { v.push_back(std::move(w)); }
+    void pop_front() {
+      if (++head == v.size()) {
+        v.clear();
+        head = 0;
+      } else if (head >= 64 && head * 2 >= v.size()) {
+        v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+        head = 0;
+      }
+    }
+    auto begin() const { return v.begin() + static_cast<std::ptrdiff_t>(head); }
+    auto end() const { return v.end(); }
+  };
   struct Acc {
     int64_t count = 0;
     double sum = 0;
@@ -299,7 +320,7 @@ struct Engine::Impl {
     std::map<std::string, int64_t> distinct;  // count(distinct)
   };
   struct SegKey {
-    std::deque<WindowEntry> window;
+    Window window;
     std::vector<Acc> accs;
     size_t bucket = 0;
     int64_t timer_at = INT64_MIN;  // the armed expiry timer; INT64_MIN: none
