@@ -23,6 +23,10 @@ namespace weir {
 namespace {
 
 constexpr const char* kRulesTaskEntry = "rules";
+// A checkpoint's size bound, in changed keys: a checkpoint is held in memory while it is written
+// (the change, its redo record, RocksDB's memtable), so 1M new keys in one interval would cost
+// gigabytes at once.
+constexpr size_t kMaxPendingChanges = 100000;
 // A state entry of the stage's own beside the engine's (which never start with '#').
 constexpr std::string_view kFingerprintKey = "#rules";
 
@@ -342,7 +346,9 @@ Status RulesStage::Impl::Step(bool end_of_input) {
       consumed[t.id] = it->first.second;
       moved = true;
       WEIR_RETURN_IF_ERROR(TakeOutput());
-      if (out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
+      if (out->ShouldCommit() || engine->PendingChanges() >= kMaxPendingChanges) {
+        WEIR_RETURN_IF_ERROR(Commit(spools));
+      }
     }
     if (!ready || !Finished(t.status)) {
       // Later tasks' records come after this one's: they wait for it. (Its spool files

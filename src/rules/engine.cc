@@ -316,8 +316,9 @@ struct Engine::Impl {
   struct Acc {
     int64_t count = 0;
     double sum = 0;
-    std::map<double, int64_t> numbers;     // min / max
-    std::map<std::string, int64_t> distinct;  // count(distinct)
+    // min / max and count(distinct) only: most aggregates are counts and need neither.
+    std::unique_ptr<std::map<double, int64_t>> numbers;
+    std::unique_ptr<std::map<std::string, int64_t>> distinct;
   };
   struct SegKey {
     Window window;
@@ -422,13 +423,15 @@ struct Engine::Impl {
         case Aggregate::Func::kCount:
           return Value::Number(static_cast<double>(a.count));
         case Aggregate::Func::kCountDistinct:
-          return Value::Number(static_cast<double>(a.distinct.size()));
+          return Value::Number(static_cast<double>(a.distinct ? a.distinct->size() : 0));
         case Aggregate::Func::kSum:
           return a.count == 0 ? Value::Null() : Value::Number(a.sum);
         case Aggregate::Func::kMin:
-          return a.numbers.empty() ? Value::Null() : Value::Number(a.numbers.begin()->first);
+          return !a.numbers || a.numbers->empty() ? Value::Null()
+                                                  : Value::Number(a.numbers->begin()->first);
         case Aggregate::Func::kMax:
-          return a.numbers.empty() ? Value::Null() : Value::Number(a.numbers.rbegin()->first);
+          return !a.numbers || a.numbers->empty() ? Value::Null()
+                                                  : Value::Number(a.numbers->rbegin()->first);
       }
       return Value::Null();
     }
@@ -569,11 +572,13 @@ struct Engine::Impl {
         case Aggregate::Func::kMin:
         case Aggregate::Func::kMax: {
           const double v = c.tag == 1 ? static_cast<double>(c.i) : c.d;
-          if ((acc.numbers[v] += sign) == 0) acc.numbers.erase(v);
+          if (!acc.numbers) acc.numbers = std::make_unique<std::map<double, int64_t>>();
+          if (((*acc.numbers)[v] += sign) == 0) acc.numbers->erase(v);
           break;
         }
         case Aggregate::Func::kCountDistinct:
-          if ((acc.distinct[c.s] += sign) == 0) acc.distinct.erase(c.s);
+          if (!acc.distinct) acc.distinct = std::make_unique<std::map<std::string, int64_t>>();
+          if (((*acc.distinct)[c.s] += sign) == 0) acc.distinct->erase(c.s);
           break;
         default:
           break;
@@ -1036,6 +1041,13 @@ void Engine::AdvanceWatermark(int64_t w) {
 }
 
 std::vector<Derived> Engine::TakeOutput() { return std::exchange(impl_->out, {}); }
+
+size_t Engine::PendingChanges() const {
+  size_t n = 0;
+  for (const auto& d : impl_->dirty) n += d.size();
+  for (const auto& d : impl_->seg_dirty) n += d.size();
+  return n;
+}
 
 size_t Engine::keys() const {
   size_t n = 0;

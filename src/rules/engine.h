@@ -98,6 +98,10 @@ class Engine {
   // Derived records since the last call, in the order they were produced.
   std::vector<Derived> TakeOutput();
 
+  // State entries changed since the last TakeChanges (keys; the reorder buffer not counted):
+  // the rules stage commits before a checkpoint grows too large to hold twice in memory.
+  size_t PendingChanges() const;
+
   int64_t watermark() const { return watermark_; }
   uint64_t late() const { return late_; }
   uint64_t processed() const { return processed_; }

@@ -291,3 +291,70 @@ TEST(RulesEngineBench, DISABLED_EngineThroughput) {
 
 }  // namespace
 }  // namespace weir::rules
+
+namespace weir::rules {
+namespace {
+
+// Every aggregate function over a sliding window, entering and leaving, with where and NULLs.
+TEST(RulesEngineTest, AggregatesFollowTheWindowInAndOut) {
+  std::vector<ColumnSchema> schema = {{"t", ColumnType::kTimestampMs},
+                                      {"user", ColumnType::kString},
+                                      {"item", ColumnType::kString},
+                                      {"price", ColumnType::kDouble}};
+  RulesConfig c;
+  c.event_time = "t";
+  SegmentConfig seg;
+  seg.name = "spend";
+  seg.key = "user";
+  seg.window_ms = 10000;
+  seg.aggregates = {{"n", "count(price)", 0},
+                    {"items", "count(distinct item)", 0},
+                    {"total", "sum(price) where item <> 'gift'", 0},
+                    {"lo", "min(price)", 0},
+                    {"hi", "max(price)", 0}};
+  // The bucket names say which condition holds; evaluated in order.
+  seg.buckets = {{"big", "total >= 100 AND items >= 2", 0},
+                 {"cheap_only", "hi < 10", 0},
+                 {"wide", "hi - lo > 0 OR n >= 3", 0},
+                 {"other", "", 0}};
+  // `hi - lo` is not in the language: expect a compile error first.
+  c.segments = {seg};
+  auto bad = Engine::Create(c, schema);
+  ASSERT_FALSE(bad.ok());
+  c.segments[0].buckets[2].when = "lo < 50 AND n >= 2";
+  auto en = Engine::Create(c, schema);
+  ASSERT_TRUE(en.ok()) << en.status().ToString();
+  ColumnBatch b(schema);
+  auto add = [&](int64_t s, const char* item, std::optional<double> price) {
+    b.columns[0].AppendInt64(Sec(s));
+    b.columns[1].AppendString("u");
+    b.columns[2].AppendString(item);
+    if (price) b.columns[3].AppendDouble(*price); else b.columns[3].AppendNull();
+  };
+  add(0, "a", 5);        // n1 items{a} total5 lo5 hi5 -> cheap_only
+  add(1, "a", 7);        // n2 items{a} total12 hi7 -> cheap_only
+  add(2, "b", std::nullopt);  // price NULL: n2, items{a,b} -> cheap_only
+  add(3, "gift", 200);   // total not counted: 12; hi 200, lo 5, n3 -> wide
+  add(4, "c", 95);       // total 107, items 4 -> big
+  // t=10: the t=0 record leaves (n3: 7,200,95; total 102) -> still big
+  // t=11: the t=1 record leaves (total 95) -> items{b,gift,c}: lo 95 n2 -> other? lo 95 >= 50 -> other
+  add(30, "z", 1);       // everything before left; then only z: cheap_only
+  (*en)->Push(b);
+  (*en)->AdvanceWatermark(Engine::kEndOfTime);
+  std::vector<std::string> got;
+  for (const auto& d : (*en)->TakeOutput()) {
+    got.push_back(std::to_string((d.event_time_ms - Sec(0)) / 1000) + " " + d.data);
+  }
+  const std::vector<std::string> want = {
+      "0 {\"from\":\"other\",\"to\":\"cheap_only\"}",
+      "3 {\"from\":\"cheap_only\",\"to\":\"wide\"}",
+      "4 {\"from\":\"wide\",\"to\":\"big\"}",
+      "11 {\"from\":\"big\",\"to\":\"other\"}",
+      "30 {\"from\":\"other\",\"to\":\"cheap_only\"}",
+      "40 {\"from\":\"cheap_only\",\"to\":\"other\"}",
+  };
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace weir::rules
