@@ -976,18 +976,22 @@ void Engine::Push(const ColumnBatch& batch) {
     if (tc.IsNull(r)) continue;
     Event ev;
     ev.t = tc.Int64At(r);
-    if (ev.t < watermark_) {
-      ++late_;
-      continue;
-    }
-    ev.seq = next_seq_++;
     ev.cells.reserve(slots_.size());
     for (size_t c : slots_) ev.cells.push_back(CellAt(batch.columns[c], r));
-    max_time_ = std::max(max_time_, ev.t);
-    watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
-    impl_->Buffer(std::move(ev));
+    Arrive(std::move(ev));
   }
   impl_->Run();
+}
+
+void Engine::Arrive(Event ev) {
+  if (ev.t < watermark_) {
+    ++late_;
+    return;
+  }
+  ev.seq = next_seq_++;
+  max_time_ = std::max(max_time_, ev.t);
+  watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
+  impl_->Buffer(std::move(ev));
 }
 
 void Engine::EncodeRows(const ColumnBatch& batch, std::string& out) const {
@@ -1021,14 +1025,7 @@ Status Engine::PushEncoded(std::string_view file) {
     const Cell& tc = ev.cells[time_slot_];
     if (tc.tag != 1) continue;
     ev.t = tc.i;
-    if (ev.t < watermark_) {
-      ++late_;
-      continue;
-    }
-    ev.seq = next_seq_++;
-    max_time_ = std::max(max_time_, ev.t);
-    watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
-    impl_->Buffer(std::move(ev));
+    Arrive(std::move(ev));
   }
   impl_->Run();
   return Status::OK();

@@ -120,6 +120,9 @@ class Engine {
 
  private:
   Engine() = default;
+  // One input record in arrival order: late (counted), or numbered, buffered, and the
+  // watermark moved by it.
+  void Arrive(Event ev);
   std::vector<ColumnSchema> schema_;
   std::vector<size_t> slots_;
   std::vector<int> slot_of_;  // column index -> slot, -1 when unused
