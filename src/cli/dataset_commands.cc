@@ -25,6 +25,7 @@
 #include "exec/query.h"
 #include "exec/reader_task.h"
 #include "exec/runner.h"
+#include "exec/rules_stage.h"
 #include "exec/stream_metrics.h"
 #include "exec/table_schema.h"
 #include "io/fs.h"
@@ -237,6 +238,7 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   } stop_metrics_at_exit{stop_metrics};
   if (cfg->IsStream()) {
     opts.stream_metrics = &metrics;
+    AddRulesMetrics(*cfg, metrics);  // before the server below renders them
     if (!cfg->stream.metrics_listen.empty()) {
       auto started = server::StartMetricsServer(cfg->stream.metrics_listen, metrics);
       if (!started.ok()) {

@@ -1678,13 +1678,7 @@ Result<DatasetConfig> Convert(const YAML::Node& root, Loader& L, const std::stri
     }
   }
   if (const Field* f = top->Get("rules")) {
-    if (cfg.IsStream()) {
-      L.Error(f->key_line, "rules",
-              "rules run on files datasets for now (read.connector files); stream sources "
-              "(http, kafka) come next (docs/rules.md, status)");
-    } else {
-      ParseRules(L, *f, cfg, broken, &cfg.rules);
-    }
+    ParseRules(L, *f, cfg, broken, &cfg.rules);
   }
   if (cfg.write.connector == "none") {
     // No table: the paths that name one point into this dataset's own state folder, where

@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <chrono>
 #include <cstdio>
 
 namespace weir {
@@ -113,6 +114,11 @@ std::string FormatDate(int32_t days) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
   return buf;
+}
+
+int64_t UnixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string FormatTimestampMs(int64_t ms) {

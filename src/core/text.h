@@ -30,6 +30,8 @@ void CivilFromDays(int64_t days, int64_t& y, unsigned& m, unsigned& d);
 std::string FormatDate(int32_t days);
 // "YYYY-MM-DDTHH:MM:SS.mmmZ"
 std::string FormatTimestampMs(int64_t ms);
+// The wall clock, in ms since the epoch.
+int64_t UnixNowMs();
 // Floor division and modulo (rounding toward negative infinity), for times before 1970.
 constexpr int64_t FloorDiv(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));

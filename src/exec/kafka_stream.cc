@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/interrupt.h"
+#include "core/text.h"
 #include "exec/iceberg_table.h"
 #include "exec/runner.h"
 #include "exec/stream_metrics.h"
@@ -53,6 +54,7 @@ class KafkaStream {
       : c_(c), cfg_(*c.config), store_(*c.store), tag_(c.run_tag + "-k"),
         out_(cfg_, store_, c.schema, tag_, c.iceberg) {
     out_.set_dedup(c.dedup);
+    out_.set_rules(c.rules);
     out_.set_pipelined(cfg_.stream.pipeline);
     out_.set_commit_seconds(static_cast<double>(cfg_.stream.commit_interval_ms) / 1000.0);
     // Other members of the group may write the same table from other processes.
@@ -166,8 +168,15 @@ class KafkaStream {
       if (Status st = out_.PollCommitted(); !st.ok()) WEIR_RETURN_IF_ERROR(CommitFailed(st));
       // What waits in the partitions decides whether the stream is behind (catching up commits
       // by size or stream.catch_up_interval, not every commit_interval).
-      out_.SetBacklog(read_, UpdateLag());
+      const uint64_t lag = UpdateLag();
+      out_.SetBacklog(read_, lag);
       if (dirty_ && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit());
+      if (c_.idle != nullptr) {
+        // Idle only once what was read is committed: the rules stage then has all of it.
+        const bool quiet = assigned_once_ && msgs.empty() && lag == 0 && !dirty_ && !out_.committing();
+        c_.idle->since_ms.store(quiet ? UnixNowMs() - static_cast<int64_t>(Millis(last_data_)) : 0,
+                                std::memory_order_release);
+      }
       if (c_.max_records > 0 && read_ >= c_.max_records) {
         stopped_ = "read " + std::to_string(read_) + " records (--max-records)";
         return Status::OK();

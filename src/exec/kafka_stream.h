@@ -40,10 +40,14 @@
 
 namespace weir {
 
+namespace rules {
+class Engine;
+}
 class DedupIndex;
 class IcebergTable;
 class Transforms;
 struct RunProgress;
+struct SourceIdle;
 struct StreamMetrics;
 
 struct KafkaRunContext {
@@ -60,6 +64,10 @@ struct KafkaRunContext {
   int64_t until_idle_ms = 0;  // 0: never
   uint64_t max_records = 0;   // 0: no limit
   StreamMetrics* metrics = nullptr;
+  // rules: the encoder of the rows kept for the rules stage (WorkerOutput::set_rules), and
+  // where the consumer reports its idleness to it; null without rules.
+  const rules::Engine* rules = nullptr;
+  SourceIdle* idle = nullptr;
 };
 
 // Consumes until SIGINT/SIGTERM, --until-idle or --max-records, commits, leaves the group, and

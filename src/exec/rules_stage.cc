@@ -1,9 +1,14 @@
 #include "exec/rules_stage.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -11,8 +16,10 @@
 #include "core/text.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
+#include "exec/stream_metrics.h"
 #include "exec/runner.h"
 #include "exec/table_schema.h"
+#include "exec/task_executor.h"
 #include "exec/worker_output.h"
 #include "io/fs.h"
 #include "rules/engine.h"
@@ -30,15 +37,19 @@ constexpr size_t kMaxPendingChanges = 100000;
 // A state entry of the stage's own beside the engine's (which never start with '#').
 constexpr std::string_view kFingerprintKey = "#rules";
 
-// (task id, commit) of a spool file, from its name "rules-<task>-<commit>-<writer>.bin".
-bool SpoolPosition(const std::string& path, int64_t* task, int64_t* seq) {
+// (task id, commit) of a spool file, from its name "rules-<task>-<commit>-<writer>.bin";
+// `writer`: the writer's commit that wrote it ("<writer tag>-<its commit number>.bin").
+bool SpoolPosition(const std::string& path, int64_t* task, int64_t* seq,
+                   std::string* writer = nullptr) {
   const std::string name = std::filesystem::path(path).filename().string();
   if (name.rfind("rules-", 0) != 0) return false;
   char* end = nullptr;
   *task = std::strtoll(name.c_str() + 6, &end, 10);
   if (end == nullptr || *end != '-') return false;
   *seq = std::strtoll(end + 1, &end, 10);
-  return end != nullptr && *end == '-' && *task > 0 && *seq > 0;
+  if (end == nullptr || *end != '-' || *task <= 0 || *seq <= 0) return false;
+  if (writer != nullptr) *writer = end + 1;
+  return true;
 }
 
 // The derived task's checkpoint: for each task whose spool the stage read, the last commit
@@ -134,6 +145,12 @@ DatasetConfig DerivedTableConfig(const DatasetConfig& config) {
 struct RulesStage::Impl {
   const DatasetConfig& config;
   Store& store;
+  const SourceIdle* idle = nullptr;  // a stream's source, or null
+  int lock_fd = -1;                  // the state folder's lock (flock), held while open
+  bool output_buffered = false;      // derived records appended since the last commit
+  StreamMetrics* metrics = nullptr;  // a stream's, or null
+  // The buffered derived records' latency histograms and event times, observed at the commit.
+  std::vector<std::pair<LatencyHistogram*, int64_t>> to_observe;
   std::vector<ColumnSchema> schema;
   std::string run_tag;
   DatasetConfig dcfg;
@@ -156,8 +173,14 @@ struct RulesStage::Impl {
   RulesSummary summary;
 
   Impl(const DatasetConfig& c, Store& s) : config(c), store(s) {}
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
 
   Status Open();
+  Status StepStream(bool end_of_input, bool commit);
+  Status EndOfInput(const std::map<std::pair<int64_t, int64_t>, CatalogFile>& spools);
+  void Report();
   Status TakeOutput();
   Status Commit(const std::map<std::pair<int64_t, int64_t>, CatalogFile>& spools);
   Status Step(bool end_of_input);
@@ -213,6 +236,19 @@ Status RulesStage::Impl::Open() {
   }
   const std::string state_dir =
       (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
+  if (lock_fd < 0) {
+    // One stage per state folder: the members of a Kafka consumer group run side by side, and
+    // only one of them may run the rules (and below, possibly clear the folder).
+    const std::string lock_path = state_dir + ".lock";
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(std::filesystem::path(lock_path).parent_path().string()));
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return Status::IOError("opening " + lock_path + ": " + std::strerror(errno));
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Aborted("the rules stage of " + config.name +
+                             " runs in another process on this machine (it holds " + lock_path +
+                             ")");
+    }
+  }
   // No derived commit yet (a new dataset, or one started over with --restart): whatever
   // state a crashed or reset earlier run left belongs to nothing.
   if (dtask.seq == 0) WEIR_RETURN_IF_ERROR(fs::RemoveTree(state_dir));
@@ -243,6 +279,9 @@ Status RulesStage::Impl::Open() {
   WEIR_ASSIGN_OR_RETURN(iceberg, IcebergTable::Open(dcfg, store, dschema.columns, run_tag));
   out = std::make_unique<WorkerOutput>(dcfg, store, dschema.columns, run_tag + "-rules",
                                        iceberg.get());
+  if (config.IsStream()) {
+    out->set_commit_seconds(static_cast<double>(config.stream.commit_interval_ms) / 1000.0);
+  }
   return Status::OK();
 }
 
@@ -260,6 +299,13 @@ Status RulesStage::Impl::TakeOutput() {
   }
   derived_total += rows.size();
   summary.derived += rows.size();
+  output_buffered = true;
+  if (metrics != nullptr) {
+    for (const auto& d : rows) {
+      auto h = metrics->rules_latency.find(d.rule);
+      if (h != metrics->rules_latency.end()) to_observe.emplace_back(h->second.get(), d.event_time_ms);
+    }
+  }
   return out->Append(b, dtask.id).status();
 }
 
@@ -295,6 +341,13 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
   WEIR_RETURN_IF_ERROR(state->Apply(next));
   seq = next;
   moved = false;
+  output_buffered = false;
+  if (metrics != nullptr) {
+    const int64_t now = UnixNowMs();
+    for (const auto& [h, t] : to_observe) h->Observe(static_cast<double>(now - t) / 1000.0);
+    metrics->rules_derived.fetch_add(to_observe.size(), std::memory_order_relaxed);
+  }
+  to_observe.clear();
   // Spool files the committed progress has passed are read for the last time: forget them,
   // then delete them (a crash in between leaves files nothing names, never the other way
   // round).
@@ -314,6 +367,7 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
 }
 
 Status RulesStage::Impl::Step(bool end_of_input) {
+  if (config.IsStream()) return StepStream(end_of_input, false);
   WEIR_ASSIGN_OR_RETURN(auto tasks, store.Tasks(config.name));
   std::sort(tasks.begin(), tasks.end(),
             [](const TaskRow& a, const TaskRow& b) { return a.id < b.id; });
@@ -358,20 +412,30 @@ Status RulesStage::Impl::Step(bool end_of_input) {
       break;
     }
   }
-  if (end_of_input && all_finished) {
-    // The state as the input left it (reported: what keys hold before the end fires them).
-    WEIR_RETURN_IF_ERROR(Commit(spools));
-    summary.keys = engine->keys();
-    summary.state_bytes = state->DiskBytes();
-    const int64_t w = engine->watermark();
-    engine->AdvanceWatermark(rules::Engine::kEndOfTime);
-    engine->RestoreWatermark(w);
-    moved = true;
-    flushed = true;
-  }
+  if (end_of_input && all_finished) WEIR_RETURN_IF_ERROR(EndOfInput(spools));
   // Between the ends, commits come as a task's do (compute.checkpoint_seconds, or by size):
   // each commit writes a file per partition (rule, day) it touches.
   if (end_of_input || out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
+  Report();
+  return Status::OK();
+}
+
+// The end of a finite input: every pending timer fires.
+Status RulesStage::Impl::EndOfInput(
+    const std::map<std::pair<int64_t, int64_t>, CatalogFile>& spools) {
+  // The state as the input left it (reported: what keys hold before the end fires them).
+  WEIR_RETURN_IF_ERROR(Commit(spools));
+  summary.keys = engine->keys();
+  summary.state_bytes = state->DiskBytes();
+  const int64_t w = engine->watermark();
+  engine->AdvanceWatermark(rules::Engine::kEndOfTime);
+  engine->RestoreWatermark(w);
+  moved = true;
+  flushed = true;
+  return Status::OK();
+}
+
+void RulesStage::Impl::Report() {
   if (!flushed) {
     summary.keys = engine->keys();
     summary.state_bytes = state->DiskBytes();
@@ -379,6 +443,87 @@ Status RulesStage::Impl::Step(bool end_of_input) {
   summary.events = engine->processed() - processed_before;
   summary.late = engine->late() - late_before;
   summary.watermark_ms = engine->watermark();
+  if (metrics != nullptr) {
+    metrics->rules_events = summary.events;
+    metrics->rules_late = summary.late;
+    metrics->rules_keys = engine->keys();
+    metrics->rules_watermark_ms = summary.watermark_ms;
+  }
+}
+
+// A stream's step: its tasks (partitions) never finish, so their spool files are read in commit
+// order (catalog order) as they come, each as rows of its own input (Engine::SetInput), and the
+// watermark follows the clock once the source has been idle for rules.idle_timeout.
+Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
+  // Read before the listing: when the source says it is idle, everything it read is committed,
+  // so the listing below has all of it.
+  const int64_t idle_since = idle != nullptr ? idle->since_ms.load(std::memory_order_acquire) : 0;
+  WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "rules", ""));
+  std::sort(files.begin(), files.end(),
+            [](const CatalogFile& a, const CatalogFile& b) { return a.id < b.id; });
+  std::map<std::pair<int64_t, int64_t>, CatalogFile> spools;
+  struct Unread {
+    int64_t task, seq;
+    std::string commit;  // the writer's commit that wrote it
+    const CatalogFile* file;
+  };
+  std::vector<Unread> unread;  // in commit order
+  for (const auto& f : files) {
+    if (f.state != "published" && f.state != "pending") continue;
+    int64_t task = 0, s = 0;
+    std::string commit;
+    if (!SpoolPosition(f.path, &task, &s, &commit)) {
+      return Status::Corruption("rules spool file " + f.path + " has an unexpected name");
+    }
+    const CatalogFile& kept = spools[{task, s}] = f;
+    auto done = consumed.find(task);
+    if (done == consumed.end() || s > done->second) unread.push_back({task, s, commit, &kept});
+  }
+  bool pending = false;
+  for (size_t i = 0; i < unread.size() && !pending;) {
+    // One commit's files (one per partition it held rows of), read together: every input
+    // among them is known before the first row (Engine::SetInput), so a partition's rows
+    // never move the watermark past another's of the same commit. Decided by the spool alone,
+    // so a replay registers the same inputs at the same rows.
+    size_t j = i;
+    while (j < unread.size() && unread[j].commit == unread[i].commit) {
+      pending |= unread[j].file->state != "published";  // committed, not in place yet: waits
+      ++j;
+    }
+    if (pending) break;
+    for (size_t k = i; k < j; ++k) engine->SetInput(unread[k].task);
+    for (; i < j; ++i) {
+      const Unread& u = unread[i];
+      WEIR_ASSIGN_OR_RETURN(std::string bytes, fs::ReadFile(u.file->path));
+      engine->SetInput(u.task);
+      WEIR_RETURN_IF_ERROR(engine->PushEncoded(bytes).WithContext(u.file->path));
+      consumed[u.task] = u.seq;
+      moved = true;
+      WEIR_RETURN_IF_ERROR(TakeOutput());
+      if (out->ShouldCommit() || engine->PendingChanges() >= kMaxPendingChanges) {
+        WEIR_RETURN_IF_ERROR(Commit(spools));
+      }
+    }
+  }
+  summary.waiting = pending;
+  const int64_t now = UnixNowMs();
+  if (!pending && idle_since > 0 && now - idle_since >= config.rules->idle_timeout_ms) {
+    // Nothing came for idle_timeout: the watermark follows the clock (docs/rules.md), so
+    // reminders and window expiries fire without new events.
+    const int64_t w = engine->watermark();
+    engine->AdvanceWatermark(now - config.rules->out_of_orderness_ms);
+    if (engine->watermark() != w) {
+      moved = true;
+      WEIR_RETURN_IF_ERROR(TakeOutput());
+    }
+  }
+  if (end_of_input && !pending) WEIR_RETURN_IF_ERROR(EndOfInput(spools));
+  // Derived records are committed at once (their latency is the point of a stream); progress
+  // alone every stream.commit_interval.
+  if (commit || end_of_input || output_buffered || out->ShouldCommit()) {
+    WEIR_RETURN_IF_ERROR(Commit(spools));
+  }
+  Report();
   return Status::OK();
 }
 
@@ -387,8 +532,10 @@ RulesStage::~RulesStage() = default;
 
 Result<std::unique_ptr<RulesStage>> RulesStage::Open(const DatasetConfig& config, Store& store,
                                                      const std::vector<ColumnSchema>& schema,
-                                                     const std::string& run_tag) {
+                                                     const std::string& run_tag,
+                                                     const SourceIdle* idle) {
   auto impl = std::make_unique<Impl>(config, store);
+  impl->idle = idle;
   impl->schema = schema;
   impl->run_tag = run_tag;
   WEIR_RETURN_IF_ERROR(impl->Open());
@@ -396,6 +543,22 @@ Result<std::unique_ptr<RulesStage>> RulesStage::Open(const DatasetConfig& config
 }
 
 Status RulesStage::Step(bool end_of_input) { return impl_->Step(end_of_input); }
+void RulesStage::set_metrics(StreamMetrics* metrics) { impl_->metrics = metrics; }
+
+void AddRulesMetrics(const DatasetConfig& config, StreamMetrics& metrics) {
+  if (!config.rules) return;
+  metrics.rules = true;
+  for (const auto& p : config.rules->patterns) {
+    metrics.rules_latency.try_emplace(p.name, std::make_unique<LatencyHistogram>());
+  }
+  for (const auto& g : config.rules->segments) {
+    metrics.rules_latency.try_emplace(g.name, std::make_unique<LatencyHistogram>());
+  }
+}
+Status RulesStage::Stop() {
+  if (!impl_->config.IsStream()) return Status::OK();
+  return impl_->StepStream(false, true);
+}
 const RulesSummary& RulesStage::summary() const { return impl_->summary; }
 
 }  // namespace weir

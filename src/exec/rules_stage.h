@@ -8,6 +8,12 @@
 // order a single reader would read the manifest, so the derived records do not depend on the
 // number of workers or on which file finished first.
 //
+// Streams (Kafka, the HTTP collector): their tasks never finish, so the stage reads the spool in
+// commit order (catalog order) as it comes, each task (partition) as an input of its own with
+// its own watermark (rules/engine.h SetInput), and commits derived records at once. When the
+// source reports itself idle (SourceIdle, exec/task_executor.h) for rules.idle_timeout, the
+// watermark follows the clock. One stage per state folder: Open takes a lock on it.
+//
 // Exactly once. The derived table is a table of its own (rules.output; its tasks and files are
 // under the store's dataset name "<dataset>.rules") with one task, "rules", whose checkpoint
 // (counters.state) is the last spool file consumed, "<task id>:<commit>". Each commit of the
@@ -16,8 +22,9 @@
 // between the two is undone when the stage opens again, so the state, the derived records and
 // the progress always come from the same point of the input.
 //
-// Ownership: owns the engine, the state store and the derived table's handle. Thread-safety:
-// none; runs on the thread of `weir run` after the dataset's tasks.
+// Ownership: owns the engine, the state store, the derived table's handle and the state
+// folder's lock; borrows the source's idleness report. Thread-safety: none; one thread of
+// `weir run` steps it while the dataset's tasks run, and once more after them.
 #pragma once
 
 #include <cstdint>
@@ -32,9 +39,16 @@
 
 namespace weir {
 
+struct SourceIdle;
+struct StreamMetrics;
+
 // The table config of a dataset's derived records: rule, key, event_time, data (json), and the
 // partition column day (the date of event_time), partitioned by rule and day.
 DatasetConfig DerivedTableConfig(const DatasetConfig& config);
+
+// Adds the rules' figures to a stream's metrics (one latency histogram per rule): before anything
+// renders them.
+void AddRulesMetrics(const DatasetConfig& config, StreamMetrics& metrics);
 
 struct RulesSummary {
   uint64_t events = 0;   // records the rules processed (this run)
@@ -59,11 +73,19 @@ struct RulesSummary {
 class RulesStage {
  public:
   // `schema`: the dataset's row schema (projection and transforms).
+  // A stream: `idle` is its source's idleness report (exec/task_executor.h), borrowed. Aborted
+  // when another process on this machine runs the stage (a Kafka group's other member).
   static Result<std::unique_ptr<RulesStage>> Open(const DatasetConfig& config, Store& store,
                                                   const std::vector<ColumnSchema>& schema,
-                                                  const std::string& run_tag);
+                                                  const std::string& run_tag,
+                                                  const SourceIdle* idle = nullptr);
   ~RulesStage();
   Status Step(bool end_of_input);
+  // A stream's live figures (weir_rules_* in GET /metrics; AddRulesMetrics made them). Borrowed.
+  void set_metrics(StreamMetrics* metrics);
+  // A stream stopped without reaching its end (--max-records): reads what was committed and
+  // commits, firing nothing the input has not passed. Files datasets: nothing.
+  Status Stop();
   // This run's figures so far.
   const RulesSummary& summary() const;
 

@@ -804,13 +804,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   // built from the same config (its column selection).
   std::unique_ptr<rules::Engine> rules_encoder;
   if (config_.rules) {
-    if (stream || claim) {
+    if (claim) {
       return Status::Invalid(
-          "rules: this dataset runs " + std::string(claim ? "on workers (weir worker)" : "as a stream") +
-          ", and rules run on files datasets under `weir run` for now (docs/rules.md, status)");
+          "rules: this dataset runs on workers (weir worker), and rules run under `weir run` "
+          "for now (docs/rules.md, status)");
     }
     WEIR_ASSIGN_OR_RETURN(rules_encoder, rules::Engine::Create(*config_.rules, schema));
   }
+  // A stream's source tells the rules stage when it is idle (the watermark then follows the
+  // clock).
+  SourceIdle source_idle;
   // A stream: open the collector's log where the task's checkpoint is, and start accepting.
   StreamRun stream_run;
   std::unique_ptr<SegmentLog> stream_log;
@@ -843,11 +846,60 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     stream_run.until_idle_ms = options.until_idle_ms;
     stream_run.max_records = options.max_records;
     stream_run.metrics = options.stream_metrics;
+    if (config_.rules) stream_run.idle = &source_idle;
     if (options.start_collector) {
       WEIR_ASSIGN_OR_RETURN(stop_collector, options.start_collector(*stream_log));
     }
     summary.stream = true;
   }
+  // rules: the stage consumes what the tasks (a stream's partitions) commit while they run
+  // (exec/rules_stage.h).
+  std::unique_ptr<RulesStage> rules_stage;
+  std::thread rules_thread;
+  std::atomic<bool> rules_stop{false};
+  Status rules_status;
+  if (config_.rules) {
+    auto opened = RulesStage::Open(config_, store_, schema, run_tag, stream ? &source_idle : nullptr);
+    if (!opened.ok() && opened.status().code() == StatusCode::kAborted && kafka) {
+      // Another member of the consumer group on this machine runs the stage; this one only
+      // reads its partitions (their rows reach the rules through the spool).
+      spdlog::info("{}: {}; this process reads its partitions for it", config_.name,
+                   opened.status().message());
+    } else {
+      WEIR_ASSIGN_OR_RETURN(rules_stage, std::move(opened));
+    }
+  }
+  if (rules_stage) {
+    if (stream) rules_stage->set_metrics(options.stream_metrics);
+    rules_thread = std::thread([&] {
+      while (!rules_stop.load() && !StopRequested()) {
+        if (Status st = rules_stage->Step(false); !st.ok()) {
+          rules_status = st;
+          if (stream) {
+            // A stream would read on forever with its rules stopped: stop it (what it read is
+            // committed; the run ends with this error).
+            spdlog::error("{}: the rules stage failed: {}; stopping the stream", config_.name,
+                          st.message());
+            RequestStop(SIGTERM);
+          }
+          return;
+        }
+        // A stream's derived records are waited for: look for new commits every 50 ms (a
+        // files run's every 250 ms: each step lists its tasks).
+        for (int i = 0; i < (stream ? 1 : 5) && !rules_stop.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    });
+  }
+  struct JoinRules {
+    std::thread& t;
+    std::atomic<bool>& stop;
+    ~JoinRules() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } join_rules{rules_thread, rules_stop};
   // One dedup index for the run, whichever executor feeds the output.
   auto dedup = DedupIndex::Create(config_, store_);
   if (kafka) {
@@ -869,6 +921,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     kc.until_idle_ms = options.until_idle_ms;
     kc.max_records = options.max_records;
     kc.metrics = options.stream_metrics;
+    kc.rules = rules_encoder.get();
+    kc.idle = &source_idle;
     WEIR_ASSIGN_OR_RETURN(summary.stopped, RunKafkaStream(kc));
     summary.stream = true;
   }
@@ -1155,33 +1209,6 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   // A stream has one log and one task: one worker reads it in order.
   int n = stream ? 1 : options.workers > 0 ? options.workers : config_.compute.workers;
   if (!claim) n = std::max(1, std::min<int>(n, static_cast<int>(std::max<size_t>(1, queue.size()))));
-  // rules: the stage consumes what the tasks commit while they run (exec/rules_stage.h).
-  std::unique_ptr<RulesStage> rules_stage;
-  std::thread rules_thread;
-  std::atomic<bool> rules_stop{false};
-  Status rules_status;
-  if (config_.rules) {
-    WEIR_ASSIGN_OR_RETURN(rules_stage, RulesStage::Open(config_, store_, schema, run_tag));
-    rules_thread = std::thread([&] {
-      while (!rules_stop.load() && !StopRequested()) {
-        if (Status st = rules_stage->Step(false); !st.ok()) {
-          rules_status = st;
-          return;
-        }
-        for (int i = 0; i < 5 && !rules_stop.load(); ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-      }
-    });
-  }
-  struct JoinRules {
-    std::thread& t;
-    std::atomic<bool>& stop;
-    ~JoinRules() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } join_rules{rules_thread, rules_stop};
   for (int round = 0; !kafka; ++round) {
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) threads.emplace_back(worker, round * n + i);
@@ -1223,8 +1250,15 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     rules_stop = true;
     if (rules_thread.joinable()) rules_thread.join();
     WEIR_RETURN_IF_ERROR(rules_status);
-    // Every task of this run has committed: the rest of the spool, then the end of the input.
-    if (!StopRequested()) WEIR_RETURN_IF_ERROR(rules_stage->Step(/*end_of_input=*/true));
+    // Every task of this run has committed: the rest of the spool, then the end of the input
+    // (a stream's at --until-idle only: --max-records stops it anywhere).
+    if (!StopRequested()) {
+      const std::string idle_stop = "(--until-idle)";
+      const bool finite = !stream || (summary.stopped.size() >= idle_stop.size() &&
+                                      summary.stopped.compare(summary.stopped.size() - idle_stop.size(),
+                                                              idle_stop.size(), idle_stop) == 0);
+      WEIR_RETURN_IF_ERROR(finite ? rules_stage->Step(/*end_of_input=*/true) : rules_stage->Stop());
+    }
     const RulesSummary& r = rules_stage->summary();
     summary.rules = true;
     summary.rules_events = r.events;

@@ -1,5 +1,6 @@
 #include "exec/stream_metrics.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,13 @@ namespace {
 std::string Number(double v) {
   char b[32];
   std::snprintf(b, sizeof(b), "%.6g", v);
+  return b;
+}
+
+// A Unix time in ms as seconds with all its digits ("%g" would keep six: 1.79634e+09).
+std::string UnixSeconds(int64_t ms) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%" PRId64 ".%03" PRId64, ms / 1000, ms % 1000);
   return b;
 }
 
@@ -75,7 +83,7 @@ std::string RenderPrometheus(const StreamMetrics& m) {
   Head(out, "weir_last_commit_timestamp_seconds", "gauge",
        "Unix time of the last commit (0: none yet).");
   out += "weir_last_commit_timestamp_seconds{" + ds + "} " +
-         Number(static_cast<double>(m.last_commit_unix_ms.load()) / 1000.0) + "\n";
+         UnixSeconds(std::max<int64_t>(0, m.last_commit_unix_ms.load())) + "\n";
   Head(out, "weir_commit_duration_seconds", "histogram",
        "Time one commit takes: data files, store transaction, publication.");
   m.commit_seconds.Render(out, "weir_commit_duration_seconds", ds);
@@ -112,6 +120,26 @@ std::string RenderPrometheus(const StreamMetrics& m) {
   Sample(out, "weir_collector_records_total", ds + ",kind=\"malformed\"", m.malformed);
   Head(out, "weir_collector_bytes_total", "counter", "Bytes the HTTP collector appended to the log.");
   Sample(out, "weir_collector_bytes_total", ds, m.bytes_in);
+  if (m.rules) {
+    Head(out, "weir_rules_records_total", "counter",
+         "Records the rules stage read, by outcome: used, or late (behind the watermark).");
+    Sample(out, "weir_rules_records_total", ds + ",outcome=\"used\"", m.rules_events);
+    Sample(out, "weir_rules_records_total", ds + ",outcome=\"late\"", m.rules_late);
+    Head(out, "weir_rules_derived_total", "counter", "Derived records committed.");
+    Sample(out, "weir_rules_derived_total", ds, m.rules_derived);
+    Head(out, "weir_rules_keys", "gauge", "Keys holding rules state.");
+    Sample(out, "weir_rules_keys", ds, m.rules_keys);
+    Head(out, "weir_rules_watermark_timestamp_seconds", "gauge",
+         "The rules' watermark (event time), 0 before the first record.");
+    const int64_t w = m.rules_watermark_ms.load();
+    out += "weir_rules_watermark_timestamp_seconds{" + ds + "} " +
+           UnixSeconds(std::max<int64_t>(0, w)) + "\n";
+    Head(out, "weir_rules_latency_seconds", "histogram",
+         "Per rule: when a derived record was committed minus its event time.");
+    for (const auto& [rule, h] : m.rules_latency) {
+      h->Render(out, "weir_rules_latency_seconds", ds + ",rule=\"" + Escape(rule) + "\"");
+    }
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -20,8 +21,9 @@ namespace weir {
 // A Prometheus histogram with fixed bounds (seconds), lock-free.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                      1,     2.5,  5,     10,   30,  60,  300};
+  static constexpr std::array<double, 17> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                      0.5,   0.75, 1,     1.5,  2,   2.5,
+                                                      5,     10,   30,    60,   300};
   void Observe(double seconds);
   // Appends the _bucket/_sum/_count lines of `name` with `labels` ("dataset=\"x\"").
   void Render(std::string& out, const std::string& name, const std::string& labels) const;
@@ -54,6 +56,15 @@ struct StreamMetrics {
   LatencyHistogram commit_seconds;               // one store+lake commit
   LatencyHistogram end_to_end_seconds;           // commit time minus each record's event time
   LatencyHistogram kafka_seconds;                // Kafka: commit time minus each message's timestamp
+
+  // The rules stage (docs/rules.md), when the dataset has rules: counts since the process
+  // started; `rules_latency` per rule (made before the run starts, then only read): when a
+  // derived record was committed minus its event time (with live event times, how long after
+  // the completing event it became visible).
+  bool rules = false;
+  std::atomic<uint64_t> rules_events{0}, rules_late{0}, rules_derived{0}, rules_keys{0};
+  std::atomic<int64_t> rules_watermark_ms{INT64_MIN};
+  std::map<std::string, std::unique_ptr<LatencyHistogram>> rules_latency;
 
   // The collector side.
   std::atomic<uint64_t> requests{0}, accepted{0}, malformed{0};

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/interrupt.h"
+#include "core/text.h"
 #include "exec/lake_maintenance.h"
 #include "io/fs.h"
 #include "exec/parser_source.h"
@@ -376,11 +377,18 @@ class TaskExecutor::Impl {
       buf_.erase(0, consumed);
       if (!caught_up) {
         last_data = Clock::now();
+        if (stream_->idle != nullptr) stream_->idle->since_ms.store(0, std::memory_order_release);
         continue;
       }
       // Caught up with what is durable.
       WEIR_RETURN_IF_ERROR(out_.PollCommitted());
       if (dirty && Millis(last_commit) >= interval) WEIR_RETURN_IF_ERROR(commit());
+      if (stream_->idle != nullptr) {
+        // Idle only once what was read is committed: the rules stage then has all of it.
+        const bool quiet = take == 0 && !dirty && !out_.committing();
+        stream_->idle->since_ms.store(quiet ? UnixNowMs() - static_cast<int64_t>(Millis(last_data)) : 0,
+                                      std::memory_order_release);
+      }
       if (StopRequested()) return Status::Aborted(task_.entry + ": interrupted");
       if (stream_->until_idle_ms > 0 && Millis(last_data) >= static_cast<double>(stream_->until_idle_ms)) {
         return stop("no new data for " + FormatDurationMs(stream_->until_idle_ms) + " (--until-idle)");

@@ -14,6 +14,7 @@
 // destruction). Thread-safety: none; one worker thread runs one executor at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,6 +36,15 @@ struct RunProgress;
 struct StreamMetrics;
 
 // What the executor of a stream task reads and when it stops (Runner::Run on a stream dataset).
+// A stream source's report to the rules stage (exec/rules_stage.h): since when (ms since the
+// epoch, the time of the last record read) the source has had nothing more to read and nothing
+// read but uncommitted; 0 while it reads or holds uncommitted rows. The stage lets the
+// watermark follow the clock once this is idle_timeout old. Written by the source's thread,
+// read by the stage's.
+struct SourceIdle {
+  std::atomic<int64_t> since_ms{0};
+};
+
 struct StreamRun {
   SegmentLog* log = nullptr;  // the HTTP collector's log
   Store* store = nullptr;     // for write.compaction.auto in the background
@@ -42,6 +52,7 @@ struct StreamRun {
   int64_t until_idle_ms = 0;
   uint64_t max_records = 0;
   StreamMetrics* metrics = nullptr;  // null: none kept
+  SourceIdle* idle = nullptr;        // rules: reported while caught up; null: not reported
   std::string stopped;               // why the executor returned OK: set by it
 };
 

@@ -1,9 +1,5 @@
 #include "exec/worker_output.h"
 
-#include "rules/engine.h"
-
-#include "exec/dedup.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -27,6 +23,7 @@
 #include "io/fs.h"
 #include "lake/file_writer.h"
 #include "lake/iceberg_datafile.h"
+#include "rules/engine.h"
 
 namespace weir {
 
@@ -615,7 +612,9 @@ Status WorkerOutput::CommitAlone() {
     f.staging = dir + "/" + name + ".staged";
     f.bytes = p.rules.size();
     f.rows = p.rules_rows;
-    WEIR_RETURN_IF_ERROR(fs::WriteFile(f.staging, rules_->SpoolHeader() + p.rules));
+    // With the commit's time: a stream's per-input idleness is judged by it (rules/engine.h).
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(
+        f.staging, rules_->SpoolHeader() + rules::Engine::SpoolTime(UnixNowMs()) + p.rules));
     rules_staged = true;
     files.push_back(std::move(f));
   }

@@ -818,6 +818,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
   Impl& im = *en->impl_;
   im.e = en.get();
   en->out_of_orderness_ms_ = cfg.out_of_orderness_ms;
+  en->idle_timeout_ms_ = cfg.idle_timeout_ms;
   std::vector<std::string> names;
   for (const auto& c : en->schema_) names.push_back(c.name);
   std::set<size_t> used;
@@ -990,8 +991,36 @@ void Engine::Arrive(Event ev) {
   }
   ev.seq = next_seq_++;
   max_time_ = std::max(max_time_, ev.t);
-  watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
+  if (input_ < 0) {
+    watermark_ = std::max(watermark_, max_time_ - out_of_orderness_ms_);
+  } else {
+    Input& in = inputs_[input_];
+    in.max_time = std::max(in.max_time, ev.t);
+    if (in.last_ms == kAnnounced) in.last_ms = clock_ms_;  // a spool without its time
+    // The smallest over the inputs still sending (a few partitions: a scan is cheap). One
+    // known but without an event time yet holds the watermark until it has one or idles.
+    int64_t low = in.max_time;
+    for (const auto& [id, other] : inputs_) {
+      // (kAnnounced: the difference is negative, so it counts as sending.)
+      if (clock_ms_ - other.last_ms < idle_timeout_ms_) low = std::min(low, other.max_time);
+    }
+    if (low != INT64_MIN) watermark_ = std::max(watermark_, low - out_of_orderness_ms_);
+  }
   impl_->Buffer(std::move(ev));
+}
+
+void Engine::SetInput(int64_t id) {
+  input_ = id;
+  // Announced: it holds the watermark until its rows come (their spool time replaces this).
+  inputs_[id].last_ms = kAnnounced;
+}
+
+std::string Engine::SpoolTime(int64_t unix_ms) {
+  // A row of zero columns (a real row has at least the event time), then the time.
+  std::string out;
+  PutU64(out, 0);
+  PutI64(out, unix_ms);
+  return out;
 }
 
 void Engine::EncodeRows(const ColumnBatch& batch, std::string& out) const {
@@ -1014,6 +1043,11 @@ Status Engine::PushEncoded(std::string_view file) {
   Reader r(file.substr(spool_header_.size()));
   while (!r.done()) {
     const uint64_t n = r.U64();
+    if (r.ok() && n == 0) {
+      clock_ms_ = std::max(clock_ms_, r.I64());
+      if (input_ >= 0) inputs_[input_].last_ms = clock_ms_;
+      continue;
+    }
     if (!r.ok() || n != slots_.size()) {
       return Status::Corruption("a rules spool does not match this dataset's rules (" +
                                 std::to_string(n) + " columns, expected " +
@@ -1081,6 +1115,13 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   PutU64(m, late_);
   PutU64(m, processed_);
   PutU64(m, im.next_partial);
+  PutI64(m, clock_ms_);
+  PutU64(m, inputs_.size());
+  for (const auto& [id, in] : inputs_) {
+    PutI64(m, id);
+    PutI64(m, in.max_time);
+    PutI64(m, in.last_ms);
+  }
   out.emplace_back("m", std::move(m));
   // The buffer against what the last checkpoint wrote (both sorted): deletes and puts.
   std::vector<std::pair<int64_t, uint64_t>> now;
@@ -1114,6 +1155,16 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     late_ = r.U64();
     processed_ = r.U64();
     im.next_partial = std::max(im.next_partial, r.U64());
+    if (r.ok() && !r.done()) {  // a stream's inputs (absent in checkpoints of files datasets)
+      clock_ms_ = r.I64();
+      const uint64_t n = r.U64();
+      for (uint64_t i = 0; i < n && r.ok(); ++i) {
+        const int64_t id = r.I64();
+        Input& in = inputs_[id];
+        in.max_time = r.I64();
+        in.last_ms = r.I64();
+      }
+    }
     return r.ok() ? Status::OK() : Status::Corruption("rules state counters are unreadable");
   }
   if (key.size() == 17 && key[0] == 'b') {

@@ -84,7 +84,22 @@ class Engine {
   // whose header names other columns (rules changed since it was written).
   void EncodeRows(const ColumnBatch& batch, std::string& out) const;
   const std::string& SpoolHeader() const { return spool_header_; }
+  // A spool file may carry, right after its header, the processing time of the commit that
+  // wrote it (ms since the epoch): what makes a stream's per-input idleness replay the same.
+  static std::string SpoolTime(int64_t unix_ms);
   Status PushEncoded(std::string_view file);
+
+  // Several inputs (a stream's partitions; docs/rules.md, "Several inputs"): rows pushed next
+  // come from input `id`. Each input's watermark is its largest event time minus
+  // out_of_orderness; the engine's is the smallest of them over the inputs not idle. An input
+  // is idle when its last rows were committed more than idle_timeout before the newest rows of
+  // any input (the spool's commit times, SpoolTime, so a replay decides the same). SetInput
+  // announces an input: until its rows (with their commit time) are read, it holds the
+  // watermark where it is, so announcing every input of a commit first keeps one partition's
+  // rows from moving the watermark past another's of the same commit. An input never announced
+  // holds nothing back. Without a call (a files dataset, read in manifest order), all rows are
+  // one input.
+  void SetInput(int64_t id);
 
   // Moves the watermark to at least `w` and processes what it passes: an idle input following
   // the clock, or kEndOfTime at the end of a finite input (every pending timer fires).
@@ -129,7 +144,18 @@ class Engine {
   std::string spool_header_;  // "weir-rules-spool 1 <columns>\n"
   size_t time_slot_ = 0;
   int64_t out_of_orderness_ms_ = 0;
+  int64_t idle_timeout_ms_ = 0;
   int64_t max_time_ = INT64_MIN;
+  // Several inputs (SetInput): each one's largest event time and the commit time of its last
+  // rows; `clock_ms_` the newest commit time seen, `input_` the input of the rows pushed now.
+  static constexpr int64_t kAnnounced = INT64_MAX;  // Input::last_ms of an announced input
+  struct Input {
+    int64_t max_time = INT64_MIN;
+    int64_t last_ms = 0;  // or kAnnounced: SetInput called, its rows not read yet
+  };
+  std::map<int64_t, Input> inputs_;
+  int64_t input_ = -1;
+  int64_t clock_ms_ = 0;
   int64_t watermark_ = INT64_MIN;
   uint64_t next_seq_ = 0;
   uint64_t late_ = 0;

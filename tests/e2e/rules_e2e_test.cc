@@ -1,16 +1,23 @@
 // Rules end to end (issue 11, docs/rules.md): the derived table of a files dataset against an
 // independent oracle (tests/rules/oracle.py, written from the docs' semantics, not from the
 // engine), with 1 and 2 workers, after kill -9 at every kind of commit point, across reruns and
-// --restart, with write.dedup, and config errors for bad rules.
+// --restart, with write.dedup, and config errors for bad rules; and Kafka sources: one partition
+// against the oracle, kill -9 mid-stream, idle timers firing on the clock.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <httplib.h>
+
 #include "e2e_util.h"
+#include "kafka_util.h"
 
 namespace weir::e2e {
 namespace {
@@ -20,10 +27,13 @@ namespace fs = std::filesystem;
 const char* kOracle = WEIR_SOURCE_DIR "/tests/rules/oracle.py";
 
 // The issue's dataset: `write` (connector none by default) and compute settings vary.
+const char* kFilesRead =
+    "read: {connector: files, location: data, manifest: data/manifest.txt, parser: jsonl}\n";
+
 std::string RulesYaml(const std::string& write_extra = "  connector: none\n",
-                      const std::string& top_extra = "") {
-  return "name: marketplace_rules\n"
-         "read: {connector: files, location: data, manifest: data/manifest.txt, parser: jsonl}\n"
+                      const std::string& top_extra = "", const std::string& read = kFilesRead,
+                      const std::string& idle_timeout = "10s") {
+  return "name: marketplace_rules\n" + read +
          "write:\n" +
          write_extra +
          "  columns:\n"
@@ -36,7 +46,7 @@ std::string RulesYaml(const std::string& write_extra = "  connector: none\n",
          "rules:\n"
          "  event_time: created_at\n"
          "  out_of_orderness: 5s\n"
-         "  idle_timeout: 10s\n"
+         "  idle_timeout: " + idle_timeout + "\n"
          "  output: {location: lake, table: derived}\n"
          "  patterns:\n"
          "    - name: meeting_accepted\n"
@@ -86,13 +96,14 @@ struct Expected {
   uint64_t late = 0;
 };
 
-Expected Generate(const std::string& dir, int seed, int events, int files) {
+Expected Generate(const std::string& dir, int seed, int events, int files,
+                  const std::string& oracle_args = "") {
   auto g = RunCmd(std::string("python3 ") + kOracle + " gen --dir " + dir + " --seed " +
                   std::to_string(seed) + " --events " + std::to_string(events) + " --files " +
                   std::to_string(files) + " 2>/dev/null");
   EXPECT_EQ(g.exit_code, 0);
-  auto e = RunCmd(std::string("python3 ") + kOracle + " expect --dir " + dir + " 2>" + dir +
-                  "/oracle.err");
+  auto e = RunCmd(std::string("python3 ") + kOracle + " expect --dir " + dir + oracle_args + " 2>" +
+                  dir + "/oracle.err");
   EXPECT_EQ(e.exit_code, 0);
   Expected x;
   x.records = Canonical(e.out, false);
@@ -312,6 +323,279 @@ TEST(RulesE2E, BadRulesAreConfigErrorsWithTheLineAndASuggestion) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("only the last bucket (the default) goes without when"), std::string::npos)
       << r.out;
+}
+
+// ---- Kafka sources ----
+
+// "2026-12-04T10:00:00.000Z"
+std::string IsoMs(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char b[96];
+  std::snprintf(b, sizeof(b), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return b;
+}
+
+// A Kafka read section for the mock cluster at `bootstrap` (a killed member holds its
+// partitions until its session times out: short here).
+std::string KafkaRead(const std::string& bootstrap) {
+  return "read:\n"
+         "  connector: kafka\n"
+         "  brokers: " + bootstrap + "\n"
+         "  topics: [events]\n"
+         "  group: weir-rules\n"
+         "  parser: jsonl\n"
+         "  options: {session.timeout.ms: 6000, heartbeat.interval.ms: 500}\n";
+}
+
+// The generated files' lines, in manifest order (the order the oracle reads them in).
+std::string InputLines(const std::string& dir) {
+  std::string all;
+  std::istringstream manifest(ReadAll(dir + "/data/manifest.txt"));
+  std::string name;
+  while (std::getline(manifest, name)) {
+    if (!name.empty()) all += ReadAll(dir + "/data/" + name);
+  }
+  return all;
+}
+
+// One partition keeps the generated order: the derived records are the oracle's, whose
+// watermark is that of one input read in order.
+TEST(RulesE2E, AKafkaSourceWithOnePartitionDerivesExactlyTheOracle) {
+  const std::string dir = TempDir("rules-kafka");
+  const Expected want = Generate(dir, 5, 6000, 3);
+  ASSERT_GT(want.records.size(), 1000u);
+  ASSERT_GT(want.late, 20u);
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:1"));
+  ASSERT_TRUE(Produce(kafka.bootstrap(), 0, InputLines(dir)));
+  WriteAll(dir + "/rules.yaml",
+           RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n",
+                     KafkaRead(kafka.bootstrap())));
+  auto r = Weir("run " + dir + "/rules.yaml --until-idle 3s --no-progress --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["rules"]["late"].get<uint64_t>(), want.late);
+  EXPECT_EQ(j["rules"]["derived"].get<uint64_t>(), want.records.size());
+  const auto got = Derived(dir + "/rules.yaml");
+  ASSERT_EQ(got.size(), want.records.size());
+  EXPECT_TRUE(got == want.records);
+  // Run again: nothing new in the topic, nothing new derived.
+  auto again = Weir("run " + dir + "/rules.yaml --until-idle 2s --no-progress --json");
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["rules"]["derived"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(Derived(dir + "/rules.yaml") == want.records);
+}
+
+// Two partitions: each meeting's events in one partition (Kafka keeps order per partition, so
+// producers key by what must stay in order), users' events spread over both. Keyed state is per
+// key, not per partition: a user's window holds events from both. With an out_of_orderness
+// longer than the data, nothing is late however the partitions interleave, and the records are
+// the oracle's. (How the watermark follows the slower partition is the engine test's
+// TheWatermarkIsTheSlowestInputsUnlessThatInputIsIdle.)
+TEST(RulesE2E, AKafkaSourceWithTwoPartitionsKeepsStatePerKeyAcrossPartitions) {
+  const std::string dir = TempDir("rules-kafka2");
+  const int64_t year_ms = 365LL * 86400000;
+  const Expected want = Generate(dir, 9, 6000, 3, " --ooo-ms " + std::to_string(year_ms));
+  ASSERT_GT(want.records.size(), 1000u);
+  ASSERT_EQ(want.late, 0u);
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:2"));
+  std::string parts[2];
+  std::istringstream in(InputLines(dir));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    const auto& attrs = j["data"]["attributes"];
+    const std::string by = attrs.contains("meeting_id") ? attrs["meeting_id"].get<std::string>()
+                           : attrs.contains("user_id") ? attrs["user_id"].get<std::string>()
+                                                       : j["data"]["id"].get<std::string>();
+    parts[std::hash<std::string>{}(by) % 2] += line + "\n";
+  }
+  ASSERT_FALSE(parts[0].empty());
+  ASSERT_FALSE(parts[1].empty());
+  // Produced in slices, alternating: the partitions' rows interleave in the commits.
+  for (size_t at0 = 0, at1 = 0; at0 < parts[0].size() || at1 < parts[1].size();) {
+    auto slice = [&](const std::string& all, size_t& at) {
+      const size_t nl = all.find('\n', std::min(all.size(), at + 20000));
+      const size_t end = nl == std::string::npos ? all.size() : nl + 1;
+      std::string s = all.substr(at, end - at);
+      at = end;
+      return s;
+    };
+    const std::string a = slice(parts[0], at0), b = slice(parts[1], at1);
+    ASSERT_TRUE(a.empty() || Produce(kafka.bootstrap(), 0, a));
+    ASSERT_TRUE(b.empty() || Produce(kafka.bootstrap(), 1, b));
+  }
+  std::string yaml = RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n",
+                               KafkaRead(kafka.bootstrap()));
+  yaml.replace(yaml.find("out_of_orderness: 5s"), 20, "out_of_orderness: 365d");
+  WriteAll(dir + "/rules.yaml", yaml);
+  auto r = Weir("run " + dir + "/rules.yaml --until-idle 3s --no-progress --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["rules"]["late"].get<uint64_t>(), 0u);
+  const auto got = Derived(dir + "/rules.yaml");
+  ASSERT_EQ(got.size(), want.records.size());
+  EXPECT_TRUE(got == want.records);
+}
+
+TEST(RulesE2E, KilledDuringAKafkaSourcedRunAndRerunDerivesExactlyTheOracle) {
+  const std::string src = TempDir("rules-kafka-kill-src");
+  const Expected want = Generate(src, 13, 5000, 2);
+  const std::string lines = InputLines(src);
+  // Commits every 100 ms even while catching up: the stream and the stage commit many times.
+  const std::string stream = "stream: {commit_interval: 100ms, catch_up_interval: 100ms}\n";
+  const std::vector<std::pair<const char*, int>> plan = {
+      {"rules-before-apply", 1}, {"rules-before-apply", 3}, {"after-commit", 2},
+      {"mid-publish", 4}, {"after-stage", 3}};
+  int killed = 0;
+  for (const auto& [point, after] : plan) {
+    SCOPED_TRACE(std::string(point) + " after " + std::to_string(after));
+    const std::string dir = TempDir("rules-kafka-kill");
+    KafkaMock kafka;
+    ASSERT_TRUE(kafka.Start("events:1"));
+    // Half before the first run, half while it runs, so the kill comes mid-stream.
+    const size_t half = lines.find('\n', lines.size() / 2) + 1;
+    ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines.substr(0, half)));
+    WriteAll(dir + "/rules.yaml",
+             RulesYaml("  connector: none\n", stream, KafkaRead(kafka.bootstrap())));
+    std::thread rest([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+      EXPECT_TRUE(Produce(kafka.bootstrap(), 0, lines.substr(half)));
+    });
+    auto r = Weir("run " + dir + "/rules.yaml --until-idle 3s --no-progress --json",
+                  std::string("WEIR_CRASH_AT=") + point +
+                      " WEIR_CRASH_AFTER_COMMITS=" + std::to_string(after));
+    rest.join();
+    killed += r.signal == 9;
+    auto again = Weir("run " + dir + "/rules.yaml --until-idle 3s --no-progress --json");
+    ASSERT_EQ(again.exit_code, 0) << again.out;
+    const auto got = Derived(dir + "/rules.yaml");
+    EXPECT_EQ(got.size(), want.records.size());
+    EXPECT_TRUE(got == want.records);
+  }
+  EXPECT_GE(killed, 4);
+}
+
+// The HTTP collector: events POSTed in order are one input read in order, like one partition.
+TEST(RulesE2E, AnHttpCollectorSourceDerivesExactlyTheOracle) {
+  const std::string dir = TempDir("rules-http");
+  const Expected want = Generate(dir, 17, 4000, 2);
+  const int port = FreeLoopbackPort();
+  const std::string read = "read: {connector: http, listen: 127.0.0.1:" + std::to_string(port) +
+                           ", parser: jsonl}\n";
+  WriteAll(dir + "/rules.yaml",
+           RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n", read));
+  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress", "--json",
+                                 "--until-idle", "4s"},
+                                dir + "/run.log", true);
+  ASSERT_GT(pid, 0);
+  httplib::Client c("127.0.0.1", port);
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    auto h = c.Get("/healthz");
+    up = h && h->status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(up) << ReadAll(dir + "/run.log");
+  // In bodies of about 500 lines, one after another (their order is the arrival order).
+  std::istringstream in(InputLines(dir));
+  std::string line, body;
+  int lines = 0;
+  auto post = [&] {
+    auto r = c.Post("/v1/events", body, "application/x-ndjson");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    body.clear();
+  };
+  while (std::getline(in, line)) {
+    body += line + "\n";
+    if (++lines % 500 == 0) post();
+  }
+  if (!body.empty()) post();
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadAll(dir + "/run.log");
+  const auto got = Derived(dir + "/rules.yaml");
+  ASSERT_EQ(got.size(), want.records.size());
+  EXPECT_TRUE(got == want.records);
+}
+
+// With no input for idle_timeout the watermark follows the clock: reminders of proposals made
+// two hours ago fire without any later event, within idle_timeout + commit_interval + 1 s of
+// the last input.
+TEST(RulesE2E, IdleTimersFireWithinIdleTimeoutAfterTheLastInput) {
+  const std::string dir = TempDir("rules-idle");
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:1"));
+  const int metrics_port = FreeLoopbackPort();
+  WriteAll(dir + "/rules.yaml",
+           RulesYaml("  connector: none\n",
+                     "stream: {commit_interval: 200ms, metrics_listen: 127.0.0.1:" +
+                         std::to_string(metrics_port) + "}\n",
+                     KafkaRead(kafka.bootstrap()), "2s"));
+  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress"},
+                                dir + "/run.log", true);
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 300 && ReadAll(dir + "/run.log").find("assigned 1 partition") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(ReadAll(dir + "/run.log").find("assigned 1 partition"), std::string::npos)
+      << ReadAll(dir + "/run.log");
+  // Three proposals, two hours old, never accepted (1 h to answer: overdue already).
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    lines += "{\"data\":{\"id\":\"p" + std::to_string(i) +
+             "\",\"type\":\"meeting_proposal\",\"attributes\":{\"user_id\":\"u1\",\"meeting_id\":\"m" +
+             std::to_string(i) + "\"}},\"meta\":{\"created_at\":\"" +
+             IsoMs(now_ms - 7200000 + i * 1000) + "\"}}\n";
+  }
+  ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines));
+  const auto produced = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - produced).count();
+  };
+  auto reminders = [&] {
+    auto q = Weir("query " + dir + "/rules.yaml --format csv \"SELECT count(*) AS n FROM derived "
+                  "WHERE rule = 'meeting_reminder'\" 2>/dev/null");
+    return q.out.rfind("n\n", 0) == 0 ? std::atoi(q.out.c_str() + 2) : -1;
+  };
+  // Before idle_timeout nothing can fire: the events' own watermark is two hours back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_LE(reminders(), 0);
+  int n = 0;
+  double at = 0;
+  while (seconds() < 15 && (n = reminders()) < 3) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  at = seconds();
+  std::printf("reminders visible %.2f s after the last input\n", at);
+  EXPECT_EQ(n, 3);
+  // idle_timeout 2 s + commit_interval 0.2 s + 1 s.
+  EXPECT_LE(at, 3.2) << "reminders became visible " << at << " s after the last input";
+  EXPECT_GE(at, 1.5);
+  // The figures on GET /metrics: the three reminders, and the watermark on the clock.
+  httplib::Client mc("127.0.0.1", metrics_port);
+  auto m = mc.Get("/metrics");
+  ASSERT_TRUE(m);
+  const std::string ds = "{dataset=\"marketplace_rules\"";
+  EXPECT_NE(m->body.find("weir_rules_derived_total" + ds + "} 3\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("weir_rules_latency_seconds_count" + ds + ",rule=\"meeting_reminder\"} 3\n"),
+            std::string::npos);
+  const size_t w = m->body.find("weir_rules_watermark_timestamp_seconds" + ds + "} ");
+  ASSERT_NE(w, std::string::npos);
+  const double watermark_s = std::atof(m->body.c_str() + m->body.find("} ", w) + 2);
+  EXPECT_GT(watermark_s, static_cast<double>(now_ms) / 1000.0 - 10);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadAll(dir + "/run.log");
 }
 
 }  // namespace

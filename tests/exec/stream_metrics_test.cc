@@ -74,5 +74,38 @@ TEST(StreamMetrics, AKafkaStreamAddsMessageTimestampLatencyAndLagPerPartition) {
   EXPECT_FALSE(Has(text, "weir_stream_lag_bytes")) << "a Kafka stream has no collector log";
 }
 
+TEST(StreamMetrics, TimestampsKeepEveryDigit) {
+  // Regression: "%g" printed the last commit's Unix time with six significant digits
+  // (1.79634e+09), a thousand seconds coarse.
+  StreamMetrics m;
+  m.dataset = "t";
+  m.last_commit_unix_ms = 1796337653501;
+  const std::string text = RenderPrometheus(m);
+  EXPECT_TRUE(Has(text, "weir_last_commit_timestamp_seconds{dataset=\"t\"} 1796337653.501")) << text;
+}
+
+TEST(StreamMetrics, RulesAddTheirCountersWatermarkAndALatencyHistogramPerRule) {
+  StreamMetrics m;
+  m.dataset = "r";
+  EXPECT_EQ(RenderPrometheus(m).find("weir_rules_"), std::string::npos) << "no rules, no families";
+  m.rules = true;
+  m.rules_events = 90;
+  m.rules_late = 3;
+  m.rules_derived = 12;
+  m.rules_keys = 40;
+  m.rules_watermark_ms = 1796337600000;
+  m.rules_latency["meeting_accepted"] = std::make_unique<LatencyHistogram>();
+  m.rules_latency["meeting_accepted"]->Observe(1.2);  // within the 1.5 s bound, not 1 s
+  const std::string text = RenderPrometheus(m);
+  EXPECT_TRUE(Has(text, "weir_rules_records_total{dataset=\"r\",outcome=\"used\"} 90")) << text;
+  EXPECT_TRUE(Has(text, "weir_rules_records_total{dataset=\"r\",outcome=\"late\"} 3"));
+  EXPECT_TRUE(Has(text, "weir_rules_derived_total{dataset=\"r\"} 12"));
+  EXPECT_TRUE(Has(text, "weir_rules_keys{dataset=\"r\"} 40"));
+  EXPECT_TRUE(Has(text, "weir_rules_watermark_timestamp_seconds{dataset=\"r\"} 1796337600.000"));
+  const std::string b = "weir_rules_latency_seconds_bucket{dataset=\"r\",rule=\"meeting_accepted\",le=";
+  EXPECT_TRUE(Has(text, b + "\"1\"} 0"));
+  EXPECT_TRUE(Has(text, b + "\"1.5\"} 1"));
+}
+
 }  // namespace
 }  // namespace weir

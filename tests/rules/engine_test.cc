@@ -267,6 +267,69 @@ namespace {
 // Not a test: the engine alone over synthetic marketplace events (run with
 // --gtest_also_run_disabled_tests --gtest_filter='*EngineThroughput*'); bench/rules measures
 // the whole run.
+// Spool bytes of `rows` as a commit at processing time `at_ms` writes them.
+std::string Spool(const Engine& en, int64_t at_ms, const std::vector<Row>& rows) {
+  std::string s = en.SpoolHeader() + Engine::SpoolTime(at_ms);
+  en.EncodeRows(Batch(rows), s);
+  return s;
+}
+
+TEST(RulesEngineTest, TheWatermarkIsTheSlowestInputsUnlessThatInputIsIdle) {
+  auto made = Engine::Create(IssueRules(), Schema());  // out_of_orderness 5 s, idle_timeout 10 s
+  ASSERT_TRUE(made.ok());
+  Engine& e = **made;
+  const int64_t clock = 1800000000000;  // commit times (processing time)
+  auto push = [&](Engine& en, int64_t input, int64_t at, int64_t t, const std::string& user) {
+    en.SetInput(input);
+    ASSERT_TRUE(en.PushEncoded(Spool(en, at, {{"page_view", t, user, ""}})).ok());
+  };
+  // Both inputs are known before their rows (the rules stage registers the inputs of the spool
+  // files it is about to read): partition 1's rows do not move the watermark on their own.
+  e.SetInput(1);
+  e.SetInput(2);
+  // Partition 1 is at 10:00, partition 2 at 09:00: the watermark is partition 2's.
+  push(e, 1, clock, Min(600), "u1");
+  EXPECT_EQ(e.watermark(), INT64_MIN);
+  push(e, 2, clock, Min(540), "u2");
+  EXPECT_EQ(e.watermark(), Min(540) - 5000);
+  // Partition 2 at 09:30 is not late, though partition 1 is half an hour ahead.
+  push(e, 2, clock + 1000, Min(570), "u2");
+  EXPECT_EQ(e.late(), 0u);
+  EXPECT_EQ(e.watermark(), Min(570) - 5000);
+  // Partition 2 sends nothing for more than idle_timeout (in commit times): it stops holding the
+  // watermark back, and partition 1 alone moves it.
+  push(e, 1, clock + 12000, Min(610), "u1");
+  EXPECT_EQ(e.watermark(), Min(610) - 5000);
+  // Partition 2's next event is behind that watermark: late.
+  push(e, 2, clock + 13000, Min(575), "u2");
+  EXPECT_EQ(e.late(), 1u);
+  // The inputs are state: an engine restored from a checkpoint goes on exactly the same way.
+  std::vector<Engine::Change> changes;
+  e.TakeChanges(changes);
+  auto restored = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(restored.ok());
+  Engine& r = **restored;
+  for (const auto& [k, v] : changes) {
+    if (v) {
+      ASSERT_TRUE(r.Load(k, *v).ok());
+    }
+  }
+  ASSERT_TRUE(r.FinishLoad().ok());
+  EXPECT_EQ(r.watermark(), e.watermark());
+  for (Engine* en : {&e, &r}) {
+    // Partition 2 is back: its event is late, but the partition holds the watermark again
+    // (partition 1 at 10:20 moves nothing); once partition 2 idles, partition 1 moves it.
+    push(*en, 2, clock + 14000, Min(575) + 1, "u2");
+    push(*en, 1, clock + 15000, Min(620), "u1");
+    EXPECT_EQ(en->watermark(), Min(610) - 5000);
+    push(*en, 1, clock + 30000, Min(630), "u1");
+  }
+  EXPECT_EQ(e.watermark(), Min(630) - 5000);
+  EXPECT_EQ(e.late(), 2u);
+  EXPECT_EQ(r.watermark(), e.watermark());
+  EXPECT_EQ(r.late(), e.late());
+}
+
 TEST(RulesEngineBench, DISABLED_EngineThroughput) {
   const int n = 400000;
   std::vector<Row> rows;
