@@ -59,29 +59,7 @@ rules:
   event_time: created_at
   out_of_orderness: 5s
   output: {location: lake, table: derived}
-  patterns:
-    - name: meeting_accepted
-      key: meeting_id
-      sequence:
-        - {as: proposed, where: "event_type = 'meeting_proposal'"}
-        - {as: accepted, where: "event_type = 'meeting_accepted'", within: 48h}
-      emit: {proposed_at: proposed.created_at, accepted_at: accepted.created_at}
-    - name: meeting_reminder
-      key: meeting_id
-      sequence:
-        - {as: proposed, where: "event_type = 'meeting_proposal'"}
-      absent: {where: "event_type = 'meeting_accepted'", within: 1h}
-      emit: {proposed_at: proposed.created_at}
-  segments:
-    - name: seller_level
-      key: user_id
-      window: 7d
-      aggregates:
-        listings: "count(*) where event_type = 'listing_created'"
-      buckets:
-        - {name: power_seller, when: "listings >= 3"}
-        - {name: seller, when: "listings >= 1"}
-        - {name: none}
+$(cat "$here/contract-rules.yaml")
 YAML
 }
 
