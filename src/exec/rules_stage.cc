@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <future>
 #include <set>
 
 #include "core/text.h"
@@ -171,9 +172,15 @@ struct RulesStage::Impl {
   std::unique_ptr<IcebergTable> iceberg;
   std::unique_ptr<WorkerOutput> out;
   RulesSummary summary;
+  // The last checkpoint's apply to RocksDB, running while the stage reads on (declared after
+  // `state`: destroyed, so waited for, before it). Nothing reads RocksDB meanwhile; the next
+  // Prepare waits for it, and a crash before it ends leaves the redo, which Open applies.
+  std::future<Status> applying;
+  Status WaitApplied() { return applying.valid() ? applying.get() : Status::OK(); }
 
   Impl(const DatasetConfig& c, Store& s) : config(c), store(s) {}
   ~Impl() {
+    if (applying.valid()) applying.wait();  // the state folder is ours until it is written
     if (lock_fd >= 0) ::close(lock_fd);
   }
 
@@ -316,6 +323,7 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
   engine->TakeChanges(changes);
   if (seq == 0) changes.emplace_back(kFingerprintKey, fingerprint);
   const int64_t next = seq + 1;
+  WEIR_RETURN_IF_ERROR(WaitApplied());
   WEIR_RETURN_IF_ERROR(state->Prepare(changes, next));
   TaskCounters c = dtask.counters;
   c.state = FormatConsumed(consumed);
@@ -335,19 +343,21 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
     if (!fix.ok()) return st.WithContext("rules stage (and its state: " + fix.message() + ")");
     return st.WithContext("rules stage");
   }
-  // Crash point between the two commits: the store has checkpoint `next`, RocksDB only its
-  // redo (Open applies it). Counted in the stage's commits.
-  CrashPoint("rules-before-apply", next);
-  WEIR_RETURN_IF_ERROR(state->Apply(next));
-  seq = next;
-  moved = false;
-  output_buffered = false;
+  // The derived records are visible from here on (applying the state below does not change
+  // what readers see).
   if (metrics != nullptr) {
     const int64_t now = UnixNowMs();
     for (const auto& [h, t] : to_observe) h->Observe(static_cast<double>(now - t) / 1000.0);
     metrics->rules_derived.fetch_add(to_observe.size(), std::memory_order_relaxed);
   }
   to_observe.clear();
+  // Crash point between the two commits: the store has checkpoint `next`, RocksDB only its
+  // redo (Open applies it). Counted in the stage's commits.
+  CrashPoint("rules-before-apply", next);
+  applying = std::async(std::launch::async, [st = state.get(), next] { return st->Apply(next); });
+  seq = next;
+  moved = false;
+  output_buffered = false;
   // Spool files the committed progress has passed are read for the last time: forget them,
   // then delete them (a crash in between leaves files nothing names, never the other way
   // round).
@@ -416,6 +426,7 @@ Status RulesStage::Impl::Step(bool end_of_input) {
   // Between the ends, commits come as a task's do (compute.checkpoint_seconds, or by size):
   // each commit writes a file per partition (rule, day) it touches.
   if (end_of_input || out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
+  if (end_of_input) WEIR_RETURN_IF_ERROR(WaitApplied());  // its failure is this run's
   Report();
   return Status::OK();
 }
@@ -523,6 +534,7 @@ Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
   if (commit || end_of_input || output_buffered || out->ShouldCommit()) {
     WEIR_RETURN_IF_ERROR(Commit(spools));
   }
+  if (commit || end_of_input) WEIR_RETURN_IF_ERROR(WaitApplied());  // its failure is this run's
   Report();
   return Status::OK();
 }
