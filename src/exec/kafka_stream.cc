@@ -67,6 +67,8 @@ class KafkaStream {
     WEIR_ASSIGN_OR_RETURN(lease_, StagingLease::Acquire(cfg_, tag_));
     WEIR_RETURN_IF_ERROR(Connect());
     Status st = Loop();
+    // No longer read: the rules stage must not take the end of reading for idleness.
+    if (c_.idle != nullptr) c_.idle->since_ms.store(0, std::memory_order_release);
     if (st.ok() && dirty_) st = Commit();
     if (st.ok()) st = Settle();
     if (!st.ok()) {
@@ -162,18 +164,23 @@ class KafkaStream {
         continue;
       }
       const auto& msgs = batch.messages();
+      // Not idle from the moment there is something to read (before it is processed).
+      if (c_.idle != nullptr && !msgs.empty()) c_.idle->since_ms.store(0, std::memory_order_release);
       WEIR_RETURN_IF_ERROR(Feed(batch));
       if (!msgs.empty()) last_data_ = Clock::now();
       // The commit in flight (stream.pipeline) may have finished meanwhile.
       if (Status st = out_.PollCommitted(); !st.ok()) WEIR_RETURN_IF_ERROR(CommitFailed(st));
       // What waits in the partitions decides whether the stream is behind (catching up commits
       // by size or stream.catch_up_interval, not every commit_interval).
-      const uint64_t lag = UpdateLag();
+      bool lag_known = false;
+      const uint64_t lag = UpdateLag(&lag_known);
       out_.SetBacklog(read_, lag);
       if (dirty_ && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit());
       if (c_.idle != nullptr) {
-        // Idle only once what was read is committed: the rules stage then has all of it.
-        const bool quiet = assigned_once_ && msgs.empty() && lag == 0 && !dirty_ && !out_.committing();
+        // Idle only once what was read is committed (the rules stage then has all of it), and
+        // only when every assigned partition is known to be read to its end.
+        const bool quiet = assigned_once_ && !rejoin_ && !parts_.empty() && msgs.empty() &&
+                           lag_known && lag == 0 && !dirty_ && !out_.committing();
         c_.idle->since_ms.store(quiet ? UnixNowMs() - static_cast<int64_t>(Millis(last_data_)) : 0,
                                 std::memory_order_release);
       }
@@ -356,14 +363,20 @@ class KafkaStream {
   // Messages in the assigned partitions after the next offset each will read (the consumer's
   // latest high watermarks; librdkafka's prefetched messages count as waiting); also published
   // as the lag metrics.
-  uint64_t UpdateLag() {
+  // `known`: every assigned partition's high watermark is known (the total is then exact).
+  uint64_t UpdateLag(bool* known = nullptr) {
+    if (known != nullptr) *known = false;
     auto high = consumer_->HighWatermarks();
     if (!high.ok()) return 0;
     uint64_t total = 0;
+    bool all = true;
     std::map<std::string, uint64_t> lags;
     for (const auto& [tp, p] : parts_) {
       auto h = high->find(tp);
-      if (h == high->end()) continue;
+      if (h == high->end() || h->second < 0) {
+        all = false;
+        continue;
+      }
       const int64_t lag = h->second - static_cast<int64_t>(p.exec->counters().offset);
       lags[tp.ToString()] = lag > 0 ? static_cast<uint64_t>(lag) : 0;
       total += lags[tp.ToString()];
@@ -372,6 +385,7 @@ class KafkaStream {
       c_.metrics->SetPartitionLags(std::move(lags));
       c_.metrics->lag_messages = total;
     }
+    if (known != nullptr) *known = all;
     return total;
   }
 

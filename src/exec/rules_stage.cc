@@ -195,6 +195,23 @@ struct RulesStage::Impl {
 
 Status RulesStage::Impl::Open() {
   dcfg = DerivedTableConfig(config);
+  const std::string state_dir =
+      (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
+  // First of all: recovery below touches what a running stage writes (its staged files, the
+  // spool folder).
+  if (lock_fd < 0) {
+    // One stage per state folder: the members of a Kafka consumer group run side by side, and
+    // only one of them may run the rules (and recover the derived table).
+    const std::string lock_path = state_dir + ".lock";
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(std::filesystem::path(lock_path).parent_path().string()));
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return Status::IOError("opening " + lock_path + ": " + std::strerror(errno));
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Aborted("the rules stage of " + config.name +
+                             " runs in another process on this machine (it holds " + lock_path +
+                             ")");
+    }
+  }
   // The derived table's folder is this dataset's, like its own table's: another dataset (or
   // store) writing the same folder is refused.
   WEIR_RETURN_IF_ERROR(ClaimOutputs(dcfg, store));
@@ -229,31 +246,19 @@ Status RulesStage::Impl::Open() {
   derived_total = dtask.counters.written;
   {
     // Spool files the catalog no longer names: a crash came between forgetting consumed files
-    // and deleting them. The stage opens before the run's workers start, so nothing is being
-    // published into the folder now.
+    // and deleting them.
+    // The folder first, the catalog second: a file is in the catalog before it is renamed into
+    // the folder, so one a writer (a Kafka group's other member) publishes meanwhile is named.
+    std::vector<std::filesystem::path> present;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(RulesSpoolDir(config), ec)) {
+      if (e.is_regular_file(ec)) present.push_back(e.path());
+    }
     WEIR_ASSIGN_OR_RETURN(auto named, store.Files(config.name, "rules", ""));
     std::set<std::string> known;
     for (const auto& f : named) known.insert(std::filesystem::path(f.path).filename().string());
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(RulesSpoolDir(config), ec)) {
-      if (e.is_regular_file(ec) && known.count(e.path().filename().string()) == 0) {
-        (void)fs::RemoveFile(e.path().string());
-      }
-    }
-  }
-  const std::string state_dir =
-      (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
-  if (lock_fd < 0) {
-    // One stage per state folder: the members of a Kafka consumer group run side by side, and
-    // only one of them may run the rules (and below, possibly clear the folder).
-    const std::string lock_path = state_dir + ".lock";
-    WEIR_RETURN_IF_ERROR(fs::CreateDirs(std::filesystem::path(lock_path).parent_path().string()));
-    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) return Status::IOError("opening " + lock_path + ": " + std::strerror(errno));
-    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-      return Status::Aborted("the rules stage of " + config.name +
-                             " runs in another process on this machine (it holds " + lock_path +
-                             ")");
+    for (const auto& p : present) {
+      if (known.count(p.filename().string()) == 0) (void)fs::RemoveFile(p.string());
     }
   }
   // No derived commit yet (a new dataset, or one started over with --restart): whatever
@@ -468,6 +473,9 @@ void RulesStage::Impl::Report() {
 Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
   // Read before the listing: when the source says it is idle, everything it read is committed,
   // so the listing below has all of it.
+  // The clock first: the advance below goes no further than this moment minus
+  // out_of_orderness, however long this step takes.
+  const int64_t now = UnixNowMs();
   const int64_t idle_since = idle != nullptr ? idle->since_ms.load(std::memory_order_acquire) : 0;
   WEIR_ASSIGN_OR_RETURN(auto files, store.Files(config.name, "rules", ""));
   std::sort(files.begin(), files.end(),
@@ -517,8 +525,8 @@ Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
     }
   }
   summary.waiting = pending;
-  const int64_t now = UnixNowMs();
-  if (!pending && idle_since > 0 && now - idle_since >= config.rules->idle_timeout_ms) {
+  // (Not when stopping anywhere, --max-records: nothing fires that the input has not passed.)
+  if (!commit && !pending && idle_since > 0 && now - idle_since >= config.rules->idle_timeout_ms) {
     // Nothing came for idle_timeout: the watermark follows the clock (docs/rules.md), so
     // reminders and window expiries fire without new events.
     const int64_t w = engine->watermark();

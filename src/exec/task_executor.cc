@@ -336,11 +336,22 @@ class TaskExecutor::Impl {
       stream_->stopped = std::move(why);
       return dirty ? commit() : Status::OK();
     };
+    // The rules stage takes no idleness from a reader that stopped (an error, --max-records).
+    struct NotIdleAtExit {
+      SourceIdle* idle;
+      ~NotIdleAtExit() {
+        if (idle != nullptr) idle->since_ms.store(0, std::memory_order_release);
+      }
+    } not_idle_at_exit{stream_->idle};
     for (;;) {
       WEIR_ASSIGN_OR_RETURN(bool caught_up, Fill());
       recs.clear();
       size_t consumed = splitter_->Split(buf_, false, buf_base_, counters_.record_number, recs);
       size_t take = recs.size();
+      // Not idle from the moment there is something to read (before it is processed).
+      if (stream_->idle != nullptr && (take > 0 || !caught_up)) {
+        stream_->idle->since_ms.store(0, std::memory_order_release);
+      }
       if (stream_->max_records > 0) {
         take = std::min<uint64_t>(take, stream_->max_records - read_here);
       }
@@ -377,7 +388,6 @@ class TaskExecutor::Impl {
       buf_.erase(0, consumed);
       if (!caught_up) {
         last_data = Clock::now();
-        if (stream_->idle != nullptr) stream_->idle->since_ms.store(0, std::memory_order_release);
         continue;
       }
       // Caught up with what is durable.

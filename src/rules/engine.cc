@@ -1044,7 +1044,15 @@ Status Engine::PushEncoded(std::string_view file) {
   while (!r.done()) {
     const uint64_t n = r.U64();
     if (r.ok() && n == 0) {
-      clock_ms_ = std::max(clock_ms_, r.I64());
+      const int64_t at = r.I64();
+      if (clock_ms_ > 0 && at - clock_ms_ >= idle_timeout_ms_) {
+        // No commit of any input for idle_timeout: the stream was quiet or down (a restart).
+        // That says nothing of one input against another: no input turns idle by it.
+        for (auto& [id, in] : inputs_) {
+          if (in.last_ms != kAnnounced) in.last_ms += at - clock_ms_;
+        }
+      }
+      clock_ms_ = std::max(clock_ms_, at);
       if (input_ >= 0) inputs_[input_].last_ms = clock_ms_;
       continue;
     }

@@ -93,7 +93,9 @@ class Engine {
   // come from input `id`. Each input's watermark is its largest event time minus
   // out_of_orderness; the engine's is the smallest of them over the inputs not idle. An input
   // is idle when its last rows were committed more than idle_timeout before the newest rows of
-  // any input (the spool's commit times, SpoolTime, so a replay decides the same). SetInput
+  // any input (the spool's commit times, SpoolTime, so a replay decides the same; a gap of
+  // idle_timeout between two commits, when nothing was committed at all, a quiet stream or a
+  // restart, makes no input idle). SetInput
   // announces an input: until its rows (with their commit time) are read, it holds the
   // watermark where it is, so announcing every input of a commit first keeps one partition's
   // rows from moving the watermark past another's of the same commit. An input never announced

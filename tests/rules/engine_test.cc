@@ -296,8 +296,10 @@ TEST(RulesEngineTest, TheWatermarkIsTheSlowestInputsUnlessThatInputIsIdle) {
   push(e, 2, clock + 1000, Min(570), "u2");
   EXPECT_EQ(e.late(), 0u);
   EXPECT_EQ(e.watermark(), Min(570) - 5000);
-  // Partition 2 sends nothing for more than idle_timeout (in commit times): it stops holding the
-  // watermark back, and partition 1 alone moves it.
+  // Partition 2 sends nothing while partition 1 commits on; once partition 2's last commit is
+  // idle_timeout behind, it stops holding the watermark back and partition 1 alone moves it.
+  push(e, 1, clock + 6000, Min(605), "u1");
+  EXPECT_EQ(e.watermark(), Min(570) - 5000);
   push(e, 1, clock + 12000, Min(610), "u1");
   EXPECT_EQ(e.watermark(), Min(610) - 5000);
   // Partition 2's next event is behind that watermark: late.
@@ -318,13 +320,20 @@ TEST(RulesEngineTest, TheWatermarkIsTheSlowestInputsUnlessThatInputIsIdle) {
   EXPECT_EQ(r.watermark(), e.watermark());
   for (Engine* en : {&e, &r}) {
     // Partition 2 is back: its event is late, but the partition holds the watermark again
-    // (partition 1 at 10:20 moves nothing); once partition 2 idles, partition 1 moves it.
+    // (partition 1 at 10:20 moves nothing).
     push(*en, 2, clock + 14000, Min(575) + 1, "u2");
     push(*en, 1, clock + 15000, Min(620), "u1");
     EXPECT_EQ(en->watermark(), Min(610) - 5000);
+    // Then nothing at all is committed for 15 s (the stream was quiet, or down): that makes
+    // neither partition idle against the other.
     push(*en, 1, clock + 30000, Min(630), "u1");
+    EXPECT_EQ(en->watermark(), Min(610) - 5000);
+    // Partition 1 commits on alone; 10 s of that and partition 2 is idle.
+    push(*en, 1, clock + 36000, Min(640), "u1");
+    EXPECT_EQ(en->watermark(), Min(610) - 5000);
+    push(*en, 1, clock + 41000, Min(650), "u1");
   }
-  EXPECT_EQ(e.watermark(), Min(630) - 5000);
+  EXPECT_EQ(e.watermark(), Min(650) - 5000);
   EXPECT_EQ(e.late(), 2u);
   EXPECT_EQ(r.watermark(), e.watermark());
   EXPECT_EQ(r.late(), e.late());
