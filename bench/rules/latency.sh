@@ -14,7 +14,9 @@
 # 3. `weir run` of the dataset: the events into a lake table partitioned by event_type (2
 #    workers), and the rules (the meeting_accepted and meeting_reminder patterns, the
 #    seller_level segment; out_of_orderness RLAT_OOO, 100ms) into the derived table;
-#    stream.commit_interval RLAT_COMMIT_INTERVAL (1s), metrics on a free port.
+#    stream.commit_interval RLAT_COMMIT_INTERVAL (1s), metrics on a free port. RLAT_OUTPUT=kafka:
+#    the derived records go to a Kafka topic of the mock cluster instead (rules.output
+#    connector kafka, transactions), and "visible" is "committed in Kafka".
 # 4. steady.py produces RLAT_RATE (50,000) events/s for RLAT_SECONDS (60) s; then GET /metrics:
 #    weir_rules_latency_seconds{rule="meeting_accepted"} is, per derived record, the time its
 #    commit finished minus its event time. Then SIGTERM (weir must exit 0).
@@ -31,6 +33,7 @@ rate=${RLAT_RATE:-50000}
 seconds=${RLAT_SECONDS:-60}
 ooo=${RLAT_OOO:-100ms}
 commit_interval=${RLAT_COMMIT_INTERVAL:-1s}
+output=${RLAT_OUTPUT:-lake}
 die() { echo "bench/rules/latency: $*" >&2; exit 2; }
 [ $# -ge 1 ] || die "usage: bench/rules/latency.sh WEIR_BINARY"
 weir=$(realpath -m "$1")
@@ -56,7 +59,7 @@ for i in range(n):
     print('{"data":{"id":"e%d","type":"%s","attributes":{%s}},"meta":{"created_at":1764000000000}}'
           % (i, typ, attrs))
 PY
-coproc MOCK { "$mock" --topic "events:$partitions" 2>"$out/mock.log"; }
+coproc MOCK { "$mock" --topic "events:$partitions" --topic derived:4 --topic derived.weir-progress:1 2>"$out/mock.log"; }
 read -r line <&"${MOCK[0]}"
 bootstrap=${line#bootstrap=}
 [ -n "$bootstrap" ] || die "the mock cluster did not start"
@@ -88,7 +91,7 @@ rules:
   event_time: created_at
   out_of_orderness: $ooo
   idle_timeout: 10s
-  output: {location: lake, table: derived}
+  output: $(if [ "$output" = kafka ]; then echo "{connector: kafka, brokers: \"$bootstrap\", topic: derived}"; else echo "{location: lake, table: derived}"; fi)
 $(cat "$here/contract-rules.yaml")
 YAML
 /usr/bin/time -v -o weir.time "$weir" run rules.yaml --no-progress --json >run.json 2>run.log &
@@ -142,6 +145,7 @@ const r = {
 };
 console.log(`produced ${st.produced.toLocaleString()} at ${st.achieved_rate.toLocaleString()} ev/s (target ${st.rate.toLocaleString()}) for ${st.seconds} s; load ${load}`);
 console.log(`rules: ${r.rules_used} used, ${r.rules_late} late, ${r.derived} derived`);
+console.log(`output: ${process.env.RLAT_OUTPUT || 'lake'}`);
 console.log(`meeting_accepted (${acc.n} records) visible after its acceptance: p50 <= ${r.accepted_p50_le_s} s, p90 <= ${r.accepted_p90_le_s} s, p99 <= ${r.accepted_p99_le_s} s; within 1.5 s: ${(100 * r.accepted_within_1_5_s).toFixed(2)}% (target p99 < 1.5 s)`);
 console.log(`lake records visible after: p50 ${st.visible_p50_s} s, p99 ${st.visible_p99_s} s; weir ${r.weir_cpu_s} CPU-s, peak RSS ${r.weir_peak_rss_mb} MiB`);
 fs.writeFileSync('result.json', JSON.stringify(r, null, 2));

@@ -308,6 +308,10 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                     {"derived", s.rules_derived}, {"keys", s.rules_keys},
                     {"state_bytes", s.rules_state_bytes}, {"waiting", s.rules_waiting},
                     {"table", cfg->rules->output.table}};
+      if (cfg->rules->output.connector == "kafka") {
+        j["rules"].erase("table");
+        j["rules"]["topic"] = cfg->rules->output.topic;
+      }
     }
     TaskCounters tot;
     j["tasks"] = nlohmann::json::array();
@@ -369,10 +373,12 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
                     HumanCount(s.files_per_partition.size()).c_str(), HumanCount(most).c_str());
       }
       if (s.rules) {
+        const bool to_kafka = cfg->rules->output.connector == "kafka";
         std::printf("rules: %s record(s) processed, %s late (not used), %s derived record(s) "
-                    "into table %s; state before the end of the input: %s key(s), %s on disk%s\n",
+                    "into %s %s; state before the end of the input: %s key(s), %s on disk%s\n",
                     HumanCount(s.rules_events).c_str(), HumanCount(s.rules_late).c_str(),
-                    HumanCount(s.rules_derived).c_str(), cfg->rules->output.table.c_str(),
+                    HumanCount(s.rules_derived).c_str(), to_kafka ? "Kafka topic" : "table",
+                    (to_kafka ? cfg->rules->output.topic : cfg->rules->output.table).c_str(),
                     HumanCount(s.rules_keys).c_str(), HumanBytes(s.rules_state_bytes).c_str(),
                     s.rules_waiting ? "; waiting for an unfinished task (later files' records "
                                       "come after its)"

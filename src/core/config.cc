@@ -650,6 +650,24 @@ void ParseHttpSource(Loader& L, const MapView& m, ReadConfig* out) {
   if (auto v = L.Int(m, "max_backlog_mb")) out->max_backlog_bytes = static_cast<uint64_t>(*v) << 20;
 }
 
+// librdkafka settings passed through (read.options, rules.output.options): scalars, where
+// `${NAME}` is the environment variable NAME.
+std::map<std::string, std::string> KafkaSettings(Loader& L, const Field& f, const std::string& key) {
+  std::map<std::string, std::string> out;
+  if (!f.value.IsMap()) return out;
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const std::string name = it->first.as<std::string>();
+    if (!it->second.IsScalar()) {
+      L.Error(LineOf(it->second, f.line), key + "." + name,
+              "expected a scalar librdkafka setting, got " + Describe(it->second));
+      continue;
+    }
+    out[name] = FromEnvironment(L, LineOf(it->second, f.line), key + "." + name,
+                                it->second.Scalar(), "write the value in the file");
+  }
+  return out;
+}
+
 // read.connector kafka: the consumer's keys; read.options are librdkafka settings.
 void ParseKafkaSource(Loader& L, const MapView& m, ReadConfig* out) {
   for (const char* key : {"location", "manifest", "multiline", "csv"}) {
@@ -691,21 +709,7 @@ void ParseKafkaSource(Loader& L, const MapView& m, ReadConfig* out) {
     }
     if (out->topics.empty()) L.Error(line, key, "lists no topic; name at least one");
   }
-  if (const Field* f = m.Get("options")) {
-    if (f->value.IsMap()) {
-      for (auto it = f->value.begin(); it != f->value.end(); ++it) {
-        const std::string name = it->first.as<std::string>();
-        if (!it->second.IsScalar()) {
-          L.Error(LineOf(it->second, f->line), "read.options." + name,
-                  "expected a scalar librdkafka setting, got " + Describe(it->second));
-          continue;
-        }
-        out->kafka_settings[name] =
-            FromEnvironment(L, LineOf(it->second, f->line), "read.options." + name,
-                            it->second.Scalar(), "write the value in the file");
-      }
-    }
-  }
+  if (const Field* f = m.Get("options")) out->kafka_settings = KafkaSettings(L, *f, "read.options");
 }
 
 void ParseRead(Loader& L, const MapView& m, ReadConfig* out, std::optional<std::string>* parser) {
@@ -1340,7 +1344,65 @@ void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
       if (auto v = L.Path(*o, "location")) r.output.location = *v;
       if (auto v = L.Identifier(*o, "table")) r.output.table = *v;
     }
-    if (r.output.location.empty()) {
+    if (o && r.output.connector == "kafka") {
+      // The derived records go to a Kafka topic (transactions; docs/rules.md): no table.
+      for (const char* key : {"location", "table"}) {
+        if (const Field* k = o->Get(key)) {
+          L.Error(k->key_line, std::string("rules.output.") + key,
+                  "only for output connector lake (connector is kafka); remove it");
+        }
+      }
+      for (const char* key : {"brokers", "topic"}) {
+        if (!o->Get(key)) {
+          L.Error(of ? of->line : f.key_line, std::string("rules.output.") + key,
+                  std::string("missing required key for output connector kafka: ") +
+                      (std::string(key) == "brokers"
+                           ? "the bootstrap servers, e.g. brokers: 127.0.0.1:9092"
+                           : "the topic to write, e.g. topic: derived"));
+        }
+      }
+      if (auto v = L.String(*o, "brokers")) r.output.brokers = *v;
+      if (auto v = L.String(*o, "topic")) r.output.topic = *v;
+      if (auto v = L.String(*o, "progress_topic")) r.output.progress_topic = *v;
+      if (r.output.progress_topic.empty()) r.output.progress_topic = r.output.topic + ".weir-progress";
+      if (auto v = L.String(*o, "transactional_id")) r.output.transactional_id = *v;
+      if (r.output.transactional_id.empty()) r.output.transactional_id = "weir-rules-" + cfg.name;
+      if (const Field* k = o->Get("options")) {
+        r.output.kafka_settings = KafkaSettings(L, *k, "rules.output.options");
+        for (const char* name : {"transactional.id", "bootstrap.servers", "isolation.level",
+                                 "enable.idempotence", "group.id", "enable.auto.commit"}) {
+          if (r.output.kafka_settings.count(name) > 0) {
+            L.Error(k->line, std::string("rules.output.options.") + name,
+                    "weir sets it (exactly-once output needs it); use rules.output.brokers and "
+                    "rules.output.transactional_id for those, and remove it");
+          }
+        }
+      }
+      for (const char* key : {"brokers", "topic", "progress_topic", "transactional_id"}) {
+        const Field* k = o->Get(key);
+        if (k != nullptr && k->value.IsScalar() && k->value.Scalar().empty()) {
+          L.Error(k->line, std::string("rules.output.") + key, "is empty; give a value or remove it");
+        }
+      }
+      if (!r.output.topic.empty() && r.output.topic == r.output.progress_topic) {
+        L.Error(o->Get("progress_topic")->line, "rules.output.progress_topic",
+                "is the output topic; the progress markers need a topic of their own, e.g. " +
+                    r.output.topic + ".weir-progress");
+      }
+      r.output.location.clear();
+      r.output.table.clear();
+    } else if (o) {
+      for (const char* key : {"brokers", "topic", "progress_topic", "transactional_id", "options"}) {
+        if (const Field* k = o->Get(key)) {
+          L.Error(k->key_line, std::string("rules.output.") + key,
+                  "only for output connector kafka (connector is " + r.output.connector +
+                      "); remove it");
+        }
+      }
+    }
+    if (r.output.connector == "kafka") {
+      // No table: nothing below applies.
+    } else if (r.output.location.empty()) {
       L.Error(of ? of->line : f.key_line, "rules.output.location",
               "missing: write.connector is none, so there is no write.location to put the "
               "derived table beside; e.g. output: {location: lake, table: derived}");

@@ -134,22 +134,38 @@ std::vector<MapSpec> BuildSchema() {
               "so reminders and window expiries fire without new records."),
           Key("output", K::kMap, kOptional, "",
               "Where derived records go: a lake table (default: `derived` beside the dataset's "
-              "table)."),
+              "table) or a Kafka topic."),
           Key("patterns", K::kMapList, kOptional, "", "Patterns: sequences of records per key."),
           Key("segments", K::kMapList, kOptional, "",
               "Segments: a bucket per key from aggregates over a sliding window."),
       }});
   s.push_back(MapSpec{
       "rules.output",
-      "The derived records' table: columns `rule`, `key`, `event_time`, `data`, partitioned "
-      "by rule and day.",
+      "Where the derived records go: a lake table (columns `rule`, `key`, `event_time`, "
+      "`data`, partitioned by rule and day) or a Kafka topic (the same fields as JSON "
+      "messages, in transactions).",
       {
           Key("connector", K::kEnum, kOptional, "lake", "Output connector.")
-              .Choices({"lake"}, "supported output connector"),
+              .Choices({"lake", "kafka"}, "supported output connector"),
           Key("location", K::kPath, kOptional, "",
-              "Lake root folder; default: `write.location` (required with write.connector "
-              "none)."),
-          Key("table", K::kIdentifier, kOptional, "derived", "Table name."),
+              "`lake` only: lake root folder; default: `write.location` (required with "
+              "write.connector none)."),
+          Key("table", K::kIdentifier, kOptional, "derived", "`lake` only: table name."),
+          Key("brokers", K::kString, kOptional, "",
+              "`kafka` only (required): bootstrap servers, `host:port[,host:port...]`."),
+          Key("topic", K::kString, kOptional, "",
+              "`kafka` only (required): the topic the derived records go to, keyed by the "
+              "rule's key."),
+          Key("progress_topic", K::kString, kOptional, "",
+              "`kafka` only: the topic of the progress markers, written in the same "
+              "transactions as the records (partition 0 is read when weir starts); default: "
+              "`<topic>.weir-progress`."),
+          Key("transactional_id", K::kString, kOptional, "",
+              "`kafka` only: the producer's transactional.id; a new run fences off an older "
+              "one still writing. Default: `weir-rules-<dataset name>`."),
+          Key("options", K::kOptions, kOptional, "",
+              "`kafka` only: librdkafka producer settings passed through (`security.protocol`, "
+              "`sasl.*`, ...; `${NAME}` is the environment variable NAME)."),
       }});
   s.push_back(MapSpec{
       "rules.patterns[]",

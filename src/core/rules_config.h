@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,9 +64,17 @@ struct SegmentConfig {
 };
 
 struct OutputConfig {
-  std::string connector = "lake";  // lake (kafka: to come)
-  std::string location;            // absolute lake root; the table is location/table
+  std::string connector = "lake";  // lake | kafka
+  // lake: the derived table is location/table.
+  std::string location;  // absolute lake root
   std::string table = "derived";
+  // kafka: JSON messages on `topic`, written in transactions with a progress marker on
+  // `progress_topic` (docs/rules.md, the Kafka output).
+  std::string brokers;
+  std::string topic;
+  std::string progress_topic;    // default: <topic>.weir-progress
+  std::string transactional_id;  // default: weir-rules-<dataset>
+  std::map<std::string, std::string> kafka_settings;  // output.options: librdkafka settings
 };
 
 struct RulesConfig {

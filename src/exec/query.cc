@@ -324,7 +324,9 @@ Result<std::unique_ptr<LakeQuery>> LakeQuery::Open(const DatasetConfig& config, 
     return Status::OK();
   };
   if (config.write.connector != "none") WEIR_RETURN_IF_ERROR(make_view(config, at, geo));
-  if (config.rules) WEIR_RETURN_IF_ERROR(make_view(DerivedTableConfig(config), {}, {}));
+  if (config.rules && config.rules->output.connector == "lake") {
+    WEIR_RETURN_IF_ERROR(make_view(DerivedTableConfig(config), {}, {}));
+  }
 
   WEIR_ASSIGN_OR_RETURN(auto errs, store.Files(config.name, "errors", "published"));
   for (const auto& f : errs) WEIR_RETURN_IF_ERROR(CheckDatasetOutputPath(config, f.path));

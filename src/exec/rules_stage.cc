@@ -13,6 +13,9 @@
 #include <map>
 #include <future>
 #include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "core/text.h"
 #include "exec/iceberg_table.h"
@@ -25,6 +28,7 @@
 #include "io/fs.h"
 #include "rules/engine.h"
 #include "rules/state_store.h"
+#include "source/kafka_producer.h"
 
 namespace weir {
 
@@ -35,6 +39,8 @@ constexpr const char* kRulesTaskEntry = "rules";
 // (the change, its redo record, RocksDB's memtable), so 1M new keys in one interval would cost
 // gigabytes at once.
 constexpr size_t kMaxPendingChanges = 100000;
+// The Kafka output's bound on one commit's derived records (one outbox file, one transaction).
+constexpr size_t kMaxOutboxBytes = 32u << 20;
 // A state entry of the stage's own beside the engine's (which never start with '#').
 constexpr std::string_view kFingerprintKey = "#rules";
 
@@ -105,6 +111,49 @@ std::string RulesFingerprint(const rules::RulesConfig& r, const std::vector<Colu
   return buf;
 }
 
+// The Kafka output's outbox (docs/rules.md): one file per stage commit with derived records,
+// "<commit>.bin", holding each record as a length-prefixed key and value.
+std::string OutboxDir(const DatasetConfig& c) {
+  return (std::filesystem::path(LocalStateDir(c)) / "rules" / c.name / "outbox").string();
+}
+
+std::string OutboxPath(const DatasetConfig& c, int64_t seq) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020lld.bin", static_cast<long long>(seq));
+  return OutboxDir(c) + "/" + name;
+}
+
+void AppendLengthPrefixed(std::string& out, std::string_view s) {
+  const uint32_t n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out.append(s);
+}
+
+Result<std::vector<source::KafkaRecord>> DecodeOutbox(const std::string& bytes,
+                                                      const std::string& path) {
+  std::vector<source::KafkaRecord> out;
+  size_t at = 0;
+  auto take = [&](std::string* into) -> bool {
+    uint32_t n = 0;
+    if (bytes.size() - at < sizeof(n)) return false;
+    std::memcpy(&n, bytes.data() + at, sizeof(n));
+    at += sizeof(n);
+    if (bytes.size() - at < n) return false;
+    into->assign(bytes, at, n);
+    at += n;
+    return true;
+  };
+  while (at < bytes.size()) {
+    source::KafkaRecord r;
+    if (!take(&r.key) || !take(&r.value)) {
+      return Status::Corruption("rules outbox file " + path + " is cut short at byte " +
+                                std::to_string(at));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 bool Finished(TaskStatus s) {
   return s == TaskStatus::kCompleted || s == TaskStatus::kError || s == TaskStatus::kRetired;
 }
@@ -118,11 +167,21 @@ DatasetConfig DerivedTableConfig(const DatasetConfig& config) {
   d.transforms.clear();
   d.rules.reset();
   WriteConfig w;
-  w.connector = "lake";
-  w.location = config.rules->output.location;
-  w.table = config.rules->output.table;
   w.format = "parquet";
-  w.table_format = "iceberg";
+  if (config.rules->output.connector == "kafka") {
+    // No table: the records go to Kafka. The stage's task and checkpoints live in the store as
+    // a table's would; the paths point into the state folder, where nothing is written (as
+    // for write.connector none, core/config.cc).
+    w.connector = "none";
+    w.location = (std::filesystem::path(LocalStateDir(config)) / "no-table" / d.name).string();
+    w.table = "none";
+    w.table_format = "hive";
+  } else {
+    w.connector = "lake";
+    w.location = config.rules->output.location;
+    w.table = config.rules->output.table;
+    w.table_format = "iceberg";
+  }
   w.compression = config.write.compression;
   auto col = [](const char* name, ColumnType t) {
     ColumnConfig c;
@@ -141,6 +200,15 @@ DatasetConfig DerivedTableConfig(const DatasetConfig& config) {
   w.partition_by = {"rule", "day"};
   d.write = w;
   return d;
+}
+
+Result<std::optional<IcebergTableDrop>> DerivedTableDrop(const DatasetConfig& config,
+                                                          Store& store) {
+  const DatasetConfig dcfg = DerivedTableConfig(config);
+  if (!UsesIceberg(dcfg)) return std::optional<IcebergTableDrop>();  // the Kafka output
+  WEIR_ASSIGN_OR_RETURN(auto row, DatasetIcebergRow(dcfg, store));
+  return std::optional<IcebergTableDrop>(IcebergTableDrop{
+      kIcebergNamespace, dcfg.write.table, row ? row->metadata_location : std::string()});
 }
 
 struct RulesStage::Impl {
@@ -177,6 +245,27 @@ struct RulesStage::Impl {
   // Prepare waits for it, and a crash before it ends leaves the redo, which Open applies.
   std::future<Status> applying;
   Status WaitApplied() { return applying.valid() ? applying.get() : Status::OK(); }
+  // The Kafka output (rules.output.connector kafka): derived records are buffered as messages,
+  // written to an outbox file before the store commit that makes them part of checkpoint N,
+  // and published after it in a transaction with the marker N (source/kafka_producer.h).
+  // Open publishes what a crash left between the two, and drops what Kafka already has.
+  bool kafka = false;
+  source::KafkaProducerOptions producer_options;
+  std::unique_ptr<source::KafkaTxnProducer> producer;  // null after a failure: Connect again
+  std::chrono::steady_clock::time_point retry_at{};    // the next attempt after a failure
+  std::string outbox;  // this commit's messages (AppendLengthPrefixed key, value)
+  std::vector<int64_t> unpublished;  // outbox files committed, in commit order
+  int64_t published = 0;             // the last commit Kafka has (its progress marker)
+  Status PublishOutbox(bool must);
+  Status Connect();
+  void ObserveVisible();
+  bool CommitDue() const {
+    return out->ShouldCommit() || engine->PendingChanges() >= kMaxPendingChanges ||
+           outbox.size() >= kMaxOutboxBytes;
+  }
+  std::string MarkerGeneration() const {
+    return store.store_id() + "/" + std::to_string(dtask.id) + ":";
+  }
 
   Impl(const DatasetConfig& c, Store& s) : config(c), store(s) {}
   ~Impl() {
@@ -195,6 +284,7 @@ struct RulesStage::Impl {
 
 Status RulesStage::Impl::Open() {
   dcfg = DerivedTableConfig(config);
+  kafka = config.rules->output.connector == "kafka";
   const std::string state_dir =
       (std::filesystem::path(LocalStateDir(config)) / "rules" / config.name / "state").string();
   // First of all: recovery below touches what a running stage writes (its staged files, the
@@ -234,10 +324,8 @@ Status RulesStage::Impl::Open() {
     if (!known) {
       // The dataset was started over (--restart) and a crash came before its derived table
       // was: the progress names tasks that are gone. Start the derived records over as well.
-      WEIR_ASSIGN_OR_RETURN(auto drow, DatasetIcebergRow(dcfg, store));
-      WEIR_RETURN_IF_ERROR(store.ResetDataset(
-          dcfg.name, IcebergTableDrop{kIcebergNamespace, dcfg.write.table,
-                                      drow ? drow->metadata_location : std::string()}));
+      WEIR_ASSIGN_OR_RETURN(auto drop, DerivedTableDrop(config, store));
+      WEIR_RETURN_IF_ERROR(store.ResetDataset(dcfg.name, drop));
       consumed.clear();
       return Open();
     }
@@ -279,8 +367,9 @@ Status RulesStage::Impl::Open() {
   }));
   if (dtask.seq > 0 && stored != fingerprint) {
     return Status::Invalid(
-        "rules: the rules or the columns they read changed since the derived table " +
-        config.rules->output.table + " was written (its state belongs to the old rules). "
+        "rules: the rules or the columns they read changed since the derived records (" +
+        (kafka ? "topic " + config.rules->output.topic : "table " + config.rules->output.table) +
+        ") were written (their state belongs to the old rules). "
         "Run `weir run --restart` to derive everything again with the new rules, or put the "
         "old rules back");
   }
@@ -288,7 +377,44 @@ Status RulesStage::Impl::Open() {
   late_before = engine->late();
   processed_before = engine->processed();
   dschema = ConfigTableSchema(dcfg);
-  WEIR_ASSIGN_OR_RETURN(iceberg, IcebergTable::Open(dcfg, store, dschema.columns, run_tag));
+  if (kafka) {
+    const auto& o = config.rules->output;
+    source::KafkaProducerOptions po;
+    po.brokers = o.brokers;
+    po.transactional_id = o.transactional_id;
+    po.progress_topic = o.progress_topic;
+    po.settings = o.kafka_settings;
+    po.client_id = "weir-rules-" + config.name;
+    producer_options = po;
+    // Outbox files: ones no commit made (a crash before the store commit) go; of the rest,
+    // Connect drops what Kafka has, and the others are published below, in order.
+    std::error_code ec;
+    std::vector<int64_t> found;
+    for (const auto& e : std::filesystem::directory_iterator(OutboxDir(config), ec)) {
+      const std::string name = e.path().filename().string();
+      char* end = nullptr;
+      const long long n = std::strtoll(name.c_str(), &end, 10);
+      if (end == name.c_str() || std::string(end) != ".bin") {
+        (void)fs::RemoveFile(e.path().string());  // a file being written when a crash came
+        continue;
+      }
+      if (n > seq) {
+        (void)fs::RemoveFile(e.path().string());
+      } else {
+        found.push_back(n);
+      }
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return Status::IOError("rules: listing the outbox " + OutboxDir(config) + ": " + ec.message());
+    }
+    std::sort(found.begin(), found.end());
+    unpublished = found;
+    // Kafka's marker decides which of them it has (Connect drops those) before any is sent.
+    WEIR_RETURN_IF_ERROR(Connect());
+    WEIR_RETURN_IF_ERROR(PublishOutbox(true));
+  } else {
+    WEIR_ASSIGN_OR_RETURN(iceberg, IcebergTable::Open(dcfg, store, dschema.columns, run_tag));
+  }
   out = std::make_unique<WorkerOutput>(dcfg, store, dschema.columns, run_tag + "-rules",
                                        iceberg.get());
   if (config.IsStream()) {
@@ -301,14 +427,6 @@ Status RulesStage::Impl::Open() {
 Status RulesStage::Impl::TakeOutput() {
   auto rows = engine->TakeOutput();
   if (rows.empty()) return Status::OK();
-  ColumnBatch b(dschema.columns);
-  for (const auto& d : rows) {
-    b.columns[0].AppendString(d.rule);
-    b.columns[1].AppendString(d.key);
-    b.columns[2].AppendInt64(d.event_time_ms);
-    b.columns[3].AppendString(d.data);
-    b.columns[4].AppendDate(static_cast<int32_t>(FloorDiv(d.event_time_ms, 86400000)));
-  }
   derived_total += rows.size();
   summary.derived += rows.size();
   output_buffered = true;
@@ -317,6 +435,32 @@ Status RulesStage::Impl::TakeOutput() {
       auto h = metrics->rules_latency.find(d.rule);
       if (h != metrics->rules_latency.end()) to_observe.emplace_back(h->second.get(), d.event_time_ms);
     }
+  }
+  if (kafka) {
+    // The message: the derived table's fields as a JSON object, keyed by the rule's key.
+    std::string v;
+    for (const auto& d : rows) {
+      v = "{\"rule\":";
+      AppendJsonString(v, d.rule);
+      v += ",\"key\":";
+      AppendJsonString(v, d.key);
+      v += ",\"event_time\":";
+      AppendJsonString(v, FormatTimestampMs(d.event_time_ms));
+      v += ",\"data\":";
+      v += d.data;
+      v += '}';
+      AppendLengthPrefixed(outbox, d.key);
+      AppendLengthPrefixed(outbox, v);
+    }
+    return Status::OK();
+  }
+  ColumnBatch b(dschema.columns);
+  for (const auto& d : rows) {
+    b.columns[0].AppendString(d.rule);
+    b.columns[1].AppendString(d.key);
+    b.columns[2].AppendInt64(d.event_time_ms);
+    b.columns[3].AppendString(d.data);
+    b.columns[4].AppendDate(static_cast<int32_t>(FloorDiv(d.event_time_ms, 86400000)));
   }
   return out->Append(b, dtask.id).status();
 }
@@ -339,6 +483,15 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
                          std::chrono::steady_clock::now() - t0).count();
   std::string none;
   out->Update(dtask, c, dtask.duration_ms + ms, none, std::nullopt);
+  if (!outbox.empty()) {
+    // Durable before the commit that makes it part of checkpoint `next` (a crash before the
+    // commit leaves a file Open drops).
+    const std::string path = OutboxPath(config, next);
+    WEIR_RETURN_IF_ERROR(fs::CreateDirs(OutboxDir(config)));
+    WEIR_RETURN_IF_ERROR(fs::WriteFile(path + ".tmp", outbox));
+    WEIR_RETURN_IF_ERROR(fs::Rename(path + ".tmp", path));
+    WEIR_RETURN_IF_ERROR(fs::SyncFilesystem(path));  // the bytes and the rename
+  }
   if (Status st = out->Commit(); !st.ok()) {
     // The run stops here and the next one goes on from the last durable commit. If the store
     // transaction happened (the commit failed while publishing), the checkpoint is the
@@ -348,19 +501,22 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
     if (!fix.ok()) return st.WithContext("rules stage (and its state: " + fix.message() + ")");
     return st.WithContext("rules stage");
   }
-  // The derived records are visible from here on (applying the state below does not change
-  // what readers see).
-  if (metrics != nullptr) {
-    const int64_t now = UnixNowMs();
-    for (const auto& [h, t] : to_observe) h->Observe(static_cast<double>(now - t) / 1000.0);
-    metrics->rules_derived.fetch_add(to_observe.size(), std::memory_order_relaxed);
+  if (!outbox.empty()) {
+    unpublished.push_back(next);
+    outbox.clear();
   }
-  to_observe.clear();
+  seq = next;
+  if (kafka) {
+    // Crash point between the store commit and Kafka's: Open publishes the outbox file.
+    CrashPoint("rules-before-publish", next);
+    WEIR_RETURN_IF_ERROR(PublishOutbox(false));
+  } else {
+    ObserveVisible();
+  }
   // Crash point between the two commits: the store has checkpoint `next`, RocksDB only its
   // redo (Open applies it). Counted in the stage's commits.
   CrashPoint("rules-before-apply", next);
   applying = std::async(std::launch::async, [st = state.get(), next] { return st->Apply(next); });
-  seq = next;
   moved = false;
   output_buffered = false;
   // Spool files the committed progress has passed are read for the last time: forget them,
@@ -382,6 +538,8 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
 }
 
 Status RulesStage::Impl::Step(bool end_of_input) {
+  // Commits a broker could not take wait for no new input.
+  if (kafka) WEIR_RETURN_IF_ERROR(PublishOutbox(false));
   if (config.IsStream()) return StepStream(end_of_input, false);
   WEIR_ASSIGN_OR_RETURN(auto tasks, store.Tasks(config.name));
   std::sort(tasks.begin(), tasks.end(),
@@ -415,9 +573,7 @@ Status RulesStage::Impl::Step(bool end_of_input) {
       consumed[t.id] = it->first.second;
       moved = true;
       WEIR_RETURN_IF_ERROR(TakeOutput());
-      if (out->ShouldCommit() || engine->PendingChanges() >= kMaxPendingChanges) {
-        WEIR_RETURN_IF_ERROR(Commit(spools));
-      }
+      if (CommitDue()) WEIR_RETURN_IF_ERROR(Commit(spools));
     }
     if (!ready || !Finished(t.status)) {
       // Later tasks' records come after this one's: they wait for it. (Its spool files
@@ -432,6 +588,7 @@ Status RulesStage::Impl::Step(bool end_of_input) {
   // each commit writes a file per partition (rule, day) it touches.
   if (end_of_input || out->ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit(spools));
   if (end_of_input) WEIR_RETURN_IF_ERROR(WaitApplied());  // its failure is this run's
+  if (end_of_input && kafka) WEIR_RETURN_IF_ERROR(PublishOutbox(true));
   Report();
   return Status::OK();
 }
@@ -465,6 +622,87 @@ void RulesStage::Impl::Report() {
     metrics->rules_keys = engine->keys();
     metrics->rules_watermark_ms = summary.watermark_ms;
   }
+}
+
+// The derived records committed (the lake) or published (Kafka) so far are visible: their
+// latency is observed.
+void RulesStage::Impl::ObserveVisible() {
+  if (!unpublished.empty()) return;
+  if (metrics != nullptr) {
+    const int64_t now = UnixNowMs();
+    for (const auto& [h, t] : to_observe) h->Observe(static_cast<double>(now - t) / 1000.0);
+    metrics->rules_derived.fetch_add(to_observe.size(), std::memory_order_relaxed);
+  }
+  to_observe.clear();
+}
+
+// A producer that knows what Kafka has: a new one (its init_transactions ends whatever an
+// earlier one left, in this process or a killed one), and this generation's last marker, which
+// settles the outbox files Kafka has already (dropped).
+Status RulesStage::Impl::Connect() {
+  producer.reset();
+  WEIR_ASSIGN_OR_RETURN(auto p, source::KafkaTxnProducer::Create(producer_options));
+  // The marker names the stage's generation (the store and the derived task, new after
+  // --restart) and its commit: "<store id>/<task id>:<commit>".
+  const std::string generation = MarkerGeneration();
+  WEIR_ASSIGN_OR_RETURN(std::string marker, p->LastMarker(generation));
+  published = marker.empty() ? 0 : std::strtoll(marker.c_str() + generation.size(), nullptr, 10);
+  if (published > seq) {
+    return Status::Corruption(
+        "rules: Kafka has this stage's derived records up to commit " +
+        std::to_string(published) + " (" + producer_options.progress_topic +
+        "), but the store's checkpoint is commit " + std::to_string(seq) +
+        "; was the store restored from a backup? Set rules.output.transactional_id to a new "
+        "value and run with --restart to write the derived records again");
+  }
+  while (!unpublished.empty() && unpublished.front() <= published) {
+    (void)fs::RemoveFile(OutboxPath(config, unpublished.front()));
+    unpublished.erase(unpublished.begin());
+  }
+  producer = std::move(p);
+  return Status::OK();
+}
+
+// Publishes the committed outbox files Kafka does not have yet, in commit order, each in one
+// transaction with its marker. `must`: the run starts or ends here, so a failure that outlasts
+// a few attempts is the run's; otherwise an unreachable broker is retried at the next step (the
+// files wait in the outbox; the stage goes on reading and committing).
+Status RulesStage::Impl::PublishOutbox(bool must) {
+  int failures = 0;
+  while (!unpublished.empty()) {
+    Status st;
+    if (!must && std::chrono::steady_clock::now() < retry_at) return Status::OK();
+    if (producer == nullptr) st = Connect();
+    if (st.ok() && !unpublished.empty()) {
+      const int64_t n = unpublished.front();
+      const std::string path = OutboxPath(config, n);
+      WEIR_ASSIGN_OR_RETURN(std::string bytes, fs::ReadFile(path));
+      WEIR_ASSIGN_OR_RETURN(auto records, DecodeOutbox(bytes, path));
+      st = producer->Publish(config.rules->output.topic, records,
+                             MarkerGeneration() + std::to_string(n));
+      if (st.ok()) {
+        published = n;
+        unpublished.erase(unpublished.begin());
+        // Crash point between Kafka's commit and forgetting the file: Open drops it (the
+        // marker says Kafka has it).
+        CrashPoint("rules-after-publish", n);
+        (void)fs::RemoveFile(path);
+        continue;
+      }
+      producer.reset();  // a new one settles the transaction this one left (Connect)
+    }
+    if (!st.retryable() || (must && ++failures >= 3)) {
+      return st.WithContext("rules: " + std::to_string(unpublished.size()) +
+                            " commit(s) of derived records wait in " + OutboxDir(config) +
+                            " (the next run publishes them)");
+    }
+    spdlog::warn("rules: publishing to Kafka: {}; {} commit(s) wait in {} (retrying)",
+                 st.message(), unpublished.size(), OutboxDir(config));
+    retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (must) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  ObserveVisible();
+  return Status::OK();
 }
 
 // A stream's step: its tasks (partitions) never finish, so their spool files are read in commit
@@ -519,9 +757,7 @@ Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
       consumed[u.task] = u.seq;
       moved = true;
       WEIR_RETURN_IF_ERROR(TakeOutput());
-      if (out->ShouldCommit() || engine->PendingChanges() >= kMaxPendingChanges) {
-        WEIR_RETURN_IF_ERROR(Commit(spools));
-      }
+      if (CommitDue()) WEIR_RETURN_IF_ERROR(Commit(spools));
     }
   }
   summary.waiting = pending;
@@ -543,6 +779,7 @@ Status RulesStage::Impl::StepStream(bool end_of_input, bool commit) {
     WEIR_RETURN_IF_ERROR(Commit(spools));
   }
   if (commit || end_of_input) WEIR_RETURN_IF_ERROR(WaitApplied());  // its failure is this run's
+  if ((commit || end_of_input) && kafka) WEIR_RETURN_IF_ERROR(PublishOutbox(true));
   Report();
   return Status::OK();
 }

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct StreamMetrics;
 // The table config of a dataset's derived records: rule, key, event_time, data (json), and the
 // partition column day (the date of event_time), partitioned by rule and day.
 DatasetConfig DerivedTableConfig(const DatasetConfig& config);
+
+// The derived table's catalog row a --restart drops with it (none for the Kafka output).
+Result<std::optional<IcebergTableDrop>> DerivedTableDrop(const DatasetConfig& config,
+                                                          Store& store);
 
 // Adds the rules' figures to a stream's metrics (one latency histogram per rule): before anything
 // renders them.

@@ -691,11 +691,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     if (config_.rules) {
       // The derived records start over too (their state goes when the rules stage finds the
       // derived table without commits).
-      const DatasetConfig dcfg = DerivedTableConfig(config_);
-      WEIR_ASSIGN_OR_RETURN(auto drow, DatasetIcebergRow(dcfg, store_));
-      WEIR_RETURN_IF_ERROR(store_.ResetDataset(
-          dcfg.name, IcebergTableDrop{kIcebergNamespace, dcfg.write.table,
-                                      drow ? drow->metadata_location : std::string()}));
+      WEIR_ASSIGN_OR_RETURN(auto drop, DerivedTableDrop(config_, store_));
+      WEIR_RETURN_IF_ERROR(store_.ResetDataset(DerivedTableConfig(config_).name, drop));
     }
     CrashPoint("after-reset", 0);
   }

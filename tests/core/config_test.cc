@@ -1137,5 +1137,62 @@ TEST(RulesConfigTest, ConnectorNoneNeedsRulesAndAnOutputLocation) {
   EXPECT_NE(e.find("write.table: missing required key"), std::string::npos) << e;
 }
 
+TEST(RulesConfigTest, AKafkaOutputNeedsBrokersAndATopicAndNoTableKeys) {
+  const std::string none = Edit("  connector: lake\n  location: lake                 # the table "
+                                "lives at lake/events/\n  table: events\n",
+                                "  connector: none\n");
+  auto with_output = [&](const std::string& output) {
+    return Edit("  partition_by: [event_type, dt]\n", "", none) + "rules:\n" +
+           Edit("output: {table: derived}", output, kRules);
+  };
+  // No lake needed: write.connector none and no location.
+  auto r = ParseDatasetConfig(
+      with_output("output: {connector: kafka, brokers: \"127.0.0.1:9092\", topic: derived, "
+                  "options: {linger.ms: 5}}"),
+      kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& o = r->rules->output;
+  EXPECT_EQ(o.connector, "kafka");
+  EXPECT_EQ(o.brokers, "127.0.0.1:9092");
+  EXPECT_EQ(o.topic, "derived");
+  EXPECT_EQ(o.progress_topic, "derived.weir-progress");
+  EXPECT_EQ(o.transactional_id, "weir-rules-" + r->name);
+  EXPECT_EQ(o.kafka_settings.at("linger.ms"), "5");
+  EXPECT_TRUE(o.location.empty());
+  r = ParseDatasetConfig(with_output("output: {connector: kafka, brokers: b:1, topic: d, "
+                                     "progress_topic: p, transactional_id: t}"),
+                         kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rules->output.progress_topic, "p");
+  EXPECT_EQ(r->rules->output.transactional_id, "t");
+
+  std::string e = ErrorOf(with_output("output: {connector: kafka, brokers: b:1}"));
+  EXPECT_NE(e.find("rules.output.topic: missing required key for output connector kafka"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(with_output("output: {connector: kafka, topic: d}"));
+  EXPECT_NE(e.find("rules.output.brokers: missing required key for output connector kafka"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(with_output("output: {connector: kafka, brokers: b:1, topic: d, table: derived}"));
+  EXPECT_NE(e.find("rules.output.table: only for output connector lake (connector is kafka)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(with_output("output: {connector: kafka, brokers: b:1, topic: d, progress_topic: d}"));
+  EXPECT_NE(e.find("rules.output.progress_topic: is the output topic"), std::string::npos) << e;
+  e = ErrorOf(with_output("output: {location: lake, topic: d}"));
+  EXPECT_NE(e.find("rules.output.topic: only for output connector kafka (connector is lake)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(with_output("output: {connector: kafka, brokers: \"\", topic: d}"));
+  EXPECT_NE(e.find("rules.output.brokers: is empty"), std::string::npos) << e;
+  e = ErrorOf(with_output(
+      "output: {connector: kafka, brokers: b:1, topic: d, options: {transactional.id: x}}"));
+  EXPECT_NE(e.find("rules.output.options.transactional.id: weir sets it"), std::string::npos) << e;
+  e = ErrorOf(with_output("output: {connector: kafak, topic: d}"));
+  EXPECT_NE(e.find("rules.output.connector"), std::string::npos) << e;
+  EXPECT_NE(e.find("kafka"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace weir
