@@ -22,8 +22,13 @@
 // between the two is undone when the stage opens again, so the state, the derived records and
 // the progress always come from the same point of the input.
 //
-// Ownership: owns the engine, the state store, the derived table's handle and the state
-// folder's lock; borrows the source's idleness report. Thread-safety: none; one thread of
+// The Kafka output (rules.output.connector kafka) keeps the task and the checkpoints but no
+// table: a commit's derived records go to an outbox file before the store transaction and to
+// Kafka after it, in a transaction with a progress marker naming the commit; Open publishes
+// the committed files Kafka's last marker does not cover (docs/rules.md).
+//
+// Ownership: owns the engine, the state store, the derived table's handle (or the Kafka
+// producer) and the state folder's lock; borrows the source's idleness report. Thread-safety: none; one thread of
 // `weir run` steps it while the dataset's tasks run, and once more after them.
 #pragma once
 
