@@ -272,7 +272,7 @@ int RunDataset(const std::string& file, RunOptions opts, bool json, bool no_prog
   }
   if (!res.ok()) {
     PrintError(res.status().message());
-    if (StopRequested()) return 128 + StopSignal();
+    if (StopSignal() > 0) return 128 + StopSignal();
     return res.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitFailed;
   }
   const RunSummary& s = *res;

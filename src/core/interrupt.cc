@@ -21,7 +21,10 @@ void RequestStop(int sig) {
 
 bool StopRequested() { return g_stop_signal.load(std::memory_order_relaxed) != 0; }
 
-int StopSignal() { return g_stop_signal.load(); }
+int StopSignal() {
+  const int sig = g_stop_signal.load();
+  return sig > 0 ? sig : 0;
+}
 
 void InstallStopHandlers() {
   struct sigaction sa {};

@@ -12,9 +12,12 @@ namespace weir {
 void InstallStopHandlers();
 // True once a stop was requested.
 bool StopRequested();
-// The signal that requested the stop (SIGINT, SIGTERM), or 0.
+// The signal that requested the stop (SIGINT, SIGTERM), or 0 (none, or kStopOnFailure).
 int StopSignal();
-// Requests a stop as if `sig` had arrived (tests, and the handler itself).
+// RequestStop(kStopOnFailure): weir stops itself because a part of the run failed (a stream
+// whose rules stage failed); the run then ends with that part's error, not as if signalled.
+constexpr int kStopOnFailure = -1;
+// Requests a stop as if `sig` had arrived (tests, and the handler itself), or kStopOnFailure.
 void RequestStop(int sig);
 
 }  // namespace weir

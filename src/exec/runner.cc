@@ -877,7 +877,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
             // committed; the run ends with this error).
             spdlog::error("{}: the rules stage failed: {}; stopping the stream", config_.name,
                           st.message());
-            RequestStop(SIGTERM);
+            RequestStop(kStopOnFailure);
           }
           return;
         }
@@ -1178,7 +1178,9 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
         if (now.ok() && now->status == TaskStatus::kRunning) {
           (void)store_.SetStatus(task.id, TaskStatus::kInterrupted,
                                  std::string("interrupted by ") +
-                                     (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") +
+                                     (StopSignal() == SIGINT    ? "SIGINT"
+                                      : StopSignal() == SIGTERM ? "SIGTERM"
+                                                                : "weir after a failure") +
                                      "; `weir run` resumes it from its checkpoint",
                                  task.attempts);
         }

@@ -779,6 +779,55 @@ TEST(RulesE2E, KilledAroundTheKafkaOutputsCommitsAndRerunPublishesEachRecordOnce
   EXPECT_TRUE(keyed);
 }
 
+// Regression: a stream whose rules stage failed stopped itself as if SIGTERM had come, and
+// exited 143 like a killed run. Here the stage fails mid-run (its outbox folder is replaced by a
+// file, so the next commit cannot write it): the run must end with the stage's error and exit 1,
+// and a rerun once the folder is back derives every record once.
+TEST(RulesE2E, AStreamWhoseRulesStageFailsExitsWithTheStagesErrorNotAsSignalled) {
+  const std::string dir = TempDir("rules-kout-fail");
+  const Expected want = Generate(dir, 31, 3000, 2);
+  const std::string lines = InputLines(dir);
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:1"));
+  ASSERT_TRUE(kafka.Command("topic derived 2"));
+  ASSERT_TRUE(kafka.Command("topic derived.weir-progress 1"));
+  const size_t half = lines.find('\n', lines.size() / 2) + 1;
+  ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines.substr(0, half)));
+  WriteAll(dir + "/rules.yaml",
+           WithKafkaOutput(RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n",
+                                     KafkaRead(kafka.bootstrap())),
+                           kafka.bootstrap(), "derived"));
+  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress", "--json",
+                                 "--until-idle", "20s"},
+                                dir + "/run.log", true);
+  ASSERT_GT(pid, 0);
+  bool keyed = false;
+  size_t before = 0;
+  for (int i = 0; i < 300 && before == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    before = Consumed(kafka.bootstrap(), "derived", &keyed).size();
+  }
+  ASSERT_GT(before, 0u) << ReadAll(dir + "/run.log");
+  const std::string outbox = dir + "/.weir/rules/marketplace_rules/outbox";
+  fs::remove_all(outbox);
+  WriteAll(outbox, "not a folder");
+  ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines.substr(half)));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = ReadAll(dir + "/run.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << log;
+  EXPECT_NE(log.find("the rules stage failed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("interrupted by SIGTERM"), std::string::npos) << log;
+  // Nothing is lost: the input and the stage's position are committed; a rerun goes on.
+  fs::remove(outbox);
+  auto again = Weir("run " + dir + "/rules.yaml --until-idle 3s --no-progress --json");
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  const auto got = Consumed(kafka.bootstrap(), "derived", &keyed);
+  EXPECT_EQ(got.size(), want.records.size());
+  EXPECT_TRUE(got == want.records);
+}
+
 // The output's cluster down for 8 s mid-run (the source's stays up): the committed derived
 // records wait in the outbox, the stage goes on, and once the cluster is back they are
 // published, each once.
