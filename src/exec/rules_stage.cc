@@ -255,7 +255,6 @@ struct RulesStage::Impl {
   std::chrono::steady_clock::time_point retry_at{};    // the next attempt after a failure
   std::string outbox;  // this commit's messages (AppendLengthPrefixed key, value)
   std::vector<int64_t> unpublished;  // outbox files committed, in commit order
-  int64_t published = 0;             // the last commit Kafka has (its progress marker)
   Status PublishOutbox(bool must);
   Status Connect();
   void ObserveVisible();
@@ -646,7 +645,8 @@ Status RulesStage::Impl::Connect() {
   // --restart) and its commit: "<store id>/<task id>:<commit>".
   const std::string generation = MarkerGeneration();
   WEIR_ASSIGN_OR_RETURN(std::string marker, p->LastMarker(generation));
-  published = marker.empty() ? 0 : std::strtoll(marker.c_str() + generation.size(), nullptr, 10);
+  const int64_t published =
+      marker.empty() ? 0 : std::strtoll(marker.c_str() + generation.size(), nullptr, 10);
   if (published > seq) {
     return Status::Corruption(
         "rules: Kafka has this stage's derived records up to commit " +
@@ -681,7 +681,6 @@ Status RulesStage::Impl::PublishOutbox(bool must) {
       st = producer->Publish(config.rules->output.topic, records,
                              MarkerGeneration() + std::to_string(n));
       if (st.ok()) {
-        published = n;
         unpublished.erase(unpublished.begin());
         // Crash point between Kafka's commit and forgetting the file: Open drops it (the
         // marker says Kafka has it).

@@ -654,6 +654,16 @@ std::string LastMarker(const std::string& bootstrap, const std::string& topic) {
   return last;
 }
 
+// Waits up to 30 s for a first derived record on `topic` (a running stage has published).
+bool AwaitRecords(const std::string& bootstrap, const std::string& topic) {
+  bool keyed = false;
+  for (int i = 0; i < 300; ++i) {
+    if (!Consumed(bootstrap, topic, &keyed).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 size_t OutboxFiles(const std::string& dir) {
   size_t n = 0;
   std::error_code ec;
@@ -801,13 +811,8 @@ TEST(RulesE2E, AStreamWhoseRulesStageFailsExitsWithTheStagesErrorNotAsSignalled)
                                  "--until-idle", "20s"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
+  ASSERT_TRUE(AwaitRecords(kafka.bootstrap(), "derived")) << ReadAll(dir + "/run.log");
   bool keyed = false;
-  size_t before = 0;
-  for (int i = 0; i < 300 && before == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    before = Consumed(kafka.bootstrap(), "derived", &keyed).size();
-  }
-  ASSERT_GT(before, 0u) << ReadAll(dir + "/run.log");
   const std::string outbox = dir + "/.weir/rules/marketplace_rules/outbox";
   fs::remove_all(outbox);
   WriteAll(outbox, "not a folder");
@@ -854,13 +859,8 @@ TEST(RulesE2E, AKafkaOutputClusterDownMidRunDelaysTheRecordsAndLosesNone) {
                                  "--until-idle", "4s"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
+  ASSERT_TRUE(AwaitRecords(output.bootstrap(), "derived")) << ReadAll(dir + "/run.log");
   bool keyed = false;
-  size_t before = 0;
-  for (int i = 0; i < 300 && before == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    before = Consumed(output.bootstrap(), "derived", &keyed).size();
-  }
-  ASSERT_GT(before, 0u) << ReadAll(dir + "/run.log");
   ASSERT_TRUE(output.Command("down 1"));
   ASSERT_TRUE(Produce(source.bootstrap(), 0, lines.substr(half)));
   std::this_thread::sleep_for(std::chrono::seconds(8));
