@@ -37,6 +37,7 @@ class Reader {
   explicit Reader(std::string_view b) : b_(b) {}
   bool done() const { return pos_ >= b_.size(); }
   bool ok() const { return ok_; }
+  size_t left() const { return b_.size() - pos_; }
   uint64_t U64() {
     if (b_.size() - pos_ < 8) {
       ok_ = false;
@@ -129,6 +130,7 @@ Event GetEvent(Reader& r) {
   e.t = r.I64();
   e.seq = r.U64();
   const uint64_t n = r.U64();
+  if (n <= r.left()) e.cells.reserve(n);  // a damaged count is caught below, not allocated
   for (uint64_t i = 0; i < n && r.ok(); ++i) e.cells.push_back(GetCell(r));  // stops at the end
   return e;
 }
@@ -339,8 +341,7 @@ struct Engine::Impl {
       if (key != o.key) return key > o.key;
       return id > o.id;
     }
-  };
-  // A min-heap: a timer whose partial match or window moved on is left in it and does nothing
+  };  // A min-heap: a timer whose partial match or window moved on is left in it and does nothing
   // when it comes up (its deadline no longer matches), which is cheaper than finding it.
   struct TimerQueue {
     std::vector<Timer> heap;
@@ -394,10 +395,10 @@ struct Engine::Impl {
     const auto k = std::make_pair(ev.t, ev.seq);
     buffer.emplace(k, std::move(ev));
   }
-  // Segment keys whose window changed at the instant being processed.
   // (segment, key) whose window changed at the instant being processed; SegKey::evaluate keeps
-  // each in once. Keys of an unordered_map stay where they are until erased (in Evaluate).
-  std::vector<std::pair<uint32_t, const std::string*>> to_evaluate;
+  // each in once. The nodes of an unordered_map stay where they are until erased, and only
+  // Evaluate erases (a listed node, after its last use).
+  std::vector<std::pair<uint32_t, std::pair<const std::string, SegKey>*>> to_evaluate;
 
   class EventRow final : public Row {
    public:
@@ -626,7 +627,7 @@ struct Engine::Impl {
     }
     if (!k.evaluate) {
       k.evaluate = true;
-      to_evaluate.emplace_back(static_cast<uint32_t>(si), &it->first);
+      to_evaluate.emplace_back(static_cast<uint32_t>(si), &*it);
     }
     MarkSegDirty(si, k, key);
   }
@@ -648,18 +649,16 @@ struct Engine::Impl {
     }
     if (!k.evaluate) {
       k.evaluate = true;
-      to_evaluate.emplace_back(static_cast<uint32_t>(si), &it->first);
+      to_evaluate.emplace_back(static_cast<uint32_t>(si), &*it);
     }
     MarkSegDirty(si, k, t.key);
   }
 
   void Evaluate(int64_t instant) {
-    for (const auto& [si, keyp] : to_evaluate) {
+    for (const auto& [si, node] : to_evaluate) {
       const Segment& s = segments[si];
-      auto it = seg_state[si].find(*keyp);
-      if (it == seg_state[si].end()) continue;
-      const std::string& key = it->first;
-      SegKey& k = it->second;
+      const std::string& key = node->first;
+      SegKey& k = node->second;
       k.evaluate = false;
       AggRow row(s, k);
       size_t b = s.bucket_names.size() - 1;
@@ -678,7 +677,9 @@ struct Engine::Impl {
         Emit(s.name, key, instant, std::move(d));
         k.bucket = b;
       }
-      if (k.window.empty() && k.bucket == s.bucket_names.size() - 1) seg_state[si].erase(it);
+      if (k.window.empty() && k.bucket == s.bucket_names.size() - 1) {
+        seg_state[si].erase(seg_state[si].find(key));  // nothing else points at it: it was listed once
+      }
     }
     to_evaluate.clear();
   }
@@ -1062,6 +1063,7 @@ Status Engine::PushEncoded(std::string_view file) {
                                 std::to_string(slots_.size()) + ")");
     }
     Event ev;
+    ev.cells.reserve(n);  // n is checked against the dataset's columns above
     for (uint64_t i = 0; i < n; ++i) ev.cells.push_back(GetCell(r));
     if (!r.ok()) return Status::Corruption("a rules spool is cut short");
     const Cell& tc = ev.cells[time_slot_];
