@@ -13,6 +13,7 @@
 #include "core/interrupt.h"
 #include "core/text.h"
 #include "exec/iceberg_table.h"
+#include "exec/lake_maintenance.h"
 #include "exec/runner.h"
 #include "exec/stream_metrics.h"
 #include "exec/task_executor.h"
@@ -317,6 +318,7 @@ class KafkaStream {
     Status st = out_.CommitAsync(
         [this, sealed = std::move(sealed)](const WorkerOutput::Committed&) {
           Committed(sealed);
+          compactor_.AfterCommit(c_.run_tag);
           return Status::OK();
         },
         std::move(metrics));
@@ -486,6 +488,9 @@ class KafkaStream {
   // StreamMetrics.
   std::vector<int64_t> kafka_ms_;
   std::string stopped_;
+  // write.compaction.auto while the stream runs. Declared last: destroyed (so waited for)
+  // first.
+  BackgroundCompactor compactor_{cfg_, store_};
 };
 
 }  // namespace

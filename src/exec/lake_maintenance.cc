@@ -14,6 +14,8 @@
 #include <map>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
@@ -706,6 +708,32 @@ Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store,
   o.min_files = config.write.compaction_min_files;
   o.tag = tag.empty() ? "" : tag + "-" + NewTag();
   return CompactTable(config, store, o);
+}
+
+BackgroundCompactor::BackgroundCompactor(const DatasetConfig& config, Store& store)
+    : config_(config), store_(store), since_(std::chrono::steady_clock::now()) {}
+
+BackgroundCompactor::~BackgroundCompactor() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundCompactor::AfterCommit(const std::string& run_tag) {
+  if (!config_.write.compaction_auto || running_.load()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - since_ < std::chrono::milliseconds(config_.write.compaction_interval_ms)) return;
+  if (thread_.joinable()) thread_.join();  // the last one, finished
+  running_ = true;
+  since_ = now;
+  const std::string tag = run_tag + "-c" + std::to_string(++compactions_);
+  thread_ = std::thread([this, tag] {
+    auto r = AutoCompact(config_, store_, tag);
+    if (!r.ok()) {
+      spdlog::warn("{}: write.compaction.auto: compaction failed (the data stays committed; it "
+                   "is tried again after write.compaction.interval): {}",
+                   config_.name, r.status().message());
+    }
+    running_ = false;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,9 +41,12 @@
 // its own while `weir run` commits to the same table (that is their point).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config.h"
@@ -91,6 +94,36 @@ Result<CompactReport> CompactTable(const DatasetConfig& config, Store& store,
 // files. A no-op (empty report) when auto compaction is off or the table is not Iceberg.
 Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store,
                                   const std::string& tag);
+
+// write.compaction.auto while a stream runs: after a durable commit, at most every
+// write.compaction.interval (the first one an interval after the start), AutoCompact runs on a
+// thread of its own, so commits (and the visibility bound) go on meanwhile; its commit is its
+// own snapshot and retries when it races with the stream's (see CompactTable). A failure is
+// logged and tried again an interval later: the data stays committed as it was. Serves the
+// collector's task, the Kafka stream and the rules stage's derived table.
+//
+// Owns its thread; `config` and `store` are borrowed and must outlive it (the store is used
+// from the compaction thread: Store is thread-safe). AfterCommit is called from one thread;
+// the destructor waits for a running compaction.
+class BackgroundCompactor {
+ public:
+  BackgroundCompactor(const DatasetConfig& config, Store& store);
+  ~BackgroundCompactor();
+  BackgroundCompactor(const BackgroundCompactor&) = delete;
+  BackgroundCompactor& operator=(const BackgroundCompactor&) = delete;
+  // After a durable commit: starts a compaction when one is due and none is running.
+  // `run_tag` names its snapshot (weir.run) and files.
+  void AfterCommit(const std::string& run_tag);
+  int started() const { return compactions_; }  // compactions started so far
+
+ private:
+  const DatasetConfig& config_;
+  Store& store_;
+  std::chrono::steady_clock::time_point since_;  // the start, then the last compaction's start
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  int compactions_ = 0;
+};
 
 // Orphans younger than this are never deleted, whatever --older-than says: a writer's
 // uncommitted manifests and metadata, and compaction's hidden new files, are that young.

@@ -39,9 +39,6 @@ class TaskExecutor::Impl {
        const sdk::RecordFormat* format, StreamRun* stream)
       : cfg_(cfg), progress_(progress), task_(task), transforms_(transforms), out_(out),
         sdk_(parser), format_(format), stream_(stream) {}
-  ~Impl() {
-    if (compactor_.joinable()) compactor_.join();
-  }
 
   Status Execute() {
     WEIR_RETURN_IF_ERROR(Prepare());
@@ -112,6 +109,9 @@ class TaskExecutor::Impl {
   // What both a run and a record-level redrive of the task need: projector, file, splitter.
   Status Prepare() {
     started_ = Clock::now();
+    if (stream_ != nullptr && !compactor_) {
+      compactor_ = std::make_unique<BackgroundCompactor>(cfg_, *stream_->store);
+    }
     WEIR_ASSIGN_OR_RETURN(projector_, Projector::Create(cfg_));
     path_ = task_.path;
     if (sdk_ != nullptr) {
@@ -327,7 +327,7 @@ class TaskExecutor::Impl {
             // The log's backlog (what 429s count) now ends here, and so does the reader's.
             durable_offset_ = sealed.offset;
             WEIR_RETURN_IF_ERROR(log.Trim(sealed.offset));
-            MaybeCompact();
+            if (compactor_) compactor_->AfterCommit(stream_->run_tag);
             return Status::OK();
           },
           std::move(metrics));
@@ -448,32 +448,6 @@ class TaskExecutor::Impl {
     for (size_t r = 0; r < batch.num_rows(); ++r) {
       if (!b.IsNull(r)) event_sink_->push_back(b.Int64At(r));
     }
-  }
-
-  // write.compaction.auto on a stream: at most every write.compaction.interval, on its own
-  // thread, so commits (and the visibility bound) go on while it runs; its commit is its own
-  // snapshot and retries if it races with ours (exec/lake_maintenance.h).
-  void MaybeCompact() {
-    if (!cfg_.write.compaction_auto || compacting_.load()) return;
-    if (compactions_ > 0 && Millis(last_compaction_) < static_cast<double>(cfg_.write.compaction_interval_ms)) {
-      return;
-    }
-    if (compactions_ == 0 && Millis(started_) < static_cast<double>(cfg_.write.compaction_interval_ms)) {
-      return;
-    }
-    if (compactor_.joinable()) compactor_.join();
-    compacting_ = true;
-    last_compaction_ = Clock::now();
-    const std::string tag = stream_->run_tag + "-c" + std::to_string(++compactions_);
-    compactor_ = std::thread([this, tag] {
-      auto r = AutoCompact(cfg_, *stream_->store, tag);
-      if (!r.ok()) {
-        spdlog::warn("{}: write.compaction.auto: compaction failed (the data stays committed; it "
-                     "is tried again after write.compaction.interval): {}",
-                     cfg_.name, r.status().message());
-      }
-      compacting_ = false;
-    });
   }
 
   Status ProcessSlice(std::span<const RecordView> recs, std::string& error_lines) {
@@ -602,10 +576,9 @@ class TaskExecutor::Impl {
 
  public:
   void set_event_sink(std::vector<int64_t>* sink) { event_sink_ = sink; }
-  std::thread compactor_;  // write.compaction.auto on a stream (MaybeCompact)
-  std::atomic<bool> compacting_{false};
-  int compactions_ = 0;
-  Clock::time_point last_compaction_;
+  // write.compaction.auto while the collector's stream runs. Declared last: destroyed (so
+  // waited for) first.
+  std::unique_ptr<BackgroundCompactor> compactor_;
 };
 
 

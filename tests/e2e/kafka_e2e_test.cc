@@ -163,6 +163,55 @@ TEST(KafkaE2E, ABrokerOutageMidRunLosesNothing) {
             "600/600");
 }
 
+// write.compaction.auto on a Kafka stream compacts while the stream runs, as it does on the
+// HTTP collector's: a Kafka stream compacted only at the end of its run before, which a stream
+// that runs for weeks never reaches, so its partitions gathered a file per commit.
+TEST(KafkaE2E, AutoCompactionRunsWhileAKafkaStreamRuns) {
+  if (!HaveIcebird()) FAIL() << "node or the npm package icebird is missing: run scripts/install-deps.sh";
+  const std::string dir = TempDir("kafka-compact");
+  KafkaMock kafka;
+  ASSERT_TRUE(kafka.Start("events:1"));
+  const std::string yaml = dir + "/ds.yaml";
+  std::string text = DatasetYaml(kafka.bootstrap());
+  const std::string at = "  table: events\n";
+  text.replace(text.find(at), at.size(),
+               at + "  compaction: {auto: true, min_files: 3, interval: 500ms}\n");
+  WriteAll(yaml, text);
+  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/run.log");
+  ASSERT_GT(pid, 0);
+  // One partition, a small file per commit (200 ms): produce until a compaction replaced some.
+  int produced = 0;
+  bool compacted = false;
+  for (int round = 0; round < 150 && !compacted; ++round) {
+    std::string lines;
+    for (int i = 0; i < 20; ++i) lines += Event("c" + std::to_string(produced++));
+    ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    for (const auto& sn : LakeSnapshots(yaml)) compacted |= sn["operation"] == "replace";
+  }
+  EXPECT_TRUE(compacted) << "no replace snapshot while the stream ran; log:\n"
+                         << ReadAll(dir + "/run.log");
+  EXPECT_EQ(WaitForRows(yaml, produced), std::to_string(produced) + "\n");
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadAll(dir + "/run.log");
+  // Every message once, in fewer live files than the appends added.
+  const auto snaps = LakeSnapshots(yaml);
+  EXPECT_EQ(CurrentRecords(snaps), static_cast<uint64_t>(produced));
+  uint64_t appended = 0, live = 0;
+  for (const auto& sn : snaps) {
+    if (sn["operation"] == "append") appended += sn["added_files"].get<uint64_t>();
+    if (sn["current"] == true) live = sn["total_files"].get<uint64_t>();
+  }
+  EXPECT_LT(live, appended);
+  // An independent reader of the current snapshot: each produced message once.
+  std::vector<std::string> want;
+  for (int i = 0; i < produced; ++i) want.push_back("c" + std::to_string(i));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(IcebirdIds(dir), want);
+}
+
 // kill -9 at random moments while messages keep arriving: after a final run every produced
 // message is in the table exactly once.
 TEST(KafkaE2E, KillNineWhileConsumingLosesAndDuplicatesNothing) {
