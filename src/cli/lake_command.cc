@@ -8,17 +8,49 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/text.h"
+#include "core/text_util.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_check.h"
 #include "exec/lake_history.h"
 #include "exec/lake_maintenance.h"
+#include "exec/rules_stage.h"
 #include "exec/runner.h"
 
 namespace weir::cli {
 namespace {
 
-int LakeCheck(const std::string& file, bool json) {
+// The dataset, with its config narrowed to the lake table `table` names: "" or the dataset's
+// own table (write.table), or its rules' derived table (rules.output.table), which is an
+// Iceberg table like any other. Anything else is refused with the names there are.
+OpenedDataset OpenLakeOrReport(const std::string& file, const std::string& table) {
   auto ds = OpenDatasetOrReport(file);
+  if (!ds.ok() || table.empty()) return ds;
+  const DatasetConfig& c = *ds.config;
+  if (c.write.connector == "lake" && table == c.write.table) return ds;
+  const bool derived = c.rules && c.rules->output.connector != "kafka";
+  if (derived && table == c.rules->output.table) {
+    *ds.config = DerivedTableConfig(c);
+    return ds;
+  }
+  std::vector<std::string> names, tables;
+  if (c.write.connector == "lake") {
+    tables.push_back(c.write.table);
+    names.push_back("'" + c.write.table + "' (the dataset's table)");
+  }
+  if (derived) {
+    tables.push_back(c.rules->output.table);
+    names.push_back("'" + c.rules->output.table + "' (its rules' derived table)");
+  }
+  PrintError("--table " + table + ": dataset '" + c.name + "' has no lake table of that name" +
+             DidYouMean(table, tables) + "; " +
+             (names.empty() ? std::string("it writes no lake table")
+                            : "its tables: " + JoinNames(names, " and ")));
+  ds.exit_code = kExitBadConfig;
+  return ds;
+}
+
+int LakeCheck(const std::string& file, const std::string& table, bool json) {
+  auto ds = OpenLakeOrReport(file, table);
   if (!ds.ok()) return ds.exit_code;
   auto report = CheckLake(*ds.config, *ds.store);
   if (!report.ok()) {
@@ -98,8 +130,8 @@ std::string NoSnapshotYet(const DatasetConfig& c) {
          "it was reset by --restart)";
 }
 
-int LakeSnapshots(const std::string& file, bool json) {
-  auto ds = OpenDatasetOrReport(file);
+int LakeSnapshots(const std::string& file, const std::string& table_name, bool json) {
+  auto ds = OpenLakeOrReport(file, table_name);
   if (!ds.ok()) return ds.exit_code;
   std::optional<LakeTable> table;
   int exit_code = 0;
@@ -159,8 +191,9 @@ int LakeSnapshots(const std::string& file, bool json) {
   return 0;
 }
 
-int LakeChanges(const std::string& file, int64_t since, bool json) {
-  auto ds = OpenDatasetOrReport(file);
+int LakeChanges(const std::string& file, const std::string& table_name, int64_t since,
+                bool json) {
+  auto ds = OpenLakeOrReport(file, table_name);
   if (!ds.ok()) return ds.exit_code;
   std::optional<LakeTable> table;
   int exit_code = 0;
@@ -227,9 +260,9 @@ int LakeChanges(const std::string& file, int64_t since, bool json) {
   return 0;
 }
 
-int LakeCompact(const std::string& file, const std::string& partition, int64_t target_mb,
+int LakeCompact(const std::string& file, const std::string& table, const std::string& partition, int64_t target_mb,
                 bool json) {
-  auto ds = OpenDatasetOrReport(file);
+  auto ds = OpenLakeOrReport(file, table);
   if (!ds.ok()) return ds.exit_code;
   CompactOptions o;
   o.partition = partition;
@@ -294,14 +327,14 @@ int LakeCompact(const std::string& file, const std::string& partition, int64_t t
   return 0;
 }
 
-int LakeExpire(const std::string& file, const std::string& older_than, int retain_last,
+int LakeExpire(const std::string& file, const std::string& table, const std::string& older_than, int retain_last,
                bool dry_run, bool json) {
   auto age = ParseAge(older_than);
   if (!age.ok()) {
     PrintError("--older-than: " + age.status().message());
     return 2;
   }
-  auto ds = OpenDatasetOrReport(file);
+  auto ds = OpenLakeOrReport(file, table);
   if (!ds.ok()) return ds.exit_code;
   ExpireOptions o;
   o.older_than_ms = *age;
@@ -351,10 +384,12 @@ int LakeExpire(const std::string& file, const std::string& older_than, int retai
 }  // namespace
 
 void AddLakeCommand(CLI::App& app, int& exit_code) {
+  static constexpr const char* kTableHelp =
+      "the table: the dataset's own (default) or its rules' derived table (rules.output.table)";
   auto* lake = app.add_subcommand("lake", "Inspect and maintain a dataset's lake table");
   lake->require_subcommand(1);
   struct Args {
-    std::string file;
+    std::string file, table;
     bool json = false;
     int64_t since = 0;
     std::string partition, older_than;
@@ -367,31 +402,35 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
                                      "Verify every committed file exists with its committed size "
                                      "and list files the catalog does not know");
   check->add_option("FILE", a->file, "dataset YAML file")->required();
+  check->add_option("--table", a->table, kTableHelp);
   check->add_flag("--json", a->json, "print the result as JSON");
-  check->callback([a, &exit_code] { exit_code = LakeCheck(a->file, a->json); });
+  check->callback([a, &exit_code] { exit_code = LakeCheck(a->file, a->table, a->json); });
 
   auto* snaps = lake->add_subcommand(
       "snapshots", "List the table's Iceberg snapshots, oldest first, marking the current one");
   snaps->add_option("FILE", a->file, "dataset YAML file")->required();
+  snaps->add_option("--table", a->table, kTableHelp);
   snaps->add_flag("--json", a->json, "print the result as JSON");
-  snaps->callback([a, &exit_code] { exit_code = LakeSnapshots(a->file, a->json); });
+  snaps->callback([a, &exit_code] { exit_code = LakeSnapshots(a->file, a->table, a->json); });
 
   auto* changes = lake->add_subcommand(
       "changes",
       "List the partitions changed by the snapshots after --since up to the current one (the "
       "partitions a downstream job must recompute)");
   changes->add_option("FILE", a->file, "dataset YAML file")->required();
+  changes->add_option("--table", a->table, kTableHelp);
   changes->add_option("--since", a->since,
                       "snapshot id already processed downstream; 0 or omitted: since the table's "
                       "start");
   changes->add_flag("--json", a->json, "print the result as JSON");
-  changes->callback([a, &exit_code] { exit_code = LakeChanges(a->file, a->since, a->json); });
+  changes->callback([a, &exit_code] { exit_code = LakeChanges(a->file, a->table, a->since, a->json); });
 
   auto* compact = lake->add_subcommand(
       "compact",
       "Rewrite each partition's small data files into files of about the target size (sorted "
       "by write.sort_by) as one Iceberg replace snapshot; safe while `weir run` commits");
   compact->add_option("FILE", a->file, "dataset YAML file")->required();
+  compact->add_option("--table", a->table, kTableHelp);
   compact->add_option("--partition", a->partition,
                       "only partitions whose path has these col=value parts, e.g. 'dt=2025-11-20'");
   compact->add_option("--target-file-mb", a->target_mb,
@@ -399,7 +438,7 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 1048576));
   compact->add_flag("--json", a->json, "print the result as JSON");
   compact->callback([a, &exit_code] {
-    exit_code = LakeCompact(a->file, a->partition, a->target_mb, a->json);
+    exit_code = LakeCompact(a->file, a->table, a->partition, a->target_mb, a->json);
   });
 
   auto* expire = lake->add_subcommand(
@@ -407,6 +446,7 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
       "Remove snapshots older than --older-than (keeping the current one and the last N), then "
       "delete the files only they referenced, and old orphan files");
   expire->add_option("FILE", a->file, "dataset YAML file")->required();
+  expire->add_option("--table", a->table, kTableHelp);
   expire->add_option("--older-than", a->older_than, "age: 7d, 36h, 90m, 45s")->required();
   expire->add_option("--retain-last", a->retain_last,
                      "always keep this many most recent snapshots (default 1)")
@@ -414,7 +454,7 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
   expire->add_flag("--dry-run", a->dry_run, "list what would be removed; change nothing");
   expire->add_flag("--json", a->json, "print the result as JSON");
   expire->callback([a, &exit_code] {
-    exit_code = LakeExpire(a->file, a->older_than, a->retain_last, a->dry_run, a->json);
+    exit_code = LakeExpire(a->file, a->table, a->older_than, a->retain_last, a->dry_run, a->json);
   });
 }
 

@@ -1071,20 +1071,23 @@ void ParseSortBy(Loader& L, const MapView& m, const std::set<std::string>& broke
   }
 }
 
-// write.compaction: {auto, min_files}; unknown keys are refused by CheckMap ("did you mean").
-void ParseCompaction(Loader& L, const MapView& m, WriteConfig* w) {
+// write.compaction and rules.output.compaction (`path`): {auto, min_files, interval}; unknown
+// keys are refused by CheckMap ("did you mean"). `table_format`: the table's, which must be
+// iceberg for auto.
+void ParseCompaction(Loader& L, const MapView& m, const std::string& path,
+                     const std::string& table_format, bool* on, int* min_files,
+                     int64_t* interval_ms) {
   const Field* f = m.Get("compaction");
   if (f == nullptr) return;
-  auto c =
-      L.CheckMap(f->value, DatasetMapSpec("write.compaction"), "write.compaction", f->key_line);
+  auto c = L.CheckMap(f->value, DatasetMapSpec(path), path, f->key_line);
   if (!c) return;
-  if (auto v = L.Bool(*c, "auto")) w->compaction_auto = *v;
-  if (auto v = L.Int(*c, "min_files")) w->compaction_min_files = static_cast<int>(*v);
-  if (auto v = L.Duration(*c, "interval")) w->compaction_interval_ms = *v;
-  if (w->compaction_auto && w->table_format != "iceberg") {
-    L.Error(f->key_line, "write.compaction.auto",
+  if (auto v = L.Bool(*c, "auto")) *on = *v;
+  if (auto v = L.Int(*c, "min_files")) *min_files = static_cast<int>(*v);
+  if (auto v = L.Duration(*c, "interval")) *interval_ms = *v;
+  if (*on && table_format != "iceberg") {
+    L.Error(f->key_line, path + ".auto",
             "compaction rewrites Iceberg tables only, and write.table_format is '" +
-                w->table_format + "'; remove write.compaction or use an Iceberg table");
+                table_format + "'; remove write.compaction or use an Iceberg table");
   }
 }
 
@@ -1210,7 +1213,8 @@ bool ParseWrite(Loader& L, const MapView& m, const std::optional<std::string>& p
   if (auto v = L.Size(m, "roll_bytes")) w->roll_bytes = *v;
   if (auto v = L.Int(m, "roll_records")) w->roll_records = static_cast<uint64_t>(*v);
   if (auto v = L.Int(m, "target_file_mb")) w->target_file_mb = static_cast<uint64_t>(*v);
-  ParseCompaction(L, m, w);
+  ParseCompaction(L, m, "write.compaction", w->table_format, &w->compaction_auto,
+                  &w->compaction_min_files, &w->compaction_interval_ms);
   const Field* f = m.Get("columns");
   if (f == nullptr || !ParseColumns(L, *f, parser, &w->columns, info, broken)) return false;
   CheckDerived(L, w->columns, *info, *broken);
@@ -1343,10 +1347,14 @@ void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
       if (auto v = L.Enum(*o, "connector")) r.output.connector = *v;
       if (auto v = L.Path(*o, "location")) r.output.location = *v;
       if (auto v = L.Identifier(*o, "table")) r.output.table = *v;
+      if (r.output.connector != "kafka") {
+        ParseCompaction(L, *o, "rules.output.compaction", "iceberg", &r.output.compaction_auto,
+                        &r.output.compaction_min_files, &r.output.compaction_interval_ms);
+      }
     }
     if (o && r.output.connector == "kafka") {
       // The derived records go to a Kafka topic (transactions; docs/rules.md): no table.
-      for (const char* key : {"location", "table"}) {
+      for (const char* key : {"location", "table", "compaction"}) {
         if (const Field* k = o->Get(key)) {
           L.Error(k->key_line, std::string("rules.output.") + key,
                   "only for output connector lake (connector is kafka); remove it");

@@ -22,6 +22,22 @@ KeySpec Key(std::string_view name, ValueKind kind, bool required, std::string_vi
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
 
+// write.compaction and rules.output.compaction: the same keys.
+std::vector<KeySpec> CompactionKeys() {
+  using K = ValueKind;
+  return {
+      Key("auto", K::kBool, kOptional, "false",
+          "Compact at the end of every `weir run` (stream datasets: every `interval` while "
+          "running)."),
+      Key("min_files", K::kInt, kOptional, "8",
+          "Small files a partition must have before it is compacted.")
+          .Range(2, std::nullopt),
+      Key("interval", K::kDuration, kOptional, "5m",
+          "Stream datasets: while running, compact at most this often (in the background, "
+          "after a commit); a files dataset compacts at the end of each run."),
+  };
+}
+
 std::vector<MapSpec> BuildSchema() {
   using K = ValueKind;
   std::vector<MapSpec> s;
@@ -166,7 +182,16 @@ std::vector<MapSpec> BuildSchema() {
           Key("options", K::kOptions, kOptional, "",
               "`kafka` only: librdkafka producer settings passed through (`security.protocol`, "
               "`sasl.*`, ...; `${NAME}` is the environment variable NAME)."),
+          Key("compaction", K::kMap, kOptional, "",
+              "`lake` only: automatic compaction of the derived table, as `write.compaction` "
+              "for the dataset's table."),
       }});
+  s.push_back(MapSpec{
+      "rules.output.compaction",
+      "Automatic compaction of the derived table (a stream's rules commit small files about "
+      "every `stream.commit_interval`): partitions with `min_files` or more data files smaller "
+      "than 128 MiB are compacted (as `weir lake compact FILE --table TABLE`).",
+      CompactionKeys()});
   s.push_back(MapSpec{
       "rules.patterns[]",
       "A pattern: a sequence of steps per key, and an optional `absent` clause.",
@@ -341,17 +366,7 @@ std::vector<MapSpec> BuildSchema() {
       "write.compaction",
       "Automatic compaction: after a run's commits, partitions with `min_files` or more data "
       "files smaller than `write.target_file_mb` are compacted (as `weir lake compact`).",
-      {
-          Key("auto", K::kBool, kOptional, "false",
-              "Compact at the end of every `weir run` (stream datasets: every `interval` while "
-              "running)."),
-          Key("min_files", K::kInt, kOptional, "8",
-              "Small files a partition must have before it is compacted.")
-              .Range(2, std::nullopt),
-          Key("interval", K::kDuration, kOptional, "5m",
-              "Stream datasets: while running, compact at most this often (in the background, "
-              "after a commit); a files dataset compacts at the end of each run."),
-      }});
+      CompactionKeys()});
   s.push_back(MapSpec{
       "write.dedup",
       "Deduplication (docs/lake.md#deduplication).",

@@ -68,6 +68,10 @@ struct OutputConfig {
   // lake: the derived table is location/table.
   std::string location;  // absolute lake root
   std::string table = "derived";
+  // lake: rules.output.compaction, as write.compaction is for the dataset's own table.
+  bool compaction_auto = false;
+  int compaction_min_files = 8;
+  int64_t compaction_interval_ms = 300000;
   // kafka: JSON messages on `topic`, written in transactions with a progress marker on
   // `progress_topic` (docs/rules.md, the Kafka output).
   std::string brokers;

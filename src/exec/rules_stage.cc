@@ -20,6 +20,7 @@
 #include "core/text.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
+#include "exec/lake_maintenance.h"
 #include "exec/stream_metrics.h"
 #include "exec/runner.h"
 #include "exec/table_schema.h"
@@ -181,6 +182,9 @@ DatasetConfig DerivedTableConfig(const DatasetConfig& config) {
     w.location = config.rules->output.location;
     w.table = config.rules->output.table;
     w.table_format = "iceberg";
+    w.compaction_auto = config.rules->output.compaction_auto;
+    w.compaction_min_files = config.rules->output.compaction_min_files;
+    w.compaction_interval_ms = config.rules->output.compaction_interval_ms;
   }
   w.compression = config.write.compression;
   auto col = [](const char* name, ColumnType t) {
@@ -255,6 +259,8 @@ struct RulesStage::Impl {
   std::chrono::steady_clock::time_point retry_at{};    // the next attempt after a failure
   std::string outbox;  // this commit's messages (AppendLengthPrefixed key, value)
   std::vector<int64_t> unpublished;  // outbox files committed, in commit order
+  // rules.output.compaction.auto while a stream runs (null otherwise). Borrows dcfg.
+  std::unique_ptr<BackgroundCompactor> compactor;
   Status PublishOutbox(bool must);
   Status Connect();
   void ObserveVisible();
@@ -268,6 +274,7 @@ struct RulesStage::Impl {
 
   Impl(const DatasetConfig& c, Store& s) : config(c), store(s) {}
   ~Impl() {
+    compactor.reset();  // a compaction of the derived table, running: waited for
     if (applying.valid()) applying.wait();  // the state folder is ours until it is written
     if (lock_fd >= 0) ::close(lock_fd);
   }
@@ -418,6 +425,8 @@ Status RulesStage::Impl::Open() {
                                        iceberg.get());
   if (config.IsStream()) {
     out->set_commit_seconds(static_cast<double>(config.stream.commit_interval_ms) / 1000.0);
+    // A files run compacts the derived table at its end (Runner, as the dataset's own table).
+    if (!kafka) compactor = std::make_unique<BackgroundCompactor>(dcfg, store);
   }
   return Status::OK();
 }
@@ -511,6 +520,7 @@ Status RulesStage::Impl::Commit(const std::map<std::pair<int64_t, int64_t>, Cata
     WEIR_RETURN_IF_ERROR(PublishOutbox(false));
   } else {
     ObserveVisible();
+    if (compactor) compactor->AfterCommit(run_tag + "-rules");
   }
   // Crash point between the two commits: the store has checkpoint `next`, RocksDB only its
   // redo (Open applies it). Counted in the stage's commits.

@@ -1269,17 +1269,29 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
   }
   // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
   // failure leaves the committed data as it is and is reported, not fatal.
-  bool compact = config_.write.compaction_auto && StopSignal() == 0;
+  // The derived table too (rules.output.compaction.auto), with the stage's records.
+  const bool derived_auto = config_.rules && config_.rules->output.connector != "kafka" &&
+                            config_.rules->output.compaction_auto;
+  bool compact = (config_.write.compaction_auto || derived_auto) && StopSignal() == 0;
   if (compact && claim) {
     // Workers share the dataset: the one that finds it finished compacts, not every one.
     auto census = store_.Census(config_.name);
     compact = census.ok() && census->claimable == 0 && census->leased == 0;
   }
-  if (compact) {
+  if (compact && config_.write.compaction_auto) {
     auto compacted = AutoCompact(config_, store_, run_tag);
     if (!compacted.ok()) {
       summary.warnings.push_back("write.compaction.auto: compaction failed (the run's data is "
                                  "committed; `weir lake compact` retries): " +
+                                 compacted.status().message());
+    }
+  }
+  if (compact && derived_auto) {
+    auto compacted = AutoCompact(DerivedTableConfig(config_), store_, run_tag + "-rules");
+    if (!compacted.ok()) {
+      summary.warnings.push_back("rules.output.compaction.auto: compaction of the derived table "
+                                 "failed (its records are committed; `weir lake compact FILE "
+                                 "--table " + config_.rules->output.table + "` retries): " +
                                  compacted.status().message());
     }
   }

@@ -1137,6 +1137,26 @@ TEST(RulesConfigTest, ConnectorNoneNeedsRulesAndAnOutputLocation) {
   EXPECT_NE(e.find("write.table: missing required key"), std::string::npos) << e;
 }
 
+// rules.output.compaction: the keys and checks of write.compaction, for the derived table.
+TEST(RulesConfigTest, TheDerivedTablesCompactionHasWriteCompactionsKeysAndChecks) {
+  auto with_output = [&](const std::string& output) {
+    return WithRules(Edit("output: {table: derived}", output, kRules));
+  };
+  auto r = ParseDatasetConfig(
+      with_output("output: {table: derived, compaction: {auto: true, min_files: 3, interval: 2s}}"),
+      kFile);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->rules->output.compaction_auto);
+  EXPECT_EQ(r->rules->output.compaction_min_files, 3);
+  EXPECT_EQ(r->rules->output.compaction_interval_ms, 2000);
+  EXPECT_FALSE(r->write.compaction_auto);  // the dataset's own table keeps its own setting
+  std::string e = ErrorOf(with_output("output: {table: derived, compaction: {min_files: 1}}"));
+  EXPECT_NE(e.find("rules.output.compaction.min_files"), std::string::npos) << e;
+  e = ErrorOf(with_output("output: {table: derived, compaction: {auto: true, min_file: 3}}"));
+  EXPECT_NE(e.find("rules.output.compaction.min_file: unknown key (did you mean 'min_files'?)"),
+            std::string::npos) << e;
+}
+
 TEST(RulesConfigTest, AKafkaOutputNeedsBrokersAndATopicAndNoTableKeys) {
   const std::string none = Edit("  connector: lake\n  location: lake                 # the table "
                                 "lives at lake/events/\n  table: events\n",

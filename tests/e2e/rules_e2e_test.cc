@@ -482,6 +482,24 @@ TEST(RulesE2E, KilledDuringAKafkaSourcedRunAndRerunDerivesExactlyTheOracle) {
 }
 
 // The HTTP collector: events POSTed in order are one input read in order, like one partition.
+// Waits (up to 15 s) for the HTTP collector `c` talks to to answer /healthz.
+bool CollectorUp(httplib::Client& c) {
+  for (int i = 0; i < 300; ++i) {
+    auto h = c.Get("/healthz");
+    if (h && h->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// POSTs `body` (JSON lines) to the collector, which must accept it; clears it.
+void PostLines(httplib::Client& c, std::string& body) {
+  auto r = c.Post("/v1/events", body, "application/x-ndjson");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  body.clear();
+}
+
 TEST(RulesE2E, AnHttpCollectorSourceDerivesExactlyTheOracle) {
   const std::string dir = TempDir("rules-http");
   const Expected want = Generate(dir, 17, 4000, 2);
@@ -495,23 +513,12 @@ TEST(RulesE2E, AnHttpCollectorSourceDerivesExactlyTheOracle) {
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
   httplib::Client c("127.0.0.1", port);
-  bool up = false;
-  for (int i = 0; i < 300 && !up; ++i) {
-    auto h = c.Get("/healthz");
-    up = h && h->status == 200;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(up) << ReadAll(dir + "/run.log");
+  ASSERT_TRUE(CollectorUp(c)) << ReadAll(dir + "/run.log");
   // In bodies of about 500 lines, one after another (their order is the arrival order).
   std::istringstream in(InputLines(dir));
   std::string line, body;
   int lines = 0;
-  auto post = [&] {
-    auto r = c.Post("/v1/events", body, "application/x-ndjson");
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 200) << r->body;
-    body.clear();
-  };
+  auto post = [&] { PostLines(c, body); };
   while (std::getline(in, line)) {
     body += line + "\n";
     if (++lines % 500 == 0) post();
@@ -523,6 +530,138 @@ TEST(RulesE2E, AnHttpCollectorSourceDerivesExactlyTheOracle) {
   const auto got = Derived(dir + "/rules.yaml");
   ASSERT_EQ(got.size(), want.records.size());
   EXPECT_TRUE(got == want.records);
+}
+
+// rules.output.compaction: the derived table's many small files (a file per partition and
+// stage commit) are compacted; the derived records stay exactly the oracle's.
+std::string WithDerivedCompaction(std::string yaml, const std::string& settings) {
+  const std::string at = "  output: {location: lake, table: derived}\n";
+  yaml.replace(yaml.find(at), at.size(),
+               "  output: {location: lake, table: derived, compaction: " + settings + "}\n");
+  return yaml;
+}
+
+// Appended files, and the live files of the current snapshot, of `snapshots` (LakeSnapshots).
+std::pair<uint64_t, uint64_t> AppendedAndLiveFiles(const nlohmann::json& snapshots) {
+  uint64_t appended = 0, live = 0;
+  for (const auto& sn : snapshots) {
+    if (sn["operation"] == "append") appended += sn["added_files"].get<uint64_t>();
+    if (sn["current"] == true) live = sn["total_files"].get<uint64_t>();
+  }
+  return {appended, live};
+}
+
+nlohmann::json DerivedSnapshots(const std::string& yaml) {
+  CmdResult r = Weir("lake snapshots " + yaml + " --table derived --json 2>/dev/null");
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.contains("snapshots")) return nlohmann::json::array();
+  return j["snapshots"];
+}
+
+TEST(RulesE2E, TheDerivedTableIsCompactedAtTheEndOfAFilesRunAndTheLakeCommandsReachIt) {
+  const std::string dir = TempDir("rules-compact");
+  const Expected want = Generate(dir, 13, 6000, 4);
+  const std::string yaml = dir + "/rules.yaml";
+  // Commits every few milliseconds: many small files per partition (rule, day).
+  WriteAll(yaml, WithDerivedCompaction(
+                     RulesYaml("  connector: none\n", "compute: {checkpoint_seconds: 0.001}\n"),
+                     "{auto: true, min_files: 2}"));
+  auto r = Weir("run " + yaml + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(Derived(yaml) == want.records);
+  const auto snaps = DerivedSnapshots(yaml);
+  ASSERT_GE(snaps.size(), 3u);
+  EXPECT_EQ(snaps.back()["operation"], "replace") << snaps.dump(1);
+  const auto [appended, live] = AppendedAndLiveFiles(snaps);
+  EXPECT_LT(live, appended);
+  EXPECT_EQ(CurrentRecords(snaps), want.records.size());
+  // The lake commands reach the derived table by its name.
+  CmdResult check = Weir("lake check " + yaml + " --table derived");
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+  EXPECT_NE(check.out.find("consistent: " + std::to_string(live) + " committed file(s)"),
+            std::string::npos) << check.out;
+  CmdResult expire = Weir("lake expire " + yaml + " --table derived --older-than 0s --json");
+  ASSERT_EQ(expire.exit_code, 0) << expire.out;
+  const auto ex = nlohmann::json::parse(expire.out);
+  EXPECT_EQ(ex["expired_snapshots"].size(), snaps.size() - 1);
+  uint64_t rewritten = 0;  // the files compaction replaced: only expired snapshots held them
+  for (const auto& sn : snaps) {
+    if (sn["operation"] == "replace") rewritten += sn["deleted_files"].get<uint64_t>();
+  }
+  EXPECT_GT(rewritten, 0u);
+  EXPECT_EQ(ex["data_files"].size(), rewritten) << expire.out;
+  EXPECT_TRUE(Derived(yaml) == want.records);  // the compacted files hold every record
+  CmdResult nothing = Weir("lake compact " + yaml + " --table derived");
+  EXPECT_EQ(nothing.exit_code, 0) << nothing.out;
+  EXPECT_NE(nothing.out.find("nothing to compact in table 'derived'"), std::string::npos)
+      << nothing.out;
+  // A name that is not one of the dataset's tables: refused with the names there are.
+  CmdResult bad = Weir("lake snapshots " + yaml + " --table derivd 2>&1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("--table derivd: dataset 'marketplace_rules' has no lake table of that "
+                         "name (did you mean 'derived'?); its tables: 'derived' (its rules' "
+                         "derived table)"),
+            std::string::npos) << bad.out;
+  // Compaction settings belong to a lake output only.
+  std::string kafka = WithDerivedCompaction(RulesYaml(), "{auto: true}");
+  kafka.replace(kafka.find("  output: {location: lake, table: derived, "),
+                std::string("  output: {location: lake, table: derived, ").size(),
+                "  output: {connector: kafka, brokers: 127.0.0.1:9, topic: d, ");
+  WriteAll(dir + "/kafka.yaml", kafka);
+  CmdResult refused = Weir("validate " + dir + "/kafka.yaml 2>&1");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.out.find("rules.output.compaction: only for output connector lake"),
+            std::string::npos) << refused.out;
+}
+
+// A stream's rules commit the derived table about every commit interval: with
+// rules.output.compaction.auto it is compacted while the stream runs (every interval), and the
+// derived records stay exactly the oracle's.
+TEST(RulesE2E, AStreamsDerivedTableIsCompactedWhileItRuns) {
+  const std::string dir = TempDir("rules-stream-compact");
+  const Expected want = Generate(dir, 17, 4000, 2);
+  const int port = FreeLoopbackPort();
+  const std::string read = "read: {connector: http, listen: 127.0.0.1:" + std::to_string(port) +
+                           ", parser: jsonl}\n";
+  const std::string yaml = dir + "/rules.yaml";
+  WriteAll(yaml, WithDerivedCompaction(
+                     RulesYaml("  connector: none\n", "stream: {commit_interval: 100ms}\n", read),
+                     "{auto: true, min_files: 3, interval: 300ms}"));
+  const pid_t pid = SpawnLogged(
+      {WEIR_BIN, "run", yaml, "--no-progress", "--json", "--until-idle", "4s"},
+      dir + "/run.log", true);
+  ASSERT_GT(pid, 0);
+  httplib::Client c("127.0.0.1", port);
+  ASSERT_TRUE(CollectorUp(c)) << ReadAll(dir + "/run.log");
+  // Bodies of 40 lines, one after another with pauses (so the stage commits many times), until
+  // a compaction of the derived table has committed while the stream runs; then the rest.
+  std::istringstream in(InputLines(dir));
+  std::string line, body;
+  int lines = 0;
+  bool compacted = false;
+  auto post = [&] { PostLines(c, body); };
+  while (std::getline(in, line)) {
+    body += line + "\n";
+    if (++lines % 40 != 0) continue;
+    post();
+    if (!compacted) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
+      for (const auto& sn : DerivedSnapshots(yaml)) compacted |= sn["operation"] == "replace";
+    }
+  }
+  if (!body.empty()) post();
+  EXPECT_TRUE(compacted) << "no compaction of the derived table while the stream ran; log:\n"
+                         << ReadAll(dir + "/run.log");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadAll(dir + "/run.log");
+  const auto got = Derived(yaml);
+  ASSERT_EQ(got.size(), want.records.size());
+  EXPECT_TRUE(got == want.records);
+  const auto snaps = DerivedSnapshots(yaml);
+  const auto [appended, live] = AppendedAndLiveFiles(snaps);
+  EXPECT_LT(live, appended);
+  EXPECT_EQ(CurrentRecords(snaps), want.records.size());
 }
 
 // With no input for idle_timeout the watermark follows the clock: reminders of proposals made
