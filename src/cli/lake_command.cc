@@ -19,16 +19,19 @@
 namespace weir::cli {
 namespace {
 
-// The dataset, with its config narrowed to the lake table `table` names: "" or the dataset's
-// own table (write.table), or its rules' derived table (rules.output.table), which is an
-// Iceberg table like any other. Anything else is refused with the names there are.
+// The dataset, with its config narrowed to the lake table `table` names: the dataset's own
+// table (write.table), or its rules' derived table (rules.output.table), which is an Iceberg
+// table like any other. "" is the dataset's table, or the derived table when that is the only
+// one (write.connector none). Anything else is refused with the names there are.
 OpenedDataset OpenLakeOrReport(const std::string& file, const std::string& table) {
   auto ds = OpenDatasetOrReport(file);
-  if (!ds.ok() || table.empty()) return ds;
+  if (!ds.ok()) return ds;
   const DatasetConfig& c = *ds.config;
-  if (c.write.connector == "lake" && table == c.write.table) return ds;
+  const bool own = c.write.connector == "lake";
+  if (own && (table.empty() || table == c.write.table)) return ds;
   const bool derived = c.rules && c.rules->output.connector != "kafka";
-  if (derived && table == c.rules->output.table) {
+  if (!own && !derived && table.empty()) return ds;  // the commands say what the dataset lacks
+  if (derived && (table.empty() || table == c.rules->output.table)) {
     *ds.config = DerivedTableConfig(c);
     return ds;
   }
@@ -204,7 +207,8 @@ int LakeChanges(const std::string& file, const std::string& table_name, int64_t 
     auto c = ChangedPartitions(table->metadata, since, table->load, table->hive_names);
     if (!c.ok()) {
       PrintError("table '" + ds.config->write.table + "': " + c.status().message() +
-                 "; `weir lake snapshots " + file + "` lists the snapshots");
+                 "; `weir lake snapshots " + file +
+                 (table_name.empty() ? "" : " --table " + table_name) + "` lists the snapshots");
       return kExitFailed;
     }
     changes = std::move(*c);
@@ -385,7 +389,8 @@ int LakeExpire(const std::string& file, const std::string& table, const std::str
 
 void AddLakeCommand(CLI::App& app, int& exit_code) {
   static constexpr const char* kTableHelp =
-      "the table: the dataset's own (default) or its rules' derived table (rules.output.table)";
+      "the table: the dataset's own (default) or its rules' derived table (rules.output.table; "
+      "the default when the dataset writes no table)";
   auto* lake = app.add_subcommand("lake", "Inspect and maintain a dataset's lake table");
   lake->require_subcommand(1);
   struct Args {

@@ -1087,7 +1087,7 @@ void ParseCompaction(Loader& L, const MapView& m, const std::string& path,
   if (*on && table_format != "iceberg") {
     L.Error(f->key_line, path + ".auto",
             "compaction rewrites Iceberg tables only, and write.table_format is '" +
-                table_format + "'; remove write.compaction or use an Iceberg table");
+                table_format + "'; remove " + path + " or use an Iceberg table");
   }
 }
 

@@ -68,6 +68,7 @@ class KafkaStream {
     WEIR_ASSIGN_OR_RETURN(lease_, StagingLease::Acquire(cfg_, tag_));
     WEIR_RETURN_IF_ERROR(Connect());
     Status st = Loop();
+    compactor_.Close();  // the final commits below start no compaction
     // No longer read: the rules stage must not take the end of reading for idleness.
     if (c_.idle != nullptr) c_.idle->since_ms.store(0, std::memory_order_release);
     if (st.ok() && dirty_) st = Commit();

@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
+#include "core/interrupt.h"
 #include "exec/iceberg_table.h"
 #include "exec/lake_claim.h"
 #include "exec/runner.h"
@@ -718,22 +720,27 @@ BackgroundCompactor::~BackgroundCompactor() {
 }
 
 void BackgroundCompactor::AfterCommit(const std::string& run_tag) {
-  if (!config_.write.compaction_auto || running_.load()) return;
+  if (!config_.write.compaction_auto || closed_ || running_.load() || StopRequested()) return;
   const auto now = std::chrono::steady_clock::now();
   if (now - since_ < std::chrono::milliseconds(config_.write.compaction_interval_ms)) return;
   if (thread_.joinable()) thread_.join();  // the last one, finished
-  running_ = true;
   since_ = now;
   const std::string tag = run_tag + "-c" + std::to_string(++compactions_);
-  thread_ = std::thread([this, tag] {
-    auto r = AutoCompact(config_, store_, tag);
-    if (!r.ok()) {
-      spdlog::warn("{}: write.compaction.auto: compaction failed (the data stays committed; it "
-                   "is tried again after write.compaction.interval): {}",
-                   config_.name, r.status().message());
-    }
+  running_ = true;  // before the thread, which clears it when done
+  try {
+    thread_ = std::thread([this, tag] {
+      auto r = AutoCompact(config_, store_, tag);
+      if (!r.ok()) {
+        spdlog::warn("{}: write.compaction.auto: compaction failed (the data stays committed; it "
+                     "is tried again after write.compaction.interval): {}",
+                     config_.name, r.status().message());
+      }
+      running_ = false;
+    });
+  } catch (const std::system_error& e) {  // no thread to be had: try again an interval later
     running_ = false;
-  });
+    spdlog::warn("{}: write.compaction.auto: cannot start a thread: {}", config_.name, e.what());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

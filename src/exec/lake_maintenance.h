@@ -103,17 +103,21 @@ Result<CompactReport> AutoCompact(const DatasetConfig& config, Store& store,
 // collector's task, the Kafka stream and the rules stage's derived table.
 //
 // Owns its thread; `config` and `store` are borrowed and must outlive it (the store is used
-// from the compaction thread: Store is thread-safe). AfterCommit is called from one thread;
-// the destructor waits for a running compaction.
+// from the compaction thread: Store is thread-safe). AfterCommit and Close are called by one
+// thread at a time; the destructor waits for a running compaction.
 class BackgroundCompactor {
  public:
   BackgroundCompactor(const DatasetConfig& config, Store& store);
   ~BackgroundCompactor();
   BackgroundCompactor(const BackgroundCompactor&) = delete;
   BackgroundCompactor& operator=(const BackgroundCompactor&) = delete;
-  // After a durable commit: starts a compaction when one is due and none is running.
+  // After a durable commit: starts a compaction when one is due and none is running, unless
+  // Close was called or a stop was requested (a stop must not wait for a compaction it began).
   // `run_tag` names its snapshot (weir.run) and files.
   void AfterCommit(const std::string& run_tag);
+  // The stream is ending: its last commits start nothing (the run's end compacts, once, when
+  // it ends normally). A running compaction goes on; the destructor waits for it.
+  void Close() { closed_ = true; }
   int started() const { return compactions_; }  // compactions started so far
 
  private:
@@ -122,6 +126,7 @@ class BackgroundCompactor {
   std::chrono::steady_clock::time_point since_;  // the start, then the last compaction's start
   std::thread thread_;
   std::atomic<bool> running_{false};
+  bool closed_ = false;
   int compactions_ = 0;
 };
 

@@ -808,7 +808,10 @@ Result<std::unique_ptr<RulesStage>> RulesStage::Open(const DatasetConfig& config
   return std::unique_ptr<RulesStage>(new RulesStage(std::move(impl)));
 }
 
-Status RulesStage::Step(bool end_of_input) { return impl_->Step(end_of_input); }
+Status RulesStage::Step(bool end_of_input) {
+  if (end_of_input && impl_->compactor) impl_->compactor->Close();  // the run's end compacts
+  return impl_->Step(end_of_input);
+}
 void RulesStage::set_metrics(StreamMetrics* metrics) { impl_->metrics = metrics; }
 
 void AddRulesMetrics(const DatasetConfig& config, StreamMetrics& metrics) {
@@ -823,6 +826,7 @@ void AddRulesMetrics(const DatasetConfig& config, StreamMetrics& metrics) {
 }
 Status RulesStage::Stop() {
   if (!impl_->config.IsStream()) return Status::OK();
+  if (impl_->compactor) impl_->compactor->Close();
   return impl_->StepStream(false, true);
 }
 const RulesSummary& RulesStage::summary() const { return impl_->summary; }

@@ -1245,6 +1245,7 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
       }
     }
   }
+  bool rules_ran = false;
   if (rules_stage) {
     rules_stop = true;
     if (rules_thread.joinable()) rules_thread.join();
@@ -1266,11 +1267,16 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     summary.rules_keys = r.keys;
     summary.rules_state_bytes = r.state_bytes;
     summary.rules_waiting = r.waiting;
+    // Done: its background compaction of the derived table (if one runs) ends before the run's
+    // own below starts, and the state folder is free for the next stage.
+    rules_stage.reset();
+    rules_ran = true;
   }
   // write.compaction.auto (exec/lake_maintenance.h): its own snapshot after the run's commits; a
   // failure leaves the committed data as it is and is reported, not fatal.
   // The derived table too (rules.output.compaction.auto), with the stage's records.
-  const bool derived_auto = config_.rules && config_.rules->output.connector != "kafka" &&
+  // Only by the process that ran the stage (a Kafka group's other members do not write it).
+  const bool derived_auto = rules_ran && config_.rules->output.connector != "kafka" &&
                             config_.rules->output.compaction_auto;
   bool compact = (config_.write.compaction_auto || derived_auto) && StopSignal() == 0;
   if (compact && claim) {

@@ -334,6 +334,7 @@ class TaskExecutor::Impl {
     };
     auto stop = [&](std::string why) -> Status {
       stream_->stopped = std::move(why);
+      if (compactor_) compactor_->Close();  // the final commit starts no compaction
       return dirty ? commit() : Status::OK();
     };
     // The rules stage takes no idleness from a reader that stopped (an error, --max-records).

@@ -575,7 +575,9 @@ TEST(RulesE2E, TheDerivedTableIsCompactedAtTheEndOfAFilesRunAndTheLakeCommandsRe
   const auto [appended, live] = AppendedAndLiveFiles(snaps);
   EXPECT_LT(live, appended);
   EXPECT_EQ(CurrentRecords(snaps), want.records.size());
-  // The lake commands reach the derived table by its name.
+  // The lake commands reach the derived table by its name, and without one when it is the
+  // dataset's only table (write.connector none).
+  EXPECT_EQ(LakeSnapshots(yaml), snaps);
   CmdResult check = Weir("lake check " + yaml + " --table derived");
   EXPECT_EQ(check.exit_code, 0) << check.out;
   EXPECT_NE(check.out.find("consistent: " + std::to_string(live) + " committed file(s)"),
