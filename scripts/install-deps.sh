@@ -9,7 +9,7 @@ DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libpugixml-dev librdkafka-dev librocksdb-dev
-  libgeos-dev zlib1g-dev libzstd-dev libcpp-httplib-dev libre2-dev
+  libgeos-dev zlib1g-dev libzstd-dev libcpp-httplib-dev libre2-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3-avro python3-boto3
   python3 python3-shapely python3-geopandas gdal-bin
   postgresql postgresql-15-postgis-3 wget kafkacat time clang libclang-rt-14-dev
