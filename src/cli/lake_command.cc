@@ -36,7 +36,7 @@ OpenedDataset OpenLakeOrReport(const std::string& file, const std::string& table
     return ds;
   }
   std::vector<std::string> names, tables;
-  if (c.write.connector == "lake") {
+  if (own) {
     tables.push_back(c.write.table);
     names.push_back("'" + c.write.table + "' (the dataset's table)");
   }
@@ -264,8 +264,8 @@ int LakeChanges(const std::string& file, const std::string& table_name, int64_t 
   return 0;
 }
 
-int LakeCompact(const std::string& file, const std::string& table, const std::string& partition, int64_t target_mb,
-                bool json) {
+int LakeCompact(const std::string& file, const std::string& table, const std::string& partition,
+                int64_t target_mb, bool json) {
   auto ds = OpenLakeOrReport(file, table);
   if (!ds.ok()) return ds.exit_code;
   CompactOptions o;
@@ -331,8 +331,8 @@ int LakeCompact(const std::string& file, const std::string& table, const std::st
   return 0;
 }
 
-int LakeExpire(const std::string& file, const std::string& table, const std::string& older_than, int retain_last,
-               bool dry_run, bool json) {
+int LakeExpire(const std::string& file, const std::string& table, const std::string& older_than,
+               int retain_last, bool dry_run, bool json) {
   auto age = ParseAge(older_than);
   if (!age.ok()) {
     PrintError("--older-than: " + age.status().message());
@@ -428,7 +428,8 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
                       "snapshot id already processed downstream; 0 or omitted: since the table's "
                       "start");
   changes->add_flag("--json", a->json, "print the result as JSON");
-  changes->callback([a, &exit_code] { exit_code = LakeChanges(a->file, a->table, a->since, a->json); });
+  changes->callback(
+      [a, &exit_code] { exit_code = LakeChanges(a->file, a->table, a->since, a->json); });
 
   auto* compact = lake->add_subcommand(
       "compact",
@@ -459,7 +460,8 @@ void AddLakeCommand(CLI::App& app, int& exit_code) {
   expire->add_flag("--dry-run", a->dry_run, "list what would be removed; change nothing");
   expire->add_flag("--json", a->json, "print the result as JSON");
   expire->callback([a, &exit_code] {
-    exit_code = LakeExpire(a->file, a->table, a->older_than, a->retain_last, a->dry_run, a->json);
+    exit_code =
+        LakeExpire(a->file, a->table, a->older_than, a->retain_last, a->dry_run, a->json);
   });
 }
 

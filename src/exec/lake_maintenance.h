@@ -118,7 +118,6 @@ class BackgroundCompactor {
   // The stream is ending: its last commits start nothing (the run's end compacts, once, when
   // it ends normally). A running compaction goes on; the destructor waits for it.
   void Close() { closed_ = true; }
-  int started() const { return compactions_; }  // compactions started so far
 
  private:
   const DatasetConfig& config_;

@@ -341,7 +341,8 @@ struct Engine::Impl {
       if (key != o.key) return key > o.key;
       return id > o.id;
     }
-  };  // A min-heap: a timer whose partial match or window moved on is left in it and does nothing
+  };
+  // A min-heap: a timer whose partial match or window moved on is left in it and does nothing
   // when it comes up (its deadline no longer matches), which is cheaper than finding it.
   struct TimerQueue {
     std::vector<Timer> heap;
@@ -678,7 +679,7 @@ struct Engine::Impl {
         k.bucket = b;
       }
       if (k.window.empty() && k.bucket == s.bucket_names.size() - 1) {
-        seg_state[si].erase(seg_state[si].find(key));  // nothing else points at it: it was listed once
+        seg_state[si].erase(seg_state[si].find(key));  // listed once: nothing else points at it
       }
     }
     to_evaluate.clear();
