@@ -16,7 +16,9 @@
 #    KAFKA_COMMIT_INTERVAL (1s), catch_up_interval KAFKA_CATCH_UP_INTERVAL (the default when
 #    unset), write.roll_bytes KAFKA_ROLL_BYTES (the default, 128MiB, when unset),
 #    stream.pipeline KAFKA_PIPELINE (the default, true, when unset), compute.workers
-#    KAFKA_WORKERS (2: the threads that parse partitions and write files), --until-idle 5s) under
+#    KAFKA_WORKERS (2: the threads that parse partitions and write files), read.options
+#    KAFKA_OPTIONS (a YAML flow map of librdkafka settings, e.g. '{"queued.min.messages":
+#    "100000"}' for librdkafka's own default), --until-idle 5s) under
 #    /usr/bin/time. KAFKA_OUT puts the whole run in another folder (e.g. under /dev/shm, to
 #    take the disk out). The stream's time runs from the group's assignment (the mock delays a new group by 3 s) to the commit of the table's last snapshot,
 #    when every event is visible. /metrics is scraped meanwhile for the time spent committing.
@@ -77,6 +79,7 @@ read:
   topics: [events]
   group: weir-bench
   parser: jsonl
+${KAFKA_OPTIONS:+  options: $KAFKA_OPTIONS}
 write:
   connector: lake
   location: lake-stream

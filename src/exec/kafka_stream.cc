@@ -419,6 +419,7 @@ class KafkaStream {
     c_.progress->tasks_total = parts_.size();
     last_data_ = Clock::now();  // --until-idle counts from when there is something to read
     assigned_once_ = true;
+    out_.StartInterval();
     spdlog::info("{}: assigned {} partition(s)", cfg_.name, tps.size());
     return offsets;
   }

@@ -324,8 +324,7 @@ void WorkerOutput::DropBuffered() {
   pending_.clear();
   supersede_.clear();
   ForgetDedupKeys();
-  last_commit_ = std::chrono::steady_clock::now();
-  consumed_at_commit_ = consumed_;
+  RestartInterval(std::chrono::steady_clock::now());
   has_pending_.store(false, std::memory_order_relaxed);
   if (group_) group_->Notify();
 }
@@ -375,8 +374,7 @@ Status WorkerOutput::CommitAsync(OnCommitted done, OnDurable durable) {
     flight_prev_seq_[id] = it == committed_seq_.end() ? -1 : it->second;
     committed_seq_[id] = p.update.seq + 1;
   }
-  last_commit_ = t0;
-  consumed_at_commit_ = consumed_;
+  RestartInterval(t0);
   has_pending_.store(false, std::memory_order_relaxed);
   flight_callback_ = std::move(done);
   flight_durable_ = std::move(durable);
@@ -471,17 +469,23 @@ void WorkerOutput::FinishCommitted() {
   buffer_.Clear();
   pending_.clear();
   supersede_.clear();
-  last_commit_ = std::chrono::steady_clock::now();
-  consumed_at_commit_ = consumed_;
+  RestartInterval(std::chrono::steady_clock::now());
   has_pending_.store(false, std::memory_order_relaxed);
 }
 
 void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
   consumed_ = consumed;
+  waiting_ = waiting;
   if (commit_seconds_ <= 0) return;
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - last_commit_).count();
+  // Caught up with nothing buffered: the commit that took the backlog's end already ran.
+  const bool buffered = buffer_.rows() > 0 || !pending_.empty();
   if (waiting == 0) {
+    if (behind_) {
+      caught_up_ = buffered;
+      caught_up_at_ = now;
+    }
     behind_ = false;
     return;
   }
@@ -491,9 +495,23 @@ void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
       static_cast<double>(waiting) * elapsed / static_cast<double>(consumed - consumed_at_commit_);
   if (behind_) {
     behind_ = drain >= commit_seconds_ / 10;
+    if (!behind_) {
+      caught_up_ = buffered;
+      caught_up_at_ = now;
+    }
   } else if (elapsed >= commit_seconds_) {
     behind_ = drain > commit_seconds_;
+  } else if (OverRoll()) {
+    // Due by size before commit_interval is over: the source gave write.roll_bytes faster than
+    // that. With more than what arrives between two reads waiting, it is a backlog.
+    behind_ = drain >= commit_seconds_ / 10;
   }
+}
+
+void WorkerOutput::RestartInterval(std::chrono::steady_clock::time_point at) {
+  last_commit_ = at;
+  consumed_at_commit_ = consumed_;
+  caught_up_ = false;
 }
 
 Status WorkerOutput::CommitAlone() {
@@ -691,8 +709,7 @@ Status WorkerOutput::CommitAlone() {
   for (const auto& u : req.tasks) committed_seq_[u.task_id] = u.seq;
   buffer_.Clear();
   pending_.clear();
-  last_commit_ = std::chrono::steady_clock::now();
-  consumed_at_commit_ = consumed_;
+  RestartInterval(std::chrono::steady_clock::now());
   has_pending_.store(false, std::memory_order_relaxed);
   return Status::OK();
 }

@@ -205,13 +205,23 @@ class WorkerOutput {
   // never reports is never behind.
   //
   // Behind means: at the rate read since the last commit, reading what waits would take longer
-  // than commit_interval. It is judged once a commit is due (elapsed >= commit_interval, so the
-  // rate is measured over a full interval, not over a first small read), and it lasts until
-  // what waits would take under a tenth of commit_interval to read: caught up to what arrives
-  // between two reads (at most fetch.wait.max.ms, 100 ms, for Kafka). Without that hysteresis
-  // the last stretch of a backlog (under one interval's reading) would be committed on its own,
-  // one more file per partition for a fraction of the data.
+  // than commit_interval. It is judged once a commit is due, by the clock (elapsed >=
+  // commit_interval, so the rate is measured over a full interval, not over a first small read)
+  // or by size (write.roll_bytes filled: the rate is measured over that much reading), and it
+  // lasts until what waits would take under a tenth of commit_interval to read: caught up to
+  // what arrives between two reads (at most fetch.wait.max.ms, 100 ms, for Kafka). Without that
+  // hysteresis the last stretch of a backlog (under one interval's reading) would be committed
+  // on its own, one more file per partition for a fraction of the data. Once caught up, the
+  // next commit is due as soon as nothing waits, or a tenth of commit_interval later (the lake
+  // is then up to date without waiting out the interval), and by commit_interval from then on.
   void SetBacklog(uint64_t consumed, uint64_t waiting);
+  // A stream source starts reading (Kafka: partitions were assigned) with nothing buffered:
+  // commit_interval counts from now. Otherwise the first poll after a slow group join found the
+  // interval long over and, before any backlog was known, committed a few thousand messages as
+  // a file per partition they touched.
+  void StartInterval() {
+    if (buffer_.rows() == 0 && pending_.empty()) RestartInterval(std::chrono::steady_clock::now());
+  }
 
   // Adds a batch of rows of task `task_id` for the lake (transforms applied): drops the
   // duplicates write.dedup finds, buffers the rest (and keeps them for the rules, set_rules),
@@ -261,21 +271,16 @@ class WorkerOutput {
   // pace.
   bool ShouldCommit() const {
     if (group_ && group_->Requested()) return true;
-    size_t err_bytes = 0;
-    uint64_t spool_rows = 0;  // rows kept for the rules (all the rows with connector none)
-    for (const auto& [id, p] : pending_) {
-      err_bytes += p.errors.size() + p.rules.size();
-      spool_rows += p.rules_rows;
-    }
-    const size_t roll_bytes = pipelined_ ? cfg_.write.roll_bytes / 2 : cfg_.write.roll_bytes;
-    if (buffer_.MemoryBytes() + err_bytes >= roll_bytes) return true;
-    if (cfg_.write.roll_records > 0 &&
-        std::max<uint64_t>(buffer_.rows(), spool_rows) >= cfg_.write.roll_records) {
+    if (OverRoll()) return true;
+    if (flight_busy_ && !flight_done_.load(std::memory_order_acquire)) return false;
+    const auto now = std::chrono::steady_clock::now();
+    // A stream that was behind and has caught up commits once the little that waited is read
+    // too, or a tenth of commit_interval later (SetBacklog).
+    if (caught_up_ && (waiting_ == 0 || std::chrono::duration<double>(now - caught_up_at_).count() >=
+                                            commit_seconds_ / 10)) {
       return true;
     }
-    if (flight_busy_ && !flight_done_.load(std::memory_order_acquire)) return false;
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
+    const double elapsed = std::chrono::duration<double>(now - last_commit_).count();
     if (commit_seconds_ <= 0) return elapsed >= cfg_.compute.checkpoint_seconds;
     if (elapsed < commit_seconds_) return false;
     return !behind_ ||
@@ -357,6 +362,22 @@ class WorkerOutput {
     uint64_t rules_rows = 0;
   };
   const DatasetConfig& cfg_;
+  // The buffered output reached the memory bound (write.roll_bytes, write.roll_records).
+  bool OverRoll() const {
+    size_t err_bytes = 0;
+    uint64_t spool_rows = 0;  // rows kept for the rules (all the rows with connector none)
+    for (const auto& [id, p] : pending_) {
+      err_bytes += p.errors.size() + p.rules.size();
+      spool_rows += p.rules_rows;
+    }
+    const size_t roll_bytes = pipelined_ ? cfg_.write.roll_bytes / 2 : cfg_.write.roll_bytes;
+    if (buffer_.MemoryBytes() + err_bytes >= roll_bytes) return true;
+    return cfg_.write.roll_records > 0 &&
+           std::max<uint64_t>(buffer_.rows(), spool_rows) >= cfg_.write.roll_records;
+  }
+  // A commit (or hand-over, or discard) at `at` starts the next interval.
+  void RestartInterval(std::chrono::steady_clock::time_point at);
+
   Store& store_;
   PartitionedBuffer buffer_;
   std::string tag_;
@@ -373,6 +394,10 @@ class WorkerOutput {
   uint64_t consumed_ = 0;
   uint64_t consumed_at_commit_ = 0;
   bool behind_ = false;
+  uint64_t waiting_ = 0;
+  // Was behind and caught up (at caught_up_at_) since the last commit: commit soon.
+  bool caught_up_ = false;
+  std::chrono::steady_clock::time_point caught_up_at_;
   CommitGroup* group_ = nullptr;
   DedupIndex* dedup_ = nullptr;
   const rules::Engine* rules_ = nullptr;

@@ -228,6 +228,12 @@ const std::map<std::string, std::string>& KafkaConsumer::DefaultSettings() {
       {"fetch.wait.max.ms", "100"},
       // After a broker outage, reconnect within a second of it coming back.
       {"reconnect.backoff.max.ms", "1000"},
+      // The consumer group's partitions all feed one queue, and librdkafka compares this
+      // per-partition threshold with that shared queue's length: at its default (100,000, about
+      // 25 MB of our small events) every partition stops fetching whenever the queue holds that
+      // many messages, and reading stalls for a few hundred ms each time it drains. Above any
+      // realistic queue length, queued.max.messages.kbytes (64 MB) bounds the prefetch instead.
+      {"queued.min.messages", "1000000"},
   };
   return kDefaults;
 }

@@ -53,6 +53,24 @@ class CatchUpPolicyTest : public ::testing::Test {
 
   static void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
+  static void AppendRow(WorkerOutput& out) {
+    ColumnBatch b({{"id", ColumnType::kString}});
+    b.columns[0].AppendString("x");
+    ASSERT_TRUE(out.Append(b, 1).ok());
+  }
+
+  // A row buffered while `consumed` are read in ~20 ms, `waiting` left, and a commit due by
+  // size (write.roll_bytes 1), made; write.roll_bytes is then large again.
+  void CommitBySize(WorkerOutput& out, uint64_t consumed, uint64_t waiting) {
+    cfg_->write.roll_bytes = 1;
+    AppendRow(out);
+    Sleep(20);
+    out.SetBacklog(consumed, waiting);
+    ASSERT_TRUE(out.ShouldCommit());
+    ASSERT_TRUE(out.Commit().ok());
+    cfg_->write.roll_bytes = size_t{1} << 30;
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<DatasetConfig> cfg_;
@@ -86,6 +104,62 @@ TEST_F(CatchUpPolicyTest, BehindWaitsUntilCaughtUpThenCommitsAtOnce) {
   out->SetBacklog(100000, 10);
   EXPECT_TRUE(out->ShouldCommit());
   out->SetBacklog(100000, 0);
+  EXPECT_TRUE(out->ShouldCommit());
+}
+
+// A backlog read fast enough to fill write.roll_bytes before commit_interval is over was never
+// judged behind (only a commit due by the clock judged), so once it was read the last commit
+// waited out the rest of commit_interval with the lake behind. Its size commit judges it now.
+TEST_F(CatchUpPolicyTest, CaughtUpAfterCommittingBySizeCommitsAtOnce) {
+  auto out = Output("  commit_interval: 10s\n  catch_up_interval: 1h\n");
+  // 1000 read in ~20 ms, 1,000,000 waiting: ~20 s of reading, over the 10 s interval.
+  CommitBySize(*out, 1000, 1000000);
+  AppendRow(*out);
+  Sleep(20);
+  out->SetBacklog(2000, 500000);  // 1000 more in ~20 ms, 500,000 waiting: ~10 s, still behind
+  EXPECT_FALSE(out->ShouldCommit());
+  // Caught up: 5,000 waiting take well under a tenth of the interval. They are read before
+  // the commit, so that the backlog's last few do not wait out the interval alone.
+  out->SetBacklog(995000, 5000);
+  EXPECT_FALSE(out->ShouldCommit());
+  // Read to the end, long before commit_interval: commit now.
+  out->SetBacklog(1000000, 0);
+  EXPECT_TRUE(out->ShouldCommit());
+  ASSERT_TRUE(out->Commit().ok());
+  // Then by the clock again.
+  AppendRow(*out);
+  out->SetBacklog(1000010, 0);
+  EXPECT_FALSE(out->ShouldCommit());
+}
+
+// The other side: a stream that keeps up at a rate that fills write.roll_bytes within
+// commit_interval commits by size, and reading what little waited is no reason to commit again.
+TEST_F(CatchUpPolicyTest, KeepingUpWhileCommittingBySizeDoesNotCommitAgainAtOnce) {
+  auto out = Output("  commit_interval: 10s\n  catch_up_interval: 1h\n");
+  CommitBySize(*out, 100000, 50);  // 50 waiting: ~10 us of reading
+  AppendRow(*out);
+  out->SetBacklog(100050, 0);
+  EXPECT_FALSE(out->ShouldCommit());
+}
+
+// A Kafka stream's first poll came after a 3 s group join, found commit_interval over before
+// any backlog was known, and committed a few thousand messages as a file per partition they
+// touched. Its interval now starts at the assignment (StartInterval).
+TEST_F(CatchUpPolicyTest, TheFirstIntervalStartsWhenReadingStarts) {
+  auto out = Output("  commit_interval: 200ms\n  catch_up_interval: 1h\n");
+  Sleep(250);  // joining the group
+  out->StartInterval();
+  AppendRow(*out);
+  out->SetBacklog(10, 0);
+  EXPECT_FALSE(out->ShouldCommit());
+  Sleep(250);
+  out->SetBacklog(20, 0);
+  EXPECT_TRUE(out->ShouldCommit());
+  // With rows buffered, the interval they are in goes on.
+  ASSERT_TRUE(out->Commit().ok());
+  Sleep(250);
+  AppendRow(*out);
+  out->StartInterval();
   EXPECT_TRUE(out->ShouldCommit());
 }
 
