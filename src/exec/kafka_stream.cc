@@ -176,7 +176,8 @@ class KafkaStream {
       // by size or stream.catch_up_interval, not every commit_interval).
       bool lag_known = false;
       const uint64_t lag = UpdateLag(&lag_known);
-      out_.SetBacklog(read_, lag);
+      // No high watermark known yet (the first fetch has not answered): no backlog to judge by.
+      if (lag_known || lag > 0) out_.SetBacklog(read_, lag);
       if (dirty_ && out_.ShouldCommit()) WEIR_RETURN_IF_ERROR(Commit());
       if (c_.idle != nullptr) {
         // Idle only once what was read is committed (the rules stage then has all of it), and

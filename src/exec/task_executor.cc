@@ -393,7 +393,10 @@ class TaskExecutor::Impl {
       }
       // Caught up with what is durable.
       WEIR_RETURN_IF_ERROR(out_.PollCommitted());
-      if (dirty && Millis(last_commit) >= interval) WEIR_RETURN_IF_ERROR(commit());
+      // By the clock, or at once after a backlog was read (WorkerOutput::SetBacklog).
+      if (dirty && (out_.ShouldCommit() || Millis(last_commit) >= interval)) {
+        WEIR_RETURN_IF_ERROR(commit());
+      }
       if (stream_->idle != nullptr) {
         // Idle only once what was read is committed: the rules stage then has all of it.
         const bool quiet = take == 0 && !dirty && !out_.committing();

@@ -499,12 +499,11 @@ void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
       caught_up_ = buffered;
       caught_up_at_ = now;
     }
-  } else if (elapsed >= commit_seconds_) {
+  } else if (elapsed >= commit_seconds_ || OverRoll()) {
+    // Due by the clock, or by size before commit_interval is over (the source gave the memory
+    // bound's worth faster than that: the rate is measured over as much reading).
     behind_ = drain > commit_seconds_;
-  } else if (OverRoll()) {
-    // Due by size before commit_interval is over: the source gave write.roll_bytes faster than
-    // that. With more than what arrives between two reads waiting, it is a backlog.
-    behind_ = drain >= commit_seconds_ / 10;
+    if (behind_) caught_up_ = false;  // a new backlog before the last catch-up's commit
   }
 }
 

@@ -207,7 +207,8 @@ class WorkerOutput {
   // Behind means: at the rate read since the last commit, reading what waits would take longer
   // than commit_interval. It is judged once a commit is due, by the clock (elapsed >=
   // commit_interval, so the rate is measured over a full interval, not over a first small read)
-  // or by size (write.roll_bytes filled: the rate is measured over that much reading), and it
+  // or by size (the memory bound, half of write.roll_bytes when pipelined, filled: the rate is
+  // measured over that much reading), and it
   // lasts until what waits would take under a tenth of commit_interval to read: caught up to
   // what arrives between two reads (at most fetch.wait.max.ms, 100 ms, for Kafka). Without that
   // hysteresis the last stretch of a backlog (under one interval's reading) would be committed

@@ -133,12 +133,14 @@ TEST_F(CatchUpPolicyTest, CaughtUpAfterCommittingBySizeCommitsAtOnce) {
 }
 
 // The other side: a stream that keeps up at a rate that fills write.roll_bytes within
-// commit_interval commits by size, and reading what little waited is no reason to commit again.
+// commit_interval commits by size, and reading what waited then (here ~2 s of reading, under
+// the 10 s interval) is no reason to commit again before the interval is over.
 TEST_F(CatchUpPolicyTest, KeepingUpWhileCommittingBySizeDoesNotCommitAgainAtOnce) {
   auto out = Output("  commit_interval: 10s\n  catch_up_interval: 1h\n");
-  CommitBySize(*out, 100000, 50);  // 50 waiting: ~10 us of reading
+  CommitBySize(*out, 1000, 100000);  // 1000 read in ~20 ms, 100,000 waiting: ~2 s
   AppendRow(*out);
-  out->SetBacklog(100050, 0);
+  Sleep(20);
+  out->SetBacklog(101000, 0);
   EXPECT_FALSE(out->ShouldCommit());
 }
 
