@@ -75,10 +75,12 @@ class KafkaMock {
 };
 
 // Produces `lines` (one message each) to one partition with kcat; true when kcat succeeded
-// (every message acknowledged by the broker).
+// (every message acknowledged by the broker). A kcat that has not finished in 60 s is killed
+// and counts as failed: once, under the sanitizer suite's load, a produce never returned and
+// the test hung until ctest's 900 s timeout instead of reporting what it saw.
 inline bool Produce(const std::string& bootstrap, int partition, const std::string& lines,
              const std::string& extra = "", const std::string& topic = "events") {
-  FILE* p = ::popen(("kcat -P -b " + bootstrap + " -t " + topic + " -p " + std::to_string(partition) +
+  FILE* p = ::popen(("timeout 60 kcat -P -b " + bootstrap + " -t " + topic + " -p " + std::to_string(partition) +
                      " " + extra + " 2>/dev/null").c_str(),
                     "w");
   if (!p) return false;
