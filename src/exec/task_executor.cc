@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <thread>
 

@@ -481,12 +481,16 @@ void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
   const double elapsed = std::chrono::duration<double>(now - last_commit_).count();
   // Caught up with nothing buffered: the commit that took the backlog's end already ran.
   const bool buffered = buffer_.rows() > 0 || !pending_.empty();
-  if (waiting == 0) {
-    if (behind_) {
+  const bool was_behind = behind_;
+  auto left_backlog = [&] {
+    if (was_behind && !behind_) {
       caught_up_ = buffered;
       caught_up_at_ = now;
     }
+  };
+  if (waiting == 0) {
     behind_ = false;
+    left_backlog();
     return;
   }
   if (consumed <= consumed_at_commit_ || elapsed <= 0) return;  // no rate to judge by yet
@@ -495,10 +499,7 @@ void WorkerOutput::SetBacklog(uint64_t consumed, uint64_t waiting) {
       static_cast<double>(waiting) * elapsed / static_cast<double>(consumed - consumed_at_commit_);
   if (behind_) {
     behind_ = drain >= commit_seconds_ / 10;
-    if (!behind_) {
-      caught_up_ = buffered;
-      caught_up_at_ = now;
-    }
+    left_backlog();
   } else if (elapsed >= commit_seconds_ || OverRoll()) {
     // Due by the clock, or by size before commit_interval is over (the source gave the memory
     // bound's worth faster than that: the rate is measured over as much reading).

@@ -208,13 +208,13 @@ class WorkerOutput {
   // than commit_interval. It is judged once a commit is due, by the clock (elapsed >=
   // commit_interval, so the rate is measured over a full interval, not over a first small read)
   // or by size (the memory bound, half of write.roll_bytes when pipelined, filled: the rate is
-  // measured over that much reading), and it
-  // lasts until what waits would take under a tenth of commit_interval to read: caught up to
-  // what arrives between two reads (at most fetch.wait.max.ms, 100 ms, for Kafka). Without that
-  // hysteresis the last stretch of a backlog (under one interval's reading) would be committed
-  // on its own, one more file per partition for a fraction of the data. Once caught up, the
-  // next commit is due as soon as nothing waits, or a tenth of commit_interval later (the lake
-  // is then up to date without waiting out the interval), and by commit_interval from then on.
+  // measured over that much reading), and it lasts until what waits would take under a tenth
+  // of commit_interval to read: caught up to what arrives between two reads (at most
+  // fetch.wait.max.ms, 100 ms, for Kafka). Without that hysteresis the last stretch of a
+  // backlog (under one interval's reading) would be committed on its own, one more file per
+  // partition for a fraction of the data. Once caught up, the next commit is due as soon as
+  // nothing waits, or a tenth of commit_interval later (the lake is then up to date without
+  // waiting out the interval), and by commit_interval from then on.
   void SetBacklog(uint64_t consumed, uint64_t waiting);
   // A stream source starts reading (Kafka: partitions were assigned) with nothing buffered:
   // commit_interval counts from now. Otherwise the first poll after a slow group join found the
