@@ -35,10 +35,19 @@ test: build
 	@$(MAKE) --no-print-directory test-asan
 
 ASAN_BUILD ?= build-asan
+# Tests the sanitizer tree does not run (the normal tree runs them): 1,095 of the 3,194 test
+# seconds of that tree's run (2026-12-04), for code that its other tests drive as well. The three
+# lake-maintenance tests read every snapshot with `weir query`, and DuckDB's allocations through
+# ASan made each read ~4x slower (324, 194 and 162 s against 29, 60 and 26 s); the PostgreSQL
+# restart, fleet chaos and S3 kill tests wait on restarts, outages and kills (156, 136, 123 s).
+# Compaction, expiry, the PostgreSQL store, workers, kills and the S3 lake still run under the
+# sanitizers in the other tests. `make test-asan ASAN_SKIP=` runs everything.
+ASAN_SKIP ?= LakeMaintenanceE2E\.(CompactionDuringARunningWriter|ExpireKeepsRetainedSnapshots|ExpireAndCompactionDuringARunningWriter)|PostgresStoreE2E\.ARestartOfPostgresDuringARun|FleetChaosE2E\.|S3LakeE2E\.KillsBeforeAndAfterACommit
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DWEIR_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE fuzz
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE fuzz \
+	  $(if $(ASAN_SKIP),-E '$(ASAN_SKIP)')
 
 # The demo needs only the weir binary (`weir gen` makes its data): building the whole test suite
 # first took 8 minutes on a fresh clone.
