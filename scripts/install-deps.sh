@@ -12,7 +12,7 @@ DEB_PACKAGES=(
   libgeos-dev zlib1g-dev libzstd-dev libcpp-httplib-dev libre2-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3-avro python3-boto3
   python3 python3-shapely python3-geopandas gdal-bin
-  postgresql postgresql-15-postgis-3 wget kafkacat time clang libclang-rt-14-dev
+  postgresql postgresql-15-postgis-3 wget kafkacat time clang libclang-rt-14-dev wrk
 )
 
 missing=()

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -148,6 +149,71 @@ def poster(url, bodies, counter, deadline, stats, expect):
         stats.requests += requests
 
 
+def run_wrk(a, bodies, deadline, stats):
+    """--client wrk: the same load from wrk (wrk_post.lua), one connection per wrk thread.
+
+    Thread t sends bodies t, t + N, t + 2N, ... (its own ids, so the "p<pass>-" prefixes of
+    different threads never collide). The script's per-thread answer files fill `stats` as this
+    script's own threads would. Returns wrk's summary and its CPU seconds."""
+    work = a.work or os.path.join(os.path.dirname(os.path.abspath(a.json)), "wrk")
+    os.makedirs(work, exist_ok=True)
+    for name in os.listdir(work):
+        os.remove(os.path.join(work, name))
+    for t in range(a.threads):
+        share = bodies[t::a.threads]
+        if not share:
+            sys.exit(f"loadgen: fewer bodies than --threads {a.threads}")
+        with open(os.path.join(work, f"bodies-{t}.txt"), "wb") as f:
+            f.write(b"\n".join(share))  # each body ends with a newline: an empty line between
+    env = dict(os.environ, WRK_BODIES=work, WRK_DEADLINE=repr(deadline),
+               WRK_PATH=urllib.parse.urlsplit(a.url).path,
+               WRK_SUMMARY=os.path.join(work, "summary.json"))
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk_post.lua")
+    # -d only bounds a stuck run: each thread stops itself at its first answer after the deadline.
+    cmd = ["wrk", "-t", str(a.threads), "-c", str(a.threads), "-d", f"{int(a.duration) + 60}s",
+           "--timeout", "30s", "-s", script, a.url]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    done = [os.path.join(work, f"acks-{t}.done") for t in range(a.threads)]
+    while proc.poll() is None and not all(os.path.exists(d) for d in done):
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # wrk prints its summary and runs done() on SIGINT
+    _, status, usage = os.wait4(proc.pid, 0)
+    output = proc.stdout.read().decode(errors="replace")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        stats.failures.append(f"wrk exited with {proc.returncode}: {output[-400:]}")
+    for t in range(a.threads):
+        if not os.path.exists(done[t]):
+            stats.failures.append(f"wrk thread {t} did not reach the deadline (transport errors?)")
+        with open(os.path.join(work, f"acks-{t}.txt")) as f:
+            for line in f:
+                kind, _, rest = line.rstrip("\n").partition(" ")
+                stats.requests += 1
+                if kind == "A":
+                    at, n, lat = rest.split(" ")
+                    if int(n) != a.batch:
+                        stats.failures.append(f"wrk thread {t}: accepted {n}, sent {a.batch} valid lines")
+                    stats.acks.append((float(at), int(n)))
+                    stats.latencies.append(float(lat))
+                elif kind == "R":
+                    stats.throttled += 1
+                else:
+                    stats.failures.append(f"wrk thread {t}: HTTP {rest[:200]}")
+    summary = {}
+    try:
+        with open(env["WRK_SUMMARY"]) as f:
+            summary = json.load(f)
+    except (OSError, ValueError) as e:
+        stats.failures.append(f"wrk wrote no summary: {e}")
+    errs = summary.get("errors", {})
+    sockets = sum(errs.get(k, 0) for k in ("connect", "read", "write", "timeout"))
+    if sockets:
+        stats.failures.append(f"wrk socket errors: {errs}")
+    return {"summary": summary, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "output": output.strip().splitlines()[-12:]}
+
+
 METRIC_RE = re.compile(r'^(weir_[a-z_]+)(\{[^}]*\})? ([0-9.eE+-]+|NaN|\+Inf)$')
 
 
@@ -251,6 +317,10 @@ def main():
     ap.add_argument("--query-poll", type=float, default=0.0,
                     help="seconds between `weir query count(*)` runs (0: off)")
     ap.add_argument("--drain-timeout", type=float, default=180.0)
+    ap.add_argument("--client", choices=["python", "wrk"], default="python",
+                    help="who sends: this script's threads, or wrk with wrk_post.lua")
+    ap.add_argument("--work", default="",
+                    help="--client wrk: folder for the per-thread bodies and answers")
     a = ap.parse_args()
     probing = bool(a.weir and a.dataset)
 
@@ -305,12 +375,16 @@ def main():
         w.start()
     deadline = start + a.duration
     counter = itertools.count()
-    threads = [threading.Thread(target=poster, args=(a.url, bodies, counter, deadline, stats, a.batch))
+    threads = [] if a.client == "wrk" else [threading.Thread(target=poster, args=(a.url, bodies, counter, deadline, stats, a.batch))
                for _ in range(a.threads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wrk_result = None
+    if a.client == "wrk":
+        wrk_result = run_wrk(a, bodies, deadline, stats)
+    else:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     load_end = time.monotonic()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     stats.acks.sort()
@@ -380,8 +454,12 @@ def main():
             "whose weir_records_total{outcome=written} includes it"),
         "max_lag_bytes": max((r[3] for r in metric_rows), default=None),
         "commits": metric_rows[-1][2] if metric_rows else None,
-        "client_cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
-        "probe_cpu_s": (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime),
+        "client": a.client,
+        "client_cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+                        + (wrk_result["cpu_s"] if wrk_result else 0.0),
+        "probe_cpu_s": (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
+                       - (wrk_result["cpu_s"] if wrk_result else 0.0),
+        "wrk": wrk_result,
         "watch_errors": watch_errors[:5],
     }
     with open(a.json, "w") as f:

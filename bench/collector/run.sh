@@ -15,6 +15,7 @@
 # 4. loadgen.py (Python 3, standard library): COLLECTOR_THREADS (4) keep-alive connections POST
 #    COLLECTOR_BATCH (500)-event JSON-lines bodies as fast as they are answered for
 #    COLLECTOR_DURATION (20) seconds; then waits until the table holds every acknowledged event.
+#    (COLLECTOR_CLIENT=wrk: wrk with wrk_post.lua sends the same load, see bench/README.md.)
 #    Meanwhile it reads the table's current snapshot (`weir lake snapshots --json`) every
 #    COLLECTOR_POLL (0.25) s, GET /metrics every 0.25 s and, when COLLECTOR_QUERY_POLL is set
 #    (seconds; off by default: see loadgen.py), `weir query "SELECT count(*)"`.
@@ -43,6 +44,7 @@ interval=${COLLECTOR_COMMIT_INTERVAL:-1s}
 days=${COLLECTOR_DAYS:-7}
 types=${COLLECTOR_EVENT_TYPES:-300}
 partition_by=${COLLECTOR_PARTITION_BY:-event_type, dt}
+client=${COLLECTOR_CLIENT:-python}
 
 die() { echo "bench/collector: $*" >&2; exit 2; }
 [ $# -ge 1 ] || die "usage: bench/collector/run.sh WEIR_BINARY"
@@ -51,9 +53,11 @@ weir=$(realpath -m "$1")
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package 'time')"
 [ -x /usr/bin/python3 ] || die "/usr/bin/python3 not found"
 command -v node >/dev/null || die "node not found (run scripts/install-deps.sh)"
+[ "$client" != wrk ] || command -v wrk >/dev/null \
+  || die "wrk not found (run scripts/install-deps.sh, or COLLECTOR_CLIENT=python)"
 
 mkdir -p "$out"
-rm -rf "$out/data" "$out/lake" "$out/errors" "$out/.weir"
+rm -rf "$out/data" "$out/lake" "$out/errors" "$out/.weir" "$out/wrk"
 rm -f "$out"/*.time "$out"/*.log "$out"/*.json "$out"/*.txt "$out"/dataset.yaml
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
@@ -124,7 +128,8 @@ fi
 /usr/bin/python3 "$here/loadgen.py" --url "http://127.0.0.1:$port/v1/events" --data "$out/data" \
   --json "$out/loadgen.json" --threads "$threads" --batch "$batch" --duration "$duration" \
   --metrics "http://127.0.0.1:$mport/metrics" --weir "$weir" --dataset "$out/dataset.yaml" \
-  --poll "$poll" --query-poll "$query_poll" 2>&1 | tee "$out/loadgen.log"
+  --poll "$poll" --query-poll "$query_poll" --client "$client" --work "$out/wrk" 2>&1 \
+  | tee "$out/loadgen.log"
 load_status=${PIPESTATUS[0]}
 end_load=$(loadavg)
 
