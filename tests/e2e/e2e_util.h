@@ -17,11 +17,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "../common/process_util.h"
@@ -58,11 +60,56 @@ inline CmdResult Weir(const std::string& args, const std::string& env = "") {
   return RunCmd(env + (env.empty() ? "" : " ") + std::string(WEIR_BIN) + " " + args);
 }
 
+// What a test made under the temp folder (TempDir, scratch files): removed when the test passed
+// or was skipped, kept and named on stdout when it failed, so what weir left can be looked at.
+// Without this every run of the suite left ~3 GB in /tmp. ctest runs each test in a process of
+// its own, so the paths registered in a process are its test's. WEIR_KEEP_TEMP=1 keeps them
+// all. Owned by GoogleTest's listener list once registered; Add may be called from any thread.
+class TempCleanup : public ::testing::EmptyTestEventListener {
+ public:
+  // The process's listener, registered with GoogleTest on first use.
+  static TempCleanup& Get() {
+    static TempCleanup* const listener = [] {
+      auto* l = new TempCleanup;
+      ::testing::UnitTest::GetInstance()->listeners().Append(l);
+      return l;
+    }();
+    return *listener;
+  }
+
+  void Add(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    paths_.push_back(path);
+  }
+
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    std::vector<std::string> paths;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      paths.swap(paths_);
+    }
+    const char* keep = std::getenv("WEIR_KEEP_TEMP");
+    if (info.result()->Failed() || (keep != nullptr && std::string(keep) == "1")) {
+      for (const auto& p : paths) std::printf("kept for a look: %s\n", p.c_str());
+      return;
+    }
+    for (const auto& p : paths) {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> paths_;
+};
+
 inline std::string TempDir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() /
            ("weir-e2e-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
+  TempCleanup::Get().Add(d.string());
   return d.string();
 }
 

@@ -26,6 +26,7 @@ inline std::string Boto3(const std::string& endpoint, const std::string& bucket,
   const std::string script = (std::filesystem::temp_directory_path() /
                               ("weir-e2e-boto3-" + std::to_string(::getpid()) + ".py"))
                                  .string();
+  TempCleanup::Get().Add(script);
   WriteAll(script,
            "import boto3, os, sys\n"
            "s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='S3RVER',\n"
