@@ -28,13 +28,11 @@ local function now()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
-local threads = {}
 local thread_count = 0
 
 function setup(thread)
   thread:set("thread_index", thread_count)
   thread_count = thread_count + 1
-  table.insert(threads, thread)
 end
 
 local bodies = {}
