@@ -849,20 +849,6 @@ std::set<int64_t> Retained(const iceberg::TableMetadata& m, int64_t cutoff_ms, i
   return keep;
 }
 
-// Removes the empty folders under `dir` (partitions whose files were all expired), not `dir`.
-void PruneEmptyFolders(const std::string& dir) {
-  namespace sfs = std::filesystem;
-  std::error_code ec;
-  std::vector<sfs::path> dirs;
-  for (sfs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory(ec)) dirs.push_back(it->path());
-  }
-  std::sort(dirs.rbegin(), dirs.rend());  // children before parents
-  for (const auto& d : dirs) {
-    if (sfs::is_empty(d, ec)) sfs::remove(d, ec);
-  }
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -1060,7 +1046,7 @@ Result<ExpireReport> ExpireSnapshots(const DatasetConfig& config, Store& store,
     if (gone.count(f.path)) forget.push_back(f.id);
   }
   if (!forget.empty()) WEIR_RETURN_IF_ERROR(store.DeleteFiles(forget));
-  PruneEmptyFolders(table_dir + "/data");
+  fs::PruneEmptyFolders(table_dir + "/data");  // partitions whose files all expired
   return report;
 }
 

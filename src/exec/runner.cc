@@ -84,27 +84,6 @@ std::string StreamLogDir(const DatasetConfig& c) {
 
 namespace {
 
-void PruneEmptyDirs(const std::string& root) {
-  std::error_code ec;
-  if (!stdfs::exists(root, ec)) return;
-  std::vector<stdfs::path> dirs;
-  for (auto it = stdfs::recursive_directory_iterator(root, ec);
-       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec)) dirs.push_back(it->path());
-  }
-  // Deepest first, so parents empty out before they are looked at.
-  std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) {
-    return a.string().size() > b.string().size();
-  });
-  for (const auto& d : dirs) {
-    if (stdfs::is_empty(d, ec)) stdfs::remove(d, ec);
-  }
-}
-
-}  // namespace
-
-namespace {
-
 // The lexically normal form of a manifest path: "./a.jsonl" and "sub/../a.jsonl" are "a.jsonl".
 std::string NormalManifestPath(const std::string& p) {
   std::string n = stdfs::path(p).lexically_normal().string();
@@ -705,8 +684,8 @@ Result<RunSummary> Runner::Run(const RunOptions& options) {
     WEIR_RETURN_IF_ERROR(RecoverIcebergTable(config_, store_));
   }
   if (options.restart) {
-    PruneEmptyDirs(TableDir(config_));
-    PruneEmptyDirs(ErrorsDir(config_));
+    fs::PruneEmptyFolders(TableDir(config_));
+    fs::PruneEmptyFolders(ErrorsDir(config_));
   }
   WEIR_RETURN_IF_ERROR(EnsureTableSchema(config_, store_));  // exec/table_schema.h
   // Recovered, and the table's schema is recorded: other members of the group may start now.

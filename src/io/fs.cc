@@ -102,6 +102,19 @@ Status CreateDirs(const std::string& dir) {
   return FromEc("creating folder", dir, ec);
 }
 
+void PruneEmptyFolders(const std::string& root) {
+  if (IsRemote(root)) return;
+  std::error_code ec;
+  std::vector<stdfs::path> dirs;
+  for (stdfs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path());
+  }
+  std::sort(dirs.rbegin(), dirs.rend());  // a child sorts after its parent: children first
+  for (const auto& d : dirs) {
+    if (stdfs::is_empty(d, ec)) stdfs::remove(d, ec);
+  }
+}
+
 Status WriteFile(const std::string& path, std::string_view data) {
   if (IsRemote(path)) {
     WEIR_ASSIGN_OR_RETURN(auto o, OpenObject(path));
