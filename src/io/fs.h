@@ -34,8 +34,9 @@ Status CheckRegularFile(const std::string& path);
 // for a st_mode that is not a regular file.
 std::string NonRegularKind(unsigned mode);
 
-// create_directories(3) that starts again when a folder on the way vanishes (PruneEmptyFolders
-// in another process removed it): a pruner passes once, so a retry or two suffices.
+// std::filesystem::create_directories that starts again when a folder on the way vanishes
+// (PruneEmptyFolders in another process removed it): a pruner passes once, so a retry or two
+// suffices.
 Status CreateDirs(const std::string& dir);
 // Removes the empty folders below `root` (not `root` itself), deepest first, in one pass. Safe
 // beside writers: CreateDirs and Rename start again when a folder they made is pruned.

@@ -556,7 +556,9 @@ TEST(KafkaE2E, ABacklogIsReadInFewCommitsThenNewMessagesAreVisibleWithinTheInter
   CmdResult c = Weir("run " + control + " --until-idle 1500ms --no-progress --json");
   ASSERT_EQ(c.exit_code, 0) << c.out;
   ASSERT_EQ(nlohmann::json::parse(c.out)["run"]["written"].get<uint64_t>(), backlog);
-  const size_t control_commits = LakeSnapshots(control).size();
+  const auto control_snaps = LakeSnapshots(control);
+  ASSERT_FALSE(control_snaps.empty());
+  const size_t control_commits = control_snaps.size();
 
   std::filesystem::create_directories(dir + "/main");
   const std::string yaml = dir + "/main/ds.yaml";
@@ -591,8 +593,6 @@ TEST(KafkaE2E, ABacklogIsReadInFewCommitsThenNewMessagesAreVisibleWithinTheInter
   // read the whole backlog in 164 ms, in 3 commits (each as soon as the one before finished),
   // and "more than twice as many commits as catching up" failed although it had committed by
   // the clock, 6x as often per second as the run that caught up.
-  const auto control_snaps = LakeSnapshots(control);
-  ASSERT_FALSE(control_snaps.empty());
   const double control_ms = kIntervalMs + static_cast<double>(
       control_snaps.back()["timestamp_ms"].get<int64_t>() -
       control_snaps.front()["timestamp_ms"].get<int64_t>());

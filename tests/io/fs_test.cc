@@ -50,8 +50,8 @@ TEST(FsTest, CreatingAndRenamingIntoFoldersBeingPrunedSucceeds) {
   std::atomic<bool> stop{false};
   std::atomic<int> passes{0};
   // Expire's own pruner, in passes far closer together than real expire runs (one pass per
-  // `weir lake expire`). A pruner that never pauses models no real caller: on a slow, loaded
-  // filesystem it removes the parent between any writer's two mkdirs, every time.
+  // `weir lake expire`). The rmdir loop this test had, every 50 us, models no real caller: on a
+  // slow, loaded filesystem it can remove the parent between a writer's two mkdirs every time.
   std::thread pruner([&] {
     while (!stop) {
       fs::PruneEmptyFolders(dir);
