@@ -164,7 +164,7 @@ TEST(BatchE2E, KillNineAtRandomMomentsMidFile) {
   // Kill after increasing delays until a run completes on its own.
   bool done = false;
   for (int delay_ms : {150, 300, 450, 600, 900, 1200, 2000, 4000, 8000}) {
-    auto r = RunCmd("timeout -s KILL " + std::to_string(delay_ms / 1000.0) + " " + WEIR_BIN +
+    auto r = RunCmd("timeout -s KILL " + std::to_string(delay_ms / 1000.0) + " " + WeirBin() +
                     " run " + dir + "/dataset.yaml --json");
     if (r.exit_code == 0) {
       done = true;
@@ -397,12 +397,12 @@ TEST(BatchE2E, BadConfigIsRejectedWithKeyLineAndSuggestion) {
   std::string yaml = ClickstreamYaml();
   yaml.replace(yaml.find("partition_by"), 12, "partiton_by");
   WriteAll(dir + "/dataset.yaml", yaml);
-  auto r = RunCmd(std::string(WEIR_BIN) + " validate " + dir + "/dataset.yaml 2>&1");
+  auto r = RunCmd(WeirBin() + " validate " + dir + "/dataset.yaml 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("dataset.yaml:12"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("partiton_by"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("did you mean 'partition_by'"), std::string::npos) << r.out;
-  auto run = RunCmd(std::string(WEIR_BIN) + " run " + dir + "/dataset.yaml 2>&1");
+  auto run = RunCmd(WeirBin() + " run " + dir + "/dataset.yaml 2>&1");
   EXPECT_EQ(run.exit_code, 2);
 }
 

@@ -32,6 +32,34 @@ extern char** environ;
 
 namespace weir::e2e {
 
+// Paths of the binaries the tests run. CMake compiles in those of the tree this driver was built
+// in (WEIR_BUILT_*). WEIR_E2E_BUILD_DIR, when set, names another tree built from the same sources
+// whose binaries this driver runs instead: the sanitizer tree runs the normal tree's e2e_tests
+// against its own instrumented weir, plugins and tools rather than compiling this driver a second
+// time (it is uninstrumented in both trees; see WEIR_E2E_DRIVER in CMakeLists.txt). Unit tests
+// that include this header define none of them.
+inline std::string InBuildTree(const std::string& built) {
+  const std::string compiled_dir = WEIR_BINARY_DIR;
+  const char* dir = std::getenv("WEIR_E2E_BUILD_DIR");
+  if (dir == nullptr || *dir == '\0' || built.rfind(compiled_dir, 0) != 0) return built;
+  return dir + built.substr(compiled_dir.size());
+}
+#ifdef WEIR_BUILT_BIN
+inline std::string WeirBin() { return InBuildTree(WEIR_BUILT_BIN); }
+#endif
+#ifdef WEIR_BUILT_KAFKA_MOCK
+inline std::string KafkaMockBin() { return InBuildTree(WEIR_BUILT_KAFKA_MOCK); }
+#endif
+#ifdef WEIR_BUILT_TEST_PLUGIN_DIR
+inline std::string TestPluginDir() { return InBuildTree(WEIR_BUILT_TEST_PLUGIN_DIR); }
+#endif
+#ifdef WEIR_BUILT_LOGFILE_PLUGIN
+inline std::string LogfilePlugin() { return InBuildTree(WEIR_BUILT_LOGFILE_PLUGIN); }
+#endif
+#ifdef WEIR_BUILT_WEBCRAWL_PLUGIN
+inline std::string WebcrawlPlugin() { return InBuildTree(WEIR_BUILT_WEBCRAWL_PLUGIN); }
+#endif
+
 struct CmdResult {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
@@ -57,7 +85,7 @@ inline CmdResult RunCmd(const std::string& cmd) {
 }
 
 inline CmdResult Weir(const std::string& args, const std::string& env = "") {
-  return RunCmd(env + (env.empty() ? "" : " ") + std::string(WEIR_BIN) + " " + args);
+  return RunCmd(env + (env.empty() ? "" : " ") + WeirBin() + " " + args);
 }
 
 // What a test made under the temp folder (TempDir, scratch files): removed when the test passed

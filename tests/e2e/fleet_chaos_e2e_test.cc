@@ -117,7 +117,7 @@ TEST(FleetChaosE2E, KillsAPauseAPostgresRestartAndAnS3OutageLoseAndDuplicateNoth
   auto start = [&](size_t i) {
     slots[i].log = dir + "/worker" + std::to_string(i) + ".log";
     slots[i].pid = SpawnLogged({"env", "AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
-                                WEIR_BIN, "worker", "--store", url, "--until-done", "--threads",
+                                WeirBin(), "worker", "--store", url, "--until-done", "--threads",
                                 "1", "--lease", "3s"},
                                slots[i].log, /*append=*/true);
     slots[i].paused = false;

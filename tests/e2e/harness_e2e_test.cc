@@ -3,8 +3,10 @@
 // way ctest runs every test in a process of its own.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -66,6 +68,30 @@ TEST(E2EHarness, KeepTempKeepsAPassingTestsFolder) {
   ASSERT_EQ(run.result.exit_code, 0) << run.result.out;
   ASSERT_EQ(run.left.size(), 1u) << run.result.out;
   EXPECT_NE(run.result.out.find("kept for a look: "), std::string::npos) << run.result.out;
+}
+
+// The sanitizer tree runs this driver with WEIR_E2E_BUILD_DIR naming its own folder (see
+// WEIR_E2E_DRIVER in CMakeLists.txt). Every binary and plugin the tests start must then be that
+// tree's, and this tree's otherwise: a path the mapping missed would quietly run uninstrumented
+// code in the sanitizer run.
+TEST(E2EHarness, TheBinariesRunAreThoseOfTheTreeNamedByWeirE2EBuildDir) {
+  const char* named = std::getenv("WEIR_E2E_BUILD_DIR");
+  const std::string tree = named != nullptr && *named != '\0' ? named : WEIR_BINARY_DIR;
+  const std::vector<std::string> paths = {WeirBin(), KafkaMockBin(), LogfilePlugin(),
+                                          WebcrawlPlugin(), TestPluginDir() + "/libthrowing_plugin.so"};
+  for (const auto& path : paths) {
+    EXPECT_EQ(path.rfind(tree + "/", 0), 0u) << path << " is not under " << tree;
+    EXPECT_TRUE(std::filesystem::exists(path)) << path;
+  }
+  // Another tree named: each path moves into it, with the same name inside the tree.
+  const std::string saved = named != nullptr ? named : "";
+  ::setenv("WEIR_E2E_BUILD_DIR", "/elsewhere/tree", 1);
+  const std::vector<std::string> moved = {WeirBin(), KafkaMockBin(), LogfilePlugin(),
+                                          WebcrawlPlugin(), TestPluginDir() + "/libthrowing_plugin.so"};
+  if (saved.empty()) ::unsetenv("WEIR_E2E_BUILD_DIR"); else ::setenv("WEIR_E2E_BUILD_DIR", saved.c_str(), 1);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    EXPECT_EQ(moved[i], "/elsewhere/tree" + paths[i].substr(tree.size())) << paths[i];
+  }
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ TEST(KafkaE2E, ABrokerOutageMidRunLosesNothing) {
     return lines;
   };
   ASSERT_TRUE(Produce(kafka.bootstrap(), 0, batch("before-")));
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/run.log");
+  const pid_t pid = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/run.log");
   ASSERT_GT(pid, 0);
   ASSERT_EQ(WaitForRows(yaml, 300), "300\n") << ReadAll(dir + "/run.log");
   ASSERT_TRUE(kafka.Command("down 1"));
@@ -177,7 +177,7 @@ TEST(KafkaE2E, AutoCompactionRunsWhileAKafkaStreamRuns) {
   text.replace(text.find(at), at.size(),
                at + "  compaction: {auto: true, min_files: 3, interval: 500ms}\n");
   WriteAll(yaml, text);
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/run.log");
+  const pid_t pid = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/run.log");
   ASSERT_GT(pid, 0);
   // One partition, a small file per commit (200 ms): produce until a compaction replaced some.
   int produced = 0;
@@ -243,7 +243,7 @@ TEST(KafkaE2E, KillNineWhileConsumingLosesAndDuplicatesNothing) {
   });
   std::mt19937 rng(4242);
   for (int round = 0; round < 3; ++round) {
-    const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/run.log", true);
+    const pid_t pid = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/run.log", true);
     ASSERT_GT(pid, 0);
     // Joining the group takes about 3 s on the mock (and up to the session timeout after a
     // kill); kill somewhere in the consuming that follows.
@@ -351,13 +351,13 @@ TEST(KafkaE2E, TwoProcessesShareTheGroupAndRebalancesLoseAndDuplicateNothing) {
   WriteAll(yaml, DatasetYaml(kafka.bootstrap()));
   Producer producer(kafka.bootstrap(), 4, 300);
   const std::string first_path = dir + "/first.log", second_path = dir + "/second.log";
-  const pid_t first = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, first_path);
+  const pid_t first = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, first_path);
   ASSERT_GT(first, 0);
   // The group's steps are waited for in the logs, not slept for: a join takes seconds under
   // ASan, and a member that joins late first gets every partition, then half.
   ASSERT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 1)) << ReadAll(first_path);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const pid_t second = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, second_path);
+  const pid_t second = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, second_path);
   ASSERT_GT(second, 0);
   // Both consumed: the second got half the partitions, the first all of them, then half.
   EXPECT_TRUE(WaitForLog(second_path, "assigned 2 partition(s)", 1)) << ReadAll(second_path);
@@ -397,11 +397,11 @@ TEST(KafkaE2E, TwoMachinesOnAPostgresStoreShareTheGroupAndLoseAndDuplicateNothin
   WriteAll(yaml_b, text);
   Producer producer(kafka.bootstrap(), 4, 300);
   const std::string first_path = dir + "/first.log", second_path = other + "/second.log";
-  const pid_t first = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, first_path);
+  const pid_t first = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, first_path);
   ASSERT_GT(first, 0);
   ASSERT_TRUE(WaitForLog(first_path, "assigned 4 partition(s)", 1)) << ReadAll(first_path);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const pid_t second = SpawnLogged({WEIR_BIN, "run", yaml_b, "--no-progress"}, second_path);
+  const pid_t second = SpawnLogged({WeirBin(), "run", yaml_b, "--no-progress"}, second_path);
   ASSERT_GT(second, 0);
   EXPECT_TRUE(WaitForLog(second_path, "assigned 2 partition(s)", 1)) << ReadAll(second_path);
   EXPECT_TRUE(WaitForLog(first_path, "assigned 2 partition(s)", 1)) << ReadAll(first_path);
@@ -432,7 +432,7 @@ TEST(KafkaE2E, ATopicCreatedWhileRunningIsPickedUp) {
   std::string lines;
   for (int i = 0; i < 100; ++i) lines += Event("old-" + std::to_string(i));
   ASSERT_TRUE(Produce(kafka.bootstrap(), 0, lines));
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/run.log");
+  const pid_t pid = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/run.log");
   ASSERT_GT(pid, 0);
   ASSERT_EQ(WaitForRows(yaml, 100), "100\n") << ReadAll(dir + "/run.log");
   ASSERT_TRUE(kafka.Command("topic events-eu 3"));
@@ -467,7 +467,7 @@ TEST(KafkaE2E, AMemberThatLostItsPartitionsCanNeverCommitThemAgain) {
   text.replace(text.find("commit_interval: 200ms"), 22, "commit_interval: 2s");
   WriteAll(yaml, text);
   Producer producer(kafka.bootstrap(), 2, 400, 10);
-  const pid_t stale = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/stale.log");
+  const pid_t stale = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/stale.log");
   ASSERT_GT(stale, 0);
   // Wait for its first commit, then a little more, so it holds uncommitted rows.
   for (int i = 0; i < 200 && ReadAll(dir + "/stale.log").find("assigned 2") == std::string::npos; ++i) {
@@ -475,7 +475,7 @@ TEST(KafkaE2E, AMemberThatLostItsPartitionsCanNeverCommitThemAgain) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   ::kill(stale, SIGSTOP);
-  const pid_t fresh = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, dir + "/fresh.log");
+  const pid_t fresh = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, dir + "/fresh.log");
   ASSERT_GT(fresh, 0);
   // The session (6 s) times out, the group gives both partitions to `fresh`, which claims them.
   for (int i = 0; i < 300 && ReadAll(dir + "/fresh.log").find("assigned 2") == std::string::npos; ++i) {
@@ -564,7 +564,7 @@ TEST(KafkaE2E, ABacklogIsReadInFewCommitsThenNewMessagesAreVisibleWithinTheInter
   const std::string yaml = dir + "/main/ds.yaml";
   WriteAll(yaml, CatchUpYaml(kafka.bootstrap(), "weir-main", "20ms", "1h"));
   const std::string log = dir + "/main/run.log";
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", yaml, "--no-progress"}, log);
+  const pid_t pid = SpawnLogged({WeirBin(), "run", yaml, "--no-progress"}, log);
   ASSERT_GT(pid, 0);
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::seconds(120);

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "e2e_util.h"
+
 extern char** environ;
 
 namespace weir::e2e {
@@ -36,7 +38,7 @@ class KafkaMock {
     posix_spawn_file_actions_adddup2(&a, from_child[1], 1);
     posix_spawn_file_actions_addclose(&a, to_child[1]);
     posix_spawn_file_actions_addclose(&a, from_child[0]);
-    std::vector<std::string> argv = {WEIR_KAFKA_MOCK, "--topic", topic_spec};
+    std::vector<std::string> argv = {KafkaMockBin(), "--topic", topic_spec};
     std::vector<char*> args;
     for (auto& s : argv) args.push_back(s.data());
     args.push_back(nullptr);

@@ -31,7 +31,7 @@ std::string Dataset(const std::string& name, const std::string& manifest) {
 
 // stdout and stderr together.
 CmdResult WeirAll(const std::string& args) {
-  return RunCmd(std::string(WEIR_BIN) + " " + args + " 2>&1");
+  return RunCmd(WeirBin() + " " + args + " 2>&1");
 }
 
 nlohmann::json RunJson(const std::string& yaml) {
@@ -156,7 +156,7 @@ TEST(ManifestE2E, FifoInTheManifestFailsItsTaskAtOnceAndValidateSaysSo) {
   EXPECT_EQ(v.exit_code, 2) << v.out;
   EXPECT_NE(v.out.find("pipe.jsonl is a FIFO, not a regular file"), std::string::npos) << v.out;
   EXPECT_EQ(v.out.find("is valid"), std::string::npos) << v.out;
-  auto r = RunCmd("timeout 60 " + std::string(WEIR_BIN) + " run " + dir +
+  auto r = RunCmd("timeout 60 " + WeirBin() + " run " + dir +
                   "/dataset.yaml --json --no-progress");
   ASSERT_NE(r.exit_code, 124) << "weir run blocked on the FIFO";
   EXPECT_EQ(r.exit_code, 1) << r.out;
@@ -195,7 +195,7 @@ TEST(ManifestE2E, SymlinkLoopIsReportedAsSuchAndNotRetried) {
 }
 
 std::string Plugin(const std::string& name) {
-  return std::string(WEIR_TEST_PLUGIN_DIR) + "/lib" + name + "_plugin.so";
+  return TestPluginDir() + "/lib" + name + "_plugin.so";
 }
 
 // Regression: validate printed the plugin error and THEN "dataset ... is valid".
@@ -210,8 +210,8 @@ TEST(ValidateE2E, PluginProblemsFailWithoutSayingValidAndOptionsErrorsNameTheLin
            "\nwrite:\n  connector: lake\n  location: lake\n  table: t\n  columns:\n"
            "    ts: {path: /ts, type: string}\n";
   };
-  WriteAll(dir + "/unknown.yaml", yaml(WEIR_LOGFILE_PLUGIN, "plugin:javalg", "{}"));
-  WriteAll(dir + "/options.yaml", yaml(WEIR_LOGFILE_PLUGIN, "plugin:logfile", "{min_level: LOUD}"));
+  WriteAll(dir + "/unknown.yaml", yaml(LogfilePlugin(), "plugin:javalg", "{}"));
+  WriteAll(dir + "/options.yaml", yaml(LogfilePlugin(), "plugin:logfile", "{min_level: LOUD}"));
   WriteAll(dir + "/missing.yaml", yaml(dir + "/nowhere.so", "plugin:logfile", "{}"));
   for (const char* f : {"unknown", "options", "missing"}) {
     SCOPED_TRACE(f);

@@ -425,7 +425,7 @@ TEST(MultilineE2E, BadConfigIsRejectedWithKeyAndReason) {
   std::string yaml = LogYaml();
   yaml.replace(yaml.find("start: '"), 8, "start: '(");
   WriteAll(dir + "/dataset.yaml", yaml);
-  auto r = RunCmd(std::string(WEIR_BIN) + " validate " + dir + "/dataset.yaml 2>&1");
+  auto r = RunCmd(WeirBin() + " validate " + dir + "/dataset.yaml 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("read.multiline.start"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("missing )"), std::string::npos) << r.out;
@@ -466,7 +466,7 @@ TEST(MultilineE2E, LogfilePluginStartRegexRecords) {
   WriteAll(dir + "/in/app.log", text);
   WriteAll(dir + "/in/manifest.txt", "app.log\n");
   const std::string common =
-      "plugins: [" + std::string(WEIR_LOGFILE_PLUGIN) +
+      "plugins: [" + LogfilePlugin() +
       "]\nread:\n  location: in\n  manifest: in/manifest.txt\n  parser: plugin:logfile\n";
   const std::string write =
       "write:\n  connector: lake\n  location: lake\n  table: ev\n  columns:\n"
@@ -493,12 +493,12 @@ TEST(MultilineE2E, LogfilePluginStartRegexRecords) {
   WriteAll(mdir + "/in/manifest.txt", "LOG:a.log\n");
   WriteAll(mdir + "/in/a.log", "2024-01-01 INFO x\n");
   WriteAll(mdir + "/dataset.yaml",
-           "name: m\nplugins: [" + std::string(WEIR_TEST_PLUGIN_DIR) +
+           "name: m\nplugins: [" + TestPluginDir() +
                "/libmlog_plugin.so]\nread:\n  location: in\n  manifest: in/manifest.txt\n"
                "  parser: plugin:mlog\n  multiline: {start: '^\\d'}\n"
                "write:\n  connector: lake\n  location: lake\n  table: t\n  columns:\n"
                "    day: {path: /day, type: string}\n");
-  auto m = RunCmd(std::string(WEIR_BIN) + " run " + mdir + "/dataset.yaml 2>&1");
+  auto m = RunCmd(WeirBin() + " run " + mdir + "/dataset.yaml 2>&1");
   EXPECT_NE(m.exit_code, 0);
   EXPECT_NE(m.out.find("read.multiline is for single-record parsers"), std::string::npos) << m.out;
   EXPECT_NE(m.out.find("RecordFormat::StartRegex"), std::string::npos) << m.out;

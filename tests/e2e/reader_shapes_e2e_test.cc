@@ -14,7 +14,7 @@ namespace weir::e2e {
 namespace {
 
 std::string Plugin(const std::string& name) {
-  return std::string(WEIR_TEST_PLUGIN_DIR) + "/lib" + name + "_plugin.so";
+  return TestPluginDir() + "/lib" + name + "_plugin.so";
 }
 
 std::vector<nlohmann::json> Errors(const std::string& yaml) {

@@ -39,7 +39,7 @@ class WeirServe {
   bool Start(const std::vector<std::string>& args, const std::string& log_path) {
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = FreeLoopbackPort();
-      std::vector<std::string> argv = {WEIR_BIN, "serve"};
+      std::vector<std::string> argv = {WeirBin(), "serve"};
       argv.insert(argv.end(), args.begin(), args.end());
       argv.push_back("--listen");
       argv.push_back("127.0.0.1:" + std::to_string(port_));

@@ -508,7 +508,7 @@ TEST(RulesE2E, AnHttpCollectorSourceDerivesExactlyTheOracle) {
                            ", parser: jsonl}\n";
   WriteAll(dir + "/rules.yaml",
            RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n", read));
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress", "--json",
+  const pid_t pid = SpawnLogged({WeirBin(), "run", dir + "/rules.yaml", "--no-progress", "--json",
                                  "--until-idle", "4s"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
@@ -630,7 +630,7 @@ TEST(RulesE2E, AStreamsDerivedTableIsCompactedWhileItRuns) {
                      RulesYaml("  connector: none\n", "stream: {commit_interval: 100ms}\n", read),
                      "{auto: true, min_files: 3, interval: 300ms}"));
   const pid_t pid = SpawnLogged(
-      {WEIR_BIN, "run", yaml, "--no-progress", "--json", "--until-idle", "4s"},
+      {WeirBin(), "run", yaml, "--no-progress", "--json", "--until-idle", "4s"},
       dir + "/run.log", true);
   ASSERT_GT(pid, 0);
   httplib::Client c("127.0.0.1", port);
@@ -679,7 +679,7 @@ TEST(RulesE2E, IdleTimersFireWithinIdleTimeoutAfterTheLastInput) {
                      "stream: {commit_interval: 200ms, metrics_listen: 127.0.0.1:" +
                          std::to_string(metrics_port) + "}\n",
                      KafkaRead(kafka.bootstrap()), "2s"));
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress"},
+  const pid_t pid = SpawnLogged({WeirBin(), "run", dir + "/rules.yaml", "--no-progress"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
   for (int i = 0; i < 300 && ReadAll(dir + "/run.log").find("assigned 1 partition") == std::string::npos; ++i) {
@@ -948,7 +948,7 @@ TEST(RulesE2E, AStreamWhoseRulesStageFailsExitsWithTheStagesErrorNotAsSignalled)
            WithKafkaOutput(RulesYaml("  connector: none\n", "stream: {commit_interval: 200ms}\n",
                                      KafkaRead(kafka.bootstrap())),
                            kafka.bootstrap(), "derived"));
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress", "--json",
+  const pid_t pid = SpawnLogged({WeirBin(), "run", dir + "/rules.yaml", "--no-progress", "--json",
                                  "--until-idle", "20s"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);
@@ -996,7 +996,7 @@ TEST(RulesE2E, AKafkaOutputClusterDownMidRunDelaysTheRecordsAndLosesNone) {
   yaml.replace(yaml.find(", topic: derived}"), 17,
                ", topic: derived, options: {transaction.timeout.ms: 2000}}");
   WriteAll(dir + "/rules.yaml", yaml);
-  const pid_t pid = SpawnLogged({WEIR_BIN, "run", dir + "/rules.yaml", "--no-progress", "--json",
+  const pid_t pid = SpawnLogged({WeirBin(), "run", dir + "/rules.yaml", "--no-progress", "--json",
                                  "--until-idle", "4s"},
                                 dir + "/run.log", true);
   ASSERT_GT(pid, 0);

@@ -391,7 +391,7 @@ TEST(SafetyE2E, SigtermCommitsAndLeavesTasksResumable) {
   std::string dir = MakeDataset("sigterm", 4, 150000,
                                 Yaml("safe", "lake", "t", "  roll_records: 2000\n"));
   std::string pidfile = dir + "/pid";
-  auto r = RunCmd("sh -c '" + std::string(WEIR_BIN) + " run " + dir +
+  auto r = RunCmd("sh -c '" + WeirBin() + " run " + dir +
                   "/dataset.yaml --json > " + dir + "/out.json & echo $! > " + pidfile +
                   "; sleep 0.3; kill -TERM $(cat " + pidfile + "); wait $(cat " + pidfile +
                   "); echo exit=$?'");
@@ -426,9 +426,9 @@ TEST(SafetyE2E, ReadCommandsWaitWhileARunCreatesTheStore) {
     stdfs::remove_all(dir + "/.weir");
     stdfs::remove_all(dir + "/lake");
     stdfs::remove_all(dir + "/errors");
-    auto r = RunCmd("sh -c '" + std::string(WEIR_BIN) + " run " + dir + "/dataset.yaml --json >/dev/null & " +
-                    WEIR_BIN + " tasks " + dir + "/dataset.yaml --json 2>&1; echo exit=$?; " +
-                    WEIR_BIN + " errors " + dir + "/dataset.yaml 2>&1; echo exit=$?; wait'");
+    auto r = RunCmd("sh -c '" + WeirBin() + " run " + dir + "/dataset.yaml --json >/dev/null & " +
+                    WeirBin() + " tasks " + dir + "/dataset.yaml --json 2>&1; echo exit=$?; " +
+                    WeirBin() + " errors " + dir + "/dataset.yaml 2>&1; echo exit=$?; wait'");
     if (r.out.find("locked") != std::string::npos || r.out.find("exit=0") == std::string::npos ||
         r.out.find("exit=1") != std::string::npos) {
       ++failures;

@@ -36,7 +36,7 @@ TEST(SdkE2E, ExamplePluginDatasetCountsQueriesAndErrorOffsets) {
   WriteAll(dir + "/in/app.log", log);
   WriteAll(dir + "/in/manifest.txt", "app.log\n");
   WriteAll(dir + "/dataset.yaml",
-           PluginDataset(WEIR_LOGFILE_PLUGIN, "plugin:logfile", "{min_level: INFO}",
+           PluginDataset(LogfilePlugin(), "plugin:logfile", "{min_level: INFO}",
                          "    ts: {path: /ts, type: timestamp, required: true}\n"
                          "    level: {path: /level, type: string, required: true}\n"
                          "    user: {path: /fields/user, type: string}\n"
@@ -62,7 +62,7 @@ TEST(SdkE2E, ExceptionsInUserCodeBecomeErrorRecordsNotCrashes) {
   WriteAll(dir + "/in/resolved/a.txt", "one\nstd\ntwo\nint\nthree\n");
   WriteAll(dir + "/in/manifest.txt", "a.txt\n");  // the plugin resolves it to resolved/a.txt
   WriteAll(dir + "/dataset.yaml",
-           PluginDataset(std::string(WEIR_TEST_PLUGIN_DIR) + "/libthrowing_plugin.so", "plugin:thrower",
+           PluginDataset(TestPluginDir() + "/libthrowing_plugin.so", "plugin:thrower",
                          "{}", "    line: {path: /line, type: string, required: true}\n"));
   auto r = Weir("run " + dir + "/dataset.yaml --json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -81,25 +81,25 @@ TEST(SdkE2E, BadPluginsAndParserNamesAreClearErrors) {
   WriteAll(dir + "/in/a.txt", "x\n");
   WriteAll(dir + "/in/manifest.txt", "a.txt\n");
   const std::string cols = "    line: {path: /line, type: string}\n";
-  WriteAll(dir + "/abi.yaml", PluginDataset(std::string(WEIR_TEST_PLUGIN_DIR) + "/libbad_abi_plugin.so",
+  WriteAll(dir + "/abi.yaml", PluginDataset(TestPluginDir() + "/libbad_abi_plugin.so",
                                             "plugin:whatever", "{}", cols));
-  auto r = RunCmd(std::string(WEIR_BIN) + " run " + dir + "/abi.yaml 2>&1");
+  auto r = RunCmd(WeirBin() + " run " + dir + "/abi.yaml 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("ABI version"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rebuild the plugin"), std::string::npos) << r.out;
 
-  WriteAll(dir + "/name.yaml", PluginDataset(WEIR_LOGFILE_PLUGIN, "plugin:logfiel", "{}", cols));
-  r = RunCmd(std::string(WEIR_BIN) + " run " + dir + "/name.yaml 2>&1");
+  WriteAll(dir + "/name.yaml", PluginDataset(LogfilePlugin(), "plugin:logfiel", "{}", cols));
+  r = RunCmd(WeirBin() + " run " + dir + "/name.yaml 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("did you mean 'logfile'"), std::string::npos) << r.out;
 
   WriteAll(dir + "/missing.yaml", PluginDataset(dir + "/nope.so", "plugin:logfile", "{}", cols));
-  r = RunCmd(std::string(WEIR_BIN) + " run " + dir + "/missing.yaml 2>&1");
+  r = RunCmd(WeirBin() + " run " + dir + "/missing.yaml 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("nope.so"), std::string::npos) << r.out;
 
-  WriteAll(dir + "/opts.yaml", PluginDataset(WEIR_LOGFILE_PLUGIN, "plugin:logfile", "{min_levle: INFO}", cols));
-  r = RunCmd(std::string(WEIR_BIN) + " run " + dir + "/opts.yaml 2>&1");
+  WriteAll(dir + "/opts.yaml", PluginDataset(LogfilePlugin(), "plugin:logfile", "{min_levle: INFO}", cols));
+  r = RunCmd(WeirBin() + " run " + dir + "/opts.yaml 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("min_levle"), std::string::npos) << r.out;
 }

@@ -32,7 +32,7 @@ class StreamProcess {
   bool Start(const std::string& yaml, int port, const std::vector<std::string>& args,
              const std::string& log_path) {
     port_ = port;
-    std::vector<std::string> argv = {WEIR_BIN, "run", yaml, "--no-progress"};
+    std::vector<std::string> argv = {WeirBin(), "run", yaml, "--no-progress"};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = SpawnLogged(argv, log_path, /*append=*/true);
     if (pid_ <= 0) return false;

@@ -96,7 +96,7 @@ const std::set<std::string> kIntColumns = {"status", "warc_offset", "content_len
                                            "http_status", "payload_length"};
 
 std::string DatasetYaml(const std::string& extra_write = "") {
-  std::string y = "name: crawl\nplugins: [" + std::string(WEIR_WEBCRAWL_PLUGIN) +
+  std::string y = "name: crawl\nplugins: [" + WebcrawlPlugin() +
                   "]\nread:\n  connector: files\n  location: in\n  manifest: in/manifest.txt\n"
                   "  parser: plugin:webcrawl\nwrite:\n  connector: lake\n  location: lake\n"
                   "  table: pages\n" + extra_write + "  columns:\n";

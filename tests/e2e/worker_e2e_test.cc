@@ -38,7 +38,7 @@ pid_t StartWorker(const std::vector<std::string>& args, const std::string& log,
                   const std::vector<std::string>& env = {}) {
   std::vector<std::string> argv{"env"};
   for (const auto& e : env) argv.push_back(e);
-  argv.push_back(WEIR_BIN);
+  argv.push_back(WeirBin());
   argv.push_back("worker");
   for (const auto& a : args) argv.push_back(a);
   return SpawnLogged(argv, log);
@@ -427,7 +427,7 @@ TEST(WorkerE2E, RedriveBesideRunningWorkersRequeuesTheErrorTasksAndJoinsThem) {
   ASSERT_EQ(mid[0]["status"], "ERROR") << mid.dump();
   ASSERT_EQ(mid[1]["status"], "RUNNING") << mid.dump();
 
-  const pid_t r = SpawnLogged({WEIR_BIN, "redrive", yaml, "--no-progress"}, dir + "/redrive.log");
+  const pid_t r = SpawnLogged({WeirBin(), "redrive", yaml, "--no-progress"}, dir + "/redrive.log");
   ASSERT_GT(r, 0);
   bool ran = false;  // the redrive ran the ERROR task and the unclaimed one
   for (int i = 0; i < 1200 && !ran; ++i) {

@@ -17,8 +17,8 @@
 #include "lake/parquet_writer.h"
 
 // e2e_util.h's Weir() helper needs the binary's path; this test never runs weir itself.
-#ifndef WEIR_BIN
-#define WEIR_BIN "/bin/false"
+#ifndef WEIR_BUILT_BIN
+#define WEIR_BUILT_BIN "/bin/false"
 #endif
 #include "../e2e/e2e_util.h"
 
