@@ -25,12 +25,18 @@ build: configure
 # unit and end-to-end tests again with AddressSanitizer + UndefinedBehaviorSanitizer.
 # The sanitizer tree is compiled while the normal tree's tests run: those spend much of their
 # time waiting (servers, child processes, sleeps), and the build at nice 19 takes only the CPU
-# they leave idle. Its output goes to $(ASAN_BUILD)/build.log, shown when it fails.
+# they leave idle. Its output goes to $(ASAN_BUILD)/build.log, shown when it fails. The seconds
+# each took are printed, to show which of the two was the longer one.
 test: build
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja $(ASAN_FLAGS) >/dev/null
-	@nice -n 19 cmake --build $(ASAN_BUILD) -j $(JOBS) >$(ASAN_BUILD)/build.log 2>&1 & asan=$$!; \
+	@t0=$$(date +%s); \
+	  (nice -n 19 cmake --build $(ASAN_BUILD) -j $(JOBS) >$(ASAN_BUILD)/build.log 2>&1; rc=$$?; \
+	   echo "make test: sanitizer build done after $$(( $$(date +%s) - t0 )) s" >>$(ASAN_BUILD)/build.log; \
+	   exit $$rc) & asan=$$!; \
 	  (cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600); rc=$$?; \
+	  echo "make test: normal tree's tests done after $$(( $$(date +%s) - t0 )) s"; \
 	  if ! wait $$asan; then cat $(ASAN_BUILD)/build.log; echo "sanitizer build failed"; exit 1; fi; \
+	  tail -n 1 $(ASAN_BUILD)/build.log; \
 	  exit $$rc
 	@$(MAKE) --no-print-directory test-asan
 
