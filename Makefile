@@ -58,7 +58,9 @@ ASAN_TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 # Compaction, expiry, the PostgreSQL store, workers, kills and the S3 lake still run under the
 # sanitizers in the other tests. `make test-asan ASAN_SKIP=` runs everything.
 ASAN_SKIP ?= LakeMaintenanceE2E\.(CompactionDuringARunningWriter|ExpireKeepsRetainedSnapshots|ExpireAndCompactionDuringARunningWriter)|PostgresStoreE2E\.ARestartOfPostgresDuringARun|FleetChaosE2E\.|S3LakeE2E\.KillsBeforeAndAfterACommit
-test-asan: build
+# The end-to-end tests it runs are the normal tree's driver (ASAN_FLAGS): built first, alone.
+test-asan: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target e2e_tests
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja $(ASAN_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(ASAN_TEST_JOBS) --timeout 900 -LE fuzz \

@@ -36,13 +36,13 @@ namespace weir::e2e {
 // in (WEIR_BUILT_*). WEIR_E2E_BUILD_DIR, when set, names another tree built from the same sources
 // whose binaries this driver runs instead: the sanitizer tree runs the normal tree's e2e_tests
 // against its own instrumented weir, plugins and tools rather than compiling this driver a second
-// time (it is uninstrumented in both trees; see WEIR_E2E_DRIVER in CMakeLists.txt). Unit tests
-// that include this header define none of them.
+// time (it is uninstrumented in both trees; see WEIR_E2E_DRIVER in CMakeLists.txt). A unit test
+// that includes this header defines at most WEIR_BUILT_BIN (iceberg_table_test.cc: /bin/false).
 inline std::string InBuildTree(const std::string& built) {
-  const std::string compiled_dir = WEIR_BINARY_DIR;
+  const std::string compiled_dir = std::string(WEIR_BINARY_DIR) + "/";
   const char* dir = std::getenv("WEIR_E2E_BUILD_DIR");
   if (dir == nullptr || *dir == '\0' || built.rfind(compiled_dir, 0) != 0) return built;
-  return dir + built.substr(compiled_dir.size());
+  return dir + ("/" + built.substr(compiled_dir.size()));
 }
 #ifdef WEIR_BUILT_BIN
 inline std::string WeirBin() { return InBuildTree(WEIR_BUILT_BIN); }
