@@ -77,8 +77,11 @@ TEST(E2EHarness, KeepTempKeepsAPassingTestsFolder) {
 TEST(E2EHarness, TheBinariesRunAreThoseOfTheTreeNamedByWeirE2EBuildDir) {
   const char* named = std::getenv("WEIR_E2E_BUILD_DIR");
   const std::string tree = named != nullptr && *named != '\0' ? named : WEIR_BINARY_DIR;
-  const std::vector<std::string> paths = {WeirBin(), KafkaMockBin(), LogfilePlugin(),
-                                          WebcrawlPlugin(), TestPluginDir() + "/libthrowing_plugin.so"};
+  const auto started = [] {
+    return std::vector<std::string>{WeirBin(), KafkaMockBin(), LogfilePlugin(), WebcrawlPlugin(),
+                                    TestPluginDir() + "/libthrowing_plugin.so"};
+  };
+  const std::vector<std::string> paths = started();
   for (const auto& path : paths) {
     EXPECT_EQ(path.rfind(tree + "/", 0), 0u) << path << " is not under " << tree;
     EXPECT_TRUE(std::filesystem::exists(path)) << path;
@@ -86,8 +89,7 @@ TEST(E2EHarness, TheBinariesRunAreThoseOfTheTreeNamedByWeirE2EBuildDir) {
   // Another tree named: each path moves into it, with the same name inside the tree.
   const std::string saved = named != nullptr ? named : "";
   ::setenv("WEIR_E2E_BUILD_DIR", "/elsewhere/tree", 1);
-  const std::vector<std::string> moved = {WeirBin(), KafkaMockBin(), LogfilePlugin(),
-                                          WebcrawlPlugin(), TestPluginDir() + "/libthrowing_plugin.so"};
+  const std::vector<std::string> moved = started();
   if (saved.empty()) ::unsetenv("WEIR_E2E_BUILD_DIR"); else ::setenv("WEIR_E2E_BUILD_DIR", saved.c_str(), 1);
   for (size_t i = 0; i < paths.size(); ++i) {
     EXPECT_EQ(moved[i], "/elsewhere/tree" + paths[i].substr(tree.size())) << paths[i];
