@@ -32,8 +32,8 @@ die() { echo "bench/s3_lake: $*" >&2; exit 2; }
 [ $# -ge 1 ] || die "usage: bench/s3_lake/run.sh WEIR_BINARY"
 weir=$(realpath -m "$1")
 [ -x "$weir" ] || die "cannot run '$weir'"
-s3rver="$repo/third_party/node/node_modules/s3rver/bin/s3rver.js"
-[ -f "$s3rver" ] || die "s3rver is missing (run scripts/install-deps.sh)"
+s3rver="$repo/scripts/s3rver.js"  # s3rver, read-after-write consistent (see the file)
+[ -d "$repo/third_party/node/node_modules/s3rver" ] || die "s3rver is missing (run scripts/install-deps.sh)"
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || die "python3-boto3 is missing (run scripts/install-deps.sh)"
 
 rm -rf "$out" && mkdir -p "$out"

@@ -220,6 +220,39 @@ TEST(S3Client, ServerErrorsResetsAndStallsAreRetriedUntilEveryObjectIsRight) {
   EXPECT_GT(c.stats().retries.load(), 10u);
 }
 
+// Regression: s3rver answered a PUT before its bytes were on disk, and a GET right after was a
+// 200 with an empty or cut body (S3Files.FsHelpers read "" for an object it had just written;
+// the fault test above read a cut faults/obj-19). scripts/s3rver.js writes each object to a
+// temporary file renamed into place once written. Here every data write of the server waits
+// 200 ms, so without that fix each GET below reads the object before its bytes have landed.
+TEST(S3TestServer, AGetRightAfterAPutReadsTheWholeObjectEvenOnASlowDisk) {
+  e2e::S3rver slow;
+  ASSERT_TRUE(slow.Start(TempDir("slow-server"), kBucket, 200))
+      << "s3rver did not start (run scripts/install-deps.sh)";
+  Settings s = LocalSettings(slow.endpoint());
+  s.part_bytes = 5u << 20;
+  Client c(s);
+  // One small object, one of several stream chunks, one uploaded in three parts.
+  const std::vector<size_t> sizes = {12, 300000, (11u << 20) + 7};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string key = "slow/obj-" + std::to_string(i);
+    const std::string data = RandomBytes(sizes[i], 100 + i);
+    ASSERT_TRUE(c.Put(kBucket, key, data).ok()) << key;
+    auto back = c.Get(kBucket, key);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->size(), data.size()) << key;
+    EXPECT_TRUE(*back == data) << key;
+  }
+  // An overwrite by a shorter object: a reader sees the new one whole, not the old one's tail.
+  ASSERT_TRUE(c.Put(kBucket, "slow/obj-1", "short now").ok());
+  EXPECT_EQ(c.Get(kBucket, "slow/obj-1").value(), "short now");
+  // The temporary files are not objects: the listing holds the three keys and nothing else.
+  auto listed = c.List(kBucket, "slow/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(listed->size(), 3u);
+  EXPECT_EQ(c.stats().retries.load(), 0u);
+}
+
 // The first GET is cut after a third of its body: the read goes on with a ranged GET from the
 // first byte it has not delivered, and the sink sees every byte once.
 TEST(S3Client, AReadCutMidBodyResumesWhereItStoppedWithoutRepeatingBytes) {
