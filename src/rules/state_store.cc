@@ -4,6 +4,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -107,12 +108,21 @@ Status StateStore::ForEach(
 }
 
 Status StateStore::Prepare(const std::vector<Change>& changes, int64_t seq) {
+  // In key order: Apply's inserts then walk RocksDB's memtable (a skip list) forwards from the
+  // previous one instead of searching it from the top for each key, which was a fifth of the
+  // rules stage's CPU in bench/rules with the changes in hash order. Stable: a key listed twice
+  // keeps its last value.
+  std::vector<const Change*> order;
+  order.reserve(changes.size());
+  for (const auto& c : changes) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Change* a, const Change* b) { return a->first < b->first; });
   rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : changes) {
-    if (value) {
-      batch.Put(key, *value);
+  for (const Change* c : order) {
+    if (c->second) {
+      batch.Put(c->first, *c->second);
     } else {
-      batch.Delete(key);
+      batch.Delete(c->first);
     }
   }
   std::string s;
