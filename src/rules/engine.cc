@@ -785,7 +785,10 @@ struct Engine::Impl {
     const size_t si = rule - patterns.size();
     auto it = seg_state[si].find(key);
     if (it == seg_state[si].end()) return std::nullopt;
-    const SegKey& k = it->second;
+    return EncodeSeg(it->second);
+  }
+  static std::string EncodeSeg(const SegKey& k) {
+    std::string v;
     PutU64(v, k.bucket);
     PutI64(v, k.timer_at);
     PutU64(v, k.window.size());
@@ -1147,9 +1150,14 @@ void Engine::TakeChanges(std::vector<Change>& out) {
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const auto& key : keys) {
-      out.emplace_back(Impl::StateKey(im.SegRule(si), key), im.Encode(im.SegRule(si), key));
+      // One lookup for the value and the flag (Encode would look the key up again).
       auto it = im.seg_state[si].find(key);
-      if (it != im.seg_state[si].end()) it->second.dirty = false;
+      if (it == im.seg_state[si].end()) {
+        out.emplace_back(Impl::StateKey(im.SegRule(si), key), std::nullopt);
+        continue;
+      }
+      out.emplace_back(Impl::StateKey(im.SegRule(si), key), Impl::EncodeSeg(it->second));
+      it->second.dirty = false;
     }
     keys.clear();
   }
