@@ -25,20 +25,26 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const { Readable, Transform } = require('stream');
+const { Readable, Transform, finished } = require('stream');
 const { pipeline } = require('stream/promises');
+
+// The temporary files of writeWhole below: `<file>.weir-<pid>-<n>.tmp`.
+const TMP = String.raw`\.weir-\d+-\d+\.tmp`;
+const isTmp = name => new RegExp(`${TMP}$`).test(name);
 
 const delayMs = Number(process.env.WEIR_S3RVER_WRITE_DELAY_MS || 0);
 if (delayMs > 0) {
   // File streams open, write and close through the exported fs functions, looked up at each
-  // call. Only the first write to an object's or a part's data file waits (not to the small
-  // metadata files): that opens the window, and an upload of many chunks stays quick.
+  // call. Only the first write to an object's data file or a part's waits (not the metadata
+  // files): that opens the window, and an upload of many chunks stays quick.
+  const data = new RegExp(String.raw`(\._S3rver_object|\._S3rver_uploads/[^/]+/\d+)(${TMP})?$`);
   const { open, write, close } = fs;
   const slow = new Set();
   fs.open = (file, ...rest) => {
-    const done = rest.pop();
-    open(file, ...rest, (err, fd) => {
-      if (!err && !/(metadata\.json|\.md5)(\.weir-[^/]*\.tmp)?$/.test(String(file))) slow.add(fd);
+    const done = rest[rest.length - 1];
+    if (typeof done !== 'function') return open(file, ...rest);
+    open(file, ...rest.slice(0, -1), (err, fd) => {
+      if (!err && data.test(String(file))) slow.add(fd);
       done(err, fd);
     });
   };
@@ -54,6 +60,37 @@ if (delayMs > 0) {
 
 // After the hook above: graceful-fs (under s3rver's fs-extra) keeps the fs functions it finds.
 const pkg = path.join(__dirname, '..', 'third_party', 'node', 'node_modules', 's3rver');
+
+// Listings walk the bucket's folders (readdir, then stat each name) while uploads rename their
+// temporary files away: a listing skips those names, and a name gone between the readdir and
+// its stat (renamed or deleted meanwhile) is not an error (it was a 500), as S3 lists what
+// it has at some moment. Replaced before the store is loaded: it takes `walk` at load time.
+const utils = require(path.join(pkg, 'lib', 'utils'));
+utils.walk = function* walk(dir, recurseFilter) {
+  let names = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if (err.code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    if (isTmp(name)) continue;
+    const file = path.posix.join(dir, name);
+    let stats;
+    try {
+      stats = fs.statSync(file);
+    } catch (err) {
+      if (err.code === 'ENOENT') continue;
+      throw err;
+    }
+    if (!stats.isDirectory()) {
+      yield file;
+    } else if (!recurseFilter || recurseFilter(file)) {
+      yield* walk(file, recurseFilter);
+    }
+  }
+};
 const FilesystemStore = require(path.join(pkg, 'lib', 'stores', 'filesystem'));
 const S3Object = require(path.join(pkg, 'lib', 'models', 'object'));
 
@@ -76,7 +113,12 @@ async function writeWhole(file, content) {
   });
   try {
     const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
-    await pipeline(source, count, fs.createWriteStream(tmp));
+    // The request is piped in, not part of the pipeline: a failed write then ends in s3rver's
+    // 500, where a pipeline would destroy the request and with it the connection.
+    // An error or a client gone before the end (a premature close) fails the write.
+    finished(source, err => err && count.destroy(err));
+    source.pipe(count);
+    await pipeline(count, fs.createWriteStream(tmp));
     await fs.promises.rename(tmp, file);
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });

@@ -49,7 +49,8 @@ def main():
     # messages have no key, and librdkafka's sticky partitioner (the default for those) sends
     # everything for 10 ms to one partition picked at random: a partition then gets nothing for
     # up to a second at a time, and a rules watermark, the minimum over the partitions, waits
-    # for it (bench/rules/latency.sh measured a p99 of 2.5 s that way, against 1 s here).
+    # for it (bench/rules/latency.sh, commit_interval 1 s: a p99 of at most 5 s that way, at
+    # most 2.5 s here).
     kcat = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", "events",
                              "-X", "sticky.partitioning.linger.ms=0"], stdin=subprocess.PIPE)
     samples = []  # (time, committed)

@@ -713,8 +713,11 @@ struct Engine::Impl {
         Emit(s.name, key, instant, std::move(d));
         k.bucket = b;
       }
-      if (k.window.empty() && k.bucket == s.bucket_names.size() - 1) {
-        seg_state[si].erase(seg_state[si].find(key));  // listed once: nothing else points at it
+      // Listed once, and no timer is armed (an empty window has none; the check keeps a
+      // damaged checkpoint from leaving a timer that names a freed node): nothing else points
+      // at it.
+      if (k.window.empty() && k.timer_at == INT64_MIN && k.bucket == s.bucket_names.size() - 1) {
+        seg_state[si].erase(seg_state[si].find(key));
       }
     }
     to_evaluate.clear();

@@ -246,7 +246,7 @@ TEST(S3TestServer, AGetRightAfterAPutReadsTheWholeObjectEvenOnASlowDisk) {
   // An overwrite by a shorter object: a reader sees the new one whole, not the old one's tail.
   ASSERT_TRUE(c.Put(kBucket, "slow/obj-1", "short now").ok());
   EXPECT_EQ(c.Get(kBucket, "slow/obj-1").value(), "short now");
-  // The temporary files are not objects: the listing holds the three keys and nothing else.
+  // No temporary file is left behind as an object: the listing holds the three keys only.
   auto listed = c.List(kBucket, "slow/");
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   EXPECT_EQ(listed->size(), 3u);
