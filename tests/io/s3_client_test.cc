@@ -58,7 +58,13 @@ class S3Server {
   int port() const { return service_.port(); }
 
  private:
-  S3Server() { ok_ = service_.Start(TempDir("server"), kBucket); }
+  S3Server() : dir_(TempDir("server")) { ok_ = service_.Start(dir_, kBucket); }
+  // At the process's exit: the server's objects (~12 MB a run) go with it.
+  ~S3Server() {
+    service_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
   e2e::S3rver service_;
   bool ok_ = false;
 };
@@ -226,8 +232,9 @@ TEST(S3Client, ServerErrorsResetsAndStallsAreRetriedUntilEveryObjectIsRight) {
 // temporary file renamed into place once written. Here every data write of the server waits
 // 200 ms, so without that fix each GET below reads the object before its bytes have landed.
 TEST(S3TestServer, AGetRightAfterAPutReadsTheWholeObjectEvenOnASlowDisk) {
+  const std::string dir = TempDir("slow-server");
   e2e::S3rver slow;
-  ASSERT_TRUE(slow.Start(TempDir("slow-server"), kBucket, 200))
+  ASSERT_TRUE(slow.Start(dir, kBucket, 200))
       << "s3rver did not start (run scripts/install-deps.sh)";
   Settings s = LocalSettings(slow.endpoint());
   s.part_bytes = 5u << 20;
@@ -251,6 +258,8 @@ TEST(S3TestServer, AGetRightAfterAPutReadsTheWholeObjectEvenOnASlowDisk) {
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   EXPECT_EQ(listed->size(), 3u);
   EXPECT_EQ(c.stats().retries.load(), 0u);
+  slow.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 // The first GET is cut after a third of its body: the read goes on with a ranged GET from the
