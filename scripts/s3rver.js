@@ -30,7 +30,7 @@ const { pipeline } = require('stream/promises');
 
 // The temporary files of writeWhole below: `<file>.weir-<pid>-<n>.tmp`.
 const TMP = String.raw`\.weir-\d+-\d+\.tmp`;
-const isTmp = name => new RegExp(`${TMP}$`).test(name);
+const TMP_NAME = new RegExp(`${TMP}$`);
 
 const delayMs = Number(process.env.WEIR_S3RVER_WRITE_DELAY_MS || 0);
 if (delayMs > 0) {
@@ -75,7 +75,7 @@ utils.walk = function* walk(dir, recurseFilter) {
     throw err;
   }
   for (const name of names) {
-    if (isTmp(name)) continue;
+    if (TMP_NAME.test(name)) continue;
     const file = path.posix.join(dir, name);
     let stats;
     try {

@@ -772,23 +772,18 @@ struct Engine::Impl {
     return k;
   }
 
-  std::optional<std::string> Encode(uint32_t rule, const std::string& key) const {
+  // A pattern's entry for `key` (nullopt: none); segments encode from their node (EncodeSeg).
+  std::optional<std::string> EncodePattern(uint32_t rule, const std::string& key) const {
+    auto it = partials[rule].find(key);
+    if (it == partials[rule].end()) return std::nullopt;
     std::string v;
-    if (rule < patterns.size()) {
-      auto it = partials[rule].find(key);
-      if (it == partials[rule].end()) return std::nullopt;
-      PutU64(v, it->second.size());
-      for (const auto& m : it->second) {
-        PutU64(v, m.id);
-        PutU64(v, m.matched.size());
-        for (const auto& ev : m.matched) PutEvent(v, *ev);
-      }
-      return v;
+    PutU64(v, it->second.size());
+    for (const auto& m : it->second) {
+      PutU64(v, m.id);
+      PutU64(v, m.matched.size());
+      for (const auto& ev : m.matched) PutEvent(v, *ev);
     }
-    const size_t si = rule - patterns.size();
-    auto it = seg_state[si].find(key);
-    if (it == seg_state[si].end()) return std::nullopt;
-    return EncodeSeg(it->second);
+    return v;
   }
   static std::string EncodeSeg(const SegKey& k) {
     std::string v;
@@ -1145,7 +1140,7 @@ void Engine::TakeChanges(std::vector<Change>& out) {
     // Sorted: the same state gives the same checkpoint.
     std::vector<std::string> keys(im.dirty[rule].begin(), im.dirty[rule].end());
     std::sort(keys.begin(), keys.end());
-    for (const auto& key : keys) out.emplace_back(Impl::StateKey(rule, key), im.Encode(rule, key));
+    for (const auto& key : keys) out.emplace_back(Impl::StateKey(rule, key), im.EncodePattern(rule, key));
     im.dirty[rule].clear();
   }
   for (size_t si = 0; si < im.seg_dirty.size(); ++si) {
@@ -1153,7 +1148,7 @@ void Engine::TakeChanges(std::vector<Change>& out) {
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const auto& key : keys) {
-      // One lookup for the value and the flag (Encode would look the key up again).
+      // One lookup for the value and the flag.
       auto it = im.seg_state[si].find(key);
       if (it == im.seg_state[si].end()) {
         out.emplace_back(Impl::StateKey(im.SegRule(si), key), std::nullopt);

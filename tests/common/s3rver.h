@@ -16,8 +16,8 @@ inline constexpr char kS3rverKey[] = "S3RVER";
 class S3rver : public LoopbackService {
  public:
   // Serves `bucket` from `dir` (created). False when node or s3rver is missing or it did not
-  // come up; its output goes to `dir`/s3rver.log. `write_delay_ms` > 0 holds the first write to
-  // each file back that long: a slow disk, for the test of that consistency.
+  // come up; its output goes to `dir`/s3rver.log. `write_delay_ms` > 0 holds the first write of
+  // each object or part back that long: a slow disk, for the test of that consistency.
   bool Start(const std::string& dir, const std::string& bucket, int write_delay_ms = 0) {
     const std::string script = WEIR_SOURCE_DIR "/scripts/s3rver.js";
     if (!std::filesystem::exists(script) ||

@@ -229,8 +229,9 @@ TEST(S3Client, ServerErrorsResetsAndStallsAreRetriedUntilEveryObjectIsRight) {
 // Regression: s3rver answered a PUT before its bytes were on disk, and a GET right after was a
 // 200 with an empty or cut body (S3Files.FsHelpers read "" for an object it had just written;
 // the fault test above read a cut faults/obj-19). scripts/s3rver.js writes each object to a
-// temporary file renamed into place once written. Here every data write of the server waits
-// 200 ms, so without that fix each GET below reads the object before its bytes have landed.
+// temporary file renamed into place once written. Here the first write of each object or part
+// waits 200 ms, so without that fix a GET right after its PUT reads the object before its bytes
+// have landed (the small object and the overwrite read "").
 TEST(S3TestServer, AGetRightAfterAPutReadsTheWholeObjectEvenOnASlowDisk) {
   const std::string dir = TempDir("slow-server");
   e2e::S3rver slow;
