@@ -36,10 +36,13 @@ namespace weir {
 namespace {
 
 constexpr const char* kRulesTaskEntry = "rules";
-// A checkpoint's size bound, in changed keys: a checkpoint is held in memory while it is written
-// (the change, its redo record, RocksDB's memtable), so 1M new keys in one interval would cost
-// gigabytes at once.
-constexpr size_t kMaxPendingChanges = 100000;
+// A checkpoint's size bound, in changed keys, checked between spool files: a checkpoint is held
+// in memory about four times while it is written (the changes, the batch, its redo record,
+// RocksDB's memtable). In bench/rules a change is ~80 bytes, so 1M of them cost ~300 MB at once,
+// less than the engine holds for those keys (~1.5 KB a key). A lower bound costs time: at 100K,
+// bench/rules committed after every spool file (8 commits for 1M events, not 2), and encoding
+// and writing the checkpoints was a quarter of the stage's time.
+constexpr size_t kMaxPendingChanges = 1000000;
 // The Kafka output's bound on one commit's derived records (one outbox file, one transaction).
 constexpr size_t kMaxOutboxBytes = 32u << 20;
 // A state entry of the stage's own beside the engine's (which never start with '#').
