@@ -1334,6 +1334,7 @@ void ParseRules(Loader& L, const Field& f, const DatasetConfig& cfg,
   r.event_time = column(*m, "event_time", true);
   if (auto v = L.Duration(*m, "out_of_orderness", true)) r.out_of_orderness_ms = *v;
   if (auto v = L.Duration(*m, "idle_timeout")) r.idle_timeout_ms = *v;
+  if (auto v = L.Int(*m, "threads")) r.threads = static_cast<int>(*v);
   r.output.location = cfg.write.location;
   {
     const Field* of = m->Get("output");

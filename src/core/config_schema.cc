@@ -148,6 +148,12 @@ std::vector<MapSpec> BuildSchema() {
           Key("idle_timeout", K::kDuration, kOptional, "10s",
               "Streams: with no input for this long, the watermark advances with the clock, "
               "so reminders and window expiries fire without new records."),
+          Key("threads", K::kInt, kOptional, "",
+              "Threads the rules run on (default: `compute.workers`): keyed state (partial "
+              "matches, windows, timers) is split over them by a hash of each rule's key. The "
+              "derived records are the same for any number, and a checkpoint taken with one "
+              "number loads with another.")
+              .Range(1, 64),
           Key("output", K::kMap, kOptional, "",
               "Where derived records go: a lake table (default: `derived` beside the dataset's "
               "table) or a Kafka topic."),

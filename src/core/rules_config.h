@@ -85,6 +85,7 @@ struct RulesConfig {
   std::string event_time;  // a timestamp_ms column
   int64_t out_of_orderness_ms = 0;
   int64_t idle_timeout_ms = 10000;
+  int threads = 0;  // the engine's shards (rules::Engine::Create); 0: compute.workers
   OutputConfig output;
   std::vector<PatternConfig> patterns;
   std::vector<SegmentConfig> segments;

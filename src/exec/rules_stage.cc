@@ -362,7 +362,11 @@ Status RulesStage::Impl::Open() {
   // state a crashed or reset earlier run left belongs to nothing.
   if (dtask.seq == 0) WEIR_RETURN_IF_ERROR(fs::RemoveTree(state_dir));
   WEIR_ASSIGN_OR_RETURN(state, rules::StateStore::Open(state_dir, dtask.seq));
-  WEIR_ASSIGN_OR_RETURN(engine, rules::Engine::Create(*config.rules, schema));
+  // rules.threads, by default one per worker: the stage's thread is the run's bottleneck once
+  // the workers have parsed their files (bench/rules).
+  const int threads = config.rules->threads > 0 ? config.rules->threads
+                                                : std::clamp(config.compute.workers, 1, 64);
+  WEIR_ASSIGN_OR_RETURN(engine, rules::Engine::Create(*config.rules, schema, nullptr, threads));
   std::vector<ColumnSchema> used;  // the columns the rules read: others may change freely
   for (size_t c : engine->input_columns()) used.push_back(schema[c]);
   fingerprint = RulesFingerprint(*config.rules, used);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
+#include <iterator>
 #include <unordered_set>
 #include <utility>
 
@@ -18,6 +20,17 @@
 namespace weir::rules {
 
 namespace {
+
+// The shard of a rule's key (Engine::Create's `shards`): FNV-1a, the same in every build, so a
+// checkpoint's entries go back to the shard that holds their key whatever wrote them.
+uint32_t ShardOf(std::string_view key, uint32_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(h % n);
+}
 
 // ---- bytes: the spool and state encodings (little-endian fixed width, length-prefixed) ----
 
@@ -339,7 +352,7 @@ struct Engine::Impl {
     // is armed exactly while its window is not.
     uint64_t id;
   };
-  // A min-heap in (time, rule, key, id) order: a timer whose partial match or window moved on
+  // A min-heap in (time, rule, slot) order: a timer whose partial match or window moved on
   // is left in it and does nothing when it comes up (its deadline no longer matches), which is
   // cheaper than finding it. The heap holds 24-byte entries and the keys wait in slots beside
   // it, so a sift moves no strings (with the keys in the entries, pop was ~9% of the engine's
@@ -356,16 +369,16 @@ struct Engine::Impl {
     std::vector<uint32_t> free_slots;
     bool empty() const { return heap.empty(); }
     int64_t top_time() const { return heap.front().time; }
-    // "a comes after b": std::*_heap keep the first timer at the front.
-    auto After() const {
-      return [this](const Entry& a, const Entry& b) {
+    // "a comes after b": std::*_heap keep the first timer at the front. Timers of one instant
+    // and rule are independent of each other (each names one key), so their order only needs
+    // to be the same each time the same input is replayed: the slot, which is. (Comparing the
+    // keys instead read a string in another cache line at each step of a sift: a tenth of the
+    // rules stage's time in bench/rules.)
+    static auto After() {
+      return [](const Entry& a, const Entry& b) {
         if (a.time != b.time) return a.time > b.time;
         if (a.rule != b.rule) return a.rule > b.rule;
-        if (a.slot != b.slot) {
-          const int c = keys[a.slot].compare(keys[b.slot]);
-          if (c != 0) return c > 0;
-        }
-        return a.id > b.id;
+        return a.slot > b.slot;
       };
     }
     void insert(Timer t) {
@@ -398,7 +411,9 @@ struct Engine::Impl {
   std::vector<std::unordered_map<std::string, SegKey>> seg_state;
   using SegNode = std::pair<const std::string, SegKey>;
   static uint64_t SegTimerId(SegNode* node) { return reinterpret_cast<uintptr_t>(node); }
-  std::map<std::pair<int64_t, uint64_t>, Event> buffer;  // the reorder buffer
+  // This shard's keys: those whose ShardOf is `shard` (all when nshards is 1).
+  uint32_t shard = 0;
+  uint32_t nshards = 1;
   TimerQueue timers;
   uint64_t next_partial = 1;
   std::vector<Derived> out;
@@ -406,17 +421,13 @@ struct Engine::Impl {
   std::vector<std::unordered_set<std::string>> dirty;  // patterns' changed keys, by rule
   // Segments' changed keys, by segment: every record of a key changes its window, so a flag on
   // the key's state saves a set insert per record. A key erased and made again may be listed
-  // twice (TakeChanges removes repeats).
+  // twice (TakeKeyed writes it once).
   std::vector<std::vector<std::string>> seg_dirty;
   void MarkSegDirty(size_t si, SegKey& k, const std::string& key) {
     if (k.dirty) return;
     k.dirty = true;
     seg_dirty[si].push_back(key);
   }
-  // The reorder buffer's entries as the last TakeChanges wrote them: each buffered record is
-  // its own state entry, and a checkpoint writes the difference (the buffer holds
-  // out_of_orderness worth of records: a week of them in a backfill), with no work per record.
-  std::vector<std::pair<int64_t, uint64_t>> buffer_persisted;  // sorted
 
   static std::string BufferKey(const std::pair<int64_t, uint64_t>& k) {
     std::string key = "b";
@@ -424,10 +435,6 @@ struct Engine::Impl {
     for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(t >> (8 * i)));
     for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(k.second >> (8 * i)));
     return key;
-  }
-  void Buffer(Event ev) {
-    const auto k = std::make_pair(ev.t, ev.seq);
-    buffer.emplace(k, std::move(ev));
   }
   // (segment, key) whose window changed at the instant being processed; SegKey::evaluate keeps
   // each in once. The nodes of an unordered_map stay where they are until erased, and only
@@ -505,17 +512,21 @@ struct Engine::Impl {
     return m.t1() + p.steps[m.matched.size()].within_ms;
   }
 
-  // The text of the event's key column at `slot` (NULL: nullptr), made once per event.
+  // The text of the event's key column at `slot`, made once per event; nullptr when it is
+  // NULL or another shard's key.
   std::vector<std::string> key_text;
-  std::vector<uint8_t> key_made;
+  std::vector<uint8_t> key_made;  // 0: not yet, 1: this shard's, 2: NULL or another's
   const std::string* KeyOf(const Event& ev, size_t slot, ColumnType type) {
-    const Cell& kc = ev.cells[slot];
-    if (kc.tag == 0) return nullptr;
-    if (!key_made[slot]) {
-      key_text[slot] = KeyText(kc, type);
-      key_made[slot] = 1;
+    if (key_made[slot] == 0) {
+      const Cell& kc = ev.cells[slot];
+      if (kc.tag == 0) {
+        key_made[slot] = 2;
+      } else {
+        key_text[slot] = KeyText(kc, type);
+        key_made[slot] = nshards == 1 || ShardOf(key_text[slot], nshards) == shard ? 1 : 2;
+      }
     }
-    return &key_text[slot];
+    return key_made[slot] == 1 ? &key_text[slot] : nullptr;
   }
 
   void ProcessPattern(uint32_t pi, const std::shared_ptr<const Event>& evp) {
@@ -723,31 +734,27 @@ struct Engine::Impl {
     to_evaluate.clear();
   }
 
-  void ProcessEvent(Event event) {
+  void ProcessEvent(const std::shared_ptr<const Event>& evp) {
     std::fill(key_made.begin(), key_made.end(), 0);
-    if (!patterns.empty()) {
-      const auto evp = std::make_shared<const Event>(std::move(event));
-      for (uint32_t pi = 0; pi < patterns.size(); ++pi) ProcessPattern(pi, evp);
-      for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, *evp);
-    } else {
-      for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, event);
-    }
+    for (uint32_t pi = 0; pi < patterns.size(); ++pi) ProcessPattern(pi, evp);
+    for (size_t si = 0; si < segments.size(); ++si) ProcessSegment(si, *evp);
   }
 
-  // Processes, in event-time order, every record and timer before the watermark.
+  // Processes, in event-time order, every record and timer before the watermark: this shard's
+  // keys. The buffer is read, not changed (RunShards drops what every shard passed).
   void Run() {
     const int64_t w = e->watermark_;
+    const auto& buffer = e->buffer_;
+    auto next = buffer.begin();
     while (true) {
-      const int64_t te = buffer.empty() ? INT64_MAX : buffer.begin()->first.first;
+      const int64_t te = next == buffer.end() ? INT64_MAX : next->first.first;
       const int64_t tt = timers.empty() ? INT64_MAX : timers.top_time();
       const int64_t instant = std::min(te, tt);
       if (instant == INT64_MAX || (w != kEndOfTime && instant >= w)) break;
       // Records at an instant come before its timers (a record at a deadline is in time).
-      while (!buffer.empty() && buffer.begin()->first.first == instant) {
-        Event ev = std::move(buffer.begin()->second);
-        buffer.erase(buffer.begin());
-        ProcessEvent(std::move(ev));
-        ++e->processed_;
+      while (next != buffer.end() && next->first.first == instant) {
+        ProcessEvent(next->second);
+        ++next;
       }
       while (!timers.empty() && timers.top_time() == instant) {
         Timer t = timers.pop();
@@ -805,6 +812,33 @@ struct Engine::Impl {
     return v;
   }
 
+  // This shard's changed keys since the last call: their entries, or deletes.
+  void TakeKeyed(std::vector<Change>& out) {
+    for (uint32_t rule = 0; rule < dirty.size(); ++rule) {
+      for (const auto& key : dirty[rule]) out.emplace_back(StateKey(rule, key), EncodePattern(rule, key));
+      dirty[rule].clear();
+    }
+    for (size_t si = 0; si < seg_dirty.size(); ++si) {
+      auto& keys = seg_dirty[si];
+      for (const auto& key : keys) {
+        // One lookup for the value and the flag. A key listed twice (erased and made again) is
+        // written once: the flag is down the second time. An erased one may be deleted twice,
+        // which is the same as once.
+        auto it = seg_state[si].find(key);
+        if (it == seg_state[si].end()) {
+          out.emplace_back(StateKey(SegRule(si), key), std::nullopt);
+          continue;
+        }
+        if (!it->second.dirty) continue;
+        out.emplace_back(StateKey(SegRule(si), key), EncodeSeg(it->second));
+        it->second.dirty = false;
+      }
+      keys.clear();
+    }
+  }
+  // Rebuilds this shard's timers from its loaded state (Engine::FinishLoad).
+  Status FinishLoad();
+
   Status Decode(uint32_t rule, const std::string& key, std::string_view value) {
     Reader r(value);
     if (rule < patterns.size()) {
@@ -855,13 +889,16 @@ Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
                                                std::vector<ColumnSchema> schema,
-                                               int* error_line) {
+                                               int* error_line, int shards) {
   int line_sink = 0;
   int& line = error_line != nullptr ? *error_line : line_sink;
+  if (shards < 1 || shards > 64) {
+    return Status::Invalid("rules: " + std::to_string(shards) + " shards; expected 1 to 64");
+  }
   std::unique_ptr<Engine> en(new Engine());
   en->schema_ = std::move(schema);
-  en->impl_ = std::make_unique<Impl>();
-  Impl& im = *en->impl_;
+  en->shards_.push_back(std::make_unique<Impl>());
+  Impl& im = *en->shards_[0];
   im.e = en.get();
   en->out_of_orderness_ms_ = cfg.out_of_orderness_ms;
   en->idle_timeout_ms_ = cfg.idle_timeout_ms;
@@ -1002,12 +1039,25 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
       if (fn.agg.column) fn.slot = slot(*fn.agg.column);
     }
   }
-  im.partials.resize(im.patterns.size());
-  im.seg_state.resize(im.segments.size());
-  im.dirty.resize(im.patterns.size());
-  im.seg_dirty.resize(im.segments.size());
-  im.key_text.resize(en->slots_.size());
-  im.key_made.assign(en->slots_.size(), 0);
+  // The other shards: the same compiled rules (expressions share their immutable trees).
+  for (int i = 1; i < shards; ++i) {
+    auto sh = std::make_unique<Impl>();
+    sh->e = en.get();
+    sh->patterns = im.patterns;
+    sh->segments = im.segments;
+    en->shards_.push_back(std::move(sh));
+  }
+  for (size_t i = 0; i < en->shards_.size(); ++i) {
+    Impl& sh = *en->shards_[i];
+    sh.shard = static_cast<uint32_t>(i);
+    sh.nshards = static_cast<uint32_t>(shards);
+    sh.partials.resize(sh.patterns.size());
+    sh.seg_state.resize(sh.segments.size());
+    sh.dirty.resize(sh.patterns.size());
+    sh.seg_dirty.resize(sh.segments.size());
+    sh.key_text.resize(en->slots_.size());
+    sh.key_made.assign(en->slots_.size(), 0);
+  }
   en->spool_header_ = "weir-rules-spool 1";
   for (size_t c : en->slots_) {
     en->spool_header_ += " " + en->schema_[c].name + ":" + ColumnTypeName(en->schema_[c].type);
@@ -1027,7 +1077,7 @@ void Engine::Push(const ColumnBatch& batch) {
     for (size_t c : slots_) ev.cells.push_back(CellAt(batch.columns[c], r));
     Arrive(std::move(ev));
   }
-  impl_->Run();
+  RunShards();
 }
 
 void Engine::Arrive(Event ev) {
@@ -1052,7 +1102,34 @@ void Engine::Arrive(Event ev) {
     }
     if (low != INT64_MIN) watermark_ = std::max(watermark_, low - out_of_orderness_ms_);
   }
-  impl_->Buffer(std::move(ev));
+  const auto k = std::make_pair(ev.t, ev.seq);
+  buffer_.emplace_hint(buffer_.end(), k, std::make_shared<const Event>(std::move(ev)));
+}
+
+void Engine::RunShards() {
+  const int64_t w = watermark_;
+  auto passed = [&](int64_t t) { return t != INT64_MAX && (w == kEndOfTime || t < w); };
+  bool due = !buffer_.empty() && passed(buffer_.begin()->first.first);
+  for (const auto& sh : shards_) {
+    if (!sh->timers.empty() && passed(sh->timers.top_time())) due = true;
+  }
+  if (!due) return;
+  if (shards_.size() == 1) {
+    shards_[0]->Run();
+  } else {
+    std::vector<std::future<void>> others;
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      Impl* sh = shards_[i].get();
+      others.push_back(std::async(std::launch::async, [sh] { sh->Run(); }));
+    }
+    shards_[0]->Run();
+    for (auto& f : others) f.get();
+  }
+  const auto end = w == kEndOfTime ? buffer_.end() : buffer_.lower_bound({w, 0});
+  for (auto it = buffer_.begin(); it != end;) {
+    it = buffer_.erase(it);
+    ++processed_;
+  }
 }
 
 void Engine::SetInput(int64_t id) {
@@ -1116,59 +1193,68 @@ Status Engine::PushEncoded(std::string_view file) {
     ev.t = tc.i;
     Arrive(std::move(ev));
   }
-  impl_->Run();
+  RunShards();
   return Status::OK();
 }
 
 void Engine::AdvanceWatermark(int64_t w) {
   if (w <= watermark_) return;
   watermark_ = w;
-  impl_->Run();
+  RunShards();
 }
 
-std::vector<Derived> Engine::TakeOutput() { return std::exchange(impl_->out, {}); }
+std::vector<Derived> Engine::TakeOutput() {
+  std::vector<Derived> out = std::exchange(shards_[0]->out, {});
+  for (size_t i = 1; i < shards_.size(); ++i) {
+    auto& more = shards_[i]->out;
+    out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    more.clear();
+  }
+  return out;
+}
 
 size_t Engine::PendingChanges() const {
   size_t n = 0;
-  for (const auto& d : impl_->dirty) n += d.size();
-  for (const auto& d : impl_->seg_dirty) n += d.size();
+  for (const auto& sh : shards_) {
+    for (const auto& d : sh->dirty) n += d.size();
+    for (const auto& d : sh->seg_dirty) n += d.size();
+  }
   return n;
 }
 
 size_t Engine::keys() const {
   size_t n = 0;
-  for (const auto& m : impl_->partials) n += m.size();
-  for (const auto& m : impl_->seg_state) n += m.size();
+  for (const auto& sh : shards_) {
+    for (const auto& m : sh->partials) n += m.size();
+    for (const auto& m : sh->seg_state) n += m.size();
+  }
   return n;
 }
 
 void Engine::TakeChanges(std::vector<Change>& out) {
-  Impl& im = *impl_;
   // In no particular order: StateStore::Prepare sorts a checkpoint by key (RocksDB takes it
   // fastest that way), so the same state still gives the same checkpoint. Sorting here too was
   // a fifth of TakeChanges.
-  out.reserve(out.size() + PendingChanges() + 1 + im.buffer.size());
-  for (uint32_t rule = 0; rule < im.dirty.size(); ++rule) {
-    for (const auto& key : im.dirty[rule]) out.emplace_back(Impl::StateKey(rule, key), im.EncodePattern(rule, key));
-    im.dirty[rule].clear();
-  }
-  for (size_t si = 0; si < im.seg_dirty.size(); ++si) {
-    auto& keys = im.seg_dirty[si];
-    for (const auto& key : keys) {
-      // One lookup for the value and the flag. A key listed twice (erased and made again) is
-      // written once: the flag is down the second time. An erased one may be deleted twice,
-      // which is the same as once.
-      auto it = im.seg_state[si].find(key);
-      if (it == im.seg_state[si].end()) {
-        out.emplace_back(Impl::StateKey(im.SegRule(si), key), std::nullopt);
-        continue;
-      }
-      if (!it->second.dirty) continue;
-      out.emplace_back(Impl::StateKey(im.SegRule(si), key), Impl::EncodeSeg(it->second));
-      it->second.dirty = false;
+  out.reserve(out.size() + PendingChanges() + 1 + buffer_.size());
+  if (shards_.size() == 1) {
+    shards_[0]->TakeKeyed(out);
+  } else {
+    // Each shard encodes its keys on its own thread.
+    std::vector<std::vector<Change>> parts(shards_.size());
+    std::vector<std::future<void>> others;
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      Impl* sh = shards_[i].get();
+      std::vector<Change>* part = &parts[i];
+      others.push_back(std::async(std::launch::async, [sh, part] { sh->TakeKeyed(*part); }));
     }
-    keys.clear();
+    shards_[0]->TakeKeyed(out);
+    for (auto& f : others) f.get();
+    for (auto& part : parts) {
+      out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    }
   }
+  uint64_t next_partial = 0;
+  for (const auto& sh : shards_) next_partial = std::max(next_partial, sh->next_partial);
   // Counters: written whole.
   std::string m;
   PutI64(m, max_time_);
@@ -1176,7 +1262,7 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   PutU64(m, next_seq_);
   PutU64(m, late_);
   PutU64(m, processed_);
-  PutU64(m, im.next_partial);
+  PutU64(m, next_partial);
   PutI64(m, clock_ms_);
   PutU64(m, inputs_.size());
   for (const auto& [id, in] : inputs_) {
@@ -1187,28 +1273,27 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   out.emplace_back("m", std::move(m));
   // The buffer against what the last checkpoint wrote (both sorted): deletes and puts.
   std::vector<std::pair<int64_t, uint64_t>> now;
-  now.reserve(im.buffer.size());
-  auto old = im.buffer_persisted.begin();
-  for (const auto& [k, ev] : im.buffer) {
-    while (old != im.buffer_persisted.end() && *old < k) {
+  now.reserve(buffer_.size());
+  auto old = buffer_persisted_.begin();
+  for (const auto& [k, ev] : buffer_) {
+    while (old != buffer_persisted_.end() && *old < k) {
       out.emplace_back(Impl::BufferKey(*old), std::nullopt);
       ++old;
     }
-    if (old != im.buffer_persisted.end() && *old == k) {
+    if (old != buffer_persisted_.end() && *old == k) {
       ++old;  // written before, unchanged
     } else {
       std::string v;
-      PutEvent(v, ev);
+      PutEvent(v, *ev);
       out.emplace_back(Impl::BufferKey(k), std::move(v));
     }
     now.push_back(k);
   }
-  for (; old != im.buffer_persisted.end(); ++old) out.emplace_back(Impl::BufferKey(*old), std::nullopt);
-  im.buffer_persisted = std::move(now);
+  for (; old != buffer_persisted_.end(); ++old) out.emplace_back(Impl::BufferKey(*old), std::nullopt);
+  buffer_persisted_ = std::move(now);
 }
 
 Status Engine::Load(std::string_view key, std::string_view value) {
-  Impl& im = *impl_;
   if (key == "m") {
     Reader r(value);
     max_time_ = r.I64();
@@ -1216,7 +1301,8 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     next_seq_ = r.U64();
     late_ = r.U64();
     processed_ = r.U64();
-    im.next_partial = std::max(im.next_partial, r.U64());
+    const uint64_t next_partial = r.U64();
+    for (auto& sh : shards_) sh->next_partial = std::max(sh->next_partial, next_partial);
     if (r.ok() && !r.done()) {  // a stream's inputs (absent in checkpoints of files datasets)
       clock_ms_ = r.I64();
       const uint64_t n = r.U64();
@@ -1234,9 +1320,9 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     Event ev = GetEvent(r);
     if (!r.ok()) return Status::Corruption("a record of the rules reorder buffer is unreadable");
     const auto k = std::make_pair(ev.t, ev.seq);
-    im.buffer.emplace(k, std::move(ev));
-    im.buffer_persisted.insert(
-        std::lower_bound(im.buffer_persisted.begin(), im.buffer_persisted.end(), k), k);
+    buffer_.emplace(k, std::make_shared<const Event>(std::move(ev)));
+    buffer_persisted_.insert(
+        std::lower_bound(buffer_persisted_.begin(), buffer_persisted_.end(), k), k);
     return Status::OK();
   }
   if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {
@@ -1244,15 +1330,24 @@ Status Engine::Load(std::string_view key, std::string_view value) {
   }
   const uint32_t rule =
       static_cast<uint32_t>(std::strtoul(std::string(key.substr(1, 8)).c_str(), nullptr, 16));
-  if (rule >= im.patterns.size() + im.segments.size()) {
+  const Impl& first = *shards_[0];
+  if (rule >= first.patterns.size() + first.segments.size()) {
     return Status::Corruption("rules state names rule " + std::to_string(rule) +
                               ", which this dataset does not have (were rules removed?)");
   }
-  return im.Decode(rule, std::string(key.substr(10)), value);
+  // To the shard that holds the key now, whichever number of shards wrote it.
+  std::string k(key.substr(10));
+  const uint32_t n = static_cast<uint32_t>(shards_.size());
+  return shards_[n == 1 ? 0 : ShardOf(k, n)]->Decode(rule, k, value);
 }
 
 Status Engine::FinishLoad() {
-  Impl& im = *impl_;
+  for (auto& sh : shards_) WEIR_RETURN_IF_ERROR(sh->FinishLoad());
+  return Status::OK();
+}
+
+Status Engine::Impl::FinishLoad() {
+  Impl& im = *this;
   for (uint32_t pi = 0; pi < im.patterns.size(); ++pi) {
     for (const auto& [key, list] : im.partials[pi]) {
       for (const auto& m : list) {

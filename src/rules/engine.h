@@ -13,8 +13,15 @@
 // process that read them and the one running the rules (EncodeRows / PushEncoded): the rules
 // spool of a files dataset.
 //
-// Ownership: the engine owns its state and the derived records until TakeOutput().
-// Thread-safety: none; one thread drives an engine.
+// Shards: every rule's state is per key, and keys never meet, so an engine can split its keyed
+// state (partial matches, windows, timers) over `shards` by a stable hash of each rule's key,
+// one thread each while it processes. The watermark, the reorder buffer and the counters stay
+// whole and shared (read-only while the shards run). The checkpoint's entries do not depend on
+// the number of shards: a checkpoint loads into an engine with any number.
+//
+// Ownership: the engine owns its state and the derived records until TakeOutput(); with
+// shards, it starts a thread per extra shard for each processing step and joins it before
+// returning. Thread-safety: none; one thread drives an engine.
 #pragma once
 
 #include <cstdint>
@@ -66,10 +73,11 @@ class Engine {
   static constexpr int64_t kEndOfTime = INT64_MAX;
 
   // Compiles every expression against `schema`; Invalid with the key and the position, and
-  // `*error_line` set to the YAML line of the rule part at fault.
+  // `*error_line` set to the YAML line of the rule part at fault. `shards`: see above (1 to
+  // 64). The derived records are the same for any number; only their order differs.
   static Result<std::unique_ptr<Engine>> Create(const RulesConfig& cfg,
                                                 std::vector<ColumnSchema> schema,
-                                                int* error_line = nullptr);
+                                                int* error_line = nullptr, int shards = 1);
   ~Engine();
 
   // Indexes into the schema of the columns the rules read, ascending.
@@ -140,6 +148,8 @@ class Engine {
   // One input record in arrival order: late (counted), or numbered, buffered, and the
   // watermark moved by it.
   void Arrive(Event ev);
+  // Every shard processes what the watermark passes (in parallel), then the buffer drops it.
+  void RunShards();
   std::vector<ColumnSchema> schema_;
   std::vector<size_t> slots_;
   std::vector<int> slot_of_;  // column index -> slot, -1 when unused
@@ -162,7 +172,13 @@ class Engine {
   uint64_t next_seq_ = 0;
   uint64_t late_ = 0;
   uint64_t processed_ = 0;
-  std::unique_ptr<Impl> impl_;
+  // The reorder buffer, in (event time, arrival) order: every shard reads it while it runs.
+  std::map<std::pair<int64_t, uint64_t>, std::shared_ptr<const Event>> buffer_;
+  // Its entries as the last TakeChanges wrote them: each buffered record is its own state
+  // entry, and a checkpoint writes the difference (the buffer holds out_of_orderness worth of
+  // records: a week of them in a backfill), with no work per record.
+  std::vector<std::pair<int64_t, uint64_t>> buffer_persisted_;  // sorted
+  std::vector<std::unique_ptr<Impl>> shards_;
 };
 
 // Makes the dataset loader compile rules' expressions (core/config.h, SetRulesCheck), so a bad

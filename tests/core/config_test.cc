@@ -1069,6 +1069,7 @@ TEST(RulesConfigTest, TheIssueShapeLoadsWithDefaultsAndOrder) {
   EXPECT_EQ(ru.event_time, "created_at");
   EXPECT_EQ(ru.out_of_orderness_ms, 5000);
   EXPECT_EQ(ru.idle_timeout_ms, 10000);
+  EXPECT_EQ(ru.threads, 0);  // compute.workers
   EXPECT_EQ(ru.output.location, "/tmp/weir-ds/lake");  // beside the dataset's table
   EXPECT_EQ(ru.output.table, "derived");
   ASSERT_EQ(ru.patterns.size(), 1u);
@@ -1106,6 +1107,16 @@ TEST(RulesConfigTest, ShapeMistakesNameTheKeyTheLineAndTheFix) {
   EXPECT_NE(e.find("'reminder' is used by another pattern or segment"), std::string::npos) << e;
   e = ErrorOf(WithRules(Edit("first_at: first.created_at", "first_at: created_at", kRules)));
   EXPECT_NE(e.find("'created_at' is not alias.column"), std::string::npos) << e;
+  e = ErrorOf(WithRules(Edit("  out_of_orderness: 5s\n", "  out_of_orderness: 5s\n  threads: 0\n", kRules)));
+  EXPECT_NE(e.find("dataset.yaml:29: rules.threads: 0 is out of range; expected an integer from 1 "
+                   "to 64"),
+            std::string::npos)
+      << e;
+  auto threads = ParseDatasetConfig(
+      WithRules(Edit("  out_of_orderness: 5s\n", "  out_of_orderness: 5s\n  threads: 3\n", kRules)),
+      kFile);
+  ASSERT_TRUE(threads.ok()) << threads.status().ToString();
+  EXPECT_EQ(threads->rules->threads, 3);
   e = ErrorOf(WithRules(Edit("  output: {table: derived}\n", "  output: {table: events}\n", kRules)));
   EXPECT_NE(e.find("'events' is the dataset's own table"), std::string::npos) << e;
   e = ErrorOf(WithRules(Edit("window: 7d", "windw: 7d", kRules)));

@@ -273,6 +273,55 @@ TEST(RulesEngineTest, ASegmentKeyErasedAndMadeAgainBetweenCheckpointsIsWrittenOn
   EXPECT_EQ(Lines(out), whole);
 }
 
+// Shards (Engine::Create's `shards`) split the keys, not the records: any number derives the
+// records one shard does, and a checkpoint taken with one number goes on with another.
+TEST(RulesEngineTest, ShardsDeriveWhatOneDoesAndACheckpointMovesBetweenShardCounts) {
+  std::vector<Row> rows;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string m = "m" + std::to_string(i % 97);
+    const std::string u = "u" + std::to_string(i % 23);
+    const char* type = i % 3 == 0   ? "meeting_proposal"
+                       : i % 3 == 1 ? "listing_created"
+                       : (i % 7 == 0 ? "meeting_accepted" : "page_view");
+    // Out of order within out_of_orderness, and every 50th record late.
+    const int64_t t = Min(i * 29) - (i % 4) * 1000 - (i % 50 == 49 ? 3600000 : 0);
+    rows.push_back({type, t, u, type[0] == 'm' ? m : ""});
+  }
+  uint64_t late = 0;
+  const auto whole = RunRules(rows, &late);
+  ASSERT_GT(whole.size(), 200u);
+  ASSERT_GT(late, 0u);
+  auto run = [&](int shards, size_t split, int then_shards) {
+    auto a = Engine::Create(IssueRules(), Schema(), nullptr, shards);
+    EXPECT_TRUE(a.ok());
+    (*a)->Push(Batch({rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(split)}));
+    std::vector<Derived> out = (*a)->TakeOutput();
+    std::vector<Engine::Change> ch;
+    (*a)->TakeChanges(ch);
+    auto b = Engine::Create(IssueRules(), Schema(), nullptr, then_shards);
+    EXPECT_TRUE(b.ok());
+    for (const auto& [k, v] : ch) {
+      if (v) {
+        EXPECT_TRUE((*b)->Load(k, *v).ok()) << k;
+      }
+    }
+    EXPECT_TRUE((*b)->FinishLoad().ok());
+    EXPECT_EQ((*b)->keys(), (*a)->keys());
+    EXPECT_EQ((*b)->processed(), (*a)->processed());
+    (*b)->Push(Batch({rows.begin() + static_cast<std::ptrdiff_t>(split), rows.end()}));
+    (*b)->AdvanceWatermark(Engine::kEndOfTime);
+    for (auto& d : (*b)->TakeOutput()) out.push_back(d);
+    EXPECT_EQ((*b)->late(), late);  // the counters come with the checkpoint
+    EXPECT_EQ((*b)->processed() + (*b)->late(), rows.size());
+    return Lines(out);
+  };
+  EXPECT_EQ(run(2, 0, 2), whole);
+  EXPECT_EQ(run(3, 0, 3), whole);
+  EXPECT_EQ(run(2, 1700, 1), whole);
+  EXPECT_EQ(run(1, 1700, 3), whole);
+  EXPECT_EQ(run(4, 900, 2), whole);
+}
+
 TEST(RulesEngineTest, StateIsDroppedOnceNothingCanMatch) {
   auto en = Engine::Create(IssueRules(), Schema());
   ASSERT_TRUE(en.ok());
