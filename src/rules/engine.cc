@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <system_error>
 #include <unordered_set>
 #include <utility>
 
@@ -30,6 +31,23 @@ uint32_t ShardOf(std::string_view key, uint32_t n) {
     h *= 1099511628211ull;
   }
   return static_cast<uint32_t>(h % n);
+}
+
+// Runs fn(0) .. fn(n - 1) at once: fn(0) on this thread, the others on a thread each, and
+// returns when all are done. One whose thread cannot be started runs here, after fn(0).
+void OnThreads(size_t n, const std::function<void(size_t)>& fn) {
+  std::vector<std::future<void>> others;
+  std::vector<size_t> here;
+  for (size_t i = 1; i < n; ++i) {
+    try {
+      others.push_back(std::async(std::launch::async, fn, i));
+    } catch (const std::system_error&) {
+      here.push_back(i);
+    }
+  }
+  fn(0);
+  for (size_t i : here) fn(i);
+  for (auto& f : others) f.get();
 }
 
 // ---- bytes: the spool and state encodings (little-endian fixed width, length-prefixed) ----
@@ -1117,13 +1135,7 @@ void Engine::RunShards() {
   if (shards_.size() == 1) {
     shards_[0]->Run();
   } else {
-    std::vector<std::future<void>> others;
-    for (size_t i = 1; i < shards_.size(); ++i) {
-      Impl* sh = shards_[i].get();
-      others.push_back(std::async(std::launch::async, [sh] { sh->Run(); }));
-    }
-    shards_[0]->Run();
-    for (auto& f : others) f.get();
+    OnThreads(shards_.size(), [this](size_t i) { shards_[i]->Run(); });
   }
   const auto end = w == kEndOfTime ? buffer_.end() : buffer_.lower_bound({w, 0});
   for (auto it = buffer_.begin(); it != end;) {
@@ -1241,14 +1253,7 @@ void Engine::TakeChanges(std::vector<Change>& out) {
   } else {
     // Each shard encodes its keys on its own thread.
     std::vector<std::vector<Change>> parts(shards_.size());
-    std::vector<std::future<void>> others;
-    for (size_t i = 1; i < shards_.size(); ++i) {
-      Impl* sh = shards_[i].get();
-      std::vector<Change>* part = &parts[i];
-      others.push_back(std::async(std::launch::async, [sh, part] { sh->TakeKeyed(*part); }));
-    }
-    shards_[0]->TakeKeyed(out);
-    for (auto& f : others) f.get();
+    OnThreads(shards_.size(), [&](size_t i) { shards_[i]->TakeKeyed(i == 0 ? out : parts[i]); });
     for (auto& part : parts) {
       out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
     }

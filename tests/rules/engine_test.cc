@@ -444,16 +444,18 @@ TEST(RulesEngineBench, DISABLED_EngineThroughput) {
     rows.push_back({type, Sec(i) / 10 * 10, "u" + std::to_string(i % 5000),
                     type[0] == 'm' ? "m" + std::to_string(i / 7) : ""});
   }
-  auto en = Engine::Create(IssueRules(), Schema());
-  ASSERT_TRUE(en.ok());
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; i += 10000) {
-    (*en)->Push(Batch({rows.begin() + i, rows.begin() + i + 10000}));
-    (void)(*en)->TakeOutput();
+  for (int shards : {1, 2}) {
+    auto en = Engine::Create(IssueRules(), Schema(), nullptr, shards);
+    ASSERT_TRUE(en.ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; i += 10000) {
+      (*en)->Push(Batch({rows.begin() + i, rows.begin() + i + 10000}));
+      (void)(*en)->TakeOutput();
+    }
+    (*en)->AdvanceWatermark(Engine::kEndOfTime);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%d shard(s): %d events in %.3f s: %.0f events/s\n", shards, n, s, n / s);
   }
-  (*en)->AdvanceWatermark(Engine::kEndOfTime);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%d events in %.3f s: %.0f events/s\n", n, s, n / s);
 }
 
 }  // namespace
