@@ -186,16 +186,25 @@ TEST(RulesEngineTest, NothingIsEmittedBeforeTheWatermarkPassesIt) {
   EXPECT_TRUE((*en)->TakeOutput().empty());
 }
 
-TEST(RulesEngineTest, AStateCheckpointRestoredMidStreamGivesTheUninterruptedRunsRecords) {
+// `n` records of every kind over `meetings` meetings and `users` users, `step` minutes apart
+// and up to 3 s out of order; with `late_every`, every such record is an hour behind (late).
+std::vector<Row> MixedRows(int n, int meetings, int users, int step, int late_every = 0) {
   std::vector<Row> rows;
-  for (int i = 0; i < 400; ++i) {
-    const std::string m = "m" + std::to_string(i % 37);
-    const std::string u = "u" + std::to_string(i % 11);
+  for (int i = 0; i < n; ++i) {
+    const std::string m = "m" + std::to_string(i % meetings);
+    const std::string u = "u" + std::to_string(i % users);
     const char* type = i % 3 == 0   ? "meeting_proposal"
                        : i % 3 == 1 ? "listing_created"
                        : (i % 7 == 0 ? "meeting_accepted" : "page_view");
-    rows.push_back({type, Min(i * 37) - (i % 4) * 1000, u, type[0] == 'm' ? m : ""});
+    int64_t t = Min(static_cast<int64_t>(i) * step) - (i % 4) * 1000;
+    if (late_every > 0 && i % late_every == late_every - 1) t -= 3600000;
+    rows.push_back({type, t, u, type[0] == 'm' ? m : ""});
   }
+  return rows;
+}
+
+TEST(RulesEngineTest, AStateCheckpointRestoredMidStreamGivesTheUninterruptedRunsRecords) {
+  const std::vector<Row> rows = MixedRows(400, 37, 11, 37);
   const auto whole = RunRules(rows);
   ASSERT_GT(whole.size(), 20u);
 
@@ -276,17 +285,7 @@ TEST(RulesEngineTest, ASegmentKeyErasedAndMadeAgainBetweenCheckpointsIsWrittenOn
 // Shards (Engine::Create's `shards`) split the keys, not the records: any number derives the
 // records one shard does, and a checkpoint taken with one number goes on with another.
 TEST(RulesEngineTest, ShardsDeriveWhatOneDoesAndACheckpointMovesBetweenShardCounts) {
-  std::vector<Row> rows;
-  for (int i = 0; i < 3000; ++i) {
-    const std::string m = "m" + std::to_string(i % 97);
-    const std::string u = "u" + std::to_string(i % 23);
-    const char* type = i % 3 == 0   ? "meeting_proposal"
-                       : i % 3 == 1 ? "listing_created"
-                       : (i % 7 == 0 ? "meeting_accepted" : "page_view");
-    // Out of order within out_of_orderness, and every 50th record late.
-    const int64_t t = Min(i * 29) - (i % 4) * 1000 - (i % 50 == 49 ? 3600000 : 0);
-    rows.push_back({type, t, u, type[0] == 'm' ? m : ""});
-  }
+  const std::vector<Row> rows = MixedRows(3000, 97, 23, 29, 50);
   uint64_t late = 0;
   const auto whole = RunRules(rows, &late);
   ASSERT_GT(whole.size(), 200u);
