@@ -327,14 +327,21 @@ struct Engine::Impl {
   };
   // A key's window contents, oldest first: a vector read from `head` (a std::deque takes a
   // 512-byte block even for one entry, and most keys hold a few).
+  //
+  // Entries are numbered per key in arrival order (first_no is the front's): a checkpoint writes
+  // each entry once, as its own state entry, and deletes it when it leaves (see TakeKeyed).
   struct Window {
     std::vector<WindowEntry> v;
     size_t head = 0;
+    uint64_t first_no = 0;
     bool empty() const { return head == v.size(); }
     size_t size() const { return v.size() - head; }
+    uint64_t end_no() const { return first_no + size(); }
     WindowEntry& front() { return v[head]; }
+    const WindowEntry& at_no(uint64_t no) const { return v[head + static_cast<size_t>(no - first_no)]; }
     void push_back(WindowEntry w) { v.push_back(std::move(w)); }
     void pop_front() {
+      ++first_no;
       if (++head == v.size()) {
         v.clear();
         head = 0;
@@ -360,6 +367,9 @@ struct Engine::Impl {
     int64_t timer_at = INT64_MIN;  // the armed expiry timer; INT64_MIN: none
     bool evaluate = false;         // in to_evaluate
     bool dirty = false;            // in seg_dirty since the last TakeChanges
+    // The window entries the last checkpoint holds: numbers [saved_lo, saved_hi).
+    uint64_t saved_lo = 0;
+    uint64_t saved_hi = 0;
   };
   struct Timer {
     int64_t time;
@@ -441,6 +451,13 @@ struct Engine::Impl {
   // the key's state saves a set insert per record. A key erased and made again may be listed
   // twice (TakeKeyed writes it once).
   std::vector<std::vector<std::string>> seg_dirty;
+  // Segments' keys erased since the last TakeChanges, by segment, with the window entries the
+  // last checkpoint holds for them (deleted at the next).
+  struct Gone {
+    std::string key;
+    uint64_t lo, hi;
+  };
+  std::vector<std::vector<Gone>> seg_gone;
   void MarkSegDirty(size_t si, SegKey& k, const std::string& key) {
     if (k.dirty) return;
     k.dirty = true;
@@ -746,6 +763,7 @@ struct Engine::Impl {
       // damaged checkpoint from leaving a timer that names a freed node): nothing else points
       // at it.
       if (k.window.empty() && k.timer_at == INT64_MIN && k.bucket == s.bucket_names.size() - 1) {
+        if (k.saved_hi > k.saved_lo) seg_gone[si].push_back(Gone{key, k.saved_lo, k.saved_hi});
         seg_state[si].erase(seg_state[si].find(key));
       }
     }
@@ -813,21 +831,36 @@ struct Engine::Impl {
     }
     return v;
   }
-  static std::string EncodeSeg(const SegKey& k) {
+  // A segment key's entry: bucket, timer, and 0 (the window entries are entries of their own;
+  // checkpoints before those held the window here, as a count and the entries, and still load).
+  static std::string EncodeSegHead(const SegKey& k) {
     std::string v;
-    // Sized up front: the value is written for every changed key at each checkpoint, and
-    // growing it by doubling was most of the encoding's time. Strings in the window add theirs.
-    size_t cells = 0;
-    if (!k.window.empty()) cells = k.window.begin()->contrib.size();
-    v.reserve(24 + k.window.size() * (8 + 9 * cells));
+    v.reserve(24);
     PutU64(v, k.bucket);
     PutI64(v, k.timer_at);
-    PutU64(v, k.window.size());
-    for (const auto& w : k.window) {
-      PutI64(v, w.t);
-      for (const auto& c : w.contrib) PutCell(v, c);
-    }
+    PutU64(v, 0);
     return v;
+  }
+  static void PutWindowEntry(std::string& v, const WindowEntry& w) {
+    PutI64(v, w.t);
+    for (const auto& c : w.contrib) PutCell(v, c);
+  }
+  static std::string EncodeWindowEntry(const WindowEntry& w) {
+    std::string v;
+    v.reserve(8 + 9 * w.contrib.size());
+    PutWindowEntry(v, w);
+    return v;
+  }
+  // "w", the rule as 8 hex digits, "/", the key's length (4 bytes) and bytes, the entry's number
+  // (8 bytes, big-endian: a key's entries sort in window order).
+  static std::string WindowKey(uint32_t rule, const std::string& key, uint64_t no) {
+    std::string k = StateKey(rule, key);
+    k[0] = 'w';
+    k.resize(10);
+    for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(key.size() >> (8 * i)));
+    k += key;
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>(no >> (8 * i)));
+    return k;
   }
 
   // This shard's changed keys since the last call: their entries, or deletes.
@@ -837,6 +870,13 @@ struct Engine::Impl {
       dirty[rule].clear();
     }
     for (size_t si = 0; si < seg_dirty.size(); ++si) {
+      const uint32_t rule = SegRule(si);
+      // Erased keys first: a key erased and made again puts its new entries after (a change
+      // listed twice keeps its last value, StateStore::Prepare).
+      for (const Gone& g : seg_gone[si]) {
+        for (uint64_t no = g.lo; no < g.hi; ++no) out.emplace_back(WindowKey(rule, g.key, no), std::nullopt);
+      }
+      seg_gone[si].clear();
       auto& keys = seg_dirty[si];
       for (const auto& key : keys) {
         // One lookup for the value and the flag. A key listed twice (erased and made again) is
@@ -844,12 +884,25 @@ struct Engine::Impl {
         // which is the same as once.
         auto it = seg_state[si].find(key);
         if (it == seg_state[si].end()) {
-          out.emplace_back(StateKey(SegRule(si), key), std::nullopt);
+          out.emplace_back(StateKey(rule, key), std::nullopt);
           continue;
         }
-        if (!it->second.dirty) continue;
-        out.emplace_back(StateKey(SegRule(si), key), EncodeSeg(it->second));
-        it->second.dirty = false;
+        SegKey& k = it->second;
+        if (!k.dirty) continue;
+        k.dirty = false;
+        out.emplace_back(StateKey(rule, key), EncodeSegHead(k));
+        // Only what changed since the last checkpoint: the entries that left the window and
+        // the ones that came. (Writing whole windows made a stream's checkpoints grow with its
+        // windows: re-encoding them was a third of a live run's CPU in bench/rules/latency.sh.)
+        const Window& w = k.window;
+        for (uint64_t no = k.saved_lo; no < std::min(w.first_no, k.saved_hi); ++no) {
+          out.emplace_back(WindowKey(rule, key, no), std::nullopt);
+        }
+        for (uint64_t no = std::max(k.saved_hi, w.first_no); no < w.end_no(); ++no) {
+          out.emplace_back(WindowKey(rule, key, no), EncodeWindowEntry(w.at_no(no)));
+        }
+        k.saved_lo = w.first_no;
+        k.saved_hi = w.end_no();
       }
       keys.clear();
     }
@@ -883,10 +936,10 @@ struct Engine::Impl {
     }
     const size_t si = rule - patterns.size();
     const Segment& s = segments[si];
-    SegKey k;
-    k.accs.resize(s.aggs.size());
+    SegKey& k = LoadedSegKey(si, key);
     k.bucket = r.U64();
     k.timer_at = r.I64();
+    // Checkpoints before window entries had entries of their own hold the window here.
     const uint64_t n = r.U64();
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
       WindowEntry w;
@@ -898,7 +951,40 @@ struct Engine::Impl {
     if (!r.ok() || k.bucket >= s.bucket_names.size()) {
       return Status::Corruption("rules state of '" + key + "' is unreadable");
     }
-    seg_state[si][key] = std::move(k);
+    return Status::OK();
+  }
+
+  // A segment key's node while a checkpoint loads: made on its first entry (the head or a
+  // window entry) in the default bucket.
+  SegKey& LoadedSegKey(size_t si, const std::string& key) {
+    auto [it, fresh] = seg_state[si].try_emplace(key);
+    if (fresh) {
+      it->second.accs.resize(segments[si].aggs.size());
+      it->second.bucket = segments[si].bucket_names.size() - 1;
+    }
+    return it->second;
+  }
+
+  // One window entry (WindowKey) of segment `si`: a key's entries load in number order.
+  Status DecodeWindowEntry(size_t si, const std::string& key, uint64_t no, std::string_view value) {
+    const Segment& s = segments[si];
+    SegKey& k = LoadedSegKey(si, key);
+    if (k.window.empty()) {
+      k.window.first_no = no;
+    } else if (no != k.window.end_no()) {
+      return Status::Corruption("rules state of '" + key + "': window entry " +
+                                std::to_string(no) + " follows " +
+                                std::to_string(k.window.end_no() - 1));
+    }
+    Reader r(value);
+    WindowEntry w;
+    w.t = r.I64();
+    for (size_t a = 0; a < s.aggs.size(); ++a) w.contrib.push_back(GetCell(r));
+    if (!r.ok() || !r.done()) return Status::Corruption("rules state of '" + key + "' is unreadable");
+    AddToAcc(s, k, w, +1);
+    k.window.push_back(std::move(w));
+    k.saved_lo = k.window.first_no;
+    k.saved_hi = k.window.end_no();
     return Status::OK();
   }
 };
@@ -1073,6 +1159,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     sh.seg_state.resize(sh.segments.size());
     sh.dirty.resize(sh.patterns.size());
     sh.seg_dirty.resize(sh.segments.size());
+    sh.seg_gone.resize(sh.segments.size());
     sh.key_text.resize(en->slots_.size());
     sh.key_made.assign(en->slots_.size(), 0);
   }
@@ -1330,6 +1417,24 @@ Status Engine::Load(std::string_view key, std::string_view value) {
         std::lower_bound(buffer_persisted_.begin(), buffer_persisted_.end(), k), k);
     return Status::OK();
   }
+  const uint32_t n = static_cast<uint32_t>(shards_.size());
+  if (key.size() >= 22 && key[0] == 'w' && key[9] == '/') {
+    // A segment's window entry: "w<rule>/" <key length, 4 bytes> <key> <number, 8 bytes>.
+    const uint32_t rule =
+        static_cast<uint32_t>(std::strtoul(std::string(key.substr(1, 8)).c_str(), nullptr, 16));
+    uint32_t len = 0;
+    for (size_t i = 10; i < 14; ++i) len = (len << 8) | static_cast<uint8_t>(key[i]);
+    const Impl& first = *shards_[0];
+    if (key.size() != 22 + static_cast<size_t>(len) || rule < first.patterns.size() ||
+        rule - first.patterns.size() >= first.segments.size()) {
+      return Status::Corruption("unexpected rules state entry '" + std::string(key) + "'");
+    }
+    uint64_t no = 0;
+    for (size_t i = 14 + len; i < key.size(); ++i) no = (no << 8) | static_cast<uint8_t>(key[i]);
+    std::string k(key.substr(14, len));
+    Impl& sh = *shards_[n == 1 ? 0 : ShardOf(k, n)];
+    return sh.DecodeWindowEntry(rule - first.patterns.size(), k, no, value);
+  }
   if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {
     return Status::Corruption("unexpected rules state entry '" + std::string(key) + "'");
   }
@@ -1342,7 +1447,6 @@ Status Engine::Load(std::string_view key, std::string_view value) {
   }
   // To the shard that holds the key now, whichever number of shards wrote it.
   std::string k(key.substr(10));
-  const uint32_t n = static_cast<uint32_t>(shards_.size());
   return shards_[n == 1 ? 0 : ShardOf(k, n)]->Decode(rule, k, value);
 }
 

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -238,10 +240,13 @@ TEST(RulesEngineTest, AStateCheckpointRestoredMidStreamGivesTheUninterruptedRuns
 
 // TakeChanges lists a segment key once per node it had since the last checkpoint: one erased
 // (its window emptied back to the default bucket) and made again is listed twice. Its entry
-// must then be written once, with the new node's window, and restore to the same engine.
+// must then be written once, with the new node's window; the old node's window entry, in the
+// last checkpoint, is deleted before the new one (of the same number) is written; and the state
+// restores to the same engine.
 TEST(RulesEngineTest, ASegmentKeyErasedAndMadeAgainBetweenCheckpointsIsWrittenOnce) {
   const int64_t day = 24 * 60;
   const std::vector<Row> rows = {{"listing_created", Min(1 * day), "u1", ""},
+                                 {"page_view", Min(2 * day), "u2", ""},
                                  {"page_view", Min(9 * day), "u2", ""},
                                  {"listing_created", Min(10 * day), "u1", ""},
                                  {"page_view", Min(11 * day), "u2", ""},
@@ -249,37 +254,119 @@ TEST(RulesEngineTest, ASegmentKeyErasedAndMadeAgainBetweenCheckpointsIsWrittenOn
   const auto whole = RunRules(rows);
   auto en = Engine::Create(IssueRules(), Schema());
   ASSERT_TRUE(en.ok());
+  std::map<std::string, std::string> store;
   std::vector<Engine::Change> ch;
-  (*en)->TakeChanges(ch);  // the empty engine's counters
-  ch.clear();
-  (*en)->Push(Batch({rows[0], rows[1]}));
-  // u1's listing left its window on day 8 and u1 went back to `none`: its state is gone (u2's
-  // page view waits in the reorder buffer, 5 s behind).
-  EXPECT_EQ((*en)->keys(), 0u);
-  (*en)->Push(Batch({rows[2], rows[3]}));
-  EXPECT_EQ((*en)->keys(), 2u);
+  auto apply = [&] {
+    for (const auto& [k, v] : ch) {
+      if (v) store[k] = *v; else store.erase(k);
+    }
+  };
+  (*en)->Push(Batch({rows[0], rows[1]}));  // u1's day-1 listing is in its window
   (*en)->TakeChanges(ch);
-  int u1 = 0;
+  apply();
+  ch.clear();
+  (*en)->Push(Batch({rows[2]}));
+  // u1's listing left its window on day 8 and u1 went back to `none`: its state is gone (u2's
+  // day-9 page view waits in the reorder buffer, 5 s behind).
+  EXPECT_EQ((*en)->keys(), 1u);
+  (*en)->Push(Batch({rows[3], rows[4]}));
+  EXPECT_EQ((*en)->keys(), 2u);  // u1 again, with its day-10 listing
+  (*en)->TakeChanges(ch);
+  int heads = 0;
+  std::vector<bool> window;  // u1's window entry changes, in order: put or delete
   for (const auto& [k, v] : ch) {
     if (k.size() > 3 && k.compare(k.size() - 3, 3, "/u1") == 0) {
-      ++u1;
+      ++heads;
       EXPECT_TRUE(v.has_value()) << "u1 holds state again: its entry is a put";
     }
+    if (k[0] == 'w' && k.find("u1") != std::string::npos) window.push_back(v.has_value());
   }
-  EXPECT_EQ(u1, 1);
+  EXPECT_EQ(heads, 1);
+  EXPECT_EQ(window, (std::vector<bool>{false, true}));
+  apply();
   auto restored = Engine::Create(IssueRules(), Schema());
   ASSERT_TRUE(restored.ok());
-  for (const auto& [k, v] : ch) {
-    if (v) {
-      ASSERT_TRUE((*restored)->Load(k, *v).ok()) << k;
-    }
-  }
+  for (const auto& [k, v] : store) ASSERT_TRUE((*restored)->Load(k, v).ok()) << k;
   ASSERT_TRUE((*restored)->FinishLoad().ok());
+  EXPECT_EQ((*restored)->keys(), 2u);
   std::vector<Derived> out = (*en)->TakeOutput();
-  (*restored)->Push(Batch({rows[4]}));
+  (*restored)->Push(Batch({rows[5]}));
   (*restored)->AdvanceWatermark(Engine::kEndOfTime);
   for (auto& d : (*restored)->TakeOutput()) out.push_back(d);
   EXPECT_EQ(Lines(out), whole);
+}
+
+// A checkpoint writes a segment key's window entries once each, as entries of their own, and
+// deletes each when it leaves the window: its size follows what changed, not the windows' size.
+// Checkpoints that held each key's whole window in its entry (before session 33) still load.
+TEST(RulesEngineTest, WindowEntriesAreCheckpointedOnceAndWholeWindowCheckpointsStillLoad) {
+  const int64_t day = 24 * 60;
+  std::vector<Row> rows;
+  for (int d = 1; d <= 12; ++d) {
+    rows.push_back({"listing_created", Min(d * day), "u1", ""});
+    rows.push_back({"page_view", Min(d * day + 1), "u2", ""});
+  }
+  const auto whole = RunRules(rows);
+  auto en = Engine::Create(IssueRules(), Schema());
+  ASSERT_TRUE(en.ok());
+  std::map<std::string, std::string> store;
+  // Puts and deletes of u1's window entries in one checkpoint.
+  auto checkpoint = [&](int* puts, int* deletes) {
+    std::vector<Engine::Change> ch;
+    (*en)->TakeChanges(ch);
+    *puts = *deletes = 0;
+    for (auto& [k, v] : ch) {
+      if (k[0] == 'w' && k.find("u1") != std::string::npos) ++(v ? *puts : *deletes);
+      if (v) store[k] = *v; else store.erase(k);
+    }
+  };
+  int puts = 0, deletes = 0;
+  // The watermark is 5 s behind the last record, u2's page view a minute after u1's listing.
+  (*en)->Push(Batch({rows.begin(), rows.begin() + 8}));  // days 1-4
+  checkpoint(&puts, &deletes);
+  EXPECT_EQ(puts, 4);
+  EXPECT_EQ(deletes, 0);
+  (*en)->Push(Batch({rows.begin() + 8, rows.begin() + 10}));  // day 5
+  checkpoint(&puts, &deletes);
+  EXPECT_EQ(puts, 1) << "only the new entry";
+  EXPECT_EQ(deletes, 0);
+  (*en)->Push(Batch({rows.begin() + 10, rows.begin() + 20}));  // days 6-10: days 1-3 leave
+  checkpoint(&puts, &deletes);
+  EXPECT_EQ(puts, 5);
+  EXPECT_EQ(deletes, 3);
+  std::vector<Derived> out = (*en)->TakeOutput();
+  auto finish = [&](const std::map<std::string, std::string>& state) {
+    auto r = Engine::Create(IssueRules(), Schema());
+    EXPECT_TRUE(r.ok());
+    for (const auto& [k, v] : state) EXPECT_TRUE((*r)->Load(k, v).ok()) << k;
+    EXPECT_TRUE((*r)->FinishLoad().ok());
+    (*r)->Push(Batch({rows.begin() + 20, rows.end()}));
+    (*r)->AdvanceWatermark(Engine::kEndOfTime);
+    std::vector<Derived> all = out;
+    for (auto& d : (*r)->TakeOutput()) all.push_back(d);
+    return Lines(all);
+  };
+  EXPECT_EQ(finish(store), whole);
+  // The same state as the old format had it: each key's entry is bucket, timer, the number of
+  // window entries and the entries themselves (the bytes of a window entry's value).
+  std::map<std::string, std::string> old;
+  for (const auto& [k, v] : store) {
+    if (k[0] != 'w') {
+      old[k] = v;
+      continue;
+    }
+    const uint32_t len = (static_cast<uint8_t>(k[10]) << 24) | (static_cast<uint8_t>(k[11]) << 16) |
+                         (static_cast<uint8_t>(k[12]) << 8) | static_cast<uint8_t>(k[13]);
+    std::string head = "r" + k.substr(1, 9) + k.substr(14, len);
+    ASSERT_EQ(old.count(head), 1u) << head;
+    std::string& h = old[head];
+    uint64_t n = 0;
+    std::memcpy(&n, h.data() + 16, 8);  // little-endian, as the engine writes it
+    ++n;
+    std::memcpy(h.data() + 16, &n, 8);
+    h += v;
+  }
+  EXPECT_EQ(finish(old), whole);
 }
 
 // Shards (Engine::Create's `shards`) split the keys, not the records: any number derives the
