@@ -329,7 +329,8 @@ struct Engine::Impl {
   // 512-byte block even for one entry, and most keys hold a few).
   //
   // Entries are numbered per key in arrival order (first_no is the front's): a checkpoint writes
-  // each entry once, as its own state entry, and deletes it when it leaves (see TakeKeyed).
+  // the entries that came since the last one as one chunk, and deletes a chunk once all its
+  // entries have left (see TakeKeyed).
   struct Window {
     std::vector<WindowEntry> v;
     size_t head = 0;
@@ -367,8 +368,9 @@ struct Engine::Impl {
     int64_t timer_at = INT64_MIN;  // the armed expiry timer; INT64_MIN: none
     bool evaluate = false;         // in to_evaluate
     bool dirty = false;            // in seg_dirty since the last TakeChanges
-    // The window entries the last checkpoint holds: numbers [saved_lo, saved_hi).
-    uint64_t saved_lo = 0;
+    // The chunks of window entries the checkpoints hold: the first number of each, ascending;
+    // each ends where the next starts, the last at saved_hi.
+    std::vector<uint64_t> chunks;
     uint64_t saved_hi = 0;
   };
   struct Timer {
@@ -455,7 +457,7 @@ struct Engine::Impl {
   // last checkpoint holds for them (deleted at the next).
   struct Gone {
     std::string key;
-    uint64_t lo, hi;
+    std::vector<uint64_t> chunks;
   };
   std::vector<std::vector<Gone>> seg_gone;
   void MarkSegDirty(size_t si, SegKey& k, const std::string& key) {
@@ -763,7 +765,7 @@ struct Engine::Impl {
       // damaged checkpoint from leaving a timer that names a freed node): nothing else points
       // at it.
       if (k.window.empty() && k.timer_at == INT64_MIN && k.bucket == s.bucket_names.size() - 1) {
-        if (k.saved_hi > k.saved_lo) seg_gone[si].push_back(Gone{key, k.saved_lo, k.saved_hi});
+        if (!k.chunks.empty()) seg_gone[si].push_back(Gone{key, std::move(k.chunks)});
         seg_state[si].erase(seg_state[si].find(key));
       }
     }
@@ -831,28 +833,33 @@ struct Engine::Impl {
     }
     return v;
   }
-  // A segment key's entry: bucket, timer, and 0 (the window entries are entries of their own;
-  // checkpoints before those held the window here, as a count and the entries, and still load).
+  // A segment key's entry: bucket, timer, 0, and the number of the window's first entry (the
+  // entries are in chunks of their own). Checkpoints before the chunks held the whole window
+  // here: bucket, timer, the number of entries and the entries. Both load.
   static std::string EncodeSegHead(const SegKey& k) {
     std::string v;
-    v.reserve(24);
+    v.reserve(32);
     PutU64(v, k.bucket);
     PutI64(v, k.timer_at);
     PutU64(v, 0);
+    PutU64(v, k.window.first_no);
     return v;
   }
   static void PutWindowEntry(std::string& v, const WindowEntry& w) {
     PutI64(v, w.t);
     for (const auto& c : w.contrib) PutCell(v, c);
   }
-  static std::string EncodeWindowEntry(const WindowEntry& w) {
+  // A chunk: the entries numbered [from, window end), one after the other.
+  static std::string EncodeChunk(const Window& w, uint64_t from) {
     std::string v;
-    v.reserve(8 + 9 * w.contrib.size());
-    PutWindowEntry(v, w);
+    const size_t cells = w.empty() ? 0 : w.begin()->contrib.size();
+    v.reserve(static_cast<size_t>(w.end_no() - from) * (8 + 9 * cells));
+    for (uint64_t no = from; no < w.end_no(); ++no) PutWindowEntry(v, w.at_no(no));
     return v;
   }
-  // "w", the rule as 8 hex digits, "/", the key's length (4 bytes) and bytes, the entry's number
-  // (8 bytes, big-endian: a key's entries sort in window order).
+  // A chunk's entry: "w", the rule as 8 hex digits, "/", the key's length (4 bytes) and bytes,
+  // the number of the chunk's first window entry (8 bytes, big-endian: a key's chunks sort in
+  // window order, after its head).
   static std::string WindowKey(uint32_t rule, const std::string& key, uint64_t no) {
     std::string k = StateKey(rule, key);
     k[0] = 'w';
@@ -874,7 +881,7 @@ struct Engine::Impl {
       // Erased keys first: a key erased and made again puts its new entries after (a change
       // listed twice keeps its last value, StateStore::Prepare).
       for (const Gone& g : seg_gone[si]) {
-        for (uint64_t no = g.lo; no < g.hi; ++no) out.emplace_back(WindowKey(rule, g.key, no), std::nullopt);
+        for (uint64_t c : g.chunks) out.emplace_back(WindowKey(rule, g.key, c), std::nullopt);
       }
       seg_gone[si].clear();
       auto& keys = seg_dirty[si];
@@ -891,17 +898,24 @@ struct Engine::Impl {
         if (!k.dirty) continue;
         k.dirty = false;
         out.emplace_back(StateKey(rule, key), EncodeSegHead(k));
-        // Only what changed since the last checkpoint: the entries that left the window and
-        // the ones that came. (Writing whole windows made a stream's checkpoints grow with its
-        // windows: re-encoding them was a third of a live run's CPU in bench/rules/latency.sh.)
+        // Only what changed since the last checkpoint: the chunks whose entries have all left
+        // the window go, and the entries that came are one new chunk. (Writing whole windows
+        // made a stream's checkpoints grow with its windows: re-encoding them was a third of a
+        // live run's CPU in bench/rules/latency.sh. An entry of its own for each window entry
+        // made a backfill's two checkpoints 25% slower, for the keys and sorting.)
         const Window& w = k.window;
-        for (uint64_t no = k.saved_lo; no < std::min(w.first_no, k.saved_hi); ++no) {
-          out.emplace_back(WindowKey(rule, key, no), std::nullopt);
+        size_t gone = 0;
+        while (gone < k.chunks.size() &&
+               (gone + 1 < k.chunks.size() ? k.chunks[gone + 1] : k.saved_hi) <= w.first_no) {
+          out.emplace_back(WindowKey(rule, key, k.chunks[gone]), std::nullopt);
+          ++gone;
         }
-        for (uint64_t no = std::max(k.saved_hi, w.first_no); no < w.end_no(); ++no) {
-          out.emplace_back(WindowKey(rule, key, no), EncodeWindowEntry(w.at_no(no)));
+        k.chunks.erase(k.chunks.begin(), k.chunks.begin() + static_cast<std::ptrdiff_t>(gone));
+        const uint64_t from = std::max(k.saved_hi, w.first_no);
+        if (from < w.end_no()) {
+          out.emplace_back(WindowKey(rule, key, from), EncodeChunk(w, from));
+          k.chunks.push_back(from);
         }
-        k.saved_lo = w.first_no;
         k.saved_hi = w.end_no();
       }
       keys.clear();
@@ -939,7 +953,7 @@ struct Engine::Impl {
     SegKey& k = LoadedSegKey(si, key);
     k.bucket = r.U64();
     k.timer_at = r.I64();
-    // Checkpoints before window entries had entries of their own hold the window here.
+    // Checkpoints before the chunks hold the window here; since, the first entry's number.
     const uint64_t n = r.U64();
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
       WindowEntry w;
@@ -948,7 +962,14 @@ struct Engine::Impl {
       AddToAcc(s, k, w, +1);
       k.window.push_back(std::move(w));
     }
-    if (!r.ok() || k.bucket >= s.bucket_names.size()) {
+    if (r.ok() && !r.done()) {
+      if (!k.window.empty() || !k.chunks.empty()) {
+        return Status::Corruption("rules state of '" + key + "': its entry comes after its window");
+      }
+      k.window.first_no = r.U64();
+      k.saved_hi = k.window.first_no;
+    }
+    if (!r.ok() || !r.done() || k.bucket >= s.bucket_names.size()) {
       return Status::Corruption("rules state of '" + key + "' is unreadable");
     }
     return Status::OK();
@@ -965,25 +986,28 @@ struct Engine::Impl {
     return it->second;
   }
 
-  // One window entry (WindowKey) of segment `si`: a key's entries load in number order.
-  Status DecodeWindowEntry(size_t si, const std::string& key, uint64_t no, std::string_view value) {
+  // A chunk of window entries (WindowKey) of segment `si`, numbered from `no`: a key's chunks
+  // load after its entry (which says where the window starts) and in number order. Entries
+  // before the window's start have left it since the chunk was written.
+  Status DecodeChunk(size_t si, const std::string& key, uint64_t no, std::string_view value) {
     const Segment& s = segments[si];
     SegKey& k = LoadedSegKey(si, key);
-    if (k.window.empty()) {
-      k.window.first_no = no;
-    } else if (no != k.window.end_no()) {
-      return Status::Corruption("rules state of '" + key + "': window entry " +
-                                std::to_string(no) + " follows " +
-                                std::to_string(k.window.end_no() - 1));
+    if (no > k.window.end_no() || (!k.chunks.empty() && no <= k.chunks.back())) {
+      return Status::Corruption("rules state of '" + key + "': a chunk of its window from entry " +
+                                std::to_string(no) + " does not follow entry " +
+                                std::to_string(k.window.end_no()));
     }
     Reader r(value);
-    WindowEntry w;
-    w.t = r.I64();
-    for (size_t a = 0; a < s.aggs.size(); ++a) w.contrib.push_back(GetCell(r));
-    if (!r.ok() || !r.done()) return Status::Corruption("rules state of '" + key + "' is unreadable");
-    AddToAcc(s, k, w, +1);
-    k.window.push_back(std::move(w));
-    k.saved_lo = k.window.first_no;
+    for (uint64_t i = no; !r.done(); ++i) {
+      WindowEntry w;
+      w.t = r.I64();
+      for (size_t a = 0; a < s.aggs.size(); ++a) w.contrib.push_back(GetCell(r));
+      if (!r.ok()) return Status::Corruption("rules state of '" + key + "' is unreadable");
+      if (i < k.window.end_no()) continue;  // left the window
+      AddToAcc(s, k, w, +1);
+      k.window.push_back(std::move(w));
+    }
+    k.chunks.push_back(no);
     k.saved_hi = k.window.end_no();
     return Status::OK();
   }
@@ -1419,7 +1443,7 @@ Status Engine::Load(std::string_view key, std::string_view value) {
   }
   const uint32_t n = static_cast<uint32_t>(shards_.size());
   if (key.size() >= 22 && key[0] == 'w' && key[9] == '/') {
-    // A segment's window entry: "w<rule>/" <key length, 4 bytes> <key> <number, 8 bytes>.
+    // A chunk of a segment's window: "w<rule>/" <key length, 4 bytes> <key> <number, 8 bytes>.
     const uint32_t rule =
         static_cast<uint32_t>(std::strtoul(std::string(key.substr(1, 8)).c_str(), nullptr, 16));
     uint32_t len = 0;
@@ -1433,7 +1457,7 @@ Status Engine::Load(std::string_view key, std::string_view value) {
     for (size_t i = 14 + len; i < key.size(); ++i) no = (no << 8) | static_cast<uint8_t>(key[i]);
     std::string k(key.substr(14, len));
     Impl& sh = *shards_[n == 1 ? 0 : ShardOf(k, n)];
-    return sh.DecodeWindowEntry(rule - first.patterns.size(), k, no, value);
+    return sh.DecodeChunk(rule - first.patterns.size(), k, no, value);
   }
   if (key.size() < 10 || key[0] != 'r' || key[9] != '/') {
     return Status::Corruption("unexpected rules state entry '" + std::string(key) + "'");

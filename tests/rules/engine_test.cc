@@ -296,13 +296,14 @@ TEST(RulesEngineTest, ASegmentKeyErasedAndMadeAgainBetweenCheckpointsIsWrittenOn
   EXPECT_EQ(Lines(out), whole);
 }
 
-// A checkpoint writes a segment key's window entries once each, as entries of their own, and
-// deletes each when it leaves the window: its size follows what changed, not the windows' size.
-// Checkpoints that held each key's whole window in its entry (before session 33) still load.
+// A checkpoint writes the window entries that came since the last one, as one chunk per key,
+// and deletes a chunk once all its entries have left the window: its size follows what changed,
+// not the windows' size. Checkpoints that held each key's whole window in its entry (before
+// session 33) still load.
 TEST(RulesEngineTest, WindowEntriesAreCheckpointedOnceAndWholeWindowCheckpointsStillLoad) {
   const int64_t day = 24 * 60;
   std::vector<Row> rows;
-  for (int d = 1; d <= 12; ++d) {
+  for (int d = 1; d <= 14; ++d) {
     rows.push_back({"listing_created", Min(d * day), "u1", ""});
     rows.push_back({"page_view", Min(d * day + 1), "u2", ""});
   }
@@ -310,7 +311,7 @@ TEST(RulesEngineTest, WindowEntriesAreCheckpointedOnceAndWholeWindowCheckpointsS
   auto en = Engine::Create(IssueRules(), Schema());
   ASSERT_TRUE(en.ok());
   std::map<std::string, std::string> store;
-  // Puts and deletes of u1's window entries in one checkpoint.
+  // Puts and deletes of u1's chunks in one checkpoint.
   auto checkpoint = [&](int* puts, int* deletes) {
     std::vector<Engine::Change> ch;
     (*en)->TakeChanges(ch);
@@ -322,25 +323,29 @@ TEST(RulesEngineTest, WindowEntriesAreCheckpointedOnceAndWholeWindowCheckpointsS
   };
   int puts = 0, deletes = 0;
   // The watermark is 5 s behind the last record, u2's page view a minute after u1's listing.
-  (*en)->Push(Batch({rows.begin(), rows.begin() + 8}));  // days 1-4
+  (*en)->Push(Batch({rows.begin(), rows.begin() + 8}));  // days 1-4: u1's chunk [0, 4)
   checkpoint(&puts, &deletes);
-  EXPECT_EQ(puts, 4);
+  EXPECT_EQ(puts, 1);
   EXPECT_EQ(deletes, 0);
-  (*en)->Push(Batch({rows.begin() + 8, rows.begin() + 10}));  // day 5
+  (*en)->Push(Batch({rows.begin() + 8, rows.begin() + 10}));  // day 5: [4, 5)
   checkpoint(&puts, &deletes);
-  EXPECT_EQ(puts, 1) << "only the new entry";
+  EXPECT_EQ(puts, 1);
   EXPECT_EQ(deletes, 0);
-  (*en)->Push(Batch({rows.begin() + 10, rows.begin() + 20}));  // days 6-10: days 1-3 leave
+  (*en)->Push(Batch({rows.begin() + 10, rows.begin() + 16}));  // days 6-8: day 1 leaves
   checkpoint(&puts, &deletes);
-  EXPECT_EQ(puts, 5);
-  EXPECT_EQ(deletes, 3);
+  EXPECT_EQ(puts, 1);
+  EXPECT_EQ(deletes, 0) << "days 2-4 of the first chunk are still in the window";
+  (*en)->Push(Batch({rows.begin() + 16, rows.begin() + 22}));  // days 9-11: days 2-4 leave
+  checkpoint(&puts, &deletes);
+  EXPECT_EQ(puts, 1);
+  EXPECT_EQ(deletes, 1);
   std::vector<Derived> out = (*en)->TakeOutput();
   auto finish = [&](const std::map<std::string, std::string>& state) {
     auto r = Engine::Create(IssueRules(), Schema());
     EXPECT_TRUE(r.ok());
     for (const auto& [k, v] : state) EXPECT_TRUE((*r)->Load(k, v).ok()) << k;
     EXPECT_TRUE((*r)->FinishLoad().ok());
-    (*r)->Push(Batch({rows.begin() + 20, rows.end()}));
+    (*r)->Push(Batch({rows.begin() + 22, rows.end()}));
     (*r)->AdvanceWatermark(Engine::kEndOfTime);
     std::vector<Derived> all = out;
     for (auto& d : (*r)->TakeOutput()) all.push_back(d);
@@ -348,21 +353,35 @@ TEST(RulesEngineTest, WindowEntriesAreCheckpointedOnceAndWholeWindowCheckpointsS
   };
   EXPECT_EQ(finish(store), whole);
   // The same state as the old format had it: each key's entry is bucket, timer, the number of
-  // window entries and the entries themselves (the bytes of a window entry's value).
+  // window entries and the entries themselves (the bytes of its chunks, here none of them with
+  // entries that have left the window).
+  auto u64 = [](const std::string& v, size_t at) {
+    uint64_t n = 0;
+    std::memcpy(&n, v.data() + at, 8);  // little-endian, as the engine writes it
+    return n;
+  };
   std::map<std::string, std::string> old;
   for (const auto& [k, v] : store) {
-    if (k[0] != 'w') {
+    if (k[0] == 'r' && k.find("/u") != std::string::npos) {
+      old[k] = v.substr(0, 24);  // without the window's first number
+    } else if (k[0] != 'w') {
       old[k] = v;
-      continue;
     }
+  }
+  for (const auto& [k, v] : store) {
+    if (k[0] != 'w') continue;
     const uint32_t len = (static_cast<uint8_t>(k[10]) << 24) | (static_cast<uint8_t>(k[11]) << 16) |
                          (static_cast<uint8_t>(k[12]) << 8) | static_cast<uint8_t>(k[13]);
-    std::string head = "r" + k.substr(1, 9) + k.substr(14, len);
+    const std::string head = "r" + k.substr(1, 9) + k.substr(14, len);
     ASSERT_EQ(old.count(head), 1u) << head;
+    uint64_t from = 0;
+    for (size_t i = 14 + len; i < k.size(); ++i) from = (from << 8) | static_cast<uint8_t>(k[i]);
+    ASSERT_GE(from, u64(store.at(head), 24)) << "a chunk with entries out of the window";
     std::string& h = old[head];
-    uint64_t n = 0;
-    std::memcpy(&n, h.data() + 16, 8);  // little-endian, as the engine writes it
-    ++n;
+    // Entries: the time, then count(*)'s cell: a tag, and 8 bytes unless NULL (tag 0).
+    uint64_t entries = 0;
+    for (size_t at = 0; at < v.size(); ++entries) at += 9 + (v[at + 8] == 0 ? 0 : 8);
+    const uint64_t n = u64(h, 16) + entries;
     std::memcpy(h.data() + 16, &n, 8);
     h += v;
   }
