@@ -399,16 +399,19 @@ struct Engine::Impl {
     std::vector<uint32_t> free_slots;
     bool empty() const { return heap.empty(); }
     int64_t top_time() const { return heap.front().time; }
+    uint32_t patterns = 0;  // rules below this are patterns (their ids are partial numbers)
     // "a comes after b": std::*_heap keep the first timer at the front. Timers of one instant
-    // and rule are independent of each other (each names one key), so their order only needs
-    // to be the same each time the same input is replayed: the slot, which is. (Comparing the
-    // keys instead read a string in another cache line at each step of a sift: a tenth of the
-    // rules stage's time in bench/rules.)
-    static auto After() {
-      return [](const Entry& a, const Entry& b) {
+    // and rule name different keys or partial matches, and firing one changes nothing another
+    // sees, so their order changes only the order of the derived records. A pattern's fire in
+    // the order its partial matches were made (their ids); a segment's in slot order, the same
+    // whenever the same input is replayed from the same state (after a restore, the slots
+    // follow the load). (Comparing the keys instead read a string in another cache line at
+    // each step of a sift: a tenth of the rules stage's time in bench/rules.)
+    auto After() const {
+      return [n = patterns](const Entry& a, const Entry& b) {
         if (a.time != b.time) return a.time > b.time;
         if (a.rule != b.rule) return a.rule > b.rule;
-        return a.slot > b.slot;
+        return a.rule < n ? a.id > b.id : a.slot > b.slot;
       };
     }
     void insert(Timer t) {
@@ -1184,6 +1187,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const RulesConfig& cfg,
     sh.dirty.resize(sh.patterns.size());
     sh.seg_dirty.resize(sh.segments.size());
     sh.seg_gone.resize(sh.segments.size());
+    sh.timers.patterns = static_cast<uint32_t>(sh.patterns.size());
     sh.key_text.resize(en->slots_.size());
     sh.key_made.assign(en->slots_.size(), 0);
   }
@@ -1248,7 +1252,8 @@ void Engine::RunShards() {
   } else {
     OnThreads(shards_.size(), [this](size_t i) { shards_[i]->Run(); });
   }
-  const auto end = w == kEndOfTime ? buffer_.end() : buffer_.lower_bound({w, 0});
+  // Run stops before an instant of INT64_MAX even at the end of time: such records stay.
+  const auto end = buffer_.lower_bound({w == kEndOfTime ? INT64_MAX : w, 0});
   for (auto it = buffer_.begin(); it != end;) {
     it = buffer_.erase(it);
     ++processed_;
@@ -1500,6 +1505,16 @@ Status Engine::Impl::FinishLoad() {
       if (node.second.timer_at == INT64_MIN) continue;
       im.timers.insert(
           Impl::Timer{node.second.timer_at, im.SegRule(si), node.first, Impl::SegTimerId(&node)});
+    }
+  }
+  for (size_t si = 0; si < im.segments.size(); ++si) {
+    for (const auto& [key, k] : im.seg_state[si]) {
+      // A window always has its expiry timer: entries without one (a chunk whose key's entry
+      // is missing) would stay in the aggregates for ever.
+      if (!k.window.empty() && k.timer_at == INT64_MIN) {
+        return Status::Corruption("rules state of '" + key + "' holds window entries but no " +
+                                  "entry for the key (the state folder is damaged)");
+      }
     }
   }
   return Status::OK();

@@ -3,7 +3,8 @@
 // absent) and segments (sliding windows, aggregates, buckets), producing derived records.
 //
 // The engine is deterministic: the same input rows in the same arrival order (and the same
-// AdvanceWatermark calls) give the same derived records, whatever the batching. Everything it
+// AdvanceWatermark calls) give the same derived records, whatever the batching and the number
+// of shards (only their order within one TakeOutput differs with the shards). Everything it
 // holds is keyed state the caller checkpoints through TakeChanges()/Load() (exec's rules stage
 // keeps it in RocksDB and commits it with the derived records), so a restart from a checkpoint
 // continues exactly where the checkpoint was taken.
@@ -16,12 +17,14 @@
 // Shards: every rule's state is per key, and keys never meet, so an engine can split its keyed
 // state (partial matches, windows, timers) over `shards` by a stable hash of each rule's key,
 // one thread each while it processes. The watermark, the reorder buffer and the counters stay
-// whole and shared (read-only while the shards run). The checkpoint's entries do not depend on
-// the number of shards: a checkpoint loads into an engine with any number.
+// whole and shared (read-only while the shards run). A checkpoint's entries are named and laid
+// out the same for any number of shards, so a checkpoint loads into an engine with any number.
 //
 // Ownership: the engine owns its state and the derived records until TakeOutput(); with
 // shards, it starts a thread per extra shard for each processing step and joins it before
-// returning. Thread-safety: none; one thread drives an engine.
+// returning. Thread-safety: none; one thread drives an engine. An engine that threw (out of
+// memory) is not usable any more: its shards may have moved on unevenly; load a checkpoint
+// into a new one.
 #pragma once
 
 #include <cstdint>
@@ -133,8 +136,11 @@ class Engine {
   size_t keys() const;
 
   // Checkpointing. The state is a set of (key, value) entries; TakeChanges appends the entries
-  // written since the last call (value nullopt: deleted). Load() puts one stored entry back
-  // into an empty engine; FinishLoad() then rebuilds the timers.
+  // written since the last call (value nullopt: deleted), in no particular order, and may list
+  // a key twice: the later one counts (a delete, then a put of the same key). Load() puts one
+  // stored entry back into an empty engine, the entries in key order (as RocksDB iterates
+  // them: a segment key's entry before the chunks of its window); FinishLoad() then rebuilds
+  // the timers and checks that the pieces fit.
   using Change = std::pair<std::string, std::optional<std::string>>;
   void TakeChanges(std::vector<Change>& out);
   Status Load(std::string_view key, std::string_view value);
